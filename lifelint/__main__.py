@@ -1,0 +1,4 @@
+from lifelint.cli import main
+
+if __name__ == "__main__":
+    main()

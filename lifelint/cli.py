@@ -1,0 +1,175 @@
+"""The `lifelint` command line: check, rules, rule."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from lifelint import __version__
+from lifelint.config import ConfigError, enabled_codes, load_settings
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# File problems that mean part of the tree was not analysed: the exit code must say so.
+FAILING_DIAGNOSTICS = frozenset({"unreadable", "binary", "too-large", "symlink-loop", "internal"})
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lifelint")
+def main() -> None:
+    """Find lifetime and thread-safety hazards in C++ and Rust code."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE instead of stdout.")
+@click.option("--select", multiple=True, help="Rules to enable: codes, prefixes (LL1), names or ALL. Comma-separated.")
+@click.option("--extend-select", multiple=True, help="Rules to enable on top of the configured selection.")
+@click.option("--ignore", multiple=True, help="Rules to disable: codes, prefixes or names. Comma-separated.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file to use instead of the nearest one.")
+@click.option("--root", type=click.Path(file_okay=False), help="Directory reported paths are relative to (default: the current directory).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
+@click.option("--report-unused-suppressions", is_flag=True, help="List `lifelint: ignore[...]` comments that matched nothing.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--color/--no-color", default=None, help="Force or disable colors (default: on a terminal, unless NO_COLOR is set).")
+@click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
+@click.option("--force-exclude", is_flag=True, help="Apply config excludes to files named on the command line too (for pre-commit).")
+def check(paths, fmt, output, select, extend_select, ignore, config_file, root, jobs, report_unused_suppressions, exit_zero, color, no_progress, force_exclude):
+    """Scan PATHS (default: the current directory) and report hazards."""
+    from lifelint.engine import ScanOptions, default_jobs, scan
+    from lifelint.registry import all_rules
+    from lifelint.report import REPORTERS
+
+    paths = list(paths) or ["."]
+    try:
+        settings = load_settings(config_file, Path(paths[0]))
+        enabled = enabled_codes(settings, _split(select) or None, _split(ignore) or None, _split(extend_select) or None)
+    except ConfigError as e:
+        click.echo(f"lifelint: error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    if force_exclude:
+        paths = _drop_excluded(paths, settings, Path(root or os.getcwd()))
+    stream_is_tty = output is None and sys.stdout.isatty()
+    use_color = color if color is not None else (stream_is_tty and "NO_COLOR" not in os.environ)
+    progress_cb, progress_done = (None, lambda: None)
+    if not no_progress and fmt == "text" and sys.stderr.isatty():
+        progress_cb, progress_done = _progress_bar()
+    opts = ScanOptions(paths=paths, root=Path(root or os.getcwd()), settings=settings, enabled=enabled,
+                       jobs=jobs or default_jobs(), report_unused_suppressions=report_unused_suppressions,
+                       progress=progress_cb)
+    try:
+        result = scan(opts)
+    except KeyboardInterrupt:
+        click.echo("lifelint: interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # fail closed: an internal error is never a clean run
+        click.echo(f"lifelint: internal error: {type(e).__name__}: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    finally:
+        progress_done()
+    rules = [r for r in all_rules() if r.code in enabled]
+    render = REPORTERS[fmt]
+    if output:
+        buf = io.StringIO()
+        render(result, rules, buf, color=False)
+        try:
+            Path(output).write_text(buf.getvalue(), encoding="utf-8")
+        except OSError as e:
+            click.echo(f"lifelint: error: cannot write {output}: {e.strerror or e}", err=True)
+            sys.exit(EXIT_ERROR)
+        if fmt != "text":  # a short human summary on stderr, never mixed into the file
+            click.echo(f"lifelint: {len(result.findings)} finding(s) in {result.files_scanned} file(s); report written to {output}", err=True)
+    else:
+        render(result, rules, sys.stdout, color=use_color)
+    if any(d.kind == "missing" for d in result.diagnostics):
+        sys.exit(EXIT_ERROR)
+    if exit_zero:
+        sys.exit(EXIT_CLEAN)
+    failed = bool(result.findings) or (report_unused_suppressions and bool(result.unused_suppressions))
+    failed = failed or any(d.kind in FAILING_DIAGNOSTICS for d in result.diagnostics)
+    sys.exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
+
+
+def _drop_excluded(paths: list[str], settings, root: Path) -> list[str]:
+    import pathspec
+
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*settings.exclude, *settings.extend_exclude])
+    out = []
+    for p in paths:
+        rel = os.path.relpath(os.path.abspath(p), root).replace(os.sep, "/")
+        if not spec.match_file(rel):
+            out.append(p)
+    return out
+
+
+def _progress_bar():
+    """A rich progress bar on stderr, shown only for scans long enough to need one."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if total < 200:
+            return
+        if "bar" not in state:
+            bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                           console=Console(stderr=True), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task("scan", total=total)
+        state["bar"].update(state["task"], completed=done)
+
+    def done() -> None:
+        if "bar" in state:
+            state["bar"].stop()
+
+    return update, done
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+def rules_cmd(fmt):
+    """List every rule: code, name, languages, summary."""
+    from lifelint.registry import all_rules
+
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "languages": list(r.languages), "level": r.level.value,
+                                "precision": r.precision.value, "summary": r.summary} for r in all_rules()], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="lifelint rules")
+    for col in ("code", "name", "languages", "level", "summary"):
+        table.add_column(col, overflow="fold")
+    for r in all_rules():
+        table.add_row(r.code, r.name, ", ".join("C++" if lang == "cpp" else "Rust" for lang in r.languages), r.level.value, r.summary)
+    Console().print(table)
+
+
+@main.command("rule")
+@click.argument("code")
+def rule_cmd(code):
+    """Show one rule's documentation (by code or name)."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from lifelint.registry import all_rules, rule_by_code
+
+    r = rule_by_code(code)
+    if r is None:
+        click.echo(f"lifelint: error: unknown rule {code!r}; known: {', '.join(x.code for x in all_rules())}", err=True)
+        sys.exit(EXIT_ERROR)
+    header = f"# {r.code} {r.name}\n\n*{r.summary}*  \nLanguages: {', '.join(r.languages)} · default level: {r.level.value} · precision: {r.precision.value}\n\n"
+    Console().print(Markdown(header + r.doc()))

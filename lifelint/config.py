@@ -1,0 +1,207 @@
+"""Configuration: `lifelint.toml`, `.lifelint.toml` or `[tool.lifelint]` in pyproject.toml,
+the nearest one up from the scanned path. Every key is validated; a bad one is a usage
+error (exit 2) that names the file, the key and what is allowed."""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from lifelint.settings import DEFAULT_IGNORE_MACROS, CppSettings, RustSettings, Settings
+
+CONFIG_NAMES = ("lifelint.toml", ".lifelint.toml", "pyproject.toml")
+
+
+class ConfigError(Exception):
+    """A problem the user must fix in a config file or on the command line."""
+
+
+def _str_list(where: str, key: str, value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: key '{key}' must be a list of strings, got {value!r}")
+    return list(value)
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest config file at or above `start` (a pyproject.toml counts only with [tool.lifelint])."""
+    d = start.absolute()
+    if not d.is_dir():
+        d = d.parent
+    for directory in (d, *d.parents):
+        for name in CONFIG_NAMES:
+            candidate = directory / name
+            if not candidate.is_file():
+                continue
+            if name == "pyproject.toml":
+                try:
+                    doc = tomllib.loads(candidate.read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                    continue
+                if "lifelint" not in doc.get("tool", {}):
+                    continue
+            return candidate
+    return None
+
+
+def load_table(path: Path) -> dict[str, Any]:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    # pyproject.toml keeps the settings under [tool.lifelint]; lifelint.toml at its top level.
+    table = doc.get("tool", {}).get("lifelint", {}) if path.name == "pyproject.toml" else doc
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.lifelint] must be a table")
+    return table
+
+
+TOP_KEYS = {
+    "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
+    "respect-gitignore", "max-file-size", "cpp", "rust",
+}
+CPP_KEYS = {"defines", "ignore-macros", "extend-ignore-macros", "async-sinks", "keep-alive", "lock-types"}
+RUST_KEYS: set[str] = set()
+
+
+def validate_selectors(where: str, key: str, selectors: list[str]) -> list[str]:
+    """Selectors are codes, code prefixes (`LL1`), rule names, or `ALL`."""
+    from lifelint.registry import all_rules
+
+    rules = all_rules()
+    out = []
+    for s in selectors:
+        s2 = s.strip()
+        if s2.upper() == "ALL":
+            out.append("LL")
+            continue
+        if any(r.code.startswith(s2.upper()) for r in rules) or any(r.name == s2.lower() for r in rules):
+            out.append(s2)
+            continue
+        known = ", ".join(r.code for r in rules)
+        raise ConfigError(f"{where}: key '{key}': unknown rule selector {s!r} (use a code such as {rules[0].code if rules else 'LL101'}, a prefix such as LL1, a rule name, or ALL; known codes: {known})")
+    return out
+
+
+def _defines(where: str, value: Any) -> dict[str, str]:
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            if not isinstance(item, str) or not item:
+                raise ConfigError(f"{where}: key 'cpp.defines' entries must be strings like 'NAME' or 'NAME=VALUE', got {item!r}")
+            name, _, val = item.partition("=")
+            out[name.strip()] = val.strip() or "1"
+        return out
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, bool):
+                out[k] = "1" if v else "0"
+            elif isinstance(v, (int, str)):
+                out[k] = str(v)
+            else:
+                raise ConfigError(f"{where}: key 'cpp.defines.{k}' must be a string, integer or boolean, got {v!r}")
+        return out
+    raise ConfigError(f"{where}: key 'cpp.defines' must be a table (NAME = value) or a list of 'NAME=VALUE' strings")
+
+
+def settings_from_table(table: dict[str, Any], where: str) -> Settings:
+    s = Settings(config_path=where)
+    unknown = sorted(set(table) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(TOP_KEYS))})")
+    if "select" in table:
+        s.select = validate_selectors(where, "select", _str_list(where, "select", table["select"]))
+    if "extend-select" in table:
+        s.extend_select = validate_selectors(where, "extend-select", _str_list(where, "extend-select", table["extend-select"]))
+    if "ignore" in table:
+        s.ignore = validate_selectors(where, "ignore", _str_list(where, "ignore", table["ignore"]))
+    if "per-file-ignores" in table:
+        pfi = table["per-file-ignores"]
+        if not isinstance(pfi, dict):
+            raise ConfigError(f"{where}: key 'per-file-ignores' must be a table of glob = [codes]")
+        s.per_file_ignores = {g: validate_selectors(where, f"per-file-ignores.{g}", _str_list(where, f"per-file-ignores.{g}", v)) for g, v in pfi.items()}
+    for key, attr in (("exclude", "exclude"), ("extend-exclude", "extend_exclude")):
+        if key in table:
+            setattr(s, attr, _str_list(where, key, table[key]))
+    if "respect-gitignore" in table:
+        if not isinstance(table["respect-gitignore"], bool):
+            raise ConfigError(f"{where}: key 'respect-gitignore' must be true or false")
+        s.respect_gitignore = table["respect-gitignore"]
+    if "max-file-size" in table:
+        v = table["max-file-size"]
+        if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            raise ConfigError(f"{where}: key 'max-file-size' must be a positive integer (bytes), got {v!r}")
+        s.max_file_size = v
+    cpp = table.get("cpp", {})
+    if not isinstance(cpp, dict):
+        raise ConfigError(f"{where}: key 'cpp' must be a table")
+    unknown = sorted(set(cpp) - CPP_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key 'cpp.{unknown[0]}' (allowed: {', '.join('cpp.' + k for k in sorted(CPP_KEYS))})")
+    c = CppSettings()
+    if "defines" in cpp:
+        c.defines = _defines(where, cpp["defines"])
+    if "ignore-macros" in cpp:
+        c.ignore_macros = _str_list(where, "cpp.ignore-macros", cpp["ignore-macros"])
+    if "extend-ignore-macros" in cpp:
+        c.ignore_macros = [*c.ignore_macros, *_str_list(where, "cpp.extend-ignore-macros", cpp["extend-ignore-macros"])]
+    for key, attr in (("async-sinks", "async_sinks"), ("keep-alive", "keep_alive"), ("lock-types", "lock_types")):
+        if key in cpp:
+            setattr(c, attr, _str_list(where, f"cpp.{key}", cpp[key]))
+    s.cpp = c
+    rust = table.get("rust", {})
+    if not isinstance(rust, dict):
+        raise ConfigError(f"{where}: key 'rust' must be a table")
+    if rust:
+        raise ConfigError(f"{where}: unknown key 'rust.{sorted(rust)[0]}' (the rust table has no keys yet)")
+    s.rust = RustSettings()
+    return s
+
+
+def load_settings(config: str | None, start: Path) -> Settings:
+    """Settings from `--config FILE`, else the nearest config file, else defaults."""
+    if config:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"{config}: config file not found")
+    else:
+        path = find_config(start)
+    if path is None:
+        return Settings()
+    return settings_from_table(load_table(path), str(path))
+
+
+def _matches(selector: str, code: str, name: str) -> bool:
+    return code.startswith(selector.upper()) or name == selector.lower()
+
+
+def enabled_codes(settings: Settings, cli_select: list[str] | None, cli_ignore: list[str] | None, cli_extend_select: list[str] | None = None) -> set[str]:
+    from lifelint.registry import all_rules
+
+    select = validate_selectors("--select", "select", cli_select) if cli_select else settings.select
+    extend = validate_selectors("--extend-select", "extend-select", cli_extend_select or []) + settings.extend_select
+    ignore = settings.ignore + (validate_selectors("--ignore", "ignore", cli_ignore) if cli_ignore else [])
+    out = set()
+    for r in all_rules():
+        if any(_matches(s, r.code, r.name) for s in [*select, *extend]) and not any(_matches(s, r.code, r.name) for s in ignore):
+            out.add(r.code)
+    return out
+
+
+def ignored_for_file(settings: Settings, display_path: str, code: str, name: str) -> bool:
+    for pattern, selectors in settings.per_file_ignores.items():
+        if fnmatch.fnmatch(display_path, pattern) or fnmatch.fnmatch(display_path, pattern.rstrip("/") + "/*") or Path(display_path).match(pattern):
+            if any(_matches(s, code, name) for s in selectors):
+                return True
+    return False
+
+
+__all__ = ["ConfigError", "DEFAULT_IGNORE_MACROS", "enabled_codes", "find_config", "ignored_for_file", "load_settings", "settings_from_table"]

@@ -1,0 +1,159 @@
+"""Which files to scan: C++ and Rust by extension, .gitignore and config excludes respected,
+build output and VCS folders skipped. Explicitly named files are always scanned."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+CPP_EXTENSIONS = frozenset({".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp", ".hxx", ".ipp", ".inl", ".tpp", ".i"})
+RUST_EXTENSIONS = frozenset({".rs"})
+# Folders that hold build output, dependencies or VCS data, never sources to lint.
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".jj", "target", "build", "_build", "out", "cmake-build-debug",
+    "cmake-build-release", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".cache",
+    ".lifelint_cache", "CMakeFiles", "bazel-out", "bazel-bin", "bazel-testlogs",
+})
+
+
+def language_of(path: str | Path) -> str | None:
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix in CPP_EXTENSIONS:
+        return "cpp"
+    if suffix in RUST_EXTENSIONS:
+        return "rust"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePath:
+    path: str  # as opened
+    display: str  # relative to the scan root, forward slashes
+    language: str
+
+
+@dataclass(slots=True)
+class Discovery:
+    files: list[SourcePath]
+    problems: list[tuple[str, str, str]]  # (display path, kind, message)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        rel = path.absolute().relative_to(root)
+    except ValueError:
+        rel = Path(os.path.relpath(path.absolute(), root))
+    return rel.as_posix()
+
+
+class _Ignores:
+    """gitignore files found on the way down, plus config exclude patterns."""
+
+    def __init__(self, root: Path, exclude: list[str], respect_gitignore: bool):
+        self.root = root
+        self.exclude = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
+        self.respect_gitignore = respect_gitignore
+        self.git: list[tuple[Path, pathspec.PathSpec]] = []
+
+    def load_gitignore(self, directory: Path) -> None:
+        if not self.respect_gitignore:
+            return
+        gi = directory / ".gitignore"
+        try:
+            lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return
+        self.git.append((directory, pathspec.PathSpec.from_lines("gitwildmatch", lines)))
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        rel = _display(path, self.root)
+        probe = rel + "/" if is_dir else rel
+        if self.exclude.match_file(probe) or (is_dir and self.exclude.match_file(rel)):
+            return True
+        for base, spec in self.git:
+            try:
+                r = path.relative_to(base).as_posix()
+            except ValueError:
+                continue
+            if spec.match_file(r + "/" if is_dir else r):
+                return True
+        return False
+
+
+def _gitignores_above(start: Path, ignores: _Ignores) -> None:
+    """Load .gitignore files from the repository root (the nearest .git) down to `start`."""
+    chain = []
+    d = start
+    while True:
+        chain.append(d)
+        if (d / ".git").exists() or d.parent == d:
+            break
+        d = d.parent
+    if not (chain[-1] / ".git").exists():
+        chain = [start]
+    for d in reversed(chain):
+        if d != start:
+            ignores.load_gitignore(d)
+
+
+def discover(paths: list[str], root: Path, exclude: list[str], respect_gitignore: bool = True) -> Discovery:
+    files: list[SourcePath] = []
+    problems: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    root = root.absolute()
+    for raw in paths:
+        p = Path(raw)
+        try:
+            st_is_dir = p.is_dir()
+            exists = p.exists() or p.is_symlink()
+        except OSError as e:  # ELOOP on a symlink loop, EACCES, ...
+            problems.append((_display(p, root), "unreadable", os.strerror(e.errno) if e.errno else str(e)))
+            continue
+        if not exists:
+            problems.append((_display(p, root), "missing", "no such file or directory"))
+            continue
+        if not st_is_dir:
+            if p.is_symlink() and not p.exists():
+                problems.append((_display(p, root), "unreadable", "broken symbolic link or symlink loop"))
+                continue
+            lang = language_of(p)
+            if lang is None:
+                problems.append((_display(p, root), "skipped", "not a C++ or Rust source (by extension)"))
+                continue
+            key = str(p.absolute())
+            if key not in seen:  # named files are always scanned, excludes notwithstanding
+                seen.add(key)
+                files.append(SourcePath(str(p), _display(p, root), lang))
+            continue
+        ignores = _Ignores(root, exclude, respect_gitignore)
+        _gitignores_above(p.absolute(), ignores)
+        found = []
+        # followlinks=False: directory symlinks are not followed, so symlink loops cannot trap us.
+        for dirpath, dirnames, filenames in os.walk(p, followlinks=False, onerror=lambda e: problems.append((_display(Path(e.filename or raw), root), "unreadable", e.strerror or str(e)))):
+            d = Path(dirpath)
+            ignores.load_gitignore(d)
+            keep = []
+            for name in sorted(dirnames):
+                sub = d / name
+                if name in SKIP_DIRS or sub.is_symlink() or ignores.ignored(sub, True):
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in filenames:
+                lang = language_of(name)
+                if lang is None:
+                    continue
+                f = d / name
+                if ignores.ignored(f, False):
+                    continue
+                key = str(f.absolute())
+                if key in seen:
+                    continue
+                seen.add(key)
+                found.append(SourcePath(str(f), _display(f, root), lang))
+            # gitignore specs of subtrees we left are harmless: they only match below their base.
+        files.extend(sorted(found, key=lambda s: s.display))
+    return Discovery(files, problems)

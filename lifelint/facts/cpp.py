@@ -1,0 +1,393 @@
+"""C++ declaration facts: classes with their fields and methods, function definitions with
+their parameters and bodies, globals and statics.
+
+Flow facts inside function bodies (locks, lambdas, calls, local views) hang off
+`Function.flow`, filled by `lifelint.facts.cpp_flow` when that module is present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lifelint.facts.common import text
+from lifelint.model import Span
+
+CLASS_TYPES = frozenset({"class_specifier", "struct_specifier", "union_specifier"})
+# Scopes whose direct declarations are namespace-scope (global) declarations.
+NAMESPACE_SCOPES = frozenset({"translation_unit", "namespace_definition", "declaration_list", "linkage_specification"})
+
+
+@dataclass(slots=True)
+class Param:
+    name: str | None
+    type: str  # the declared type as written, qualifiers included, without the declarator
+    pointer_depth: int
+    is_reference: bool
+    span: Span
+
+
+@dataclass(slots=True)
+class Variable:
+    """A field, a global, a static member or a static local."""
+
+    name: str
+    type: str  # type as written, with `const`/`volatile`/storage specifiers
+    span: Span  # the whole declaration
+    name_span: Span
+    kind: str  # "field", "global", "static-member", "static-local"
+    pointer_depth: int = 0
+    is_reference: bool = False
+    is_const: bool = False  # const or constexpr object (not pointer-to-const)
+    is_static: bool = False
+    is_thread_local: bool = False
+    is_extern: bool = False
+    initializer: str | None = None
+    owner: str | None = None  # class name for fields/static members, function qualname for static locals
+
+    @property
+    def is_atomic(self) -> bool:
+        t = self.type.replace(" ", "")
+        return "atomic" in t and self.pointer_depth == 0
+
+    @property
+    def is_mutex(self) -> bool:
+        t = self.type.replace(" ", "").lower()
+        return self.pointer_depth == 0 and ("mutex" in t or "spinlock" in t or t.endswith("::lock") or "critical_section" in t)
+
+
+@dataclass(slots=True)
+class Function:
+    name: str  # unqualified: "free_disk_buffer", "~A", "operator="
+    qualname: str  # namespace and class qualified as far as known: "lt::A::f"
+    class_name: str | None  # enclosing class, or the qualifier of an out-of-line definition
+    span: Span  # the whole definition, template header excluded
+    name_span: Span
+    params: list[Param]
+    return_type: str
+    is_override: bool = False
+    is_final: bool = False
+    is_virtual: bool = False
+    is_static: bool = False
+    is_ctor: bool = False
+    is_dtor: bool = False
+    special: str | None = None  # "default" / "delete" / "pure" when there is no body
+    body: Span | None = None
+    body_kind: str | None = None  # "empty", "comments" (only comments), "noop" (only `(void)p;`-like statements), "code"
+    flow: Any = None  # lifelint.facts.cpp_flow.FunctionFlow
+
+
+@dataclass(slots=True)
+class Class:
+    name: str
+    qualname: str
+    kind: str  # "class", "struct", "union"
+    span: Span
+    name_span: Span
+    bases: list[str]
+    fields: list[Variable] = field(default_factory=list)
+    static_members: list[Variable] = field(default_factory=list)
+    methods: list[Function] = field(default_factory=list)  # defined inline in the class body
+    method_decls: list[str] = field(default_factory=list)  # names declared in the body (any definition)
+
+    def field_named(self, name: str) -> Variable | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        for f in self.static_members:
+            if f.name == name:
+                return f
+        return None
+
+
+@dataclass(slots=True)
+class CppFacts:
+    classes: list[Class] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)  # every definition, methods included
+    globals: list[Variable] = field(default_factory=list)  # namespace-scope variables and static locals
+    extra: dict[str, Any] = field(default_factory=dict)  # room for extractor add-ons
+
+
+# --- declarator helpers -------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Declarator:
+    name_node: Any = None
+    pointer_depth: int = 0
+    is_reference: bool = False
+    function: Any = None  # function_declarator node
+    value: Any = None  # initializer node
+
+
+def unwrap_declarator(node) -> _Declarator:
+    """Follow a declarator chain (pointer, reference, array, init, function) to its name."""
+    d = _Declarator()
+    while node is not None:
+        t = node.type
+        if t in ("pointer_declarator", "abstract_pointer_declarator"):
+            d.pointer_depth += 1
+            node = node.child_by_field_name("declarator")
+        elif t in ("reference_declarator", "abstract_reference_declarator"):
+            d.is_reference = True
+            node = next((c for c in node.named_children if c.type.endswith("declarator") or c.type in ("identifier", "field_identifier", "qualified_identifier")), None)
+        elif t == "init_declarator":
+            d.value = node.child_by_field_name("value")
+            node = node.child_by_field_name("declarator")
+        elif t == "function_declarator":
+            if d.function is None:
+                d.function = node
+            node = node.child_by_field_name("declarator")
+        elif t in ("array_declarator", "attributed_declarator", "parenthesized_declarator", "abstract_array_declarator"):
+            node = node.child_by_field_name("declarator") or (node.named_children[0] if node.named_children else None)
+        else:
+            d.name_node = node
+            break
+    return d
+
+
+def _specifiers(decl) -> tuple[list[str], list[str]]:
+    """(storage specifiers, type qualifiers) written on a declaration."""
+    storage, quals = [], []
+    for c in decl.children:
+        if c.type == "storage_class_specifier":
+            storage.append(text(c))
+        elif c.type == "type_qualifier":
+            quals.append(text(c))
+        elif c.type == "virtual":
+            storage.append("virtual")
+    return storage, quals
+
+
+def _type_text(decl) -> str:
+    storage, quals = _specifiers(decl)
+    t = text(decl.child_by_field_name("type"))
+    return " ".join([*storage, *quals, t]).strip()
+
+
+def _params(fdecl) -> list[Param]:
+    out: list[Param] = []
+    plist = fdecl.child_by_field_name("parameters") if fdecl is not None else None
+    if plist is None:
+        return out
+    for p in plist.named_children:
+        if p.type not in ("parameter_declaration", "optional_parameter_declaration", "variadic_parameter_declaration"):
+            continue
+        d = unwrap_declarator(p.child_by_field_name("declarator"))
+        name = text(d.name_node) if d.name_node is not None and d.name_node.type == "identifier" else None
+        out.append(Param(name, _type_text(p), d.pointer_depth, d.is_reference, Span.of(p)))
+    return out
+
+
+def _name_parts(name_node) -> tuple[str, str | None]:
+    """(unqualified name, qualifier) of a declarator name: `A::f` -> ("f", "A")."""
+    if name_node is None:
+        return "", None
+    if name_node.type == "qualified_identifier":
+        scope = name_node.child_by_field_name("scope")
+        inner = name_node.child_by_field_name("name")
+        name, q2 = _name_parts(inner)
+        qual = text(scope) if scope is not None else ""
+        if q2:
+            qual = f"{qual}::{q2}" if qual else q2
+        # template arguments on the scope do not belong in a class name
+        return name, qual.split("<", 1)[0] if qual else None
+    return text(name_node), None
+
+
+_UNUSED_MACROS = frozenset({"UNUSED", "Q_UNUSED", "ignore_unused", "boost::ignore_unused", "std::ignore", "TORRENT_UNUSED", "UNREFERENCED_PARAMETER", "static_cast<void>"})
+
+
+def _is_noop_statement(stmt) -> bool:
+    """`;`, `return;`, `(void)x;`, `UNUSED(x);`: statements that do nothing at run time."""
+    if stmt.type == "comment":
+        return True
+    if stmt.type == "return_statement":
+        return not stmt.named_children
+    if stmt.type != "expression_statement":
+        return False
+    if not stmt.named_children:
+        return True
+    e = stmt.named_children[0]
+    if e.type == "cast_expression":
+        ty = e.child_by_field_name("type")
+        return ty is not None and text(ty).replace(" ", "") == "void"
+    if e.type == "call_expression":
+        fn = e.child_by_field_name("function")
+        name = text(fn).replace(" ", "")
+        return name in _UNUSED_MACROS or name.split("::")[-1] in _UNUSED_MACROS
+    return False
+
+
+def _body_kind(body) -> str:
+    named = body.named_children
+    if not named:
+        return "empty"
+    if all(c.type == "comment" for c in named):
+        return "comments"
+    if all(_is_noop_statement(c) for c in named):
+        return "noop"
+    return "code"
+
+
+def _function(node, class_stack: list, ns: list[str]) -> Function | None:
+    d = unwrap_declarator(node.child_by_field_name("declarator"))
+    if d.function is None:
+        return None
+    name, qual = _name_parts(d.name_node)
+    enclosing = class_stack[-1] if class_stack else None
+    class_name = enclosing or (qual.split("::")[-1] if qual else None)
+    special = None
+    for c in node.children:
+        if c.type == "default_method_clause":
+            special = "default"
+        elif c.type == "delete_method_clause":
+            special = "delete"
+        elif c.type == "pure_virtual_clause":
+            special = "pure"
+    vs = [text(c) for c in d.function.children if c.type == "virtual_specifier"]
+    storage, _ = _specifiers(node)
+    body = node.child_by_field_name("body")
+    short_class = class_name.split("<")[0] if class_name else None
+    is_dtor = name.startswith("~")
+    is_ctor = bool(short_class) and name == short_class.split("::")[-1]
+    qual_parts = [*ns, *([enclosing] if enclosing else []), *([qual] if qual else []), name]
+    return Function(
+        name=name,
+        qualname="::".join(p for p in qual_parts if p),
+        class_name=class_name,
+        span=Span.of(node),
+        name_span=Span.of(d.name_node) if d.name_node is not None else Span.of(node),
+        params=_params(d.function),
+        return_type=_type_text(node),
+        is_override="override" in vs,
+        is_final="final" in vs,
+        is_virtual="virtual" in storage,
+        is_static="static" in storage,
+        is_ctor=is_ctor,
+        is_dtor=is_dtor,
+        special=special,
+        body=Span.of(body) if body is not None else None,
+        body_kind=_body_kind(body) if body is not None and body.type == "compound_statement" else None,
+    )
+
+
+def _variables(decl, kind: str, owner: str | None) -> list[Variable]:
+    storage, quals = _specifiers(decl)
+    type_text = _type_text(decl)
+    out: list[Variable] = []
+    for c in decl.children_by_field_name("declarator"):
+        d = unwrap_declarator(c)
+        if d.function is not None or d.name_node is None:
+            continue
+        name, _ = _name_parts(d.name_node)
+        if not name:
+            continue
+        # `T* const p` puts const on the pointer; `const T* p` does not make p const.
+        is_const = ("const" in quals or "constexpr" in quals or "constexpr" in storage) and d.pointer_depth == 0
+        if d.pointer_depth and "const" in text(c).split("*")[-1].split():
+            is_const = True
+        value = d.value if d.value is not None else decl.child_by_field_name("default_value")
+        out.append(Variable(
+            name=name,
+            type=type_text,
+            span=Span.of(decl),
+            name_span=Span.of(d.name_node),
+            kind=kind,
+            pointer_depth=d.pointer_depth,
+            is_reference=d.is_reference,
+            is_const=is_const,
+            is_static="static" in storage,
+            is_thread_local="thread_local" in storage or "__thread" in storage,
+            is_extern="extern" in storage,
+            initializer=text(value) if value is not None else None,
+            owner=owner,
+        ))
+    return out
+
+
+def _class_name(node) -> str | None:
+    n = node.child_by_field_name("name")
+    if n is None:
+        return None
+    name, qual = _name_parts(n)
+    return name.split("<", 1)[0]
+
+
+def extract(root, data: bytes, facts) -> CppFacts:
+    out = CppFacts()
+    # Explicit stack of (node, class_stack, namespace_stack, inside_function).
+    stack: list[tuple[Any, tuple, tuple, str | None]] = [(root, (), (), None)]
+    classes_by_node: dict[int, Class] = {}
+    while stack:
+        node, cls, ns, fn = stack.pop()
+        t = node.type
+        if t in CLASS_TYPES and node.child_by_field_name("body") is not None:
+            name = _class_name(node) or "<anonymous>"
+            bases = []
+            for c in node.children:
+                if c.type == "base_class_clause":
+                    bases = [text(b) for b in c.named_children if b.type not in ("access_specifier", "virtual")]
+            k = Class(name, "::".join([*ns, *cls, name]), t.split("_")[0], Span.of(node),
+                      Span.of(node.child_by_field_name("name") or node), bases)
+            out.classes.append(k)
+            classes_by_node[node.id] = k
+            body = node.child_by_field_name("body")
+            for c in reversed(body.named_children):
+                stack.append((c, (*cls, name), ns, None))
+            # Members are read when their declarations are visited below.
+            continue
+        if t == "namespace_definition":
+            n = node.child_by_field_name("name")
+            inner = (*ns, text(n)) if n is not None else ns
+            for c in reversed(node.named_children):
+                stack.append((c, cls, inner, fn))
+            continue
+        if t == "function_definition":
+            f = _function(node, list(cls), list(ns))
+            if f is not None:
+                out.functions.append(f)
+                if cls:
+                    owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)
+                    if owner is not None:
+                        owner.methods.append(f)
+                        owner.method_decls.append(f.name)
+                for c in reversed(node.named_children):
+                    stack.append((c, (), ns, f.qualname))
+                continue
+        if t == "field_declaration" and cls and fn is None:
+            owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)
+            d0 = node.child_by_field_name("declarator")
+            if d0 is not None and unwrap_declarator(d0).function is not None:
+                if owner is not None:
+                    owner.method_decls.append(_name_parts(unwrap_declarator(d0).name_node)[0])
+            elif owner is not None:
+                for v in _variables(node, "field", owner.name):
+                    if v.is_static:
+                        v.kind = "static-member"
+                        owner.static_members.append(v)
+                        out.globals.append(v)
+                    else:
+                        owner.fields.append(v)
+        elif t == "declaration":
+            parent = node.parent
+            if fn is None and not cls and parent is not None and parent.type in NAMESPACE_SCOPES | {"template_declaration"}:
+                out.globals.extend(_variables(node, "global", None))
+            elif fn is not None:
+                storage, _ = _specifiers(node)
+                if "static" in storage or "thread_local" in storage:
+                    for v in _variables(node, "static-local", fn):
+                        out.globals.append(v)
+            elif cls and fn is None:
+                owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)
+                d0 = node.child_by_field_name("declarator")
+                if owner is not None and d0 is not None and unwrap_declarator(d0).function is not None:
+                    owner.method_decls.append(_name_parts(unwrap_declarator(d0).name_node)[0])
+        for c in reversed(node.named_children):
+            stack.append((c, cls, ns, fn))
+    try:
+        from lifelint.facts import cpp_flow  # noqa: F401  (added by the flow-facts work)
+    except ImportError:
+        cpp_flow = None
+    if cpp_flow is not None:
+        cpp_flow.extract(root, data, facts, out)
+    return out

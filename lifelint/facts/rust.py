@@ -1,0 +1,137 @@
+"""Rust facts: functions (with `extern "C"` / `#[no_mangle]`), their parameters, and
+`static` items. Extended by the Rust rules' work (unsafe blocks, atomics, guards, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lifelint.facts.common import text
+from lifelint.model import Span
+
+
+@dataclass(slots=True)
+class RParam:
+    name: str | None
+    type: str
+    is_raw_pointer: bool
+    span: Span
+
+
+@dataclass(slots=True)
+class RFunction:
+    name: str
+    qualname: str  # `Type::method` inside impls, `module::f` for nested modules
+    impl_type: str | None
+    span: Span
+    name_span: Span
+    params: list[RParam]
+    return_type: str
+    is_unsafe: bool = False
+    abi: str | None = None  # "C" for extern "C"
+    no_mangle: bool = False
+    body: Span | None = None
+
+
+@dataclass(slots=True)
+class RStatic:
+    name: str
+    type: str
+    span: Span
+    name_span: Span
+    is_mut: bool
+    is_const_item: bool  # `const X` rather than `static X`
+    value: str | None
+
+
+@dataclass(slots=True)
+class RustFacts:
+    functions: list[RFunction] = field(default_factory=list)
+    statics: list[RStatic] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _attributes_before(node) -> list[str]:
+    out = []
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+        if prev.type == "attribute_item":
+            out.append(text(prev))
+        prev = prev.prev_named_sibling
+    return out
+
+
+def _function(node, impl_type: str | None, mods: tuple[str, ...]) -> RFunction:
+    name_node = node.child_by_field_name("name")
+    name = text(name_node)
+    params = []
+    plist = node.child_by_field_name("parameters")
+    if plist is not None:
+        for p in plist.named_children:
+            if p.type == "parameter":
+                ty = p.child_by_field_name("type")
+                pat = p.child_by_field_name("pattern")
+                params.append(RParam(text(pat) if pat is not None else None, text(ty),
+                                     ty is not None and ty.type == "pointer_type", Span.of(p)))
+            elif p.type == "self_parameter":
+                params.append(RParam("self", text(p), False, Span.of(p)))
+    abi = None
+    unsafe = False
+    for c in node.children:
+        if c.type == "function_modifiers":
+            for m in c.children:
+                if m.type == "extern_modifier":
+                    lit = next((x for x in m.named_children if x.type == "string_literal"), None)
+                    abi = text(lit).strip('"') if lit is not None else "C"
+                elif m.type == "unsafe":
+                    unsafe = True
+    attrs = _attributes_before(node)
+    body = node.child_by_field_name("body")
+    qual = [*mods, *([impl_type] if impl_type else []), name]
+    return RFunction(
+        name=name,
+        qualname="::".join(qual),
+        impl_type=impl_type,
+        span=Span.of(node),
+        name_span=Span.of(name_node) if name_node is not None else Span.of(node),
+        params=params,
+        return_type=text(node.child_by_field_name("return_type")),
+        is_unsafe=unsafe,
+        abi=abi,
+        no_mangle=any("no_mangle" in a for a in attrs),
+        body=Span.of(body) if body is not None else None,
+    )
+
+
+def extract(root, data: bytes, facts) -> RustFacts:
+    out = RustFacts()
+    stack: list[tuple[Any, str | None, tuple[str, ...]]] = [(root, None, ())]
+    while stack:
+        node, impl_type, mods = stack.pop()
+        t = node.type
+        if t == "function_item":
+            out.functions.append(_function(node, impl_type, mods))
+        elif t == "impl_item":
+            ty = node.child_by_field_name("type")
+            impl_type = text(ty).split("<", 1)[0] if ty is not None else None
+        elif t == "mod_item":
+            n = node.child_by_field_name("name")
+            mods = (*mods, text(n))
+        elif t in ("static_item", "const_item"):
+            n = node.child_by_field_name("name")
+            ty = node.child_by_field_name("type")
+            val = node.child_by_field_name("value")
+            out.statics.append(RStatic(
+                name=text(n), type=text(ty), span=Span.of(node),
+                name_span=Span.of(n) if n is not None else Span.of(node),
+                is_mut=any(c.type == "mutable_specifier" for c in node.children),
+                is_const_item=t == "const_item", value=text(val) if val is not None else None))
+        for c in reversed(node.named_children):
+            stack.append((c, impl_type, mods))
+    try:
+        from lifelint.facts import rust_flow  # noqa: F401  (added by the Rust rules' work)
+    except ImportError:
+        rust_flow = None
+    if rust_flow is not None:
+        rust_flow.extract(root, data, facts, out)
+    return out

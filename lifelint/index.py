@@ -1,0 +1,51 @@
+"""The project-wide index, built once from every file's facts, read by the rules.
+
+It holds lookups that cross files (classes by name, functions by name, globals by name).
+Rules that need a project-wide derived map compute it once with `memo`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable
+
+from lifelint.facts import FileFacts
+
+
+class ProjectIndex:
+    def __init__(self, files: list[FileFacts], settings=None):
+        self.files = files
+        self.settings = settings
+        self.cpp_classes: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
+        self.cpp_functions: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
+        self.cpp_globals: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
+        self.rust_functions: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
+        self._memo: dict[str, Any] = {}
+        for f in files:
+            if f.cpp is not None:
+                for c in f.cpp.classes:
+                    self.cpp_classes[c.name].append((f, c))
+                for fn in f.cpp.functions:
+                    self.cpp_functions[fn.name].append((f, fn))
+                for g in f.cpp.globals:
+                    self.cpp_globals[g.name].append((f, g))
+            if f.rust is not None:
+                for fn in f.rust.functions:
+                    self.rust_functions[fn.name].append((f, fn))
+
+    def memo(self, key: str, build: Callable[["ProjectIndex"], Any]) -> Any:
+        """A project-wide derived value, computed on first use and shared by every rule."""
+        if key not in self._memo:
+            self._memo[key] = build(self)
+        return self._memo[key]
+
+    def methods_of(self, class_name: str) -> list[tuple[FileFacts, Any]]:
+        """Every definition of a method of `class_name`, inline or out of line, in any file."""
+        out = []
+        for f in self.files:
+            if f.cpp is None:
+                continue
+            for fn in f.cpp.functions:
+                if fn.class_name and fn.class_name.split("::")[-1] == class_name:
+                    out.append((f, fn))
+        return out

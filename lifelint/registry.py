@@ -1,0 +1,98 @@
+"""The rule base class and the registry that finds every rule module.
+
+A rule is one module in `lifelint.rules` (the top-level `rules/` folder, shipped inside the
+wheel) holding one `Rule` subclass. The module docstring is the rule's documentation, in the
+sections What it does / Why is this bad? / Example / Use instead / Known limits.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import pkgutil
+import re
+from typing import TYPE_CHECKING, ClassVar, Iterator
+
+from lifelint.model import Finding, Level, Precision, Related, Span
+
+if TYPE_CHECKING:
+    from lifelint.facts import FileFacts
+    from lifelint.index import ProjectIndex
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Known limits")
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]  # kebab-case, reads well as "allow <name>"
+    languages: ClassVar[tuple[str, ...]]  # subset of ("cpp", "rust")
+    level: ClassVar[Level] = Level.WARNING
+    precision: ClassVar[Precision] = Precision.HIGH
+    summary: ClassVar[str]  # one sentence: README table, SARIF shortDescription
+    tags: ClassVar[tuple[str, ...]] = ()
+    seeds: ClassVar[tuple[str, ...]] = ()  # shared/seeds documents that motivate the rule
+
+    def __init__(self, settings=None):
+        # lifelint.config.Settings: per-language knobs (extra sinks, lock types, ...)
+        self.settings = settings
+
+    def check(self, facts: "FileFacts", index: "ProjectIndex") -> Iterator[Finding]:
+        raise NotImplementedError
+
+    # Helpers so rules read as one line per finding.
+    def finding(self, span: Span, message: str, related: tuple[Related, ...] | list[Related] = ()) -> Finding:
+        return Finding(self.code, message, span, tuple(related))
+
+    @classmethod
+    def doc(cls) -> str:
+        return inspect.cleandoc(inspect.getmodule(cls).__doc__ or "")
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        """The doc split at its `## ` headings."""
+        out: dict[str, str] = {}
+        current = None
+        for line in cls.doc().splitlines():
+            m = re.match(r"^##\s+(.*?)\s*$", line)
+            if m:
+                current = m.group(1)
+                out[current] = ""
+            elif current:
+                out[current] += line + "\n"
+        return {k: v.strip() for k, v in out.items()}
+
+    @classmethod
+    def help_uri(cls) -> str:
+        from lifelint import HOMEPAGE
+
+        return f"{HOMEPAGE}/blob/main/rules/{cls.__module__.rsplit('.', 1)[-1]}.py"
+
+
+@functools.cache
+def all_rules() -> tuple[type[Rule], ...]:
+    """Every rule class shipped in lifelint.rules, sorted by code."""
+    import lifelint.rules as pkg
+
+    found: dict[str, type[Rule]] = {}
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        for obj in vars(mod).values():
+            if inspect.isclass(obj) and issubclass(obj, Rule) and obj is not Rule and obj.__module__ == mod.__name__:
+                if obj.code in found:
+                    raise RuntimeError(f"rule code {obj.code} is declared twice ({found[obj.code].__module__}, {mod.__name__})")
+                found[obj.code] = obj
+    return tuple(found[c] for c in sorted(found))
+
+
+def rule_by_code(code: str) -> type[Rule] | None:
+    code = code.upper()
+    for r in all_rules():
+        if r.code == code:
+            return r
+    for r in all_rules():
+        if r.name == code.lower():
+            return r
+    return None

@@ -1,0 +1,54 @@
+"""Resolved settings, after config files and CLI flags (config.py builds these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Defaults for the C++ pre-pass: export/attribute macros that sit where the grammar wants a
+# name. Glob patterns (fnmatch), matched against whole identifiers.
+DEFAULT_IGNORE_MACROS = (
+    "*_EXPORT", "*_EXPORT_*", "*_API", "*_API_*", "*_DEPRECATED*", "*_EXTRA_EXPORT", "*_NODISCARD",
+    "*_FINAL", "*_OVERRIDE", "*_NOEXCEPT", "*_INLINE", "*_FORCEINLINE", "*_ALIGN*", "*_UNUSED",
+    "*_MAYBE_UNUSED", "*_NORETURN", "*_VISIBILITY*", "*_HIDDEN", "*_LOCAL",
+)
+
+
+@dataclass(slots=True)
+class CppSettings:
+    # `#if` resolution: NAME -> value ("1", "0", ...); a name listed with None is defined as 1.
+    defines: dict[str, str] = field(default_factory=dict)
+    ignore_macros: list[str] = field(default_factory=lambda: list(DEFAULT_IGNORE_MACROS))
+    # Extra callees that run a callback later on another thread (beyond post/dispatch/...).
+    async_sinks: list[str] = field(default_factory=list)
+    # Extra expressions that keep an object alive in a callback (beyond shared_from_this).
+    keep_alive: list[str] = field(default_factory=list)
+    # Extra RAII lock types (beyond std/boost/absl guards).
+    lock_types: list[str] = field(default_factory=list)
+
+    def fact_key(self) -> str:
+        """Everything here that changes the facts of a file (for the cache key)."""
+        return repr((sorted(self.defines.items()), self.ignore_macros, self.async_sinks, self.keep_alive, self.lock_types))
+
+
+@dataclass(slots=True)
+class RustSettings:
+    def fact_key(self) -> str:
+        return ""
+
+
+@dataclass(slots=True)
+class Settings:
+    select: list[str] = field(default_factory=lambda: ["LL"])
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)
+    extend_exclude: list[str] = field(default_factory=list)
+    respect_gitignore: bool = True
+    max_file_size: int = 4 * 1024 * 1024  # bytes; larger files get a one-line diagnostic
+    cpp: CppSettings = field(default_factory=CppSettings)
+    rust: RustSettings = field(default_factory=RustSettings)
+    config_path: str | None = None  # where these came from, for messages
+
+    def fact_key(self) -> str:
+        return self.cpp.fact_key() + "|" + self.rust.fact_key()

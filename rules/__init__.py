@@ -1,0 +1,1 @@
+"""lifelint's rules: one module per rule (installed as the package `lifelint.rules`)."""
