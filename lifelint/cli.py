@@ -43,7 +43,9 @@ def main() -> None:
 @click.option("--color/--no-color", default=None, help="Force or disable colors (default: on a terminal, unless NO_COLOR is set).")
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 @click.option("--force-exclude", is_flag=True, help="Apply config excludes to files named on the command line too (for pre-commit).")
-def check(paths, fmt, output, select, extend_select, ignore, config_file, root, jobs, report_unused_suppressions, exit_zero, color, no_progress, force_exclude):
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Where to cache per-file results (default: the user cache dir).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+def check(paths, fmt, output, select, extend_select, ignore, config_file, root, jobs, report_unused_suppressions, exit_zero, color, no_progress, force_exclude, cache_dir, no_cache):
     """Scan PATHS (default: the current directory) and report hazards."""
     from lifelint.engine import ScanOptions, default_jobs, scan
     from lifelint.registry import all_rules
@@ -65,7 +67,7 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
         progress_cb, progress_done = _progress_bar()
     opts = ScanOptions(paths=paths, root=Path(root or os.getcwd()), settings=settings, enabled=enabled,
                        jobs=jobs or default_jobs(), report_unused_suppressions=report_unused_suppressions,
-                       progress=progress_cb)
+                       progress=progress_cb, use_cache=not no_cache, cache_dir=cache_dir)
     try:
         result = scan(opts)
     except KeyboardInterrupt:
@@ -173,3 +175,21 @@ def rule_cmd(code):
         sys.exit(EXIT_ERROR)
     header = f"# {r.code} {r.name}\n\n*{r.summary}*  \nLanguages: {', '.join(r.languages)} · default level: {r.level.value} · precision: {r.precision.value}\n\n"
     Console().print(Markdown(header + r.doc()))
+
+
+@main.command("parse-stats")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option("--no-prepass", is_flag=True, help="Parse the raw bytes, without the C++ pre-pass (to compare).")
+@click.option("--worst", type=click.IntRange(min=0), default=20, show_default=True, help="How many of the worst files to list.")
+@click.option("-D", "--define", "defines", multiple=True, metavar="NAME[=VALUE]", help="Extra #if define (on top of the config's).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file to use instead of the nearest one.")
+def parse_stats_cmd(paths, no_prepass, worst, defines, config_file):
+    """How much of PATHS the grammar cannot read: share of bytes in ERROR nodes, worst files."""
+    from lifelint.parse_stats import run, settings_with_defines
+
+    try:
+        settings = load_settings(config_file, Path(paths[0]))
+    except ConfigError as e:
+        click.echo(f"lifelint: error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    run(list(paths), settings_with_defines(defines, settings.cpp), prepass=not no_prepass, worst=worst)

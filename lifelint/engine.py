@@ -4,11 +4,12 @@ report-ready results. Per-file work is pure and runs in a process pool."""
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from lifelint import cache as cache_mod
 from lifelint import fingerprint
 from lifelint.config import ignored_for_file
 from lifelint.discovery import SourcePath, discover
@@ -31,52 +32,176 @@ class ScanOptions:
     jobs: int = 1
     report_unused_suppressions: bool = False
     progress: Callable[[int, int], None] | None = None  # (done, total)
+    use_cache: bool = False  # per-file results cached across runs (lifelint.cache); the CLI turns it on
+    cache_dir: str | None = None  # None: the user cache dir (platformdirs)
 
 
 # --- per file (runs in workers) --------------------------------------------------------------
 
 def analyse_file(src: SourcePath, settings: Settings) -> tuple[FileFacts | None, list[FileDiagnostic]]:
     """Read, parse and extract facts for one file. Never raises."""
+    return _analyse(src, settings, False)[0]
+
+
+def _analyse(src: SourcePath, settings: Settings, want_digest: bool) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None]:
+    """`analyse_file`, plus the digest of the bytes analysed (when asked, and the file was read)."""
+    digest = None
     try:
         data, diags = read_source(src.path, src.display, settings.max_file_size)
         if data is None:
-            return None, diags
+            return (None, diags), None
+        if want_digest:
+            digest = cache_mod.content_digest(data)
         tree = parse(src.language, data, settings.cpp)
-        facts = extract_facts(src.display, src.language, data, tree)
+        facts = extract_facts(src.display, src.language, data, tree, settings)
+        del tree
         if facts.error_ranges:
             first = data.count(b"\n", 0, facts.error_ranges[0][0]) + 1
             share = 100.0 * facts.error_bytes / max(1, len(data))
             diags.append(FileDiagnostic(src.display, "syntax", f"{share:.1f}% of the file could not be parsed (first at line {first}); nothing is reported from those parts"))
-        return facts, diags
+        return (facts, diags), digest
     except RecursionError:
-        return None, [FileDiagnostic(src.display, "internal", "nesting too deep to analyse; skipped")]
+        return (None, [FileDiagnostic(src.display, "internal", "nesting too deep to analyse; skipped")]), None
     except Exception as e:  # a bug in lifelint must not end the scan
-        return None, [FileDiagnostic(src.display, "internal", f"internal error while analysing: {type(e).__name__}: {e}")]
+        return (None, [FileDiagnostic(src.display, "internal", f"internal error while analysing: {type(e).__name__}: {e}")]), None
 
 
-def _analyse_chunk(args: tuple[list[SourcePath], Settings]) -> list[tuple[FileFacts | None, list[FileDiagnostic]]]:
-    chunk, settings = args
-    return [analyse_file(s, settings) for s in chunk]
+def _analyse_cached(src: SourcePath, settings: Settings, cache) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None, bool]:
+    """Analyse one file; with a cache, store the result. Returns (result, its pickle or None, stored)."""
+    result, digest = _analyse(src, settings, cache is not None)
+    if cache is None or digest is None or result[0] is None:
+        return result, None, False
+    try:
+        payload = cache_mod.dumps(result)
+    except Exception as e:  # unpicklable facts are a bug; report it like any other
+        return (None, [FileDiagnostic(src.display, "internal", f"internal error while caching: {type(e).__name__}: {e}")]), None, False
+    return result, payload, cache.store(cache.entry_path(src), digest, payload)
 
 
-def analyse_all(files: list[SourcePath], settings: Settings, jobs: int, progress=None) -> list[tuple[FileFacts | None, list[FileDiagnostic]]]:
-    """Per-file analysis, in `files` order whatever `jobs` is."""
-    total = len(files)
-    if jobs <= 1 or total < 8:
-        out = []
-        for i, s in enumerate(files):
-            out.append(analyse_file(s, settings))
-            if progress:
-                progress(i + 1, total)
-        return out
-    size = max(1, min(32, total // (jobs * 4) or 1))
-    chunks = [files[i:i + size] for i in range(0, total, size)]
+# Set once per worker process by _init_worker: no per-chunk pickling of settings or cache.
+_WORKER: dict = {}
+
+
+def _init_worker(settings: Settings, cache) -> None:
+    import gc
+
+    from lifelint import parsing
+
+    gc.enable()  # forked from a parent that paused it; _analyse_chunk pauses it per file
+    _WORKER["settings"], _WORKER["cache"] = settings, cache
+    for lang in parsing.LANGUAGES:  # grammars and extractor modules load once per worker
+        parsing.parser(lang)
+    for mod in ("lifelint.facts.common", "lifelint.facts.cpp", "lifelint.facts.rust", "lifelint.cpp_prepass",
+                "lifelint.facts.cpp_flow", "lifelint.facts.cpp_locks"):
+        try:
+            __import__(mod)
+        except ImportError:
+            pass
+
+
+def _analyse_chunk(chunk: list[tuple[int, SourcePath]]) -> list[tuple[int, bytes, bool]]:
+    """Worker side: (index, pickled result, stored in the cache) per file. The result is pickled
+    here once, and that same pickle is the cache entry's payload."""
+    settings, cache = _WORKER["settings"], _WORKER["cache"]
     out = []
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for part in pool.map(_analyse_chunk, [(c, settings) for c in chunks]):
-            out.extend(part)
+    for i, src in chunk:
+        with cache_mod.gc_paused():  # a file's facts are freed by refcount once pickled
+            result, payload, stored = _analyse_cached(src, settings, cache)
+            if payload is None:
+                try:
+                    payload = cache_mod.dumps(result)
+                except Exception as e:
+                    payload = cache_mod.dumps((None, [FileDiagnostic(src.display, "internal", f"internal error while analysing: {type(e).__name__}: {e}")]))
+        out.append((i, payload, stored))
+        del result
+    return out
+
+
+def _plan_chunks(files: list[SourcePath], todo: list[int], jobs: int) -> list[list[tuple[int, SourcePath]]]:
+    """Chunks of about equal bytes, biggest files first, so no worker is left with the one huge
+    file at the end, and few enough chunks that per-task overhead stays small."""
+    sizes = {}
+    for i in todo:
+        try:
+            sizes[i] = os.stat(files[i].path).st_size
+        except OSError:
+            sizes[i] = 0
+    order = sorted(todo, key=lambda i: (-sizes[i], i))
+    target = max(1, sum(sizes.values()) // (jobs * 8))
+    chunks: list[list[tuple[int, SourcePath]]] = []
+    current: list[tuple[int, SourcePath]] = []
+    acc = 0
+    for i in order:
+        current.append((i, files[i]))
+        acc += sizes[i]
+        if acc >= target or len(current) >= 64:
+            chunks.append(current)
+            current, acc = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def analyse_all(files: list[SourcePath], settings: Settings, jobs: int, progress=None, *,
+                use_cache: bool = False, cache_dir: str | os.PathLike | None = None) -> list[tuple[FileFacts | None, list[FileDiagnostic]]]:
+    """Per-file analysis, in `files` order whatever `jobs` is. With `use_cache`, files whose
+    bytes (and everything else that decides their facts) are unchanged since a cached run are
+    not parsed; their results come from the cache (lifelint.cache). Stats: cache.last_stats.
+
+    The cyclic GC is paused throughout: the facts (about a million objects on a 300k-line tree)
+    are long-lived, and each collection while they pile up would walk all of them again. A
+    caller that keeps them for a while can `gc.freeze()` right after this returns."""
+    with cache_mod.gc_paused():
+        return _analyse_all(files, settings, jobs, progress, use_cache, cache_dir)
+
+
+def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
+    total = len(files)
+    stats = cache_mod.CacheStats()
+    cache_mod.last_stats = stats
+    cache = cache_mod.FactCache.open(cache_dir, settings) if use_cache else None
+    out: list = [None] * total
+    todo: list[int] = []
+    if cache is not None and cache.exists():
+        for i, s in enumerate(files):
+            hit = cache.lookup(s, settings.max_file_size)
+            if hit is None:
+                todo.append(i)
+            else:
+                out[i] = hit
+        stats.hits = total - len(todo)
+    else:
+        todo = list(range(total))
+    stats.misses = len(todo)
+    done = stats.hits
+
+    if jobs <= 1 or len(todo) < 8:
+        if done and progress:
+            progress(done, total)
+        for i in todo:
+            result, _, stored = _analyse_cached(files[i], settings, cache)
+            out[i] = result
+            stats.writes += stored
+            done += 1
             if progress:
-                progress(len(out), total)
+                progress(done, total)
+    else:
+        chunks = _plan_chunks(files, todo, jobs)
+        with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), initializer=_init_worker, initargs=(settings, cache)) as pool:
+            futures = [pool.submit(_analyse_chunk, c) for c in chunks]
+            if done and progress:
+                progress(done, total)
+            for fut in as_completed(futures):
+                part = fut.result()
+                for i, payload, stored in part:
+                    out[i] = cache_mod.loads(payload)
+                    stats.writes += stored
+                done += len(part)
+                if progress:
+                    progress(done, total)
+    if cache is not None:
+        stats.write_errors = sum(1 for i in todo if out[i][0] is not None) - stats.writes
+        cache.touch_and_prune()
     return out
 
 
@@ -133,7 +258,7 @@ def scan(opts: ScanOptions) -> ScanResult:
     disc = discover(opts.paths, root, [*settings.exclude, *settings.extend_exclude], settings.respect_gitignore)
     for display, kind, message in disc.problems:
         result.diagnostics.append(FileDiagnostic(display, kind, message))
-    analysed = analyse_all(disc.files, settings, opts.jobs, opts.progress)
+    analysed = analyse_all(disc.files, settings, opts.jobs, opts.progress, use_cache=opts.use_cache, cache_dir=opts.cache_dir)
     facts_list: list[FileFacts] = []
     open_path: dict[str, str] = {}
     for src, (facts, diags) in zip(disc.files, analysed):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Defaults for the C++ pre-pass: export/attribute macros that sit where the grammar wants a
-# name. Glob patterns (fnmatch), matched against whole identifiers.
+# name. Glob patterns (fnmatch), matched against whole identifiers; the pre-pass leaves a
+# match alone where it is used as a value (`x | FILE_ATTRIBUTE_HIDDEN`, `case IFA_LOCAL:`).
+# `*_THREAD_LOCAL` matches (via `*_LOCAL`) are rewritten to `thread_local`, not dropped.
 DEFAULT_IGNORE_MACROS = (
     "*_EXPORT", "*_EXPORT_*", "*_API", "*_API_*", "*_DEPRECATED*", "*_EXTRA_EXPORT", "*_NODISCARD",
-    "*_FINAL", "*_OVERRIDE", "*_NOEXCEPT", "*_INLINE", "*_FORCEINLINE", "*_ALIGN*", "*_UNUSED",
-    "*_MAYBE_UNUSED", "*_NORETURN", "*_VISIBILITY*", "*_HIDDEN", "*_LOCAL",
+    "*_FINAL", "*_OVERRIDE", "*_NOEXCEPT", "*_NOEXCEPT_*", "*_INLINE", "*_FORCEINLINE", "*_ALIGN*", "*_UNUSED",
+    "*_MAYBE_UNUSED", "*_NORETURN", "*_VISIBILITY*", "*_HIDDEN", "*_LOCAL", "*_DECL", "*_CONSTEXPR",
 )
 
 

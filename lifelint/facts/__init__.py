@@ -44,7 +44,8 @@ class FileFacts:
         return [c for c in self.comments if start_byte <= c.span.start_byte and c.span.end_byte <= end_byte]
 
 
-def extract_facts(path: str, language: str, data: bytes, tree) -> FileFacts:
+def extract_facts(path: str, language: str, data: bytes, tree, settings=None) -> FileFacts:
+    """`settings`: lifelint.settings.Settings (None: defaults)."""
     from lifelint.facts import common
 
     facts = FileFacts(path=path, language=language, line_count=data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1))
@@ -52,7 +53,7 @@ def extract_facts(path: str, language: str, data: bytes, tree) -> FileFacts:
     if language == "cpp":
         from lifelint.facts import cpp
 
-        facts.cpp = cpp.extract(tree.root_node, data, facts)
+        facts.cpp = cpp.extract(tree.root_node, data, facts, settings.cpp if settings is not None else None)
     elif language == "rust":
         from lifelint.facts import rust
 

@@ -3,6 +3,7 @@ Python's recursion limit."""
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from lifelint.model import Span
@@ -25,13 +26,18 @@ def walk(node) -> Iterator:
 def walk_pruned(node, prune: frozenset[str]) -> Iterator:
     """Pre-order walk that does not descend into nodes whose type is in `prune`
     (the pruned node itself is yielded)."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
+    yield node
+    cursor = node.walk()  # the cursor cannot leave `node`: goto_parent fails at it
+    if not cursor.goto_first_child():
+        return
+    while True:
+        n = cursor.node
         yield n
-        if n.type in prune and n is not node:
+        if (not prune or n.type not in prune) and cursor.goto_first_child():
             continue
-        stack.extend(reversed(n.children))
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent() or cursor.depth == 0:
+                return
 
 
 def text(node) -> str:
@@ -39,17 +45,26 @@ def text(node) -> str:
 
 
 def collect_comments_and_errors(root, facts) -> None:
+    """Comments (in document order) and merged ERROR/MISSING byte ranges of the tree under
+    `root`, into `facts.comments`, `facts.error_ranges` and `facts.error_bytes`.
+
+    Not a walk over every node in Python (that cost as much as parsing): comments are found from
+    their `//` and `/*` in the source, errors by entering only subtrees whose `has_error` is set."""
     from lifelint.facts import Comment
 
+    comments = _comment_nodes(root)
+    for n in comments:
+        prev = n.prev_sibling
+        own_line = prev is None or prev.end_point[0] < n.start_point[0]
+        facts.comments.append(Comment(Span.of(n), text(n), own_line))
     errors: list[tuple[int, int]] = []
-    for n in walk(root):
-        t = n.type
-        if t in COMMENT_TYPES:
-            prev = n.prev_sibling
-            own_line = prev is None or prev.end_point[0] < n.start_point[0]
-            facts.comments.append(Comment(Span.of(n), text(n), own_line))
-        elif t == "ERROR" or n.is_missing:
-            errors.append((n.start_byte, max(n.end_byte, n.start_byte + 1)))
+    if root.has_error:
+        stack = [root]
+        while stack:
+            n = stack.pop()
+            if n.is_error or n.is_missing:
+                errors.append((n.start_byte, max(n.end_byte, n.start_byte + 1)))
+            stack.extend([c for c in n.children if c.has_error])
     # Merge nested/overlapping error ranges so counts and lookups stay cheap.
     errors.sort()
     merged: list[tuple[int, int]] = []
@@ -61,3 +76,35 @@ def collect_comments_and_errors(root, facts) -> None:
             merged.append((s, e))
     facts.error_ranges = merged
     facts.error_bytes = sum(e - s for s, e in merged)
+
+
+# Every comment node of both grammars starts with one of these.
+_COMMENT_START = re.compile(rb"/(?=[/*])")
+
+
+def _comment_nodes(root) -> list:
+    """Comment nodes under `root`, in document order. Candidates are the `//` and `/*` in the
+    text the tree was parsed from; the tree says which of them start a comment (not a string,
+    a preprocessor argument...). A found comment's body is skipped."""
+    src = root.text
+    if src is None:  # a tree parsed without its source bytes: the plain walk
+        return [n for n in walk(root) if n.type in COMMENT_TYPES]
+    base = root.start_byte
+    search = _COMMENT_START.search
+    lookup = root.descendant_for_byte_range
+    found = []
+    pos = 0
+    while True:
+        m = search(src, pos)
+        if m is None:
+            return found
+        at = m.start()
+        n = lookup(base + at, base + at + 2)
+        # Rust comments hold their `//` / `/*` token as a child: climb to the comment.
+        while n is not None and n.start_byte == base + at and n.type not in COMMENT_TYPES and not n.is_named:
+            n = n.parent
+        if n is not None and n.start_byte == base + at and n.type in COMMENT_TYPES:
+            found.append(n)
+            pos = max(n.end_byte - base, at + 1)
+        else:
+            pos = at + 1

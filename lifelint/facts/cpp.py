@@ -74,6 +74,7 @@ class Function:
     special: str | None = None  # "default" / "delete" / "pure" when there is no body
     body: Span | None = None
     body_kind: str | None = None  # "empty", "comments" (only comments), "noop" (only `(void)p;`-like statements), "code"
+    locks: list = field(default_factory=list)  # lifelint.facts.cpp_locks.LockRegion, by start
     flow: Any = None  # lifelint.facts.cpp_flow.FunctionFlow
 
 
@@ -313,7 +314,11 @@ def _class_name(node) -> str | None:
     return name.split("<", 1)[0]
 
 
-def extract(root, data: bytes, facts) -> CppFacts:
+def extract(root, data: bytes, facts, settings=None) -> CppFacts:
+    """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
+    from lifelint.facts.cpp_locks import extract_locks
+
+    lock_types = list(settings.lock_types) if settings is not None else []
     out = CppFacts()
     # Explicit stack of (node, class_stack, namespace_stack, inside_function).
     stack: list[tuple[Any, tuple, tuple, str | None]] = [(root, (), (), None)]
@@ -345,6 +350,7 @@ def extract(root, data: bytes, facts) -> CppFacts:
         if t == "function_definition":
             f = _function(node, list(cls), list(ns))
             if f is not None:
+                f.locks = extract_locks(node, lock_types)
                 out.functions.append(f)
                 if cls:
                     owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)
@@ -389,5 +395,5 @@ def extract(root, data: bytes, facts) -> CppFacts:
     except ImportError:
         cpp_flow = None
     if cpp_flow is not None:
-        cpp_flow.extract(root, data, facts, out)
+        cpp_flow.extract(root, data, facts, out, settings)
     return out

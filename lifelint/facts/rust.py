@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ class RFunction:
     abi: str | None = None  # "C" for extern "C"
     no_mangle: bool = False
     body: Span | None = None
+    impl_trait: str | None = None  # `Drop` inside `impl Drop for X`
+    visibility: str = ""  # "pub", "pub(crate)", ... ("" = private)
+    self_kind: str | None = None  # "value" (self / mut self), "ref" (&self), "mut" (&mut self)
+    safety_doc: bool = False  # its doc comment has a `# Safety` section
 
 
 @dataclass(slots=True)
@@ -49,6 +54,11 @@ class RustFacts:
     functions: list[RFunction] = field(default_factory=list)
     statics: list[RStatic] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Filled by lifelint.facts.rust_flow (see there for the shapes).
+    unsafe_sites: list[Any] = field(default_factory=list)  # rust_flow.UnsafeSite
+    flows: list[Any] = field(default_factory=list)  # rust_flow.Flow, one per function with a body
+    structs: list[Any] = field(default_factory=list)  # rust_flow.RStruct
+    impls: list[Any] = field(default_factory=list)  # rust_flow.RImpl
 
 
 def _attributes_before(node) -> list[str]:
@@ -61,10 +71,24 @@ def _attributes_before(node) -> list[str]:
     return out
 
 
-def _function(node, impl_type: str | None, mods: tuple[str, ...]) -> RFunction:
+def _doc_before(node) -> str:
+    """The outer doc comment (`///`, `/** */`) directly before an item (across attributes)."""
+    parts = []
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+        if prev.type != "attribute_item":
+            t = text(prev)
+            if t.startswith("///") or t.startswith("/**"):
+                parts.append(t)
+        prev = prev.prev_named_sibling
+    return "\n".join(reversed(parts))
+
+
+def _function(node, impl_type: str | None, mods: tuple[str, ...], impl_trait: str | None = None) -> RFunction:
     name_node = node.child_by_field_name("name")
     name = text(name_node)
     params = []
+    self_kind = None
     plist = node.child_by_field_name("parameters")
     if plist is not None:
         for p in plist.named_children:
@@ -75,9 +99,14 @@ def _function(node, impl_type: str | None, mods: tuple[str, ...]) -> RFunction:
                                      ty is not None and ty.type == "pointer_type", Span.of(p)))
             elif p.type == "self_parameter":
                 params.append(RParam("self", text(p), False, Span.of(p)))
+                st = text(p).replace(" ", "")
+                self_kind = "mut" if st.startswith("&") and "mut" in st else "ref" if st.startswith("&") else "value"
     abi = None
     unsafe = False
+    visibility = ""
     for c in node.children:
+        if c.type == "visibility_modifier":
+            visibility = text(c).replace(" ", "")
         if c.type == "function_modifiers":
             for m in c.children:
                 if m.type == "extern_modifier":
@@ -100,20 +129,30 @@ def _function(node, impl_type: str | None, mods: tuple[str, ...]) -> RFunction:
         abi=abi,
         no_mangle=any("no_mangle" in a for a in attrs),
         body=Span.of(body) if body is not None else None,
+        impl_trait=impl_trait,
+        visibility=visibility,
+        self_kind=self_kind,
+        safety_doc=bool(_SAFETY_SECTION.search(_doc_before(node))),
     )
+
+
+_SAFETY_SECTION = re.compile(r"^\s*(?:///|\*|/\*\*)?\s*#+\s*Safety\b", re.MULTILINE)
 
 
 def extract(root, data: bytes, facts) -> RustFacts:
     out = RustFacts()
-    stack: list[tuple[Any, str | None, tuple[str, ...]]] = [(root, None, ())]
+    stack: list[tuple[Any, str | None, tuple[str, ...], str | None]] = [(root, None, (), None)]
     while stack:
-        node, impl_type, mods = stack.pop()
+        node, impl_type, mods, impl_trait = stack.pop()
         t = node.type
         if t == "function_item":
-            out.functions.append(_function(node, impl_type, mods))
+            out.functions.append(_function(node, impl_type, mods, impl_trait))
+            impl_trait = None  # nested items do not inherit the trait
         elif t == "impl_item":
             ty = node.child_by_field_name("type")
             impl_type = text(ty).split("<", 1)[0] if ty is not None else None
+            tr = node.child_by_field_name("trait")
+            impl_trait = text(tr).split("<", 1)[0].rsplit("::", 1)[-1] if tr is not None else None
         elif t == "mod_item":
             n = node.child_by_field_name("name")
             mods = (*mods, text(n))
@@ -127,7 +166,7 @@ def extract(root, data: bytes, facts) -> RustFacts:
                 is_mut=any(c.type == "mutable_specifier" for c in node.children),
                 is_const_item=t == "const_item", value=text(val) if val is not None else None))
         for c in reversed(node.named_children):
-            stack.append((c, impl_type, mods))
+            stack.append((c, impl_type, mods, impl_trait))
     try:
         from lifelint.facts import rust_flow  # noqa: F401  (added by the Rust rules' work)
     except ImportError:

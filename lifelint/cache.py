@@ -1,0 +1,371 @@
+"""On-disk cache of per-file results: (FileFacts, [FileDiagnostic]) for one file's bytes.
+
+An entry is valid for exactly one (file, contents, environment):
+
+- the file: its language, display path and absolute path name the entry (two checkouts of
+  one project do not evict each other);
+- its contents: a blake2b digest of the bytes, stored in the entry and compared on load;
+- the environment: lifelint's version, the grammar versions, `Settings.fact_key()`, the
+  Python version, and a digest of the source of everything that produces facts (the fact
+  extractors, the C++ pre-pass, the parser front end...), so editing an extractor
+  invalidates every entry. It names the directory entries live in.
+
+Entries live in the user cache dir (platformdirs) or `--cache-dir`, never in the scanned tree.
+Layout: ``<dir>/facts-v<FORMAT>/<environment>/<k[:2]>/<k>``.
+
+An entry is a header (magic, format, contents digest, payload digest) and a pickle. A
+missing, truncated, corrupt or unreadable entry is a miss: the file is analysed again and the
+entry rewritten. Writes go to a temporary file in the same folder and are moved into place
+with `os.replace`, so concurrent runs never see half an entry. Nothing here raises: a cache
+that cannot be read or written only makes the run slower.
+
+Whole-scan results (`scan_key`, `FactCache.load_result` / `store_result`) use the same entry
+format under ``<environment>/scans/``: when nothing a scan depends on changed, its ScanResult
+can be returned without loading any facts or running any rule.
+
+Entries are pickles: only point `--cache-dir` at a folder no one else can write to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import struct
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT = 1
+MAGIC = b"LLFC"
+_HEADER = struct.Struct("<4sH32s16s")  # magic, format, contents digest, payload digest
+
+# The source that decides a file's facts and per-file diagnostics: the fact extractors, the C++
+# pre-pass, the parser front end, the model, settings... Rather than a list that goes stale when
+# an extractor imports a new helper, every module of the core package and of lifelint.facts
+# (rules and reporters run after the cache and are left out).
+_FACT_SOURCE_DIRS = (".", "facts")
+
+
+def default_cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("lifelint", appauthor=False))
+
+
+def content_digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+@functools.cache
+def extractor_digest() -> str:
+    """Digest of the source of lifelint's fact extractors (computed once per process)."""
+    pkg = Path(__file__).resolve().parent
+    files = sorted(f for d in _FACT_SOURCE_DIRS for f in (pkg / d).glob("*.py"))
+    h = hashlib.blake2b(digest_size=16)
+    for f in files:
+        h.update(f.relative_to(pkg).as_posix().encode() + b"\0")
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            h.update(b"<missing>")
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def environment_key(settings) -> str:
+    from lifelint import __version__
+    from lifelint.parsing import grammar_versions
+
+    parts = (
+        f"format={FORMAT}",
+        f"lifelint={__version__}",
+        f"python={sys.version_info[0]}.{sys.version_info[1]}",
+        f"pickle={pickle.HIGHEST_PROTOCOL}",
+        grammar_versions(),
+        f"facts={extractor_digest()}",
+        settings.fact_key(),
+    )
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def encode(digest: bytes, payload: bytes) -> bytes:
+    return _HEADER.pack(MAGIC, FORMAT, digest, hashlib.blake2b(payload, digest_size=16).digest()) + payload
+
+
+def decode(blob: bytes, digest: bytes):
+    """The payload's object when `blob` is a sound entry for contents `digest`, else None."""
+    if len(blob) <= _HEADER.size:
+        return None
+    magic, fmt, stored, check = _HEADER.unpack_from(blob)
+    if magic != MAGIC or fmt != FORMAT or stored != digest:
+        return None
+    payload = memoryview(blob)[_HEADER.size:]
+    if hashlib.blake2b(payload, digest_size=16).digest() != check:
+        return None
+    try:
+        value = loads(payload)
+    except Exception:  # an entry from an older lifelint, or damaged on disk
+        return None
+    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list)):
+        return None
+    return value
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0  # files handed to analysis (parsed) this run
+    writes: int = 0
+    write_errors: int = 0
+
+
+# Stats of the latest `engine.analyse_all` in this process (for tests and benchmarks).
+last_stats = CacheStats()
+
+
+class FactCache:
+    """One environment's entries. Cheap to pickle: workers get a copy to write entries."""
+
+    __slots__ = ("directory", "env")
+
+    def __init__(self, directory: str | os.PathLike, env: str):
+        self.directory = Path(directory) / f"facts-v{FORMAT}" / env
+        self.env = env
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike | None, settings) -> "FactCache":
+        return cls(directory if directory is not None else default_cache_dir(), environment_key(settings))
+
+    def exists(self) -> bool:
+        return self.directory.is_dir()
+
+    def entry_path(self, src) -> Path:
+        """`src`: a lifelint.discovery.SourcePath."""
+        ident = f"{src.language}\0{src.display}\0{os.path.abspath(src.path)}".encode("utf-8", "surrogatepass")
+        k = hashlib.blake2b(ident, digest_size=16).hexdigest()
+        return self.directory / k[:2] / k
+
+    def lookup(self, src, max_size: int):
+        """The cached (facts, diagnostics) for `src` as it is on disk now, or None."""
+        entry = self.entry_path(src)
+        try:
+            with open(entry, "rb") as fh:
+                blob = fh.read()
+        except OSError:
+            return None
+        try:
+            with open(src.path, "rb") as fh:
+                data = fh.read(max_size + 1)
+        except OSError:
+            return None
+        if len(data) > max_size:
+            return None
+        return decode(blob, content_digest(data))
+
+    def touch_and_prune(self, max_age_days: float = 30.0) -> None:
+        """Mark this environment as used, and delete environments (older lifelint versions,
+        settings no longer used) that no run has used for `max_age_days`."""
+        try:
+            if self.directory.is_dir():
+                os.utime(self.directory)
+            now = time.time()
+            for other in self.directory.parent.iterdir():
+                if other != self.directory and other.is_dir() and now - other.stat().st_mtime > max_age_days * 86400:
+                    shutil.rmtree(other, ignore_errors=True)
+        except OSError:
+            pass
+
+    def _result_entry(self, slot: str) -> Path:
+        return self.directory / "scans" / slot
+
+    def load_result(self, slot_key: tuple[str, str] | None):
+        """The ScanResult stored for `slot_key` (from scan_key), or None."""
+        if slot_key is None:
+            return None
+        slot, key = slot_key
+        try:
+            with open(self._result_entry(slot), "rb") as fh:
+                blob = fh.read()
+        except OSError:
+            return None
+        value = decode(blob, bytes.fromhex(key))
+        return value[0] if value is not None else None
+
+    def store_result(self, slot_key: tuple[str, str] | None, result) -> bool:
+        if slot_key is None:
+            return False
+        slot, key = slot_key
+        try:
+            payload = dumps((result, []))
+        except Exception:
+            return False
+        return self.store(self._result_entry(slot), bytes.fromhex(key), payload)
+
+    def store(self, entry: Path, digest: bytes, payload: bytes) -> bool:
+        """Write an entry atomically. False (never an exception) when it cannot be written."""
+        tmp = None
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=f"-{os.getpid()}")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(encode(digest, payload))
+            os.replace(tmp, entry)
+            return True
+        except OSError:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            return False
+
+
+# --- whole-scan results ----------------------------------------------------------------------------
+# Even with every file's facts cached, a warm run still loads all facts and runs every rule; on a
+# 300k-line tree that is most of a warm run. When nothing at all changed, the previous run's
+# ScanResult can be returned instead. `scan_key` is everything a ScanResult depends on; a
+# result is stored per "slot" (root, paths, options) so a tree that keeps changing keeps one
+# entry, not one per state.
+
+
+@functools.cache
+def rules_digest() -> str:
+    """Digest of the rules' source (lifelint.rules), computed once per process."""
+    import lifelint.rules as pkg
+
+    h = hashlib.blake2b(digest_size=16)
+    for d in pkg.__path__:
+        for f in sorted(Path(d).rglob("*.py")):
+            h.update(f.name.encode() + b"\0")
+            try:
+                h.update(f.read_bytes())
+            except OSError:
+                h.update(b"<missing>")
+    return h.hexdigest()
+
+
+def scan_key(opts, discovery, extra: bytes = b"") -> tuple[str, str] | None:
+    """(slot, key) for a whole scan: `opts` a lifelint.engine.ScanOptions, `discovery` what
+    discover() found for it. Reads and hashes every file (no parsing). None when a file cannot
+    be read (the scan then reports it; such a run is not cached). `extra`: the contents of any
+    file an option names (a baseline...), which repr(opts) does not cover."""
+    import dataclasses
+
+    def canon(v):  # a repr that is the same in every process (sets have no stable order)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return (type(v).__name__, [(f.name, canon(getattr(v, f.name))) for f in dataclasses.fields(v)])
+        if isinstance(v, (set, frozenset)):
+            return sorted(canon(x) for x in v)
+        if isinstance(v, dict):
+            return [(canon(k), canon(x)) for k, x in v.items()]
+        if isinstance(v, (list, tuple)):
+            return [canon(x) for x in v]
+        return repr(v)
+
+    skip = {"progress", "jobs", "use_cache", "cache_dir"}
+    options = repr([(f.name, canon(getattr(opts, f.name))) for f in dataclasses.fields(opts) if f.name not in skip])
+    settings = opts.settings
+    slot = hashlib.blake2b(f"{os.path.abspath(opts.root)}\0{options}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    h = hashlib.blake2b(digest_size=32)
+    for part in (environment_key(settings), rules_digest(), options, repr(discovery.problems)):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    h.update(extra)
+    for src in discovery.files:
+        try:
+            with open(src.path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None
+        h.update(f"{src.display}\0{src.language}\0{src.path}\0".encode("utf-8", "surrogatepass"))
+        h.update(content_digest(data))
+    return slot, h.hexdigest()
+
+
+# --- pickling ----------------------------------------------------------------------------------
+# Facts are about a million small slots dataclasses for a 300k-line tree. The stock pickling of
+# a slots dataclass calls dataclasses.fields() for every object on load (and a frozen one
+# cannot be rebuilt by the C unpickler's setattr), which made loading the facts of a warm run
+# slower than parsing. Here each slots dataclass is saved as one call to a per-class builder
+# with its field values (generated once per class per process), which loads about 2x faster and
+# is a third smaller. Graphs with cycles through such objects cannot be saved that way; they
+# fall back to the stock pickle (the format is the same pickle, so loading needs no flag).
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_BUILDERS: dict[type, object] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        import dataclasses
+
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _builder(cls: type):
+    """A function (values...) -> instance of `cls` that sets the fields without __init__, as
+    unpickling a dataclass always has. Referenced from pickles as `_builder(cls)`."""
+    build = _BUILDERS.get(cls)
+    if build is None:
+        names = _field_names(cls)
+        args = ", ".join(f"v{i}" for i in range(len(names)))
+        body = "".join(f"    _set(o, {n!r}, v{i})\n" for i, n in enumerate(names))
+        code = f"def build({args}):\n    o = _new(_cls)\n{body}    return o\n"
+        ns = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+        exec(code, ns)  # noqa: S102  (names come from dataclasses.fields: identifiers)
+        build = ns["build"]
+        build.__lifelint_builds__ = cls
+        _BUILDERS[cls] = build
+    return build
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        cls = type(obj)
+        if cls is _FunctionType:
+            built = getattr(obj, "__lifelint_builds__", None)
+            if built is not None:
+                return _builder, (built,)
+            return NotImplemented
+        d = cls.__dict__
+        if "__slots__" in d and d.get("__dataclass_params__") is not None:
+            return _builder(cls), tuple([getattr(obj, n) for n in _field_names(cls)])
+        return NotImplemented
+
+
+_FunctionType = type(_builder)
+
+
+def dumps(value) -> bytes:
+    buf = io.BytesIO()
+    try:
+        _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    except RecursionError:  # a cycle through a slots dataclass (or very deep nesting)
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return buf.getvalue()
+
+
+def loads(payload):
+    return pickle.loads(payload)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic GC while a burst of long-lived objects is created (unpickling a tree's facts):
+    each collection would walk everything loaded so far, which made loading quadratic-ish."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -1,0 +1,241 @@
+"""C++ atomics facts: `std::atomic` variables and check-then-act uses of them (for LL206).
+
+`extract(root, data, facts, out)` fills `out.extra["atomic_vars"]` (names declared with an
+atomic type in this file: fields, globals, locals) and `out.extra["atomic_check_then_act"]`
+(a list of `CheckThenAct`): an `if` whose condition reads atomic `x` (`x.load(..)`, or `x` /
+`this->x` used as a value) and whose guarded code writes the same `x` with a plain
+`x.store(v)` / `x = v`, storing a constant, while doing something else too. The early-exit form
+(`if (x) return; x = true; act();`) counts: the rest of the block is guarded by the `if`.
+Writes made while a `lock_guard` / `unique_lock` / `scoped_lock` declared in an enclosing block
+is alive are skipped. Single-step operations (`exchange`, `compare_exchange_*`, `fetch_*`,
+`test_and_set`) never count.
+
+Wiring: `lifelint.facts.cpp.extract()` calls `cpp_atomics.extract(root, data, facts, out)`.
+Walks are iterative; results are plain dataclasses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lifelint.model import Span
+
+_ATOMIC_TYPE = re.compile(r"(?:^|::|\b)(?:atomic\s*<|atomic_(?:bool|int|uint|long|ulong|llong|ullong|size_t|"
+                          r"intptr_t|uintptr_t|int\d+_t|uint\d+_t|char|schar|uchar|short|ushort)\b)")
+_LOCK_TYPES = re.compile(r"\b(?:lock_guard|unique_lock|scoped_lock|shared_lock|MutexLock|LockGuard|mutex::scoped_lock)\b")
+_CONST_VALUE = re.compile(r"^(?:true|false|nullptr|NULL|-?\d[\w.']*|[A-Z][A-Za-z0-9_]*|(?:[A-Za-z_]\w*::)+[A-Za-z_]\w*|"
+                          r"static_cast<[^>]+>\((?:[A-Z_][\w:]*|-?\d+)\))$")
+_EXITS = frozenset({"return_statement", "break_statement", "continue_statement", "throw_statement", "goto_statement"})
+
+
+@dataclass(slots=True)
+class CheckThenAct:
+    name: str  # the atomic as written, `this->` removed
+    load: Span  # the read in the condition
+    store: Span  # the write in the guarded code
+    store_text: str  # `started_.store(true)` / `started_ = true`
+    value: str  # the stored value
+
+
+def _t(node) -> str:
+    return node.text.decode("utf-8", "replace") if node is not None else ""
+
+
+def _norm(text: str) -> str:
+    t = re.sub(r"\s+", "", text)
+    if t.startswith("this->"):
+        t = t[6:]
+    return t
+
+
+def _walk(node, prune=("lambda_expression", "function_definition", "class_specifier", "struct_specifier")):
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if n is not node and n.type in prune:
+            continue
+        stack.extend(reversed(n.children))
+
+
+def _declared_atomics(root) -> set[str]:
+    names: set[str] = set()
+    for n in _walk(root, prune=()):
+        if n.type not in ("field_declaration", "declaration", "parameter_declaration"):
+            continue
+        ty = n.child_by_field_name("type")
+        if ty is None or not _ATOMIC_TYPE.search(_t(ty)):
+            continue
+        for c in n.named_children:
+            if c.type in ("field_identifier", "identifier"):
+                names.add(_t(c))
+            elif c.type in ("init_declarator",):
+                d = c.child_by_field_name("declarator")
+                if d is not None and d.type in ("identifier", "field_identifier"):
+                    names.add(_t(d))
+    return names
+
+
+def _atomic_name(expr, atomics: set[str]) -> str | None:
+    """`x`, `this->x`, `obj.x`, `obj->x` when the last component is a declared atomic."""
+    t = expr.type
+    if t in ("identifier", "field_identifier"):
+        s = _t(expr)
+        return s if s in atomics else None
+    if t == "field_expression":
+        f = expr.child_by_field_name("field")
+        if f is not None and _t(f) in atomics:
+            return _norm(_t(expr))
+    if t == "parenthesized_expression" and expr.named_children:
+        return _atomic_name(expr.named_children[0], atomics)
+    return None
+
+
+def _reads(cond, atomics: set[str]) -> list[tuple[str, object]]:
+    """Atomic reads in a condition: `x.load(..)`, or `x` used as a value."""
+    out = []
+    for n in _walk(cond):
+        if n.type == "call_expression":
+            fn = n.child_by_field_name("function")
+            if fn is not None and fn.type == "field_expression" and _t(fn.child_by_field_name("field")) == "load":
+                name = _atomic_name(fn.child_by_field_name("argument"), atomics)
+                if name:
+                    out.append((name, n))
+        elif n.type in ("identifier", "field_expression"):
+            parent = n.parent
+            if parent is not None and parent.type == "field_expression" and parent.child_by_field_name("argument") == n:
+                continue  # receiver of a method call / member access
+            if n.type == "identifier" and parent is not None and parent.type == "field_expression":
+                continue
+            name = _atomic_name(n, atomics)
+            if name:
+                out.append((name, n))
+    return out
+
+
+def _writes(block, name: str, atomics: set[str]):
+    """Plain writes of atomic `name` in `block`: (node, text, value)."""
+    out = []
+    for n in _walk(block):
+        if n.type == "call_expression":
+            fn = n.child_by_field_name("function")
+            if fn is not None and fn.type == "field_expression" and _t(fn.child_by_field_name("field")) == "store":
+                if _atomic_name(fn.child_by_field_name("argument"), atomics) == name:
+                    args = n.child_by_field_name("arguments")
+                    first = args.named_children[0] if args is not None and args.named_children else None
+                    out.append((n, _t(n), _t(first)))
+        elif n.type == "assignment_expression":
+            left = n.child_by_field_name("left")
+            op = n.child_by_field_name("operator")
+            if left is not None and _t(op) == "=" and _atomic_name(left, atomics) == name:
+                out.append((n, _t(n), _t(n.child_by_field_name("right"))))
+    return out
+
+
+def _single_steps(block, name: str, atomics: set[str]) -> bool:
+    for n in _walk(block):
+        if n.type == "call_expression":
+            fn = n.child_by_field_name("function")
+            if fn is not None and fn.type == "field_expression":
+                f = _t(fn.child_by_field_name("field"))
+                if (f.startswith("compare_exchange") or f in ("exchange", "test_and_set")) and \
+                        _atomic_name(fn.child_by_field_name("argument"), atomics) == name:
+                    return True
+    return False
+
+
+def _has_other_effects(region_nodes, store_node, name: str) -> bool:
+    for top in region_nodes:
+        for n in _walk(top):
+            if n.type in ("call_expression", "assignment_expression", "update_expression", "delete_expression",
+                          "new_expression") and not _inside(n, store_node):
+                if n.type == "call_expression":
+                    fn = n.child_by_field_name("function")
+                    if fn is not None and fn.type == "field_expression" and _norm(_t(fn.child_by_field_name("argument"))) == name:
+                        continue
+                return True
+            if n.type in _EXITS and n.type != "return_statement":
+                return True
+            if n.type == "return_statement" and n.named_children:
+                return True
+    return False
+
+
+def _inside(n, outer) -> bool:
+    return outer.start_byte <= n.start_byte and n.end_byte <= outer.end_byte
+
+
+def _under_lock(node) -> bool:
+    """A lock guard declared earlier in an enclosing block is alive at `node`."""
+    child = node
+    p = node.parent
+    while p is not None and p.type != "function_definition":
+        if p.type == "compound_statement":
+            for s in p.named_children:
+                if s.start_byte >= child.start_byte:
+                    break
+                if s.type == "declaration" and _LOCK_TYPES.search(_t(s.child_by_field_name("type"))):
+                    return True
+        child = p
+        p = p.parent
+    return False
+
+
+def _exits(block) -> bool:
+    return any(n.type in _EXITS for n in _walk(block))
+
+
+def extract(root, data: bytes, facts, out) -> None:
+    atomics = _declared_atomics(root)
+    out.extra["atomic_vars"] = sorted(atomics)
+    items: list[CheckThenAct] = []
+    if not atomics:
+        out.extra["atomic_check_then_act"] = items
+        return
+    for n in _walk(root, prune=()):
+        if n.type != "if_statement":
+            continue
+        cond = n.child_by_field_name("condition")
+        cons = n.child_by_field_name("consequence")
+        alt = n.child_by_field_name("alternative")
+        if cond is None or cons is None:
+            continue
+        reads = _reads(cond, atomics)
+        if not reads:
+            continue
+        regions = [cons] + ([alt] if alt is not None else [])
+        after = []
+        if _exits(cons) and n.parent is not None and n.parent.type == "compound_statement":
+            after = [s for s in n.parent.named_children if s.start_byte >= n.end_byte]
+        seen = set()
+        for name, rnode in reads:
+            if name in seen:
+                continue
+            found = None
+            for reg in regions:
+                w = _writes(reg, name, atomics)
+                if w:
+                    found = (w[0], [reg])
+                    break
+            if found is None and after:
+                for i, s in enumerate(after):
+                    w = _writes(s, name, atomics)
+                    if w:
+                        found = (w[0], after[i:])
+                        break
+            if found is None:
+                continue
+            (wnode, wtext, value), region_nodes = found
+            if not _CONST_VALUE.match(re.sub(r"\s+", "", value)):
+                continue
+            if any(_single_steps(r, name, atomics) for r in region_nodes):
+                continue
+            if not _has_other_effects(region_nodes, wnode, name):
+                continue
+            if _under_lock(n) or _under_lock(wnode):
+                continue
+            seen.add(name)
+            items.append(CheckThenAct(name, Span.of(rnode), Span.of(wnode), re.sub(r"\s+", " ", wtext)[:80],
+                                      re.sub(r"\s+", " ", value)))
+    out.extra["atomic_check_then_act"] = items

@@ -1,0 +1,202 @@
+"""Lock regions inside a C++ function: where each lock is taken, which mutex, and where it
+is released (the end of the guard's scope, an explicit `unlock()`, or the function's end).
+
+RAII guards are recognised by type (std/boost/absl/Qt guards plus `cpp.lock-types`), in every
+shape tree-sitter gives them: `std::lock_guard<std::mutex> g(m);` parses as a function
+declaration (the most vexing parse), `std::scoped_lock g{a, b};` as an initializer list,
+`auto g = std::unique_lock(m);` as a call. Bare `m.lock(); ... m.unlock();` pairs count too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lifelint.facts.common import text, walk_pruned
+from lifelint.model import Span
+
+GUARD_TYPES = frozenset({
+    "lock_guard", "unique_lock", "scoped_lock", "shared_lock", "upgrade_lock", "upgrade_to_unique_lock",
+    "MutexLock", "ReaderMutexLock", "WriterMutexLock", "ReleasableMutexLock", "MutexLockMaybe",
+    "QMutexLocker", "QReadLocker", "QWriteLocker", "AutoLock", "ScopedLock", "SpinLockGuard",
+    "scoped_try_lock", "lock_type", "scoped_lock_type", "mutex_lock", "lock_t", "guard_t",
+})
+SHARED_GUARDS = frozenset({"shared_lock", "ReaderMutexLock", "QReadLocker", "upgrade_lock"})
+NOT_HELD_TAGS = ("defer_lock", "try_to_lock")
+TAG_ARGS = ("defer_lock", "adopt_lock", "try_to_lock")
+# Nested functions: a guard in a lambda is still a region, but marked so flow rules can tell.
+LAMBDA = "lambda_expression"
+
+
+@dataclass(slots=True)
+class LockRegion:
+    guard: str | None  # guard variable, None for a bare `m.lock()`
+    guard_type: str  # as written, "" for a bare lock() call
+    mutexes: list[str]  # normalised: "m_mutex", "ptr->mtx", "g_lock" (no `this->`, `&`, `*`)
+    shared: bool  # a reader lock
+    span: Span  # the guard declaration or the lock() call
+    start_byte: int  # held from here ...
+    end_byte: int  # ... to here (exclusive)
+    end_span: Span  # the `}` closing the scope, the unlock() call, or the function's last `}`
+    end_kind: str  # "scope", "unlock", "function"
+    in_lambda: bool = False
+    mutex_spans: list[Span] = field(default_factory=list)
+
+    def holds(self, byte: int) -> bool:
+        return self.start_byte <= byte < self.end_byte
+
+
+def normalise_mutex(expr: str) -> str:
+    e = expr.strip()
+    while e and e[0] in "&*(":
+        e = e[1:].strip()
+    e = e.rstrip(")").strip()
+    if e.startswith("this->"):
+        e = e[6:]
+    if e.startswith("(*this)."):
+        e = e[8:]
+    return e.replace(" ", "")
+
+
+def _last_name(type_node) -> str:
+    """`std::lock_guard<std::mutex>` -> "lock_guard"; `boost::mutex::scoped_lock` -> "scoped_lock"."""
+    t = text(type_node).split("<", 1)[0]
+    return t.replace(" ", "").split("::")[-1]
+
+
+def _enclosing_scope(node):
+    p = node.parent
+    while p is not None and p.type not in ("compound_statement", "function_definition", LAMBDA):
+        p = p.parent
+    return p
+
+
+def _scope_end(scope) -> tuple[int, Span]:
+    last = scope.children[-1] if scope is not None and scope.children else scope
+    return last.start_byte, Span.of(last)
+
+
+def _inside_lambda(node, fn_node) -> bool:
+    p = node.parent
+    while p is not None and p != fn_node:
+        if p.type == LAMBDA:
+            return True
+        p = p.parent
+    return False
+
+
+def _guard_decl(decl, guard_types: frozenset[str]):
+    """(guard name, guard type text, [mutex arg nodes], tags) for a guard declaration, else None."""
+    ty = decl.child_by_field_name("type")
+    d = decl.child_by_field_name("declarator")
+    if ty is None or d is None:
+        return None
+    tname = _last_name(ty)
+    args: list = []
+    name = None
+    if tname in guard_types:
+        if d.type == "function_declarator":  # most vexing parse: arguments look like parameters
+            name = text(d.child_by_field_name("declarator"))
+            params = d.child_by_field_name("parameters")
+            for p in params.named_children if params is not None else []:
+                args.append(p)
+        elif d.type == "init_declarator":
+            name = text(d.child_by_field_name("declarator"))
+            v = d.child_by_field_name("value")
+            if v is not None:
+                args.extend(v.named_children if v.type in ("argument_list", "initializer_list") else [v])
+        elif d.type == "identifier":
+            return None  # default-constructed guard holds nothing
+        return (name, text(ty), args) if name else None
+    # auto g = std::unique_lock(m);  /  auto g = std::lock_guard<std::mutex>{m};
+    if d.type == "init_declarator":
+        v = d.child_by_field_name("value")
+        if v is not None and v.type in ("call_expression", "compound_literal_expression"):
+            fn = v.child_by_field_name("function") or v.child_by_field_name("type")
+            if fn is not None and _last_name(fn) in guard_types:
+                a = v.child_by_field_name("arguments") or v.child_by_field_name("value")
+                return text(d.child_by_field_name("declarator")), text(fn), list(a.named_children) if a is not None else []
+    return None
+
+
+def _mutex_like(name: str) -> bool:
+    n = name.lower()
+    return any(k in n for k in ("mutex", "mtx", "lock", "mu_", "_mu", "cs_", "critical")) or n in ("mu", "m")
+
+
+def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockRegion]:
+    guard_types = GUARD_TYPES | frozenset(guard_extra or ())
+    body = fn_node.child_by_field_name("body")
+    if body is None:
+        return []
+    fn_end = Span.of(body.children[-1]) if body.children else Span.of(body)
+    regions: list[LockRegion] = []
+    decls = []
+    member_calls = []  # (receiver text, method, call node)
+    for n in walk_pruned(body, frozenset()):
+        if n.type == "declaration":
+            decls.append(n)
+        elif n.type == "call_expression":
+            f = n.child_by_field_name("function")
+            if f is not None and f.type == "field_expression":
+                fld = f.child_by_field_name("field")
+                arg = f.child_by_field_name("argument")
+                if fld is not None and arg is not None and text(fld) in ("lock", "unlock", "release", "lock_shared", "unlock_shared", "try_lock"):
+                    member_calls.append((normalise_mutex(text(arg)), text(fld), n))
+    for decl in decls:
+        g = _guard_decl(decl, guard_types)
+        if g is None:
+            continue
+        name, type_text, args = g
+        tags = [text(a) for a in args if any(t in text(a) for t in TAG_ARGS)]
+        mutex_nodes = [a for a in args if not any(t in text(a) for t in TAG_ARGS)]
+        mutexes = [normalise_mutex(text(a)) for a in mutex_nodes]
+        scope = _enclosing_scope(decl)
+        scope_end, scope_span = _scope_end(scope)
+        held = not any(any(t in tag for t in NOT_HELD_TAGS) for tag in tags)
+        in_lambda = _inside_lambda(decl, fn_node)
+        # Explicit unlock()/lock() on the guard split its life into regions.
+        events = sorted((c for c in member_calls if c[0] == name and decl.end_byte <= c[2].start_byte < scope_end),
+                        key=lambda c: c[2].start_byte)
+        start = decl.end_byte if held else None
+        start_span = Span.of(decl)
+        for _recv, method, call in events:
+            if method in ("unlock", "release", "unlock_shared") and start is not None:
+                regions.append(LockRegion(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS, start_span,
+                                          start, call.start_byte, Span.of(call), "unlock", in_lambda, [Span.of(m) for m in mutex_nodes]))
+                start = None
+            elif method in ("lock", "lock_shared") and start is None:
+                start, start_span = call.end_byte, Span.of(call)
+        if start is not None:
+            kind = "function" if scope is not None and scope == body else "scope"
+            regions.append(LockRegion(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS, start_span,
+                                      start, scope_end, scope_span if kind == "scope" else fn_end, kind, in_lambda,
+                                      [Span.of(m) for m in mutex_nodes]))
+    # Bare m.lock(); ... m.unlock(); with the result discarded (weak_ptr::lock() keeps its result).
+    guard_names = {r.guard for r in regions}
+    bare = [c for c in member_calls if c[0] not in guard_names and c[2].parent is not None and c[2].parent.type == "expression_statement"]
+    by_mutex: dict[str, list] = {}
+    for c in bare:
+        by_mutex.setdefault(c[0], []).append(c)
+    for mutex, calls in by_mutex.items():
+        has_unlock = any(m in ("unlock", "unlock_shared") for _, m, _ in calls)
+        if not (has_unlock or _mutex_like(mutex)):
+            continue
+        calls.sort(key=lambda c: c[2].start_byte)
+        start = None
+        start_call = None
+        for _recv, method, call in calls:
+            if method in ("lock", "lock_shared") and start is None:
+                start, start_call = call.end_byte, call
+            elif method in ("unlock", "unlock_shared") and start is not None:
+                regions.append(LockRegion(None, "", [mutex], method == "unlock_shared", Span.of(start_call), start, call.start_byte,
+                                          Span.of(call), "unlock", _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
+                start = None
+        if start is not None:
+            regions.append(LockRegion(None, "", [mutex], False, Span.of(start_call), start, fn_end.start_byte, fn_end, "function",
+                                      _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
+    regions.sort(key=lambda r: r.start_byte)
+    return regions
+
+
+def _last_name_text(type_text: str) -> str:
+    return type_text.split("<", 1)[0].replace(" ", "").split("::")[-1]

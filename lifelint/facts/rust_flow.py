@@ -1,0 +1,1081 @@
+"""Rust flow facts: what happens inside each function, as plain per-function event lists.
+
+`extract(root, data, facts, out)` is called by `lifelint.facts.rust.extract` and fills
+`out.unsafe_sites`, `out.flows` (one `Flow` per function with a body, `Flow.fn` indexes
+`out.functions`), `out.structs` and `out.impls`.
+
+A `Flow` holds, with byte positions so rules can order things:
+
+- `events`: calls that matter for lifetime and threading (`Box::from_raw`, `ManuallyDrop::take`,
+  `ptr::drop_in_place`, `drop`, atomics with their `Ordering`s, lock acquisitions, raw slices,
+  pointer arithmetic, `set_len`, `copy_nonoverlapping`, `from_raw_fd`, spawns, fences, ...),
+  every other call as a plain `call` / `method` event, and writes (`assign`, `ref_mut`);
+- `conds` (if / while / match / guard / let-else conditions and the code they guard), `loops`;
+- `locals` (let bindings, `for` and `if let` bindings, with their initialiser range and scope);
+- `guards` (Mutex / RwLock guards and where they die: scope end, `drop(guard)`, or the end of
+  the statement for a temporary);
+- `checks` (comparisons, `assert!`s, masks, `min` / `checked_*`), `exits`, `returns`;
+- `uses` (every identifier occurrence, by name) and `derefs` (`*p` on an identifier).
+
+Events inside a closure belong to the enclosing function and carry the closure's index.
+Unsafe blocks, impls and fns become `UnsafeSite`s that say whether a SAFETY comment documents
+them, by the rules of clippy's `undocumented_unsafe_blocks` (see rules/ll303_*.py).
+
+The walk is iterative (a tree cursor with an explicit ancestor list) and everything stored is
+a plain dataclass, so facts pickle into the cache and across worker processes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lifelint.model import Span
+
+ORDERINGS = frozenset({"Relaxed", "Acquire", "Release", "AcqRel", "SeqCst"})
+ATOMIC_METHODS = frozenset({
+    "load", "store", "swap", "compare_exchange", "compare_exchange_weak", "compare_and_swap",
+    "fetch_add", "fetch_sub", "fetch_and", "fetch_or", "fetch_xor", "fetch_nand", "fetch_max",
+    "fetch_min", "fetch_update",
+})
+# Read-modify-write operations that return the previous value: one caller wins.
+RMW_METHODS = ATOMIC_METHODS - {"load", "store"}
+PTR_ARITH = frozenset({"add", "offset", "sub", "byte_add", "byte_offset", "byte_sub"})
+LOCK_METHODS = frozenset({"lock", "read", "write", "try_lock", "try_read", "try_write", "upgradable_read",
+                          "lock_arc", "read_arc", "write_arc"})
+GUARD_PASS_METHODS = frozenset({"unwrap", "expect", "unwrap_or_else", "unwrap_unchecked", "map_err"})
+VALUE_PASS_METHODS = GUARD_PASS_METHODS | {"unwrap_or", "unwrap_or_default"}
+BOUND_METHODS = frozenset({"min", "clamp", "checked_add", "checked_sub", "checked_mul", "checked_div",
+                           "checked_rem", "checked_shl", "checked_pow", "checked_neg", "checked_add_signed",
+                           "checked_next_power_of_two", "checked_offset"})
+PANIC_MACROS = frozenset({"panic", "unreachable", "todo", "unimplemented"})
+SPAWN_OWNERS = frozenset({"thread", "tokio", "task", "rayon", "async_std", "smol", "std::thread"})
+COMPARISON_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+BRANCHY = frozenset({"if_expression", "match_expression", "loop_expression", "while_expression", "for_expression"})
+
+
+# --- data -------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class UnsafeSite:
+    kind: str  # "block", "impl", "fn", "trait"
+    span: Span  # the whole node
+    head: Span  # where a report points: from `unsafe` to the end of its first line
+    documented: bool
+    where: str  # "above" | "statement" | "doc" | "" : where the SAFETY comment was found
+    function: str | None  # qualname of the enclosing function
+    label: str  # "unsafe block", "unsafe impl Send for Foo", "unsafe fn read_at"
+
+
+@dataclass(slots=True)
+class Event:
+    kind: str
+    span: Span
+    name: str = ""  # callee path (`Box::from_raw`), method name (`load`), or a kind detail
+    recv: str = ""  # method receiver / assignment target, whitespace removed
+    owner: str = ""  # `Box` in `Box::from_raw`, `File` in `File::from_raw_fd`
+    args: tuple[str, ...] = ()  # argument texts, whitespace removed (special kinds only)
+    orderings: tuple[str, ...] = ()  # atomics and fences: "Relaxed", ..., "?" when not literal
+    stmt: tuple[int, int] = (0, 0)  # the enclosing statement (temporaries die at its end)
+    fate: str = ""  # where the value goes: let | let_ | stmt | arg | method | return | field | assign | cond | other
+    fate_name: str = ""  # the let binding / callee / method / assignment target
+    in_unsafe: bool = False
+    closure: int = -1  # index into Flow.closures, -1 outside closures
+
+    @property
+    def start(self) -> int:
+        return self.span.start_byte
+
+    @property
+    def key(self) -> str:
+        """The last component of the receiver path: `freeing` in `self.guard.freeing`."""
+        r = self.recv
+        for sep in (".", "::"):
+            if sep in r:
+                r = r.rsplit(sep, 1)[-1]
+        return r.rstrip("()")
+
+
+@dataclass(slots=True)
+class Cond:
+    kind: str  # "if" | "while" | "guard" | "match" | "let_else"
+    span: Span  # the whole if / while / arm / let
+    cond: tuple[int, int]  # the condition (for let-else: the initialiser)
+    body: tuple[int, int]  # the code it guards (consequence / loop body / arm / else block)
+    alt: tuple[int, int] | None = None  # else branch of an if
+    negated: bool = False  # condition is `!expr`
+    scope_end: int = 0  # end of the block holding the if / while / let (code after it runs under it)
+
+
+@dataclass(slots=True)
+class Loop:
+    kind: str  # "loop" | "while" | "for"
+    span: Span
+    cond: tuple[int, int] | None  # while condition / for iterator
+    body: tuple[int, int]
+
+
+@dataclass(slots=True)
+class Local:
+    name: str
+    kind: str  # "let" | "for" | "iflet"
+    span: Span  # the binding statement / pattern
+    value: tuple[int, int] | None  # initialiser range
+    scope_end: int  # byte where the binding's scope ends
+    type: str = ""
+    mutable: bool = False
+    value_text: str = ""  # whitespace removed, first 200 chars
+
+
+@dataclass(slots=True)
+class Guard:
+    var: str | None  # None: a temporary guard
+    recv: str  # the mutex expression
+    method: str  # lock / read / write / ...
+    span: Span  # the acquisition
+    end: int  # byte where the guard is dropped
+    dropped_by: str  # "scope" | "drop" | "statement"
+    end_span: Span | None = None  # the `drop(guard)` call or the scope's closing brace
+
+
+@dataclass(slots=True)
+class Check:
+    kind: str  # "cmp" | "assert" | "debug_assert" | "mask" | "bound"
+    start: int
+    end: int
+    text: str = ""
+
+
+@dataclass(slots=True)
+class Closure:
+    span: Span
+    body: tuple[int, int]
+    callee: str  # the call it is handed to ("thread::spawn", "spawn", ...), "" if none
+    is_move: bool
+
+
+@dataclass(slots=True)
+class Flow:
+    fn: int  # index into RustFacts.functions
+    body: tuple[int, int]
+    events: list[Event] = field(default_factory=list)
+    conds: list[Cond] = field(default_factory=list)
+    loops: list[Loop] = field(default_factory=list)
+    locals: list[Local] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    closures: list[Closure] = field(default_factory=list)
+    exits: list[tuple[str, int]] = field(default_factory=list)  # ("return"|"break"|"continue"|"?"|"panic", byte)
+    returns: list[tuple[int, int]] = field(default_factory=list)  # values leaving the function
+    uses: dict[str, list[int]] = field(default_factory=dict)
+    derefs: list[tuple[str, int]] = field(default_factory=list)  # (`p`, byte) for `*p`, `p.as_ref()`
+
+    def events_in(self, start: int, end: int, kind: str | None = None) -> list[Event]:
+        return [e for e in self.events if start <= e.span.start_byte < end and (kind is None or e.kind == kind)]
+
+    def uses_in(self, name: str, start: int, end: int) -> list[int]:
+        return [b for b in self.uses.get(name, ()) if start <= b < end]
+
+    def exits_in(self, start: int, end: int) -> list[tuple[str, int]]:
+        return [x for x in self.exits if start <= x[1] < end]
+
+    def local(self, name: str, before: int) -> "Local | None":
+        """The binding of `name` in scope at `before` (the latest one that starts earlier; a `let`
+        is visible after its statement, so `let buf = f(buf);` reads the outer `buf`)."""
+        best = None
+        for lc in self.locals:
+            visible_from = lc.span.end_byte if lc.kind == "let" else lc.span.start_byte
+            if lc.name == name and visible_from <= before <= lc.scope_end:
+                if best is None or lc.span.start_byte > best.span.start_byte:
+                    best = lc
+        return best
+
+
+@dataclass(slots=True)
+class RStruct:
+    name: str
+    span: Span
+    fields: list[tuple[str, str]]  # (name, type text); tuple structs use "0", "1", ...
+    field_spans: list[Span] = field(default_factory=list)  # parallel to `fields`
+
+
+@dataclass(slots=True)
+class RImpl:
+    type: str  # `Handle` in `impl<T> Foo for Handle<T>`
+    trait: str | None  # last path segment: `Send`, `Drop`
+    is_unsafe: bool
+    span: Span
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+_WS = re.compile(r"\s+")
+_PTR_ALIAS = re.compile(rb"^[ \t]*(?:pub(?:\([^)]*\))?[ \t]+)?type[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(\*[ \t]*(?:const|mut)\b[^;]*);", re.MULTILINE)
+_LONE_SPACE = re.compile(r"(?<=\W) | (?=\W)")
+_TURBOFISH = re.compile(r"::<[^()]*?>")
+
+
+def _t(node) -> str:
+    return node.text.decode("utf-8", "replace") if node is not None else ""
+
+
+def compact(s: str) -> str:
+    """Whitespace normalised: a space survives only between two word characters
+    (`&mut x`, `as *mut T` -> `as*mut T`)."""
+    return _LONE_SPACE.sub("", _WS.sub(" ", s)).strip()
+
+
+def _compact(node, limit: int = 200) -> str:
+    if node is None:
+        return ""
+    b = node.text
+    if len(b) > limit * 4:
+        b = b[: limit * 4]
+    return compact(b.decode("utf-8", "replace"))[:limit]
+
+
+def _path_text(node) -> str:
+    s = _compact(node, 300)
+    if "<" in s:
+        s = _TURBOFISH.sub("", s)
+        s = re.sub(r"<[^()]*?>(?=::)", "", s)  # Vec::<u8>::from_raw_parts, Box<T>::from_raw
+    return s
+
+
+def _orderings(args_node) -> tuple[str, ...]:
+    out = []
+    if args_node is None:
+        return ()
+    for a in args_node.named_children:
+        t = a.type
+        if t == "scoped_identifier":
+            name = a.child_by_field_name("name")
+            nt = _t(name)
+            if nt in ORDERINGS:
+                out.append(nt)
+                continue
+        elif t == "identifier":
+            nt = _t(a)
+            if nt in ORDERINGS:
+                out.append(nt)
+                continue
+            if "order" in nt.lower():
+                out.append("?")
+        elif t == "field_expression":
+            if "order" in _t(a.child_by_field_name("field")).lower():
+                out.append("?")
+    return tuple(out)
+
+
+def _args(args_node) -> tuple[str, ...]:
+    if args_node is None:
+        return ()
+    return tuple(_compact(a) for a in args_node.named_children if a.type not in ("line_comment", "block_comment"))
+
+
+def _nested_comment_end(seg: bytes) -> int | None:
+    """End offset of the (nested) block comment starting at seg[0:2] == b'/*'."""
+    depth = 0
+    i = 0
+    n = len(seg)
+    while i < n - 1:
+        two = seg[i:i + 2]
+        if two == b"/*":
+            depth += 1
+            i += 2
+            continue
+        if two == b"*/":
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+            continue
+        i += 1
+    return None
+
+
+def safety_comment_above(lines: list[bytes], target_row: int, floor_row: int) -> bool:
+    """clippy's `text_has_safety_comment`: do the lines directly above `target_row` (and below
+    `floor_row`) end in a comment containing `SAFETY:` (any case)?
+
+    Blank lines are skipped. If the nearest non-blank line is a `//` comment, the run of `//`
+    lines above it is searched; otherwise the nearest line starting with `/*` must open a block
+    comment that contains `SAFETY:` and is followed only by whitespace up to `target_row`.
+    """
+
+    def nonblank():
+        r = target_row - 1
+        while r > floor_row and r >= 0:
+            s = lines[r].strip() if r < len(lines) else b""
+            if s:
+                yield r, s
+            r -= 1
+
+    it = nonblank()
+    first = next(it, None)
+    if first is None:
+        return False
+    row, s = first
+    if s.startswith(b"//"):
+        in_code = False
+        while True:
+            stripped = s
+            while stripped.startswith(b"///"):
+                stripped = stripped[3:]
+            if stripped.strip().startswith(b"```"):
+                in_code = not in_code
+            if b"SAFETY:" in s.upper() and not in_code:
+                return True
+            nxt = next(it, None)
+            if nxt is None or not nxt[1].startswith(b"//"):
+                return False
+            row, s = nxt
+    while True:
+        if s.startswith(b"/*"):
+            seg = b"\n".join(lines[row:target_row]).lstrip()
+            end = _nested_comment_end(seg)
+            if end is None:
+                return False
+            return b"SAFETY:" in seg[:end].upper() and not seg[end:].strip()
+        nxt = next(it, None)
+        if nxt is None:
+            return False
+        row, s = nxt
+
+
+def _first_attr_row(node) -> int:
+    """Row of the first attribute directly attached before `node` (its own row if none)."""
+    row = node.start_point[0]
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+        if prev.type == "attribute_item":
+            row = prev.start_point[0]
+        prev = prev.prev_named_sibling
+    return row
+
+
+def _is_tail_statement(stmt) -> bool:
+    """An expression_statement without `;` that ends its block (`unsafe { .. }` / `if ..` as the
+    block's value)."""
+    if stmt.type != "expression_statement" or stmt.child_count == 0 or stmt.children[-1].type == ";":
+        return False
+    nxt = stmt.next_named_sibling
+    while nxt is not None and nxt.type in ("line_comment", "block_comment"):
+        nxt = nxt.next_named_sibling
+    return nxt is None and stmt.parent is not None and stmt.parent.type == "block"
+
+
+def _head_span(node) -> Span:
+    """From the node's start to the end of its first line (what clippy underlines)."""
+    (sr, sc), er = node.start_point, node.end_point[0]
+    if er == sr:
+        return Span.of(node)
+    nl = node.text.find(b"\n")
+    return Span(node.start_byte, node.start_byte + nl, sr, sc, sr, sc + nl)
+
+
+def _callee(call):
+    """(form, path, name, owner, recv_node) of a call_expression."""
+    fn = call.child_by_field_name("function")
+    if fn is None:
+        return "fn", "", "", "", None
+    t = fn.type
+    if t == "generic_function":
+        fn = fn.child_by_field_name("function") or fn
+        t = fn.type
+    if t == "field_expression":
+        name = _t(fn.child_by_field_name("field"))
+        return "method", name, name, "", fn.child_by_field_name("value")
+    path = _path_text(fn)
+    parts = path.split("::")
+    name = parts[-1]
+    owner = parts[-2] if len(parts) >= 2 else ""
+    return "fn", path, name, owner, None
+
+
+def _pattern_names(pat) -> list[str]:
+    """Binding names in a pattern (lower-case identifiers that are not paths)."""
+    if pat is None:
+        return []
+    if pat.type == "identifier":
+        return [_t(pat)]
+    out = []
+    stack = [pat]
+    while stack:
+        n = stack.pop()
+        t = n.type
+        if t == "identifier":
+            parent = n.parent
+            if parent is not None and parent.type in ("scoped_identifier", "tuple_struct_pattern") and parent.child_by_field_name("type") == n:
+                continue
+            s = _t(n)
+            if s[:1].islower() or s[:1] == "_":
+                out.append(s)
+            continue
+        if t in ("scoped_identifier", "scoped_type_identifier", "type_identifier"):
+            continue
+        stack.extend(n.named_children)
+    return out
+
+
+def _bound_through(flow: Flow, ev: Event) -> "Local | None":
+    """`let g = match m.try_lock() { Some(g) => g, _ => return };` / `let g = if let Ok(g) = ...`:
+    the let whose initialiser is a match / if on the lock result binds the guard."""
+    best = None
+    for lc in flow.locals:
+        if lc.kind == "let" and lc.value is not None and lc.value[0] <= ev.span.start_byte < lc.value[1]:
+            if lc.value_text.startswith(("match ", "match(", "if let ", "if let(")):
+                if best is None or lc.value[0] > best.value[0]:
+                    best = lc
+    return best
+
+
+# --- the walk ---------------------------------------------------------------------------------
+
+class _Ctx:
+    __slots__ = ("flow", "unsafe", "closure", "floor_row")
+
+    def __init__(self, flow, unsafe, closure, floor_row):
+        self.flow = flow
+        self.unsafe = unsafe
+        self.closure = closure
+        self.floor_row = floor_row
+
+
+class _Extractor:
+    def __init__(self, data: bytes, rust):
+        self.data = data
+        self.rust = rust
+        self.lines = data.split(b"\n")
+        self.fn_by_start = {f.span.start_byte: i for i, f in enumerate(rust.functions)}
+        self.nodes: list = []
+        self.ctxs: list[_Ctx] = []
+        self.pending_guards: list[tuple[Flow, Event]] = []
+
+    # -- climbing helpers (self.nodes holds the ancestors of the node being entered) --
+
+    def _stmt_range(self, node) -> tuple[int, int]:
+        child = node
+        for i in range(len(self.nodes) - 1, -1, -1):
+            p = self.nodes[i]
+            if p.type in ("block", "declaration_list", "source_file"):
+                return child.start_byte, child.end_byte
+            child = p
+        return node.start_byte, node.end_byte
+
+    def _fate(self, node) -> tuple[str, str]:
+        child = node
+        nodes = self.nodes
+        i = len(nodes) - 1
+        while i >= 0:
+            p = nodes[i]
+            t = p.type
+            if t in ("unsafe_block", "parenthesized_expression", "try_expression", "type_cast_expression",
+                     "reference_expression", "unary_expression", "else_clause", "match_arm", "match_block"):
+                pass
+            elif t == "block":
+                gp = nodes[i - 1] if i > 0 else None
+                if (child.type == "expression_statement" and not _is_tail_statement(child)) or \
+                        child.type == "let_declaration" or child.type.endswith("_item"):
+                    return "other", "block"
+                if gp is not None and gp.type == "function_item":
+                    return "return", ""
+                if gp is not None and gp.type == "closure_expression":
+                    return "closure_return", ""
+            elif t == "if_expression" or t == "match_expression":
+                if p.child_by_field_name("condition") == child or p.child_by_field_name("value") == child:
+                    return "cond", ""
+            elif t == "field_expression":
+                gp = nodes[i - 1] if i > 0 else None
+                name = _t(p.child_by_field_name("field"))
+                if gp is not None and gp.type == "call_expression":
+                    if name in VALUE_PASS_METHODS:
+                        child = gp
+                        i -= 2
+                        continue
+                    return "method", name
+                return "field_access", name
+            elif t == "arguments":
+                gp = nodes[i - 1] if i > 0 else None
+                if gp is not None and gp.type == "call_expression":
+                    return "arg", _callee(gp)[1]
+                return "other", t
+            elif t == "let_declaration":
+                pat = p.child_by_field_name("pattern")
+                name = _t(pat)
+                return ("let_" if name == "_" else "let"), name
+            elif t == "expression_statement":
+                if not _is_tail_statement(p):
+                    return "stmt", ""
+            elif t == "return_expression":
+                return "return", ""
+            elif t == "field_initializer" or t == "shorthand_field_initializer":
+                return "field", _t(p.child_by_field_name("field"))
+            elif t in ("assignment_expression", "compound_assignment_expr"):
+                return "assign", _compact(p.child_by_field_name("left"))
+            elif t in ("array_expression", "tuple_expression", "struct_expression", "field_initializer_list"):
+                return "stored", t
+            elif t == "closure_expression":
+                return "closure_return", ""
+            elif t == "call_expression":
+                # node is the callee of a call: `(f)(x)`; rare
+                return "other", t
+            else:
+                return "other", t
+            child = p
+            i -= 1
+        return "other", ""
+
+    def _statement_for_unsafe(self, node):
+        """clippy's `find_unsafe_block_parent_in_expr`: the let / assignment / statement /
+        const / static whose line may carry the SAFETY comment instead of the block's own."""
+        child = node
+        nodes = self.nodes
+        for i in range(len(nodes) - 1, -1, -1):
+            p = nodes[i]
+            t = p.type
+            if t in ("let_declaration", "assignment_expression", "static_item", "const_item"):
+                return p
+            if t in ("block", "expression_statement", "match_arm"):
+                if child.type in BRANCHY:
+                    return None
+                return p if t == "expression_statement" else child
+            if t in ("source_file", "declaration_list", "function_item", "token_tree", "attribute_item",
+                     "closure_parameters", "parameters", "field_declaration_list"):
+                return None
+            child = p
+        return None
+
+    # -- sites --
+
+    def _unsafe_block(self, node, ctx: _Ctx) -> None:
+        floor = ctx.floor_row
+        row = node.start_point[0]
+        where = ""
+        if safety_comment_above(self.lines, row, floor):
+            where = "above"
+        else:
+            stmt = self._statement_for_unsafe(node)
+            if stmt is not None:
+                srow = _first_attr_row(stmt)
+                if srow < row and safety_comment_above(self.lines, srow, floor):
+                    where = "statement"
+        fn = self.rust.functions[ctx.flow.fn].qualname if ctx.flow is not None else None
+        self.rust.unsafe_sites.append(UnsafeSite("block", Span.of(node), _head_span(node), bool(where), where, fn, "unsafe block"))
+
+    def _unsafe_item(self, node, kind: str, label: str, ctx: _Ctx) -> None:
+        # The comment must sit between the previous item (or the container's start) and this one.
+        prev = node.prev_named_sibling
+        while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+            prev = prev.prev_named_sibling
+        if prev is not None:
+            floor = prev.end_point[0]
+        else:
+            parent = node.parent
+            floor = parent.start_point[0] if parent is not None and parent.type != "source_file" else -1
+        row = node.start_point[0]
+        where = ""
+        if safety_comment_above(self.lines, row, floor):
+            where = "above"
+        else:
+            arow = _first_attr_row(node)
+            if arow < row and safety_comment_above(self.lines, arow, floor):
+                where = "statement"
+        if kind == "fn" and not where:
+            fi = self.fn_by_start.get(node.start_byte)
+            if fi is not None and self.rust.functions[fi].safety_doc:
+                where = "doc"
+        fn = self.rust.functions[ctx.flow.fn].qualname if ctx.flow is not None else None
+        self.rust.unsafe_sites.append(UnsafeSite(kind, Span.of(node), _head_span(node), bool(where), where, fn, label))
+
+    def _token_tree_unsafe(self, tt, ctx: _Ctx) -> None:
+        """`unsafe { .. }` / `unsafe impl` written inside a macro: a `macro_rules!` body (the
+        comment must follow clippy's rule inside the definition) or a macro call's arguments
+        (`println!("{}", unsafe { *p })`)."""
+        kids = tt.children
+        in_def = None
+        stmt = None
+        for i in range(len(self.nodes) - 1, -1, -1):
+            a = self.nodes[i]
+            if a.type == "macro_definition":
+                in_def = a
+                break
+            if a.type == "macro_invocation":
+                m = a.child_by_field_name("macro")
+                if _t(m).rsplit("::", 1)[-1] in ("quote", "quote_spanned", "parse_quote", "parse_quote_spanned"):
+                    return  # code generated by a proc macro, not compiled here
+                if stmt is None:
+                    # the statement holding the invocation
+                    child = a
+                    for j in range(i - 1, -1, -1):
+                        if self.nodes[j].type in ("block", "declaration_list", "source_file"):
+                            stmt = child
+                            break
+                        child = self.nodes[j]
+        for k, c in enumerate(kids):
+            if c.type != "unsafe" or k + 1 >= len(kids):
+                continue
+            nxt = kids[k + 1]
+            if nxt.type == "token_tree" and nxt.text.startswith(b"{"):
+                kind, label = "block", "unsafe block"
+            elif nxt.type == "impl":
+                words = []
+                for w in kids[k + 2:k + 12]:
+                    if w.type == "token_tree":
+                        break
+                    words.append(_t(w))
+                kind, label = "impl", "unsafe impl " + " ".join(words)
+            else:
+                continue
+            row = c.start_point[0]
+            floor = in_def.start_point[0] if in_def is not None else ctx.floor_row
+            where = ""
+            if safety_comment_above(self.lines, row, floor):
+                where = "above"
+            elif in_def is None and stmt is not None:
+                srow = _first_attr_row(stmt)
+                if srow < row and safety_comment_above(self.lines, srow, floor):
+                    where = "statement"
+            end = nxt.end_byte if kind == "block" else c.end_byte
+            (sr, sc) = c.start_point
+            er, ec = nxt.end_point if kind == "block" else c.end_point
+            span = Span(c.start_byte, end, sr, sc, er, ec)
+            head = span
+            if er != sr:
+                nl = self.data.find(b"\n", c.start_byte)
+                head = Span(c.start_byte, nl, sr, sc, sr, sc + (nl - c.start_byte))
+            fn = self.rust.functions[ctx.flow.fn].qualname if ctx.flow is not None else None
+            where_label = " in a macro definition" if in_def is not None else ""
+            self.rust.unsafe_sites.append(UnsafeSite(kind, span, head, bool(where), where, fn, label + where_label))
+
+    # -- events --
+
+    def _event(self, flow: Flow, ctx: _Ctx, kind: str, node, *, name="", recv="", owner="", args=(),
+               orderings=(), with_fate=False) -> Event:
+        ev = Event(kind, Span.of(node), name=name, recv=recv, owner=owner, args=args, orderings=orderings,
+                   stmt=self._stmt_range(node), in_unsafe=ctx.unsafe, closure=ctx.closure)
+        if with_fate:
+            ev.fate, ev.fate_name = self._fate(node)
+        flow.events.append(ev)
+        return ev
+
+    def _call(self, node, ctx: _Ctx) -> None:
+        flow = ctx.flow
+        form, path, name, owner, recv_node = _callee(node)
+        args_node = node.child_by_field_name("arguments")
+        nargs = len([a for a in args_node.named_children if not a.type.endswith("comment")]) if args_node is not None else 0
+        ev = None
+        if form == "method":
+            recv = _compact(recv_node)
+            if name in ATOMIC_METHODS:
+                ords = _orderings(args_node)
+                if ords:
+                    ev = self._event(flow, ctx, "atomic", node, name=name, recv=recv, args=_args(args_node),
+                                     orderings=ords, with_fate=True)
+            elif name in PTR_ARITH and ctx.unsafe and nargs == 1:
+                ev = self._event(flow, ctx, "ptr_arith", node, name=name, recv=recv, args=_args(args_node))
+            elif name == "set_len" and nargs == 1 and ctx.unsafe:
+                ev = self._event(flow, ctx, "set_len", node, name=name, recv=recv, args=_args(args_node))
+            elif name in ("copy_to_nonoverlapping", "copy_from_nonoverlapping", "copy_to", "copy_from") and nargs == 2:
+                ev = self._event(flow, ctx, "copy", node, name=name, recv=recv, args=_args(args_node))
+            elif name in ("as_ptr", "as_mut_ptr"):
+                ev = self._event(flow, ctx, "as_ptr", node, name=name, recv=recv, with_fate=True)
+            elif name in LOCK_METHODS and nargs == 0 and not (ctx.unsafe and name in ("read", "write")):
+                ev = self._event(flow, ctx, "lock", node, name=name, recv=recv, with_fate=True)
+                self.pending_guards.append((flow, ev))
+            elif name in ("read", "read_volatile", "read_unaligned") and ctx.unsafe and nargs == 0:
+                ev = self._event(flow, ctx, "ptr_read", node, name=name, recv=recv)
+            elif name in ("write", "write_volatile", "write_unaligned") and ctx.unsafe and nargs == 1:
+                ev = self._event(flow, ctx, "ptr_write", node, name=name, recv=recv)
+            elif name in ("wait", "wait_while", "wait_timeout", "wait_timeout_while", "wait_until") and nargs >= 1:
+                ev = self._event(flow, ctx, "condvar_wait", node, name=name, recv=recv)
+            elif name == "join" and nargs == 0:
+                ev = self._event(flow, ctx, "join", node, name=name, recv=recv)
+            elif name == "into_raw_fd":
+                ev = self._event(flow, ctx, "into_raw_fd", node, name=name, recv=recv)
+            elif name in ("take", "replace") and nargs <= 1:
+                ev = self._event(flow, ctx, "opt_take", node, name=name, recv=recv)
+            elif name in ("call_once", "call_once_force", "get_or_init", "get_or_try_init"):
+                ev = self._event(flow, ctx, "once", node, name=name, recv=recv)
+            elif name in BOUND_METHODS:
+                ev = self._event(flow, ctx, "bound", node, name=name, recv=recv)
+                flow.checks.append(Check("bound", node.start_byte, node.end_byte, _compact(node, 120)))
+            elif name == "spawn" or name == "spawn_blocking":
+                ev = self._event(flow, ctx, "spawn", node, name=name, recv=recv)
+            elif name in ("as_ref", "as_mut") and recv_node is not None and recv_node.type == "identifier":
+                flow.derefs.append((recv, node.start_byte))
+            if ev is None:
+                self._event(flow, ctx, "method", node, name=name, recv=recv)
+            return
+        # path calls
+        base = path.split("::")
+        if name == "from_raw" and owner in ("Box", "Arc", "Rc", "CString", "Weak", "NonNull"):
+            kind = "from_raw" if owner != "NonNull" else "call"
+        elif name == "from_raw_parts" and owner in ("Vec", "String"):
+            kind = "from_raw"
+        elif name in ("from_raw_parts", "from_raw_parts_mut") and owner in ("slice", "", "str"):
+            kind = "raw_slice"
+        elif name in ("into_raw", "leak") and owner in ("Box", "Arc", "Rc", "CString", "Vec", "String"):
+            kind = "into_raw"
+        elif name == "forget" and owner in ("mem", ""):
+            kind = "forget"
+        elif owner == "ManuallyDrop" and name in ("take", "drop", "new", "into_inner"):
+            kind = "md_" + name
+        elif name == "drop_in_place":
+            kind = "drop_in_place"
+        elif name == "drop" and owner in ("mem", "") and len(base) <= 3:
+            kind = "drop"
+        elif name in ("copy_nonoverlapping", "copy", "write_bytes") and (owner in ("ptr", "intrinsics") or (owner == "" and name == "copy_nonoverlapping")):
+            kind = "copy"
+        elif name == "from_raw_fd":
+            kind = "from_raw_fd"
+        elif name == "borrow_raw":
+            kind = "borrow_raw"
+        elif name in ("spawn", "spawn_blocking", "spawn_local", "scope") and (owner in SPAWN_OWNERS or owner == ""):
+            kind = "spawn" if (owner or name == "spawn") else "call"
+        elif name in ("dealloc", "free") and owner in ("alloc", "libc", "", "ffi"):
+            kind = "dealloc"
+        elif owner == "ptr" and name in ("read", "read_volatile", "read_unaligned"):
+            kind = "ptr_read"
+        elif owner == "ptr" and name in ("write", "write_volatile", "write_unaligned"):
+            kind = "ptr_write"
+        elif name in ("fence", "compiler_fence"):
+            kind = "fence"
+        elif owner == "mem" and name in ("take", "replace", "swap"):
+            kind = "opt_take"
+        elif name in ("min", "max") and owner in ("cmp", ""):
+            kind = "bound"
+            flow.checks.append(Check("bound", node.start_byte, node.end_byte, _compact(node, 120)))
+        elif name in ("exit", "abort") and owner in ("process", "libc"):
+            flow.exits.append(("panic", node.start_byte))
+            kind = "call"
+        else:
+            kind = "call"
+        if kind == "call":
+            self._event(flow, ctx, "call", node, name=path, owner=owner)
+            return
+        ords = _orderings(args_node) if kind == "fence" else ()
+        self._event(flow, ctx, kind, node, name=path, owner=owner, args=_args(args_node), orderings=ords,
+                    with_fate=kind in ("from_raw", "md_take", "from_raw_fd", "raw_slice", "into_raw", "md_new"))
+
+    def _macro(self, node, ctx: _Ctx) -> None:
+        flow = ctx.flow
+        m = node.child_by_field_name("macro")
+        name = _path_text(m).rsplit("::", 1)[-1]
+        tt = next((c for c in node.named_children if c.type == "token_tree"), None)
+        if name in ("assert", "assert_eq", "assert_ne"):
+            flow.checks.append(Check("assert", node.start_byte, node.end_byte, _compact(node, 120)))
+        elif name.startswith("debug_assert"):
+            flow.checks.append(Check("debug_assert", node.start_byte, node.end_byte, _compact(node, 120)))
+        elif name in PANIC_MACROS:
+            flow.exits.append(("panic", node.start_byte))
+        elif name in ("addr_of_mut", "addr_of"):
+            inner = _compact(tt)[1:-1] if tt is not None else ""
+            self._event(flow, ctx, "ref_mut" if name == "addr_of_mut" else "addr_of", node, name=inner, recv=inner)
+        elif name in ("ready", "try_ready") and tt is not None:
+            flow.exits.append(("?", node.start_byte))
+
+    # -- declarations --
+
+    def _struct(self, node) -> None:
+        n = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        fields: list[tuple[str, str]] = []
+        spans: list[Span] = []
+        if body is not None:
+            if body.type == "field_declaration_list":
+                for f in body.named_children:
+                    if f.type == "field_declaration":
+                        fields.append((_t(f.child_by_field_name("name")), _compact(f.child_by_field_name("type"))))
+                        spans.append(Span.of(f))
+            elif body.type == "ordered_field_declaration_list":
+                i = 0
+                for f in body.named_children:
+                    if f.type in ("line_comment", "block_comment", "attribute_item", "visibility_modifier"):
+                        continue
+                    fields.append((str(i), _compact(f)))
+                    spans.append(Span.of(f))
+                    i += 1
+        self.rust.structs.append(RStruct(_t(n), Span.of(node), fields, spans))
+
+    def _impl(self, node, ctx: _Ctx) -> None:
+        ty = node.child_by_field_name("type")
+        tr = node.child_by_field_name("trait")
+        tname = _path_text(ty).split("<", 1)[0].rsplit("::", 1)[-1] if ty is not None else ""
+        trname = _path_text(tr).split("<", 1)[0].rsplit("::", 1)[-1] if tr is not None else None
+        is_unsafe = any(c.type == "unsafe" for c in node.children)
+        self.rust.impls.append(RImpl(tname, trname, is_unsafe, Span.of(node)))
+        if is_unsafe:
+            label = f"unsafe impl {trname} for {tname}" if trname else f"unsafe impl {tname}"
+            self._unsafe_item(node, "impl", label, ctx)
+
+    def _let(self, node, ctx: _Ctx) -> None:
+        flow = ctx.flow
+        pat = node.child_by_field_name("pattern")
+        val = node.child_by_field_name("value")
+        alt = node.child_by_field_name("alternative")
+        ty = node.child_by_field_name("type")
+        scope_end = self._scope_end(node)
+        mutable = any(c.type == "mutable_specifier" for c in node.children)
+        names = _pattern_names(pat)
+        if pat is not None and pat.type == "mut_pattern":
+            mutable = True
+        vr = (val.start_byte, val.end_byte) if val is not None else None
+        vt = _compact(val) if val is not None else ""
+        for nm in names:
+            flow.locals.append(Local(nm, "let", Span.of(node), vr, scope_end, _compact(ty), mutable, vt))
+        if alt is not None and val is not None:
+            flow.conds.append(Cond("let_else", Span.of(node), (val.start_byte, val.end_byte), (alt.start_byte, alt.end_byte),
+                                   None, False, scope_end))
+
+    def _scope_end(self, node) -> int:
+        for i in range(len(self.nodes) - 1, -1, -1):
+            p = self.nodes[i]
+            if p.type in ("block", "source_file"):
+                return p.end_byte
+        return node.end_byte
+
+    def _cond_node(self, node, ctx: _Ctx) -> None:
+        flow = ctx.flow
+        t = node.type
+        if t == "if_expression":
+            c = node.child_by_field_name("condition")
+            body = node.child_by_field_name("consequence")
+            alt = node.child_by_field_name("alternative")
+            if c is None or body is None:
+                return
+            neg = c.type == "unary_expression" and c.text.startswith(b"!")
+            flow.conds.append(Cond("if", Span.of(node), (c.start_byte, c.end_byte), (body.start_byte, body.end_byte),
+                                   (alt.start_byte, alt.end_byte) if alt is not None else None, neg,
+                                   self._scope_end(node)))
+            self._let_condition(c, body, flow)
+        elif t == "while_expression":
+            c = node.child_by_field_name("condition")
+            body = node.child_by_field_name("body")
+            if c is None or body is None:
+                return
+            neg = c.type == "unary_expression" and c.text.startswith(b"!")
+            flow.conds.append(Cond("while", Span.of(node), (c.start_byte, c.end_byte), (body.start_byte, body.end_byte), None, neg))
+            flow.loops.append(Loop("while", Span.of(node), (c.start_byte, c.end_byte), (body.start_byte, body.end_byte)))
+            self._let_condition(c, body, flow)
+        elif t == "loop_expression":
+            body = node.child_by_field_name("body")
+            if body is not None:
+                flow.loops.append(Loop("loop", Span.of(node), None, (body.start_byte, body.end_byte)))
+        elif t == "for_expression":
+            body = node.child_by_field_name("body")
+            val = node.child_by_field_name("value")
+            pat = node.child_by_field_name("pattern")
+            if body is None:
+                return
+            vr = (val.start_byte, val.end_byte) if val is not None else None
+            flow.loops.append(Loop("for", Span.of(node), vr, (body.start_byte, body.end_byte)))
+            for nm in _pattern_names(pat):
+                flow.locals.append(Local(nm, "for", Span.of(pat), vr, body.end_byte, "", False, _compact(val)))
+        elif t == "match_expression":
+            val = node.child_by_field_name("value")
+            body = node.child_by_field_name("body")
+            if val is not None and body is not None:
+                flow.conds.append(Cond("match", Span.of(node), (val.start_byte, val.end_byte), (body.start_byte, body.end_byte)))
+        elif t == "match_arm":
+            pat = node.child_by_field_name("pattern")
+            val = node.child_by_field_name("value")
+            guard = pat.child_by_field_name("condition") if pat is not None else None
+            if guard is not None and val is not None:
+                flow.conds.append(Cond("guard", Span.of(node), (guard.start_byte, guard.end_byte), (val.start_byte, val.end_byte)))
+
+    def _let_condition(self, cond, body, flow: Flow) -> None:
+        stack = [cond]
+        while stack:
+            n = stack.pop()
+            if n.type == "let_condition":
+                pat = n.child_by_field_name("pattern")
+                val = n.child_by_field_name("value")
+                vr = (val.start_byte, val.end_byte) if val is not None else None
+                for nm in _pattern_names(pat):
+                    flow.locals.append(Local(nm, "iflet", Span.of(n), vr, body.end_byte, "", False, _compact(val)))
+            elif n.type in ("let_chain", "binary_expression", "parenthesized_expression"):
+                stack.extend(n.named_children)
+
+    # -- main loop --
+
+    def run(self, root) -> None:
+        cur = root.walk()
+        nodes, ctxs = self.nodes, self.ctxs
+        enter = self._enter
+        base = _Ctx(None, False, -1, -1)
+        while True:
+            n = cur.node
+            if n.is_named or n.child_count:
+                ctx = enter(n, ctxs[-1] if ctxs else base)
+                nodes.append(n)
+                ctxs.append(ctx)
+                if cur.goto_first_child():
+                    continue
+                nodes.pop()
+                ctxs.pop()
+            while not cur.goto_next_sibling():
+                if not cur.goto_parent():
+                    self._finish()
+                    return
+                nodes.pop()
+                ctxs.pop()
+
+    def _leave(self, node) -> None:
+        pass
+
+    def _enter(self, n, ctx: _Ctx) -> _Ctx:
+        if not n.is_named:
+            return ctx
+        t = n.type
+        flow = ctx.flow
+        if t == "identifier":
+            if flow is not None:
+                flow.uses.setdefault(_t(n), []).append(n.start_byte)
+            return ctx
+        if t == "function_item":
+            fi = self.fn_by_start.get(n.start_byte)
+            if fi is None:
+                return _Ctx(None, False, -1, n.start_point[0])
+            fnf = self.rust.functions[fi]
+            body = n.child_by_field_name("body")
+            newflow = None
+            if body is not None:
+                newflow = Flow(fi, (body.start_byte, body.end_byte))
+                self.rust.flows.append(newflow)
+                # the tail expression leaves the function
+                last = None
+                for c in body.named_children:
+                    if not c.type.endswith("comment"):
+                        last = c
+                if last is not None and (last.type not in ("expression_statement", "let_declaration")
+                                         and not last.type.endswith("_item") or _is_tail_statement(last)):
+                    newflow.returns.append((last.start_byte, last.end_byte))
+            nctx = _Ctx(newflow, fnf.is_unsafe, -1, n.start_point[0])
+            if fnf.is_unsafe:
+                self._unsafe_item(n, "fn", f"unsafe fn {fnf.name}", ctx)
+            return nctx
+        if t == "impl_item":
+            self._impl(n, ctx)
+            return ctx
+        if t == "trait_item":
+            if any(c.type == "unsafe" for c in n.children):
+                self._unsafe_item(n, "trait", f"unsafe trait {_t(n.child_by_field_name('name'))}", ctx)
+            return ctx
+        if t == "struct_item":
+            self._struct(n)
+            return ctx
+        if t == "unsafe_block":
+            self._unsafe_block(n, ctx)
+            return _Ctx(flow, True, ctx.closure, ctx.floor_row)
+        if t == "token_tree":
+            if b"unsafe" in n.text:
+                self._token_tree_unsafe(n, ctx)
+            return ctx
+        if flow is None:
+            if t in ("static_item", "const_item", "mod_item"):
+                return _Ctx(None, ctx.unsafe, -1, ctx.floor_row)
+            return ctx
+        # inside a function body
+        if t == "call_expression":
+            self._call(n, ctx)
+        elif t == "macro_invocation":
+            self._macro(n, ctx)
+        elif t == "let_declaration":
+            self._let(n, ctx)
+        elif t in ("if_expression", "while_expression", "loop_expression", "for_expression", "match_expression", "match_arm"):
+            self._cond_node(n, ctx)
+        elif t == "binary_expression":
+            op = n.child_by_field_name("operator")
+            ops = _t(op)
+            if ops in COMPARISON_OPS:
+                flow.checks.append(Check("cmp", n.start_byte, n.end_byte, _compact(n, 120)))
+            elif ops in ("%", "&"):
+                flow.checks.append(Check("mask", n.start_byte, n.end_byte, _compact(n, 120)))
+        elif t in ("assignment_expression", "compound_assignment_expr"):
+            left = n.child_by_field_name("left")
+            self._event(flow, ctx, "assign", n, name=t[:6], recv=_compact(left))
+            if left is not None and left.type == "unary_expression":
+                flow.derefs.append((_compact(left)[1:].strip("()"), n.start_byte))
+        elif t == "reference_expression":
+            if any(c.type == "mutable_specifier" for c in n.children):
+                val = n.child_by_field_name("value")
+                self._event(flow, ctx, "ref_mut", n, name=_compact(val), recv=_compact(val))
+        elif t == "unary_expression":
+            if n.text.startswith(b"*"):
+                arg = n.named_children[0] if n.named_children else None
+                while arg is not None and arg.type == "parenthesized_expression" and arg.named_children:
+                    arg = arg.named_children[0]
+                if arg is not None and arg.type in ("identifier", "self"):
+                    flow.derefs.append((_t(arg), n.start_byte))
+        elif t == "return_expression":
+            flow.exits.append(("return", n.start_byte))
+            if n.named_children:
+                v = n.named_children[0]
+                flow.returns.append((v.start_byte, v.end_byte))
+        elif t == "break_expression":
+            flow.exits.append(("break", n.start_byte))
+        elif t == "continue_expression":
+            flow.exits.append(("continue", n.start_byte))
+        elif t == "try_expression":
+            flow.exits.append(("?", n.end_byte - 1))
+        elif t == "closure_expression":
+            body = n.child_by_field_name("body")
+            callee = ""
+            if self.nodes and self.nodes[-1].type == "arguments" and len(self.nodes) >= 2:
+                callee = _callee(self.nodes[-2])[1]
+            flow.closures.append(Closure(Span.of(n), (body.start_byte, body.end_byte) if body is not None else (n.start_byte, n.end_byte),
+                                         callee, n.text.startswith(b"move")))
+            return _Ctx(flow, ctx.unsafe, len(flow.closures) - 1, ctx.floor_row)
+        return ctx
+
+    def _finish(self) -> None:
+        # Guards: a `let` binding lives to its scope end or an explicit drop(guard); a temporary
+        # dies at the end of its statement.
+        for flow, ev in self.pending_guards:
+            if ev.fate == "let" and ev.fate_name.isidentifier():
+                lc = None
+                for c in flow.locals:
+                    if c.name == ev.fate_name and c.span.start_byte <= ev.span.start_byte < c.span.end_byte:
+                        lc = c
+                        break
+                if lc is None:
+                    continue
+                end, how, end_span = lc.scope_end, "scope", None
+                for d in flow.events:
+                    if d.kind == "drop" and d.args == (lc.name,) and lc.span.end_byte <= d.span.start_byte < end:
+                        if d.closure == ev.closure:
+                            end, how, end_span = d.span.start_byte, "drop", d.span
+                            break
+                flow.guards.append(Guard(lc.name, ev.recv, ev.name, ev.span, end, how, end_span))
+            elif ev.fate in ("cond", "other", "arg") and _bound_through(flow, ev) is not None:
+                lc = _bound_through(flow, ev)
+                end, how, end_span = lc.scope_end, "scope", None
+                for d in flow.events:
+                    if d.kind == "drop" and d.args == (lc.name,) and lc.span.end_byte <= d.span.start_byte < end:
+                        end, how, end_span = d.span.start_byte, "drop", d.span
+                        break
+                flow.guards.append(Guard(lc.name, ev.recv, ev.name, ev.span, end, how, end_span))
+            elif ev.fate in ("let", "let_"):
+                # `let _ = m.lock()` drops at once; destructuring patterns: treat as temporary
+                flow.guards.append(Guard(None, ev.recv, ev.name, ev.span, ev.stmt[1], "statement"))
+            elif ev.fate in ("stmt", "method", "arg", "cond", "other", "field_access", "return"):
+                flow.guards.append(Guard(None, ev.recv, ev.name, ev.span, ev.stmt[1], "statement"))
+
+
+def extract(root, data: bytes, facts, out) -> None:
+    """Fill `out` (a lifelint.facts.rust.RustFacts) with flow facts for the file."""
+    starts = [0]
+    pos = data.find(b"\n")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = data.find(b"\n", pos + 1)
+    out.extra["line_starts"] = starts
+    # `type DataPtr = *const c_uchar;`, also inside `cfg_if! { .. }` (token trees): text scan
+    aliases = {}
+    for m in _PTR_ALIAS.finditer(data):
+        aliases.setdefault(m.group(1).decode("utf-8", "replace"), compact(m.group(2).decode("utf-8", "replace")))
+    if aliases:
+        out.extra["ptr_aliases"] = aliases
+    ex = _Extractor(data, out)
+    ex.run(root)

@@ -1,0 +1,866 @@
+"""Lock facts across functions, computed once per project (`locking_index(index)`).
+
+Built on the per-file facts: `Function.locks` (lock regions) and `Function.flow` (uses, calls,
+lambdas, each with the regions holding at that point). This module adds what no single function
+knows:
+
+- which lock a region takes, resolved to a *lock key*: a field of the function's class
+  (`"ram_disk_io::m_mutex"`, base classes included), a static member, a global
+  (`"::g_registry_mutex"`; file-static globals are keyed by file), a field of another object
+  whose declared type is known (`rhs.m_mutex` in `session_settings` -> `session_settings::m_mutex`),
+  or a function-local key when it is none of these;
+- which functions a call can reach: unqualified calls inside a method go to the class (and its
+  bases), `this->f()`, `obj.f()` / `p->f()` / `m_items[i]->f()` go to the declared type of the
+  receiver (smart pointers and containers unwrapped), other unqualified calls to free functions of
+  that name. Methods declared in a header and defined in a .cpp are found in every file;
+- the locks a function's callers always hold when they call it (`entry` locks: intersection over
+  call sites, iterated to a fixpoint), so a private `*_locked()` helper or a function that takes
+  the caller's `std::unique_lock<std::mutex>&` counts as running under the lock;
+- every access to a field of the function's own class and to a global, with the set of lock keys
+  held at that point (`held`), and every call with the locks held there.
+
+Code inside a lambda runs later (posted, stored) unless the lambda is invoked on the spot or
+handed to a synchronous algorithm: it sees only the locks taken in its own body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable
+
+from lifelint.model import Span
+
+if TYPE_CHECKING:
+    from lifelint.facts import FileFacts
+    from lifelint.index import ProjectIndex
+
+# Methods that change the object they are called on (containers, smart pointers, strings,
+# optionals). Unknown methods count as reads: that only ever makes the rules quieter.
+MUTATING_METHODS = frozenset({
+    "push_back", "emplace_back", "pop_back", "push_front", "emplace_front", "pop_front", "insert", "emplace",
+    "emplace_hint", "try_emplace", "insert_or_assign", "erase", "clear", "resize", "reserve", "shrink_to_fit",
+    "assign", "swap", "reset", "release", "append", "replace", "splice", "merge", "remove", "remove_if", "unique",
+    "sort", "reverse", "push", "pop", "set", "fill", "extract", "rehash", "emplace_value", "store",
+})
+# Types whose objects are safe to share or are the synchronisation itself.
+SYNC_TYPE_WORDS = ("atomic", "mutex", "condition_variable", "once_flag", "spinlock", "semaphore", "latch", "barrier",
+                   "critical_section", "thread")
+GUARD_PARAM_TYPES = frozenset({"unique_lock", "lock_guard", "scoped_lock", "shared_lock", "upgrade_lock", "scoped_lock_type",
+                               "lock_type", "MutexLock", "QMutexLocker"})
+# Algorithms and helpers that call a lambda argument before they return.
+SYNC_CALLEES = frozenset({
+    "for_each", "for_each_n", "find_if", "find_if_not", "any_of", "all_of", "none_of", "count_if", "remove_if",
+    "sort", "stable_sort", "partition", "stable_partition", "transform", "accumulate", "generate", "copy_if",
+    "min_element", "max_element", "lower_bound", "upper_bound", "equal_range", "binary_search", "erase_if",
+    "replace_if", "adjacent_find", "mismatch", "equal", "search", "partial_sort", "nth_element", "unique",
+    "call_once", "invoke", "visit", "apply", "wait", "wait_for", "wait_until", "reduce", "inner_product",
+})
+SMART_POINTERS = frozenset({"shared_ptr", "unique_ptr", "weak_ptr", "intrusive_ptr", "optional", "reference_wrapper",
+                            "copy_ptr", "scoped_ptr", "observer_ptr", "not_null", "atomic"})
+CONTAINERS = frozenset({"vector", "deque", "list", "array", "set", "multiset", "unordered_set", "span", "small_vector",
+                        "forward_list", "flat_set", "container_wrapper"})
+MAPS = frozenset({"map", "multimap", "unordered_map", "flat_map", "unordered_multimap"})
+THREAD_CALLS = frozenset({"thread", "jthread", "async", "pthread_create", "post", "dispatch", "defer", "_beginthreadex",
+                          "CreateThread", "detach"})
+
+WILDCARD = "*"
+_MACRO = re.compile(r"[A-Z][A-Z0-9_]{2,}")  # TORRENT_ASSERT, DLOG, CHECK: usually compiled out  # "some lock the caller passed in, not nameable here"
+
+_IDENT = re.compile(r"[A-Za-z_]\w*$")
+_QUALS = re.compile(r"\b(const|volatile|constexpr|static|inline|mutable|thread_local|extern|typename|struct|class|register)\b")
+
+
+fn_path_hint: dict[int, str] = {}
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
+def split_template(type_text: str) -> tuple[str, list[str]]:
+    """`std::map<int, std::vector<T>> const&` -> ("std::map", ["int", "std::vector<T>"])."""
+    t = _QUALS.sub(" ", type_text).strip()
+    i = t.find("<")
+    if i < 0:
+        return t.replace("&", "").replace("*", "").replace(" ", ""), []
+    head = t[:i].replace(" ", "")
+    depth = 0
+    args, cur = [], []
+    for ch in t[i + 1:]:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    if cur:
+        args.append("".join(cur).strip())
+    return head, args
+
+
+def last_name(qualified: str) -> str:
+    return qualified.split("::")[-1] if qualified else ""
+
+
+def class_of_type(type_text: str, element: bool = False) -> str | None:
+    """The class a value of this type gives access to with `.`/`->`: smart pointers unwrapped;
+    with `element`, the element type of a container (the value type of a map)."""
+    head, args = split_template(type_text)
+    base = last_name(head)
+    for _ in range(4):
+        if element and (base in CONTAINERS or base in MAPS) and args:
+            head, args = split_template(args[-1] if base in MAPS else args[0])
+            base = last_name(head)
+            element = False
+            continue
+        if base in SMART_POINTERS and args:
+            head, args = split_template(args[0])
+            base = last_name(head)
+            continue
+        break
+    return base or None
+
+
+def is_sync_type(type_text: str) -> bool:
+    t = type_text.lower()
+    return any(w in t for w in SYNC_TYPE_WORDS)
+
+
+def _norm_path(expr: str) -> str:
+    e = expr.replace(" ", "")
+    while e.startswith(("(*this).", "this->")):
+        e = e[8:] if e.startswith("(*this).") else e[6:]
+    return e
+
+
+# --- results -----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Acquire:
+    """One lock region, resolved."""
+
+    lock: str
+    written: str  # the mutex as written ("m_mutex")
+    region: int  # index in Function.locks
+    span: Span
+    lambda_index: int | None
+    held: frozenset[str]  # keys held (same body) when this one is taken, other mutexes of the same guard excluded
+    multi: bool  # taken together with others (scoped_lock(a, b), std::lock(a, b) + adopt_lock)
+    shared: bool
+
+
+@dataclass(slots=True)
+class CallSite:
+    fn: "FnLocks"
+    call: int  # index in flow.calls
+    name: str
+    span: Span
+    targets: list["FnLocks"]
+    held: frozenset[str]  # same-body locks at the call (entry locks of the caller not included)
+    lambda_index: int | None
+    runs_now: bool  # not inside a lambda that runs later
+
+
+@dataclass(slots=True)
+class Access:
+    fn: "FnLocks"
+    key: str  # "Class::field" or "::global"
+    name: str  # as written (last segment)
+    span: Span
+    write: bool
+    verb: str  # "read", "written", "updated", "cleared", "called .push_back() on", ...
+    held: frozenset[str]  # same-body locks
+    lambda_index: int | None
+    runs_now: bool
+    var: object = None  # the Variable: a field, static member or global
+    in_macro: bool = False  # inside the arguments of an ALL_CAPS macro call (assertions, debug logging)
+
+
+@dataclass(slots=True, eq=False)
+class FnLocks:
+    facts: "FileFacts"
+    fn: object  # lifelint.facts.cpp.Function
+    cls: str | None  # short class name
+    klass: object = None  # the Class definition (None: not found in the scan)
+    fields: dict = field(default_factory=dict)  # name -> (owner key, Variable): the class's fields and static members, bases included
+    acquires: list[Acquire] = field(default_factory=list)
+    calls: list[CallSite] = field(default_factory=list)
+    accesses: list[Access] = field(default_factory=list)
+    region_keys: list[tuple[str, ...]] = field(default_factory=list)  # per Function.locks region
+    region_adopted: list[bool] = field(default_factory=list)
+    guard_params: dict[str, int] = field(default_factory=dict)  # guard reference parameter -> index
+    guard_param_release: dict[str, int] = field(default_factory=dict)  # param -> byte of its first unlock()
+    callers: list[CallSite] = field(default_factory=list)
+    entry: frozenset[str] = frozenset()  # locks every caller holds
+    entry_guarded: frozenset[str] = frozenset()  # ... through the guard it passes in (ends at `l.unlock()`)
+    context: str = "any"  # "ctor" (reached only from constructors/destructors), "main" (only from main), "any"
+    runs_later: set = field(default_factory=set)  # lambda indexes whose bodies run after the function returns
+    deferred: list = field(default_factory=list)  # (keys, start, end, lambda) for `std::lock(a, b)` on deferred guards
+
+    @property
+    def path(self) -> str:
+        return self.facts.path
+
+    @property
+    def label(self) -> str:
+        """`ram_disk_io::compact`, or a free function's bare name."""
+        return f"{self.cls}::{self.fn.name}" if self.cls else self.fn.name
+
+    def lambda_runs_later(self, lam: int | None) -> bool:
+        flow = self.fn.flow
+        while lam is not None:
+            if lam in self.runs_later:
+                return True
+            lam = flow.lambdas[lam].parent
+        return False
+
+    def held_at(self, local: frozenset[str], lam: int | None, byte: int | None = None) -> frozenset[str]:
+        """Locks held at an event: the same-body regions, plus (for code that runs now) the locks
+        held where enclosing synchronous lambdas were created, the caller's guard passed by
+        reference, and the entry locks every caller holds."""
+        flow = self.fn.flow
+        out = set(local)
+        cur = lam
+        while cur is not None and cur not in self.runs_later:
+            L = flow.lambdas[cur]
+            out.update(k for i in L.locks for k in self.region_keys[i])
+            cur = L.parent
+        if cur is None:  # this code runs while the function runs
+            out.update(self.entry)
+            if byte is not None:
+                for p in self.guard_params:
+                    rel = self.guard_param_release.get(p)
+                    if rel is None or byte < rel:
+                        out.add(WILDCARD)
+                        out.update(self.entry_guarded)
+        return frozenset(out)
+
+
+@dataclass(slots=True)
+class LockingIndex:
+    functions: list[FnLocks]
+    by_fn: dict[int, FnLocks]  # id(Function) -> FnLocks
+    classes: dict[str, list]  # short name -> [Class]
+    thread_evidence: bool
+    threaded_files: frozenset[str] = frozenset()  # files that take locks, start threads or declare atomics/mutexes
+    _by_path: dict | None = None
+
+    def of(self, fn) -> FnLocks | None:
+        return self.by_fn.get(id(fn))
+
+    def in_file(self, path: str) -> list[FnLocks]:
+        by_path = self._by_path
+        if by_path is None:
+            by_path = self._by_path = defaultdict(list)
+            for f in self.functions:
+                by_path[f.path].append(f)
+        return by_path.get(path, [])
+
+
+# --- building ------------------------------------------------------------------------------------
+
+class _Builder:
+    def __init__(self, index: "ProjectIndex"):
+        self.index = index
+        self.classes: dict[str, list] = defaultdict(list)
+        self.class_path: dict[int, str] = {}
+        self.class_of_method: dict[int, object] = {}  # id(Function) -> Class, for methods defined in the class body
+        for name, items in index.cpp_classes.items():
+            short = name.split("<")[0]
+            if not short:
+                continue  # anonymous
+            for f, k in items:
+                self.classes[short].append(k)
+                self.class_path[id(k)] = f.path
+                for m in k.methods:
+                    self.class_of_method[id(m)] = k
+        # Several definitions of one qualified name in one file (`#if` branches per platform) are
+        # different classes; the same name in two files is one class (a header and its copy).
+        seen: dict[tuple[str, str], set] = defaultdict(set)
+        for ks in self.classes.values():
+            for k in ks:
+                seen[(k.qualname, self.class_path[id(k)])].add(k.span.start_byte)
+        self._dup = {key for key, starts in seen.items() if len(starts) > 1}
+        self.globals: dict[str, list] = defaultdict(list)  # name -> [(facts, Variable)]
+        for name, items in index.cpp_globals.items():
+            for f, v in items:
+                if v.kind in ("global", "static-member"):
+                    self.globals[name].append((f, v))
+        self.fns: list[FnLocks] = []
+        self.methods: dict[tuple[str, str], list[FnLocks]] = defaultdict(list)
+        self.free: dict[str, list[FnLocks]] = defaultdict(list)
+        self._fields_cache: dict[str, dict[str, tuple[str, object]]] = {}
+        self._methods_cache: dict[str, set[str]] = {}
+        self._chain_cache: dict[str | None, list] = {}
+
+    # classes ---------------------------------------------------------------------------------
+    def class_chain(self, cls: str | None) -> list:
+        """The class and its bases (by name, as far as the project defines them)."""
+        got = self._chain_cache.get(cls)
+        if got is None:
+            got = self._chain_cache[cls] = self._class_chain(cls)
+        return got
+
+    def _class_chain(self, cls: str | None) -> list:
+        out, seen, todo = [], set(), [cls] if cls else []
+        while todo and len(out) < 12:
+            c = todo.pop(0)
+            if c in seen:
+                continue
+            seen.add(c)
+            for k in self.classes.get(c, ()):
+                out.append(k)
+                for b in k.bases:
+                    head, _ = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
+                    todo.append(last_name(head))
+        return out
+
+    def class_key(self, k) -> str:
+        path = self.class_path.get(id(k), "")
+        if (k.qualname, path) in self._dup:
+            return f"{k.qualname}@{path}:{k.span.line}"
+        return k.qualname
+
+    def fields_of(self, cls: str | None, klass=None) -> dict[str, tuple[str, object]]:
+        """field name -> (declaring class key, Variable), bases included (nearest wins). With
+        `klass`, that definition and its bases; else every class of that name."""
+        if not cls and klass is None:
+            return {}
+        ck = (cls, id(klass) if klass is not None else None)
+        got = self._fields_cache.get(ck)
+        if got is None:
+            got = {}
+            chain = [klass] if klass is not None else []
+            bases = []
+            for b in (klass.bases if klass is not None else []):
+                bases.append(last_name(split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))[0]))
+            if klass is not None:
+                for b in bases:
+                    chain.extend(self.class_chain(b))
+            else:
+                chain = self.class_chain(cls)
+            for k in chain:
+                for v in [*k.fields, *k.static_members]:
+                    got.setdefault(v.name, (self.class_key(k), v))
+            self._fields_cache[ck] = got
+        return got
+
+    def find_class(self, fn, cls: str | None):
+        """The class definition a method belongs to: the body it is defined in, else the definition
+        of that name that declares it (the same file first)."""
+        k = self.class_of_method.get(id(fn))
+        if k is not None or not cls:
+            return k
+        cands = self.classes.get(cls, [])
+        if not cands:
+            return None
+        qual = fn.class_name or ""
+        def score(c):
+            return (fn.name in c.method_decls or fn.is_ctor or fn.is_dtor,
+                    c.qualname.endswith(qual),
+                    self.class_path.get(id(c)) is not None and _stem(self.class_path[id(c)]) == _stem(fn_path_hint.get(id(fn), "")))
+        return max(cands, key=score)
+
+    def method_names(self, cls: str | None) -> set[str]:
+        if not cls:
+            return set()
+        got = self._methods_cache.get(cls)
+        if got is None:
+            got = set()
+            for k in self.class_chain(cls):
+                got.update(k.method_decls)
+            self._methods_cache[cls] = got
+        return got
+
+    def methods_named(self, cls: str | None, name: str) -> list[FnLocks]:
+        out = []
+        for k in self.class_chain(cls):
+            out.extend(self.methods.get((k.name, name), ()))
+        if not out and cls:
+            out.extend(self.methods.get((cls, name), ()))
+        return out
+
+    # types of names ---------------------------------------------------------------------------
+    def type_of(self, fl: FnLocks, name: str, byte: int, scope: int) -> str | None:
+        flow = fl.fn.flow
+        di = flow.decl_named(name, byte, scope) if flow is not None else None
+        if di is not None:
+            d = flow.decls[di]
+            if d.type.strip() in ("auto", "auto&", "const auto&", "auto const&", "auto&&") and d.init:
+                return None
+            return d.type
+        f = fl.fields.get(name)
+        if f is not None:
+            return f[1].type
+        g = self.globals.get(name)
+        if g:
+            return g[0][1].type
+        return None
+
+    def receiver_class(self, fl: FnLocks, receiver: str, byte: int, scope: int) -> str | None:
+        r = _norm_path(receiver)
+        if r in ("this", "*this", "(*this)"):
+            return fl.cls
+        r = r.lstrip("*&(").rstrip(")")
+        # m_items[i] / m_items.at(i) / m_items.front() -> element type of m_items
+        m = re.fullmatch(r"([A-Za-z_]\w*)(?:\[[^\]]*\]|\.(?:at|front|back)\([^)]*\))", r)
+        if m:
+            t = self.type_of(fl, m.group(1), byte, scope)
+            return class_of_type(t, element=True) if t else None
+        m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.get\(\)|\.lock\(\))?", r)
+        if m:
+            t = self.type_of(fl, m.group(1), byte, scope)
+            return class_of_type(t) if t else None
+        # a.b / a->b: the type of field b in a's class
+        m = re.fullmatch(r"(.+?)(?:\.|->)([A-Za-z_]\w*)", r)
+        if m and "(" not in m.group(1):
+            owner = self.receiver_class(fl, m.group(1), byte, scope)
+            if owner:
+                f = self.fields_of(owner).get(m.group(2))
+                if f is not None:
+                    return class_of_type(f[1].type)
+        return None
+
+    # locks -----------------------------------------------------------------------------------
+    def lock_key(self, fl: FnLocks, written: str, byte: int, scope: int) -> str:
+        e = _norm_path(written).lstrip("*&(").rstrip(")")
+        fn = fl.fn
+        if _IDENT.match(e):
+            flow = fn.flow
+            di = flow.decl_named(e, byte, scope) if flow is not None else None
+            if di is not None:
+                d = flow.decls[di]
+                if d.kind in ("param", "lambda-param") and (d.is_reference or d.pointer_depth):
+                    return f"{fn.qualname}({e})"
+                if d.kind not in ("static",):
+                    return f"{fn.qualname}:{e}"
+            f = fl.fields.get(e)
+            if f is not None:
+                return f"{f[0]}::{e}"
+            return self.global_key(fl, e) or (f"{fl.cls}::{e}" if fl.cls else f"::{e}")
+        if "::" in e and _IDENT.match(e.split("::")[-1]) and not any(c in e for c in ".->()"):
+            owner, name = e.rsplit("::", 1)
+            owner_short = last_name(owner)
+            f = (fl.fields if owner_short == fl.cls else self.fields_of(owner_short)).get(name)
+            if f is not None:
+                return f"{f[0]}::{name}"
+            if owner_short in self.classes or (fl.cls and owner_short == fl.cls):
+                return f"{owner_short}::{name}"
+            return self.global_key(fl, name) or f"::{name}"
+        m = re.fullmatch(r"(.+?)(?:\.|->)([A-Za-z_]\w*)", e)
+        if m:
+            owner = self.receiver_class(fl, m.group(1), byte, scope)
+            if owner:
+                f = self.fields_of(owner).get(m.group(2))
+                return f"{f[0] if f else owner}::{m.group(2)}"
+        return f"{fn.qualname}:{e}"
+
+    def global_key(self, fl: FnLocks, name: str) -> str | None:
+        items = self.globals.get(name)
+        if not items:
+            return None
+        same_file = [v for f, v in items if f.path == fl.path]
+        v = same_file[0] if same_file else items[0][1]
+        if v.kind == "static-member":
+            f = self.fields_of(v.owner).get(name) if v.owner else None
+            return f"{f[0] if f else v.owner}::{name}"
+        if v.is_static and same_file:
+            return f"{fl.path}:{name}"
+        return f"::{name}"
+
+    # building one function ------------------------------------------------------------------
+    def prepare(self, facts, fn) -> FnLocks:
+        cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+        fn_path_hint[id(fn)] = facts.path
+        klass = self.find_class(fn, cls)
+        fl = FnLocks(facts, fn, cls, klass, self.fields_of(cls, klass) if cls else {})
+        self.fns.append(fl)
+        if cls:
+            self.methods[(cls, fn.name)].append(fl)
+        else:
+            self.free[fn.name].append(fl)
+        return fl
+
+    def resolve_locks(self, fl: FnLocks) -> None:
+        fn, flow = fl.fn, fl.fn.flow
+        regions = fn.locks or []
+        # Lambdas whose bodies run after this function returns (not invoked on the spot, not
+        # handed to a synchronous algorithm).
+        for i, L in enumerate(flow.lambdas):
+            later = True
+            if L.invoked or getattr(L, "sync", False):
+                later = False
+            elif L.handed_to is not None:
+                c = flow.calls[L.handed_to.call]
+                if c.name in SYNC_CALLEES:
+                    later = False
+            elif L.stored_in and _IDENT.match(L.stored_in) and not L.passed_to:
+                # `auto pred = [&]{...}; ... pred(x)`: called locally
+                later = not any(c.callee == L.stored_in for c in flow.calls)
+            if later:
+                fl.runs_later.add(i)
+        lock_calls = [c for c in flow.calls if c.kind == "call" and c.name in ("lock", "try_lock") and c.receiver is None
+                      and c.callee.replace(" ", "") in ("std::lock", "lock", "boost::lock", "std::try_lock")]
+        for ri, r in enumerate(regions):
+            scope = self.scope_at(flow, r.span.start_byte)
+            keys = tuple(self.lock_key(fl, m, r.span.start_byte, scope) for m in r.mutexes) or (f"{fn.qualname}:{r.guard}",)
+            fl.region_keys.append(keys)
+            # `std::lock(a, b); std::lock_guard<std::mutex> g(a, std::adopt_lock);`
+            adopted = False
+            for c in lock_calls:
+                if c.span.start_byte < r.span.start_byte and set(r.mutexes) <= {_norm_path(a).lstrip("&*") for a in c.args}:
+                    adopted = True
+            fl.region_adopted.append(adopted)
+        for ri, r in enumerate(regions):
+            keys = fl.region_keys[ri]
+            lam = flow.lock_lambda[ri] if ri < len(flow.lock_lambda) else None
+            held = set()
+            for rj, r2 in enumerate(regions):
+                if rj != ri and r2.holds(r.span.start_byte) and (flow.lock_lambda[rj] if rj < len(flow.lock_lambda) else None) == lam \
+                        and not (r2.span.start_byte == r.span.start_byte):
+                    held.update(fl.region_keys[rj])
+            held -= set(keys)
+            multi = len(keys) > 1 or fl.region_adopted[ri]
+            for k, w in zip(keys, r.mutexes or [r.guard or "?"]):
+                fl.acquires.append(Acquire(k, w, ri, r.span, lam, frozenset(held) if not fl.region_adopted[ri] else frozenset(),
+                                           multi, r.shared))
+        # `std::unique_lock<std::mutex> a(m1, std::defer_lock); ...; std::lock(a, b);` holds m1 and
+        # m2 from the std::lock() call to the guards' scope end (or their unlock()). The region
+        # facts only see guards that lock when they are declared.
+        for c in lock_calls:
+            if len(c.args) < 2:
+                continue
+            taken = []
+            for a in c.args:
+                a = a.strip()
+                di = flow.decl_named(a, c.span.start_byte, c.scope)
+                if di is None:
+                    continue
+                d = flow.decls[di]
+                if last_name(split_template(d.type)[0]) not in GUARD_PARAM_TYPES or "defer_lock" not in (d.init or ""):
+                    continue
+                inner = (d.init or "").strip()[1:-1].split(",")[0] if (d.init or "").strip()[:1] in "({" else ""
+                if not inner.strip():
+                    continue
+                end = flow.scopes[d.scope].span.end_byte
+                rel = [x.span.start_byte for x in flow.calls if x.receiver == a and x.name in ("unlock", "release")
+                       and x.span.start_byte > c.span.end_byte and x.lambda_index == c.lambda_index]
+                if rel:
+                    end = min(rel + [end])
+                key = self.lock_key(fl, inner.strip(), c.span.start_byte, c.scope)
+                taken.append((key, inner.strip(), end))
+            if len(taken) < 2:
+                continue
+            before = set()
+            for i, r in enumerate(regions):
+                if r.holds(c.span.start_byte) and (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) == c.lambda_index:
+                    before.update(fl.region_keys[i])
+            for key, written, end in taken:
+                fl.deferred.append(((key,), c.span.end_byte, end, c.lambda_index))
+                fl.acquires.append(Acquire(key, written, -1, c.span, c.lambda_index, frozenset(before - {key}), True, False))
+        # Guard references handed in by the caller: `void f(std::unique_lock<std::mutex>& l)`.
+        for d in flow.decls:
+            if d.kind == "param" and d.is_reference and last_name(split_template(d.type)[0]) in GUARD_PARAM_TYPES:
+                fl.guard_params[d.name] = len(fl.guard_params)
+        for p in fl.guard_params:
+            rel = [c.span.start_byte for c in flow.calls if c.receiver == p and c.name in ("unlock", "release") and c.lambda_index is None]
+            if rel:
+                fl.guard_param_release[p] = min(rel)
+
+    @staticmethod
+    def scope_at(flow, byte: int) -> int:
+        best = 0
+        for i, s in enumerate(flow.scopes):
+            if s.span.start_byte <= byte < s.span.end_byte and flow.scopes[best].span.start_byte <= s.span.start_byte:
+                best = i
+        return best
+
+    def local_held(self, fl: FnLocks, locks: Iterable[int], byte: int | None = None, lam: int | None = None) -> frozenset[str]:
+        out = set()
+        for i in locks:
+            if i < len(fl.region_keys):
+                out.update(fl.region_keys[i])
+        if byte is not None:
+            for keys, start, end, rl in fl.deferred:
+                if rl == lam and start <= byte < end:
+                    out.update(keys)
+        return frozenset(out)
+
+    def resolve_calls(self, fl: FnLocks) -> None:
+        flow = fl.fn.flow
+        for ci, c in enumerate(flow.calls):
+            if c.kind != "call" or c.callee_kind in ("local", "param", "member"):
+                continue
+            targets = []
+            for t in self.call_targets(fl, c):
+                if all(t is not u for u in targets):
+                    targets.append(t)
+            if not targets:
+                continue
+            fl.calls.append(CallSite(fl, ci, c.name, c.span, targets, self.local_held(fl, c.locks, c.span.start_byte, c.lambda_index), c.lambda_index,
+                                     not fl.lambda_runs_later(c.lambda_index)))
+
+    def call_targets(self, fl: FnLocks, c) -> list[FnLocks]:
+        name = c.name
+        if not _IDENT.match(name or ""):
+            return []
+        if c.receiver is not None:
+            cls = self.receiver_class(fl, c.receiver, c.span.start_byte, c.scope)
+            return [t for t in self.methods_named(cls, name) if t is not fl] if cls else []
+        callee = c.callee.replace(" ", "")
+        callee = re.sub(r"<.*>$", "", callee)
+        if "::" in callee:
+            owner = last_name(callee.rsplit("::", 1)[0])
+            if owner and owner in self.classes:
+                return [t for t in self.methods_named(owner, name) if t is not fl]
+            return self.free_targets(fl, name)
+        if fl.cls and name in self.method_names(fl.cls):
+            return [t for t in self.methods_named(fl.cls, name) if t is not fl]
+        return self.free_targets(fl, name)
+
+    def free_targets(self, fl: FnLocks, name: str) -> list[FnLocks]:
+        """Free functions a call by name can reach: the definitions in the caller's own file when
+        there are any, else the non-`static` ones elsewhere."""
+        cands = [t for t in self.free.get(name, ()) if t is not fl]
+        same = [t for t in cands if t.path == fl.path]
+        if same:
+            return same
+        return [t for t in cands if not t.fn.is_static]
+
+    def collect_accesses(self, fl: FnLocks) -> None:
+        flow = fl.fn.flow
+        fields = fl.fields
+        macro_spans = [(c.span.start_byte, c.span.end_byte) for c in flow.calls
+                       if c.kind == "call" and c.receiver is None and _MACRO.fullmatch(c.callee)]
+        for u in flow.uses:
+            key = name = var = None
+            if u.kind in ("member", "unknown") and u.decl is None and _IDENT.match(u.name) and u.name in fields:
+                owner, var = fields[u.name]
+                key, name = f"{owner}::{u.name}", u.name
+            elif u.kind in ("global", "unknown") and u.decl is None:
+                last = last_name(u.name)
+                if "::" in u.name:
+                    owner = last_name(u.name.rsplit("::", 1)[0])
+                    f2 = (fields if owner == fl.cls else self.fields_of(owner)).get(last) if owner in self.classes else None
+                    if f2 is not None:
+                        key, name, var = f"{f2[0]}::{last}", last, f2[1]
+                    elif last in self.globals:
+                        key, name, var = self.global_key(fl, last), last, self.global_var(fl, last)
+                elif last in self.globals:
+                    key, name, var = self.global_key(fl, last), last, self.global_var(fl, last)
+            if key is None:
+                continue
+            write, verb = access_verb(u)
+            in_macro = any(s0 <= u.span.start_byte < e0 for s0, e0 in macro_spans)
+            fl.accesses.append(Access(fl, key, name, u.span, write, verb, self.local_held(fl, u.locks, u.span.start_byte, u.lambda_index), u.lambda_index,
+                                      not fl.lambda_runs_later(u.lambda_index), var, in_macro))
+
+    def global_var(self, fl: FnLocks, name: str):
+        items = self.globals.get(name)
+        if not items:
+            return None
+        same_file = [v for f, v in items if f.path == fl.path]
+        # prefer the definition over an `extern` declaration
+        cands = same_file or [v for _f, v in items]
+        return next((v for v in cands if not v.is_extern), cands[0])
+
+
+def access_verb(u) -> tuple[bool, str]:
+    if u.access == "write":
+        return True, "assigned"
+    if u.access == "update":
+        return True, "updated"
+    if u.access == "method":
+        m = u.method or ""
+        if m in MUTATING_METHODS:
+            return True, f"modified with `.{m}()`"
+        return False, f"read (`.{m}()`)" if m else "read"
+    if u.access == "address":
+        return False, "address taken"
+    if u.access == "call":
+        return False, "called"
+    return False, "read"
+
+
+def _is_main(fl: FnLocks) -> bool:
+    return fl.fn.name in ("main", "wmain", "WinMain") and fl.cls is None
+
+
+def _entry_fixpoint(fns: list[FnLocks]) -> None:
+    """entry(F) = intersection over F's call sites S of (held(S) + entry(caller) when S runs now);
+    context(F) = "ctor" / "main" when every call site sits in a constructor/destructor / main()."""
+    for fl in fns:
+        for cs in fl.calls:
+            for t in cs.targets:
+                t.callers.append(cs)
+    # Guard reference parameters: the caller passes its guard; the lock it names is held.
+    for _ in range(6):
+        changed = False
+        for fl in fns:
+            if not fl.callers:
+                continue
+            sets, gsets = [], []
+            ctx = set()
+            live = {id(cs) for cs in fl.callers
+                    if not (cs.runs_now and (cs.fn.fn.is_ctor or cs.fn.fn.is_dtor or cs.fn.context == "ctor"))}
+            for cs in fl.callers:
+                caller = cs.fn
+                if live and id(cs) not in live:
+                    continue  # a constructor / destructor calls it before / after the object is shared
+                held = set(cs.held)
+                if cs.runs_now:
+                    held |= caller.entry
+                    flow = caller.fn.flow
+                    lam = cs.lambda_index
+                    while lam is not None and lam not in caller.runs_later:
+                        held.update(k for i in flow.lambdas[lam].locks for k in caller.region_keys[i])
+                        lam = flow.lambdas[lam].parent
+                # the guard passed as an argument names its mutex
+                c = flow_call(caller, cs)
+                via = set()
+                if c is not None and fl.guard_params:
+                    for a in c.args:
+                        a = a.strip()
+                        for ri, r in enumerate(caller.fn.locks or []):
+                            if r.guard == a:
+                                via.update(caller.region_keys[ri])
+                    if any(a.strip() in caller.guard_params for a in c.args):
+                        via |= caller.entry_guarded
+                sets.append(frozenset(held - via))
+                gsets.append(frozenset(held | via))
+                if not cs.runs_now:
+                    ctx.add("any")
+                elif caller.fn.is_ctor or caller.fn.is_dtor or caller.context == "ctor":
+                    ctx.add("ctor")
+                elif _is_main(caller) or caller.context == "main":
+                    ctx.add("main")
+                else:
+                    ctx.add("any")
+            entry = frozenset.intersection(*sets) if sets else frozenset()
+            guarded = (frozenset.intersection(*gsets) - entry) if gsets and fl.guard_params else frozenset()
+            context = ctx.pop() if len(ctx) == 1 else "any"
+            if entry != fl.entry or context != fl.context or guarded != fl.entry_guarded:
+                fl.entry, fl.context, fl.entry_guarded = entry, context, guarded
+                changed = True
+        if not changed:
+            break
+
+
+def flow_call(fl: FnLocks, cs: CallSite):
+    calls = fl.fn.flow.calls
+    return calls[cs.call] if 0 <= cs.call < len(calls) else None
+
+
+THREAD_STARTERS = frozenset({"thread", "jthread", "async", "pthread_create", "_beginthreadex", "CreateThread"})
+
+
+def _threaded_files(fns: list[FnLocks], index: "ProjectIndex") -> frozenset[str]:
+    """Files with evidence that their code runs on several threads: lock regions, thread starts,
+    atomics or mutexes declared (fields, globals, locals)."""
+    out = set()
+    for fl in fns:
+        if fl.path in out:
+            continue
+        if fl.fn.locks:
+            out.add(fl.path)
+            continue
+        flow = fl.fn.flow
+        if any(c.name in THREAD_STARTERS and (c.kind == "construct" or "::" in c.callee or c.callee in THREAD_STARTERS)
+               for c in flow.calls):
+            out.add(fl.path)
+            continue
+        if any(_sync_decl(d.type) for d in flow.decls):
+            out.add(fl.path)
+    for f in index.files:
+        if f.cpp is None or f.path in out:
+            continue
+        if any(_sync_decl(v.type) for v in f.cpp.globals) or any(_sync_decl(v.type) for k in f.cpp.classes for v in k.fields):
+            out.add(f.path)
+    return frozenset(out)
+
+
+def _sync_decl(type_text: str) -> bool:
+    t = type_text.replace(" ", "")
+    return "atomic" in t or "mutex" in t.lower() or t.endswith("thread") and "std::" in t
+
+
+def _build(index: "ProjectIndex") -> LockingIndex:
+    b = _Builder(index)
+    for facts in index.files:
+        if facts.cpp is None:
+            continue
+        for fn in facts.cpp.functions:
+            if fn.flow is None or fn.body is None:
+                continue
+            b.prepare(facts, fn)
+    for fl in b.fns:
+        b.resolve_locks(fl)
+    for fl in b.fns:
+        b.resolve_calls(fl)
+        b.collect_accesses(fl)
+    _entry_fixpoint(b.fns)
+    threaded = _threaded_files(b.fns, index)
+    return LockingIndex(b.fns, {id(fl.fn): fl for fl in b.fns}, dict(b.classes), bool(threaded), threaded)
+
+
+def locking_index(index: "ProjectIndex") -> LockingIndex:
+    return index.memo("lifelint.locking", _build)
+
+
+# --- helpers the rules share -------------------------------------------------------------------
+
+def is_global_key(key: str) -> bool:
+    """A namespace-scope or file-static lock / variable key (not a class member, not a local)."""
+    return key.startswith("::") or bool(re.fullmatch(r"[^:()]+:[A-Za-z_]\w*", key))
+
+
+def display_lock(key: str) -> str:
+    """A lock or field key as people write it: `ns::ram_disk_io::m_mutex` -> `ram_disk_io::m_mutex`,
+    `::g_mutex` -> `g_mutex`, `path:g` -> `g`, a function-local key -> its name."""
+    if key.startswith("::"):
+        return key[2:]
+    if key.endswith(")") and "(" in key:
+        return key[key.rindex("(") + 1:-1]
+    parts = key.split("::")
+    if len(parts) >= 2 and ":" not in parts[-1]:
+        cls = re.sub(r"@.*$", "", parts[-2])
+        if ":" in cls:  # "path:fn" keys of function locals
+            return parts[-1]
+        return f"{cls}::{parts[-1]}" if cls else parts[-1]
+    return key.rsplit(":", 1)[-1]
+
+
+def transitive_acquires(fl: FnLocks, depth: int = 3) -> dict[str, tuple[list[FnLocks], Acquire]]:
+    """lock key -> (functions on the way, the acquisition) for every lock `fl` takes directly or in
+    a callee up to `depth` calls away, counting only code that runs now. The function list starts
+    with `fl` and ends with the function that takes the lock; the shortest chain wins."""
+    out: dict[str, tuple[list[FnLocks], Acquire]] = {}
+    frontier: list[list[FnLocks]] = [[fl]]
+    seen = {id(fl)}
+    for level in range(depth + 1):
+        nxt = []
+        for chain in frontier:
+            f = chain[-1]
+            for a in f.acquires:
+                if f.lambda_runs_later(a.lambda_index):
+                    continue
+                if a.lock not in out:
+                    out[a.lock] = (chain, a)
+            if level == depth:
+                continue
+            for cs in f.calls:
+                if not cs.runs_now:
+                    continue
+                for t in cs.targets:
+                    if id(t) not in seen:
+                        seen.add(id(t))
+                        nxt.append([*chain, t])
+        frontier = nxt
+    return out

@@ -1,0 +1,181 @@
+"""How much of a code base the grammar can read: share of bytes inside ERROR/MISSING nodes.
+
+Used to measure the C++ pre-pass (`lifelint parse-stats`, or `python -m lifelint.parse_stats`),
+with `--no-prepass` for the raw grammar figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Iterable, TextIO
+
+from lifelint.discovery import CPP_EXTENSIONS, RUST_EXTENSIONS, language_of
+from lifelint.settings import CppSettings
+
+SOURCE_EXTENSIONS = CPP_EXTENSIONS | RUST_EXTENSIONS
+
+
+@dataclass(slots=True)
+class FileStat:
+    path: str
+    language: str
+    size: int
+    error_bytes: int
+    code_bytes: int = 0  # non-whitespace bytes of the file
+    blanked_bytes: int = 0  # of those, how many the C++ pre-pass blanked
+
+    @property
+    def share(self) -> float:
+        return self.error_bytes / self.size if self.size else 0.0
+
+
+@dataclass(slots=True)
+class ParseStats:
+    files: list[FileStat] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def error_bytes(self) -> int:
+        return sum(f.error_bytes for f in self.files)
+
+    @property
+    def blanked_bytes(self) -> int:
+        return sum(f.blanked_bytes for f in self.files)
+
+    @property
+    def code_bytes(self) -> int:
+        return sum(f.code_bytes for f in self.files)
+
+    @property
+    def files_with_errors(self) -> int:
+        return sum(1 for f in self.files if f.error_bytes)
+
+    def worst(self, n: int) -> list[FileStat]:
+        bad = [f for f in self.files if f.error_bytes]
+        return sorted(bad, key=lambda f: (-f.share, -f.error_bytes, f.path))[:n]
+
+
+def error_ranges(root) -> list[tuple[int, int]]:
+    """Merged byte ranges of ERROR / MISSING nodes, as facts.common computes them, but only
+    descending into subtrees that hold an error (much cheaper on mostly clean files)."""
+    errors: list[tuple[int, int]] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR" or n.is_missing:
+            errors.append((n.start_byte, max(n.end_byte, n.start_byte + 1)))
+        if n.has_error:
+            stack.extend(n.children)
+    errors.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in errors:
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def iter_sources(paths: Iterable[str]) -> Iterable[str]:
+    """Files named directly (any extension we know), and C++/Rust files under directories."""
+    for p in paths:
+        if os.path.isdir(p):
+            for dirpath, dirnames, filenames in os.walk(p):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    if os.path.splitext(name)[1].lower() in SOURCE_EXTENSIONS:
+                        yield os.path.join(dirpath, name)
+        elif language_of(p):
+            yield p
+
+
+_WHITESPACE = b" \t\r\n\f\v"
+
+
+def stat_file(path: str, cpp_options: CppSettings | None, prepass: bool = True) -> FileStat | None:
+    from lifelint import parsing
+
+    lang = language_of(path)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    seen = parsing.prepare(lang, data, cpp_options) if prepass else data
+    tree = parsing.parser(lang).parse(seen)
+    bad = sum(e - s for s, e in error_ranges(tree.root_node))
+    code = len(data.translate(None, _WHITESPACE))
+    blanked = code - len(seen.translate(None, _WHITESPACE)) if seen is not data else 0
+    return FileStat(path, lang, len(data), min(bad, len(data)), code, max(blanked, 0))
+
+
+def collect(paths: Iterable[str], cpp_options: CppSettings | None = None, prepass: bool = True) -> ParseStats:
+    stats = ParseStats()
+    for path in iter_sources(paths):
+        st = stat_file(path, cpp_options, prepass)
+        if st is not None:
+            stats.files.append(st)
+    return stats
+
+
+def _pct(part: int, whole: int) -> str:
+    if not whole:
+        return "0.0%"
+    share = 100.0 * part / whole
+    return f"{share:.2f}%" if 0 < share < 1 else f"{share:.1f}%"
+
+
+def report(stats: ParseStats, out: TextIO, worst: int = 20) -> None:
+    # "error bytes" comes first: scripts read the first percentage printed.
+    out.write(f"error bytes: {_pct(stats.error_bytes, stats.total_bytes)} "
+              f"({stats.error_bytes} of {stats.total_bytes})\n")
+    langs = {lang: sum(1 for f in stats.files if f.language == lang) for lang in ("cpp", "rust")}
+    out.write(f"files: {len(stats.files)} (C++ {langs['cpp']}, Rust {langs['rust']})\n")
+    out.write(f"files with errors: {stats.files_with_errors} ({_pct(stats.files_with_errors, len(stats.files))})\n")
+    if stats.blanked_bytes:
+        out.write(f"blanked by the pre-pass: {_pct(stats.blanked_bytes, stats.code_bytes)} of non-blank bytes\n")
+    rows = stats.worst(worst)
+    if rows:
+        out.write(f"worst {len(rows)} files:\n")
+        for f in rows:
+            out.write(f"  {100.0 * f.share:5.1f}%  {f.error_bytes:7d} B  {f.path}\n")
+
+
+def run(paths: list[str], cpp_options: CppSettings | None = None, prepass: bool = True, worst: int = 20,
+        out: TextIO | None = None) -> ParseStats:
+    stats = collect(paths, cpp_options, prepass)
+    report(stats, out or sys.stdout, worst)
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m lifelint.parse_stats", description=__doc__)
+    ap.add_argument("paths", nargs="+")
+    ap.add_argument("--no-prepass", action="store_true", help="Parse the raw bytes (no C++ pre-pass).")
+    ap.add_argument("--worst", type=int, default=20, help="How many of the worst files to list.")
+    ap.add_argument("-D", "--define", action="append", default=[], metavar="NAME[=VALUE]")
+    args = ap.parse_args(argv)
+    run(args.paths, settings_with_defines(args.define), not args.no_prepass, args.worst)
+    return 0
+
+
+def settings_with_defines(defines: Iterable[str], base: CppSettings | None = None) -> CppSettings:
+    """CppSettings plus `-D NAME[=VALUE]` definitions (bare NAME means 1)."""
+    settings = dataclasses.replace(base, defines=dict(base.defines)) if base else CppSettings()
+    for d in defines:
+        name, _, value = d.partition("=")
+        settings.defines[name.strip()] = value.strip() if value else "1"
+    return settings
+
+
+if __name__ == "__main__":
+    sys.exit(main())

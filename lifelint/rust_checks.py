@@ -1,0 +1,680 @@
+"""Rust checks shared by rule modules, and the Rust halves of LL101 / LL107 / LL201 / LL202.
+
+The C++ rule modules for those codes call `check_ll101(facts, index)` (and the others) when
+`facts.language == "rust"`; each yields `lifelint.model.Finding`s with the code already set.
+The helpers below (project maps, alias resolution, function summaries) are also used by the
+LL3xx and LL206 rule modules.
+
+Everything here reads `lifelint.facts.rust_flow` facts; nothing re-parses.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from lifelint.facts.rust_flow import RMW_METHODS
+from lifelint.model import Finding, Related, Span
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+WORD_SPLIT = re.compile(r"_+|(?<=[a-z0-9])(?=[A-Z])")
+STOP_WORDS = frozenset({"abort", "aborted", "stop", "stopped", "stopping", "cancel", "cancelled", "canceled",
+                        "shutdown", "quit", "exit", "done", "running", "terminate", "terminated", "halt",
+                        "kill", "killed", "finish", "finished", "closing", "alive"})
+CONCURRENT_MARKERS = ("Atomic", "Mutex", "RwLock", "Arc<", "Condvar", "Sender", "Receiver", "JoinHandle",
+                      "thread", "Runtime", "Notify", "Barrier", "Semaphore")
+FREE_KINDS = frozenset({"from_raw", "md_drop", "md_take", "drop_in_place", "dealloc"})
+ORDER_STRONG = frozenset({"Acquire", "AcqRel", "SeqCst"})
+ORDER_RELEASE = frozenset({"Release", "AcqRel", "SeqCst"})
+
+
+def name_words(name: str) -> list[str]:
+    return [p.lower() for p in WORD_SPLIT.split(name) if p]
+
+
+def is_stop_name(name: str) -> bool:
+    return any(w in STOP_WORDS for w in name_words(name))
+
+
+def base_ident(text: str) -> str:
+    """The identifier an expression is rooted at: `&mut (*h).inner` -> `h`,
+    `unsafe{&*handle}` -> `handle`, `self.slot.load(..)` -> `self`, `p as *mut T` -> `p`."""
+    t = strip_wrappers(text)
+    m = IDENT.match(t)
+    return m.group(0) if m else ""
+
+
+_WRAPPER = re.compile(r"^(?:unsafe\{|&raw (?:const|mut) |&mut |&mut(?=\W)|&|\*|\(|\{|mut | )")
+
+
+def strip_wrappers(text: str) -> str:
+    """Drop leading `unsafe{`, `&`, `&mut`, `*`, `(` from an expression text."""
+    t = text
+    while True:
+        m = _WRAPPER.match(t)
+        if not m or not m.group(0):
+            return t
+        t = t[m.end():]
+
+
+def pointee(type_text: str) -> str:
+    """`*mut ffi::Handle<T>` -> `Handle`; '' when not a raw pointer."""
+    t = type_text.strip()
+    if not t.startswith("*"):
+        return ""
+    t = re.sub(r"^\*\s*(mut|const)\s*", "", t)
+    t = t.split("<", 1)[0]
+    return t.rsplit("::", 1)[-1].strip()
+
+
+def pointer_params(fn, P: "RustProject | None" = None) -> set[str]:
+    """Raw-pointer parameters, including those typed with a pointer alias (`DataPtr`)."""
+    out = {p.name for p in fn.params if p.name and p.is_raw_pointer}
+    if P is not None and P.ptr_aliases:
+        for p in fn.params:
+            if p.name and p.type.rsplit("::", 1)[-1] in P.ptr_aliases:
+                out.add(p.name)
+    return out
+
+
+def param_names(fn) -> set[str]:
+    return {p.name for p in fn.params if p.name and p.name != "self"}
+
+
+def root_of(flow, fn, text: str, at: int) -> tuple[str, bool]:
+    """Follow let-aliases from the base identifier of `text` (as seen at byte `at`) to the
+    binding it comes from. Returns (name, is_parameter)."""
+    name = base_ident(text)
+    pos = at
+    for _ in range(8):
+        if not name:
+            return "", False
+        if name == "self":
+            return "self", True
+        lc = flow.local(name, pos)
+        if lc is None:
+            return name, name in param_names(fn)
+        if lc.kind != "let" or not lc.value_text:
+            return name, False
+        nxt = base_ident(lc.value_text)
+        if not nxt or not (nxt[0].islower() or nxt[0] == "_") or nxt in ("unsafe",):
+            return name, False
+        name, pos = nxt, lc.span.start_byte
+    return name, False
+
+
+_PTR_TAIL = re.compile(r"^(?:as\s*\*(?:const|mut)\b.*|\.(?:add|offset|sub|cast|cast_mut|cast_const|wrapping_add|byte_add)\b.*)?$")
+
+
+def is_whole_pointer(flow, text: str, at: int, target: str | None = None, params: set[str] | None = None) -> bool:
+    """Is `text` a pointer variable itself (possibly cast, offset, or through `let` aliases),
+    rather than a field reached through it? With `target`, it must lead to that name; with
+    `params`, to one of those parameters."""
+    t = text
+    for _ in range(6):
+        t = t.lstrip("(*&")
+        m = IDENT.match(t)
+        if not m:
+            return False
+        name = m.group(0)
+        rest = t[m.end():].lstrip(") ")
+        if not _PTR_TAIL.match(rest):
+            return False
+        lc = flow.local(name, at)
+        if lc is None:
+            if target is not None:
+                return name == target
+            return params is not None and name in params
+        if lc.value is None:
+            return False
+        t, at = lc.value_text, lc.span.start_byte
+    return False
+
+
+def returned_as_is(flow, name: str) -> bool:
+    """Does local `name` itself leave the function (returned, possibly wrapped in `Some(..)`),
+    as opposed to a value computed from it (`name.len()`)?"""
+    for a, b in flow.returns:
+        for u in flow.uses_in(name, a, b):
+            on_it = any(e.span.start_byte <= u < e.span.end_byte and e.recv and base_ident(e.recv) == name
+                        for e in flow.events if e.kind not in ("call",))
+            if not on_it:
+                return True
+    return False
+
+
+def local_value_events(flow, local, kind: str | None = None):
+    if local is None or local.value is None:
+        return []
+    return flow.events_in(local.value[0], local.value[1], kind)
+
+
+# --- project maps -----------------------------------------------------------------------------
+
+@dataclass
+class RustProject:
+    structs: dict = field(default_factory=lambda: defaultdict(list))  # name -> [(facts, RStruct)]
+    impls: dict = field(default_factory=lambda: defaultdict(list))  # type -> [(facts, RImpl)]
+    static_muts: dict = field(default_factory=lambda: defaultdict(list))  # name -> [(facts, RStatic)]
+    flows_by_name: dict = field(default_factory=lambda: defaultdict(list))  # fn name -> [(facts, fn, flow)]
+    extern_fns: list = field(default_factory=list)  # [(facts, fn, flow)] with an ABI
+    summaries: dict = field(default_factory=dict)  # id(flow) -> FlowSummary
+    ptr_aliases: dict = field(default_factory=dict)  # `type DataPtr = *const u8` -> {"DataPtr": "*const u8"}
+
+
+def project(index) -> RustProject:
+    def build(ix) -> RustProject:
+        P = RustProject()
+        for f in ix.files:
+            r = f.rust
+            if r is None:
+                continue
+            for s in r.structs:
+                P.structs[s.name].append((f, s))
+            for im in r.impls:
+                P.impls[im.type].append((f, im))
+            for st in r.statics:
+                if st.is_mut and not st.is_const_item:
+                    P.static_muts[st.name].append((f, st))
+            P.ptr_aliases.update(r.extra.get("ptr_aliases") or {})
+            for fl in r.flows:
+                fn = r.functions[fl.fn]
+                P.flows_by_name[fn.name].append((f, fn, fl))
+                if fn.abi is not None:
+                    P.extern_fns.append((f, fn, fl))
+        return P
+
+    return index.memo("rust_project", build)
+
+
+@dataclass
+class FlowSummary:
+    rmw: list = field(default_factory=list)  # atomic read-modify-write events (single-winner)
+    stores: list = field(default_factory=list)  # atomic store events
+    drain: list = field(default_factory=list)  # events that wait: loads in loops, condvar waits
+
+
+def summary(P: RustProject, flow) -> FlowSummary:
+    s = P.summaries.get(id(flow))
+    if s is not None:
+        return s
+    s = FlowSummary()
+    for e in flow.events:
+        if e.kind == "atomic":
+            if e.name in ("load",):
+                for lp in flow.loops:
+                    inside_cond = lp.cond is not None and lp.cond[0] <= e.start < lp.cond[1]
+                    inside_body = lp.body[0] <= e.start < lp.body[1]
+                    if lp.kind != "for" and (inside_cond or inside_body):
+                        s.drain.append(e)
+                        break
+            elif e.name == "store":
+                s.stores.append(e)
+            else:
+                s.rmw.append(e)
+        elif e.kind == "condvar_wait":
+            s.drain.append(e)
+    P.summaries[id(flow)] = s
+    return s
+
+
+def callees_in(flow, start: int, end: int) -> list:
+    return [e for e in flow.events if start <= e.start < end and e.kind in ("call", "method")]
+
+
+def resolve(P: RustProject, ev) -> list:
+    """Project functions a call event may reach (by last path segment)."""
+    name = ev.name.rsplit("::", 1)[-1]
+    return P.flows_by_name.get(name, [])
+
+
+def struct_is_concurrent(P: RustProject, name: str) -> tuple[bool, str]:
+    """Does type `name` carry shared-state machinery or an `unsafe impl Send/Sync`?"""
+    for _, im in P.impls.get(name, ()):
+        if im.is_unsafe and im.trait in ("Sync", "Send"):
+            return True, f"`unsafe impl {im.trait} for {name}`"
+    for _, st in P.structs.get(name, ()):
+        for fname, ftype in st.fields:
+            if any(m in ftype for m in CONCURRENT_MARKERS):
+                return True, f"field `{fname}: {ftype}`"
+    return False, ""
+
+
+def guard_alive(flow, byte: int, closure: int = -1):
+    for g in flow.guards:
+        if g.span.start_byte <= byte < g.end:
+            return g
+    return None
+
+
+ONCE_CALLEES = frozenset({"call_once", "call_once_force", "get_or_init", "get_or_try_init", "init_once", "get_or_insert_with"})
+
+
+def in_once_closure(flow, ev) -> bool:
+    """Inside (any level of) a closure handed to `Once::call_once` / `OnceLock::get_or_init`."""
+    if ev.closure < 0:
+        return False
+    b = ev.span.start_byte
+    return any(c.callee.rsplit("::", 1)[-1] in ONCE_CALLEES and c.span.start_byte <= b < c.span.end_byte
+               for c in flow.closures)
+
+
+def single_winner_gate(P: RustProject, flow, e):
+    """Is event `e` reachable only by the single winner of a gate? Returns (gated, weak) where
+    `weak` is (file, fn, store event) of a gate function that only `store`s its flag.
+
+    Gates: an `if` / early-exit `if` / let-else around or before `e` whose condition has an atomic
+    read-modify-write (`compare_exchange*`, `swap`, `fetch_*`), `Option::take`, a local bound to
+    one of those, a call to a project function whose body does one, or a check made while a lock
+    guard is held; or `e` runs inside a `call_once` / `get_or_init` closure."""
+    if in_once_closure(flow, e):
+        return True, None
+    weak = None
+    for c in flow.conds:
+        inside = c.body[0] <= e.start < c.body[1] or (c.alt is not None and c.alt[0] <= e.start < c.alt[1])
+        early = c.span.end_byte <= e.start and c.kind in ("if", "let_else") and flow.exits_in(*c.body)
+        if c.kind == "while" or not (inside or early):
+            continue
+        a, b = c.cond
+        if guard_alive(flow, a) is not None:
+            return True, None  # checked and set under a lock: serialised
+
+        for o in flow.events_in(a, b):
+            if o.kind == "atomic" and o.name in RMW_METHODS:
+                return True, None
+            if o.kind == "opt_take":
+                return True, None
+            if o.kind in ("call", "method"):
+                for rf, rfn, rflow in resolve(P, o):
+                    s = summary(P, rflow)
+                    if s.rmw:
+                        return True, None
+                    if s.stores and weak is None:
+                        weak = (rf, rfn, s.stores[0])
+        # a local bound to an RMW (`let won = flag.swap(true, ..); if won { return }`)
+        for lc in flow.locals:
+            if lc.value is None or lc.span.start_byte >= a:
+                continue
+            if flow.uses_in(lc.name, a, b):
+                for o in flow.events_in(lc.value[0], lc.value[1]):
+                    if (o.kind == "atomic" and o.name in RMW_METHODS) or o.kind == "opt_take":
+                        return True, None
+                    if o.kind in ("call", "method"):
+                        for rf, rfn, rflow in resolve(P, o):
+                            s = summary(P, rflow)
+                            if s.rmw:
+                                return True, None
+                            if s.stores and weak is None:
+                                weak = (rf, rfn, s.stores[0])
+    return False, weak
+
+
+def fn_label(fn) -> str:
+    return f"`{fn.qualname}`"
+
+
+# --- LL101 (Rust): raw pointer from a MutexGuard used after the guard is gone -------------------
+
+def _guard_pointer_locals(flow, g):
+    """Locals holding a raw pointer into guard `g`'s data: the let whose initialiser takes
+    `as_ptr()` / `as_mut_ptr()` on the guard (or on the temporary lock chain) while it is alive,
+    or casts the guarded data to a raw pointer."""
+    out = []
+    hits = []
+    for e in flow.events:
+        if e.kind != "as_ptr" or not (g.span.start_byte <= e.start < g.end):
+            continue
+        if g.var is not None and base_ident(e.recv) == g.var:
+            hits.append(e)
+        elif g.var is None and e.span.start_byte <= g.span.start_byte < e.span.end_byte:
+            hits.append(e)
+    for lc in flow.locals:
+        if lc.kind != "let" or lc.value is None or lc.name == g.var:
+            continue
+        if any(lc.value[0] <= e.start < lc.value[1] and e.fate == "let" and e.fate_name.split(" ")[-1] == lc.name
+               for e in hits):
+            out.append(lc)
+        elif g.var is not None and g.span.start_byte <= lc.value[0] < g.end:
+            vt = lc.value_text
+            if ("as*const" in vt or "as*mut" in vt or "addr_of" in vt) and flow.uses_in(g.var, lc.value[0], lc.value[1]):
+                out.append(lc)
+    return out
+
+
+def check_ll101(facts, index) -> Iterator[Finding]:
+    rust = facts.rust
+    if rust is None:
+        return
+    for flow in rust.flows:
+        fn = rust.functions[flow.fn]
+        for g in flow.guards:
+            mutex = g.recv or "the mutex"
+            for lc in _guard_pointer_locals(flow, g):
+                later = [b for b in flow.uses.get(lc.name, ()) if g.end <= b < lc.scope_end and b >= lc.span.end_byte]
+                # a re-binding of the same name after the guard ends is a different variable
+                rebinds = [o for o in flow.locals if o.name == lc.name and o is not lc and lc.span.end_byte <= o.span.start_byte]
+                if rebinds:
+                    cut = min(o.span.start_byte for o in rebinds)
+                    later = [b for b in later if b < cut]
+                if not later:
+                    continue
+                use = later[0]
+                line = line_of(facts, use)
+                how = {"drop": f"`drop({g.var})`", "scope": "the end of its scope", "statement": "the end of the statement that locked it"}[g.dropped_by]
+                msg = (f"raw pointer `{lc.name}` points into data guarded by `{mutex}.{g.method}()`, but it is used on line "
+                       f"{line} after the guard is released at {how}: another thread can change or free the data in "
+                       f"between. Keep the guard alive while `{lc.name}` is used, or copy the data out under the lock.")
+                span = byte_span(facts, use, len(lc.name))
+                related = [Related(g.span, "lock taken here")]
+                if g.end_span is not None:
+                    related.append(Related(g.end_span, "guard dropped here"))
+                yield Finding("LL101", msg, span, tuple(related))
+        # a pointer into guarded data returned from the function that owns the guard
+        for e in flow.events:
+            if e.kind != "as_ptr" or e.fate != "return":
+                continue
+            root = base_ident(e.recv)
+            g = next((g for g in flow.guards if g.var == root and g.span.start_byte < e.start), None)
+            temp = re.search(r"\.(lock|read|write|try_lock|try_read|try_write)\(\)", e.recv)
+            if g is None and not temp:
+                continue
+            what = f"`{g.recv}`" if g is not None else f"`{e.recv.split('.' + temp.group(1), 1)[0]}`"
+            msg = (f"{fn_label(fn)} returns a raw pointer from `{e.recv}.{e.name}()` into data guarded by {what}; the guard "
+                   "is dropped when the function returns, so callers use the pointer unlocked. Return an owned copy, or "
+                   "return the guard (or a mapped guard) instead of a pointer.")
+            yield Finding("LL101", msg, e.span)
+
+
+def line_starts(facts) -> list[int]:
+    return facts.rust.extra.get("line_starts") or [0]
+
+
+def line_of(facts, byte: int) -> int:
+    """1-based line of a byte offset."""
+    return bisect.bisect_right(line_starts(facts), byte)
+
+
+def byte_span(facts, byte: int, length: int) -> Span:
+    starts = line_starts(facts)
+    row = bisect.bisect_right(starts, byte) - 1
+    col = byte - starts[row]
+    return Span(byte, byte + length, row, col, row, col + length)
+
+
+# --- LL107 (Rust): an owner built from an fd or pointer the function does not own --------------
+
+FD_NEUTRAL_TYPES = ("OwnedFd", "File", "UnixStream", "TcpStream", "UdpSocket", "Socket")
+
+
+def _owner_released(flow, e) -> str:
+    """How a freshly built owner is kept from closing/freeing: '' if it is not."""
+    fname = e.fate_name.rsplit("::", 1)[-1]
+    if e.fate == "arg" and "ManuallyDrop" in e.fate_name:
+        return "ManuallyDrop"
+    if e.fate == "arg" and fname in ("forget", "leak", "into_raw"):
+        return fname
+    if e.fate == "method" and e.fate_name in ("into_raw_fd", "into_raw", "leak"):
+        return e.fate_name
+    if e.fate == "let" and e.fate_name:
+        name = e.fate_name.split(" ")[-1]
+        for o in flow.events:
+            if o.start <= e.start:
+                continue
+            if o.kind in ("forget", "md_new", "into_raw") and o.args and base_ident(o.args[0]) == name:
+                return o.kind
+            if o.kind in ("into_raw_fd",) and base_ident(o.recv) == name:
+                return "into_raw_fd"
+            if o.kind == "method" and o.name in ("into_raw_fd", "leak") and base_ident(o.recv) == name:
+                return o.name
+    return ""
+
+
+def _owner_escapes(flow, e) -> bool:
+    if e.fate in ("return", "field", "stored", "assign", "closure_return"):
+        return True
+    if e.fate == "arg":
+        return True  # handed to another function or constructor: it decides
+    if e.fate == "let" and e.fate_name:
+        name = e.fate_name.split(" ")[-1]
+        if returned_as_is(flow, name):
+            return True
+        for o in flow.events:
+            if o.start > e.start and o.kind in ("call", "method", "assign") and name in IDENT.findall(" ".join(o.args)):
+                return True
+        # moved into a struct literal, a call argument, a collection
+        uses = [u for u in flow.uses.get(name, ()) if u > e.span.end_byte]
+        for u in uses:
+            for o in flow.events:
+                if o.kind in ("call", "method") and o.span.start_byte < u < o.span.end_byte and o.recv != name and not o.recv.startswith(name + "."):
+                    return True
+        return False
+    return False
+
+
+def _field_assigned(flow, place: str, after: int = -1) -> bool:
+    for o in flow.events:
+        if o.kind == "assign" and o.recv == place and o.start > after:
+            return True
+        if o.kind in ("opt_take",) and (o.recv == place or (o.args and place in o.args[0])):
+            return True
+    return False
+
+
+def check_ll107(facts, index) -> Iterator[Finding]:
+    rust = facts.rust
+    if rust is None:
+        return
+    for flow in rust.flows:
+        fn = rust.functions[flow.fn]
+        if fn.impl_trait == "Drop":
+            continue
+        params = {p.name: p for p in fn.params if p.name}
+        for e in flow.events:
+            if e.kind == "from_raw_fd" and e.args:
+                if fn.name == "from_raw_fd":
+                    continue  # implementing FromRawFd: taking ownership is the contract
+                arg = e.args[0]
+                owner = e.owner or "the new owner"
+                released = _owner_released(flow, e)
+                if released:
+                    continue
+                root, is_param = root_of(flow, fn, arg, e.start)
+                if ".as_raw_fd()" in arg:
+                    src = arg.split(".as_raw_fd()", 1)[0]
+                    msg = (f"`{owner}::from_raw_fd({arg})` makes a second owner of the fd that `{src}` still owns: "
+                           f"when the `{owner}` is dropped it closes the fd under `{src}` (and `{src}` closes it "
+                           f"again later). Use `{src}.as_fd()` / `BorrowedFd`, `try_clone()`, or wrap the new owner "
+                           "in `ManuallyDrop`.")
+                    yield Finding("LL107", msg, e.span)
+                    continue
+                direct_field = re.fullmatch(r"\(?\*?([A-Za-z_][A-Za-z0-9_]*)\)?\.[A-Za-z0-9_.]+", arg)
+                if direct_field and is_param:
+                    holder = direct_field.group(1)
+                    borrowed = (holder == "self" and fn.self_kind in ("ref", "mut")) or (
+                        holder in params and params[holder].type.replace(" ", "").startswith(("&", "*")))
+                    if borrowed and not (fn.self_kind == "mut" and _field_assigned(flow, arg)):
+                        msg = (f"`{owner}::from_raw_fd({arg})` takes ownership of an fd that the borrowed `{holder}` "
+                               f"still holds: dropping the `{owner}` closes it while `{holder}` keeps using (and later "
+                               f"closes) it. Borrow it with `BorrowedFd::borrow_raw({arg})`, or wrap the `{owner}` in "
+                               "`ManuallyDrop`.")
+                        yield Finding("LL107", msg, e.span)
+                    continue
+                if is_param and root in params and arg == root:
+                    ptype = params[root].type
+                    if any(t in ptype for t in FD_NEUTRAL_TYPES) or ptype.startswith("&"):
+                        continue
+                    if _owner_escapes(flow, e):
+                        continue
+                    msg = (f"`{owner}::from_raw_fd({arg})` turns the caller's fd `{arg}` into a `{owner}` that is "
+                           f"dropped at the end of {fn_label(fn)}, closing an fd this function never owned: the "
+                           f"caller's next use (or close) hits a closed or reused descriptor. Borrow it with "
+                           f"`BorrowedFd::borrow_raw({arg})`, wrap the `{owner}` in `ManuallyDrop`, or take an "
+                           "`OwnedFd` parameter.")
+                    yield Finding("LL107", msg, e.span)
+            elif e.kind == "from_raw" and e.owner == "Box" and e.args:
+                if _owner_released(flow, e):
+                    continue
+                arg = e.args[0]
+                root, is_param = root_of(flow, fn, arg, e.start)
+                ptype = params[root].type.replace(" ", "") if root in params else ""
+                reason = ""
+                if root == "self" and fn.self_kind in ("ref", "mut"):
+                    if re.search(r"\.as_(?:mut_)?ptr\(\)", arg) and not re.search(r"\b(?:ManuallyDrop|Box|into_raw)\b", arg):
+                        holder = arg.split(".as_", 1)[0]
+                        reason = (f"the pointer comes from `{holder}`, a buffer `self` owns and will free again "
+                                  "when it is dropped")
+                elif is_param and ptype.startswith("&") and re.fullmatch(
+                        rf"\(?(?:&mut |&|\*)*{re.escape(root)}\)?(?:\s*as\s*\*(?:const|mut)\s*[^()]*?)*(?:\.cast(?:_mut)?\(\))?", arg):
+                    reason = f"`{root}` is a borrowed `{ptype}`: its owner frees that memory again"
+                elif is_param and (".as_ptr()" in arg or ".as_mut_ptr()" in arg) and ptype.startswith(("&", "Vec", "[")):
+                    reason = f"the pointer comes from `{root}`'s own buffer, which its owner frees again"
+                if reason:
+                    msg = (f"`Box::from_raw({arg})` in {fn_label(fn)} claims ownership of memory it does not own: "
+                           f"{reason}. Only pass pointers that came from `Box::into_raw`, or clone the value into a "
+                           "new `Box` instead.")
+                    yield Finding("LL107", msg, e.span)
+
+
+# --- LL201 (Rust): a stop flag that is not atomic but is shared with other threads -------------
+
+def _file_is_threaded(rust) -> str:
+    for flow in rust.flows:
+        for e in flow.events:
+            if e.kind == "spawn":
+                return "a thread is spawned in this file"
+    for flow in rust.flows:
+        for e in flow.events:
+            if e.kind in ("lock", "atomic"):
+                return "this file synchronises with locks or atomics"
+    return ""
+
+
+def check_ll201(facts, index) -> Iterator[Finding]:
+    rust = facts.rust
+    if rust is None:
+        return
+    threaded = _file_is_threaded(rust)
+    # (a) `static mut STOP: bool` written in a function
+    for st in rust.statics:
+        if not st.is_mut or st.is_const_item or st.type.replace(" ", "") not in ("bool", "Cell<bool>"):
+            continue
+        if not is_stop_name(st.name):
+            continue
+        writers = []
+        for f in index.files:
+            if f.rust is None:
+                continue
+            for flow in f.rust.flows:
+                for e in flow.events:
+                    if e.kind == "assign" and _static_target(e.recv) == st.name and not flow.local(st.name, e.start):
+                        writers.append((f, f.rust.functions[flow.fn], e))
+        if not writers:
+            continue
+        handler = any(fn.abi is not None for _, fn, _ in writers)
+        why = threaded or ("it is set from an `extern` function (a signal or C callback)" if handler else "")
+        if not why:
+            continue
+        wf, wfn, we = writers[0]
+        msg = (f"stop flag `static mut {st.name}: {st.type}` is set in {fn_label(wfn)} and read by other code, but a "
+               f"plain `bool` gives no cross-thread visibility or ordering ({why}): the loop polling it may never see "
+               f"the change, and the access is a data race (UB). Use `static {st.name}: AtomicBool` with "
+               "`store(true, Release)` / `load(Acquire)`.")
+        related = [Related(we.span, "written here", None if wf is facts else wf.path)]
+        yield Finding("LL201", msg, st.name_span, tuple(related))
+    # (b) a bool field named like a stop flag in a type shared across threads by `unsafe impl Sync`
+    for s in rust.structs:
+        # the impl must be in the same file: type names repeat across modules
+        sync = [im for im in rust.impls if im.type == s.name and im.is_unsafe and im.trait == "Sync"]
+        if not sync:
+            continue
+        for (fname, ftype), span in zip(s.fields, s.field_spans):
+            t = ftype.replace(" ", "")
+            if t not in ("bool", "Cell<bool>", "UnsafeCell<bool>", "core::cell::UnsafeCell<bool>",
+                         "std::cell::UnsafeCell<bool>", "std::cell::Cell<bool>") or not is_stop_name(fname):
+                continue
+            msg = (f"stop flag `{s.name}::{fname}: {ftype}` lives in a type declared `Sync` by hand, so one thread can "
+                   f"set it while another polls it with no synchronisation: a data race, and the poller may never "
+                   f"see the change. Make it an `AtomicBool` (store with `Release`, load with `Acquire`).")
+            yield Finding("LL201", msg, span, (Related(sync[0].span, "shared across threads by this impl"),))
+    # (c) a local bool whose raw pointer is handed to a spawned thread
+    for flow in rust.flows:
+        spawn_bodies = [c for c in flow.closures if c.callee.rsplit("::", 1)[-1] in ("spawn", "spawn_blocking", "scope")]
+        if not spawn_bodies:
+            continue
+        for lc in flow.locals:
+            if lc.kind != "let" or not is_stop_name(lc.name):
+                continue
+            if not (lc.type.replace(" ", "") == "bool" or lc.value_text in ("false", "true")):
+                continue
+            ptrs = [o for o in flow.locals if o.kind == "let" and o.value is not None and o.span.start_byte > lc.span.start_byte
+                    and flow.uses_in(lc.name, o.value[0], o.value[1])
+                    and ("as*mut" in o.value_text or "as*const" in o.value_text or "addr_of" in o.value_text)]
+            names = {p.name for p in ptrs}
+            # one level of wrapping: `let shared = SendPtr(p);`
+            for o in flow.locals:
+                if o.kind == "let" and o.value is not None and any(flow.uses_in(n, o.value[0], o.value[1]) for n in list(names)):
+                    names.add(o.name)
+            for c in spawn_bodies:
+                hit = next((n for n in names if flow.uses_in(n, c.body[0], c.body[1])), None)
+                if hit is None:
+                    continue
+                msg = (f"stop flag `{lc.name}` is a plain `bool` shared with a spawned thread through raw pointer "
+                       f"`{hit}`: writes on one side are a data race with reads on the other, and the thread may spin "
+                       f"forever on a cached value. Share an `Arc<AtomicBool>` instead.")
+                yield Finding("LL201", msg, lc.span, (Related(c.span, "the thread that reads it"),))
+                break
+
+
+# --- LL202 (Rust): `static mut` written in a function -------------------------------------------
+
+MUTATING_METHODS = frozenset({"push", "push_str", "push_back", "push_front", "insert", "remove", "clear", "extend",
+                              "truncate", "pop", "pop_back", "pop_front", "take", "replace", "set", "drain", "retain",
+                              "sort", "sort_by", "sort_unstable", "swap", "append", "resize", "get_mut", "iter_mut",
+                              "as_mut", "entry", "fill", "reverse", "dedup", "get_or_insert", "get_or_insert_with"})
+_STATIC_PATH = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*::)*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _static_target(text: str) -> str:
+    t = strip_wrappers(text)
+    m = _STATIC_PATH.match(t)
+    return m.group(1) if m else ""
+
+
+def check_ll202(facts, index) -> Iterator[Finding]:
+    rust = facts.rust
+    if rust is None:
+        return
+    P = project(index)
+    if not P.static_muts:
+        return
+    for flow in rust.flows:
+        fn = rust.functions[flow.fn]
+        if fn.is_unsafe and fn.abi is None:
+            continue  # an `unsafe fn`'s contract can require callers to serialise (e.g. hold a lock)
+        for e in flow.events:
+            if e.kind in ("assign", "ref_mut"):
+                what = "written" if e.kind == "assign" else "borrowed mutably (`&mut`)"
+            elif e.kind in ("method", "opt_take") and e.name in MUTATING_METHODS:
+                what = f"mutated through `.{e.name}()`"
+            else:
+                continue
+            if e.recv.startswith(("*", "(*")):
+                continue  # a write through a `static mut` pointer, not to the static
+            name = _static_target(e.recv)
+            if not name or name not in P.static_muts:
+                continue
+            if flow.local(name, e.start) is not None or name in param_names(fn):
+                continue
+            if in_once_closure(flow, e) or guard_alive(flow, e.start) is not None:
+                continue
+            if single_winner_gate(P, flow, e)[0]:
+                continue  # one-time initialisation behind compare_exchange / swap
+            sf, st = P.static_muts[name][0]
+            msg = (f"`static mut {name}` is {what} in {fn_label(fn)} with no synchronisation: if any other thread reads "
+                   f"or writes it at the same time this is a data race (undefined behaviour), and Rust 2024 rejects "
+                   f"references to it. Use an atomic (`static {name}: Atomic*`), a `Mutex`, or `OnceLock` for "
+                   "one-time initialisation.")
+            yield Finding("LL202", msg, e.span, (Related(st.name_span, "declared here", None if sf is facts else sf.path),))

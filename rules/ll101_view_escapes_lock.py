@@ -1,0 +1,339 @@
+"""## What it does
+Flags a non-owning view of lock-protected data that outlives the lock: a `span`,
+`string_view`, raw pointer (`.data()`, `.c_str()`, `&x[i]`, `.get()`), iterator or reference
+obtained while a lock guard is held and then
+
+- used after the guard's scope ends or after an explicit `unlock()`,
+- captured into a lambda that runs later,
+- returned (the lock is released as the function returns), including a getter that locks and
+  returns a reference, pointer or view to the member it guards
+  (`const T& load() const { std::lock_guard g(m); return m_load; }`),
+- or stored into a member that is also read without that lock.
+
+All guards lifelint knows count: `std::lock_guard`, `std::unique_lock` (with `unlock()`),
+`std::scoped_lock`, `std::shared_lock`, boost and absl guards, bare `m.lock()/m.unlock()`, and
+`cpp.lock-types`.
+
+## Why is this bad?
+The lock protects the data, not the view. Once it is released another thread may write,
+resize, erase or free what the view points to, and the view silently reads torn data or freed
+memory. In seed 000, `async_read` filled a `span` from the storage under `m_mutex`, released the
+lock, and posted the span to a callback while `async_write` could reallocate the vector behind
+it.
+
+## Example
+```cpp
+span<char const> data;
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    data = m_torrents[storage]->readv(r, error);
+}                                   // m_mutex released here
+post(m_ioc, [data, handler] { handler(data); });   // data may already dangle
+```
+
+## Use instead
+Copy what you need into an owning container while the lock is held, or finish the work inside
+the locked scope:
+```cpp
+std::vector<char> data;
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    auto s = m_torrents[storage]->readv(r, error);
+    data.assign(s.begin(), s.end());
+}
+```
+For getters, return by value (`T load() const`).
+
+## Known limits
+- Control flow is not followed: a view re-fetched under a new lock before use, on every path,
+  is still reported if an older value could reach the use syntactically.
+- A reference initialised from an arbitrary function call is not treated as a view (the call
+  may return by value); only subscripts, `at()`, `front()`, `back()`, `*it`, and member chains are.
+- Views derived only from parameters or function calls of other objects are not considered
+  lock-protected.
+- Comparing a pointer or iterator after the lock (`if (!p)`, `it == m.end()`) is not reported.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.facts.cpp_flow import view_kind
+from lifelint.model import Level, Precision, Related
+from lifelint.registry import Rule
+from lifelint.sinks import class_members, lambda_sink, member_type
+
+VIEW_WORDS = {"span": "a span", "string_view": "a string_view", "iterator": "an iterator", "pointer": "a raw pointer",
+              "reference": "a reference"}
+_REF_INIT = re.compile(r"(\]|\.at\s*\(.*\)|\.front\s*\(\s*\)|\.back\s*\(\s*\)|->\s*(first|second)|\.(first|second)|^\*)\s*$")
+_PTR_EXPR = re.compile(r"(?:\.|->)\s*(data|c_str|get)\s*\(\s*\)\s*$|^&(?!&)")
+_ITER_EXPR = re.compile(r"(?:\.|->)\s*(begin|end|cbegin|cend|rbegin|rend|find|lower_bound|upper_bound)\s*\(.*\)\s*$")
+_TRIVIAL = re.compile(r"^\s*(nullptr|NULL|0|\{\s*\}|\"[^\"]*\")\s*$")
+PROTECTED_KINDS = frozenset({"member", "unknown", "global", "this"})
+
+
+def _lines(n: int) -> str:
+    return f"line {n}"
+
+
+class ViewEscapesLock(Rule):
+    code = "LL101"
+    name = "view-escapes-lock"
+    languages = ("cpp",)
+    level = Level.WARNING
+    precision = Precision.HIGH
+    summary = "A span / string_view / pointer / iterator / reference obtained under a lock is used after the lock is released."
+    tags = ("correctness", "lifetime", "concurrency")
+    seeds = ("000", "001")
+
+    def check(self, facts, index):
+        for fn in facts.cpp.functions:
+            flow = fn.flow
+            if flow is None or not fn.locks:
+                continue
+            methods = None
+            for ri, region in enumerate(fn.locks):
+                lam = flow.lock_lambda[ri] if ri < len(flow.lock_lambda) else None
+                if methods is None:
+                    methods = class_members(index, fn.class_name)[1] if fn.class_name else frozenset()
+                yield from self._region(fn, flow, ri, region, lam, methods, index)
+
+    # -----------------------------------------------------------------------------------
+    def _protected(self, flow, span, tainted: set[int], methods) -> bool:
+        """Does the expression at `span` read lock-protected state (a member, a global, something
+        not declared in the function, or a view already obtained under this lock)?"""
+        for u in flow.uses:
+            if span.start_byte <= u.span.start_byte and u.span.end_byte <= span.end_byte:
+                if u.kind in PROTECTED_KINDS and u.kind != "this":
+                    return True
+                if u.kind == "this" and u.access == "method":
+                    return True
+                if u.decl is not None and u.decl in tainted:
+                    return True
+        for c in flow.calls:
+            if span.start_byte <= c.span.start_byte and c.span.end_byte <= span.end_byte:
+                if c.callee_kind == "function" and c.name in methods:
+                    return True
+        return False
+
+    def _region(self, fn, flow, ri, region, lam, methods, index):
+        mutex = ", ".join(f"`{m}`" for m in region.mutexes) or "the mutex"
+        end_line = region.end_span.line
+        end_what = {"unlock": f"the `unlock()` at {_lines(end_line)}", "scope": f"the end of the guard's scope at {_lines(end_line)}",
+                    "function": f"the function's end at {_lines(end_line)}"}[region.end_kind]
+        related_end = Related(region.end_span, f"{mutex} is released here")
+        # 1. Views that get their value from protected state while the lock is held.
+        tainted: dict[int, tuple[str, object]] = {}  # decl -> (value text, span)
+        events = []
+        for d_i, d in enumerate(flow.decls):
+            if ri in d.locks and d.lambda_index == lam:
+                events.append((d.decl_span.start_byte, "decl", d_i, d))
+        for a in flow.assigns:
+            if ri in a.locks and a.lambda_index == lam and a.plain and a.target_decl is not None and a.target == flow.decls[a.target_decl].name:
+                events.append((a.span.start_byte, "assign", a.target_decl, a))
+        events.sort(key=lambda e: e[0])
+        for _b, kind, di, ev in events:
+            d = flow.decls[di]
+            if kind == "decl":
+                if d.init_span is None or d.init is None or _TRIVIAL.match(d.init) or d.kind in ("static", "capture"):
+                    continue
+                vk = d.view
+                if vk == "reference" and not (_REF_INIT.search(d.init.strip()) or re.fullmatch(r"[\w.\->]+", d.init.strip())):
+                    continue
+                if vk is None or d.init.strip().startswith("("):
+                    continue
+                if vk == "pointer" and not self._pointer_view(flow, d.init, d.scope, d.visible_from, tainted):
+                    continue
+                if self._protected(flow, d.init_span, set(tainted), methods):
+                    tainted[di] = (d.init, d.init_span)
+            else:
+                vk = d.view
+                if vk is None or vk == "reference" or _TRIVIAL.match(ev.value):
+                    continue
+                if vk == "pointer" and not self._pointer_view(flow, ev.value, ev.scope, ev.span.start_byte, tainted):
+                    continue
+                if self._protected(flow, ev.value_span, set(tainted), methods):
+                    tainted[di] = (ev.value, ev.span)
+        reported: set[int] = set()
+        for di, (value, vspan) in tainted.items():
+            d = flow.decls[di]
+            what = f"`{d.name}` ({VIEW_WORDS[d.view]})"
+            origin = f"gets its value from `{_short(value)}` while {mutex} is locked ({_lines(vspan.line)})"
+            if d.kind == "range":
+                what = f"`{d.name}` ({VIEW_WORDS[d.view]} to an element of `{_short(value)}`)"
+                origin = f"is bound while {mutex} is locked ({_lines(vspan.line)})"
+            # a. used after the lock is released
+            esc = self._use_after(flow, di, region, lam)
+            if esc is not None:
+                where = "captured by a lambda" if esc.lambda_index != lam else "used"
+                msg = (f"{what} {origin}, but is {where} at {_lines(esc.span.line)} after {end_what} releases it: another "
+                       "thread can change or free what it points to in between. Copy the data into an owning "
+                       "container while the lock is held, or finish using it inside the locked scope.")
+                reported.add(di)
+                yield self.finding(esc.span, msg, [Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                continue
+            # b. captured inside the lock by a lambda that runs later
+            for li, L in enumerate(flow.lambdas):
+                if L.parent != lam or ri not in L.locks:
+                    continue
+                cap = next((c for c in L.captures if c.decl == di), None)
+                if cap is None and not (L.default and di in L.outer_uses):
+                    continue
+                sink = lambda_sink(flow, li, fn, index, self.settings)
+                if sink is None:
+                    continue
+                span = cap.span if cap is not None else L.span
+                msg = (f"{what} {origin} and is captured by the lambda handed to {sink.what}, which runs after "
+                       f"{end_what} releases the lock: the callback reads it unprotected. Capture an owning copy "
+                       "instead, or take the lock again inside the callback and re-fetch.")
+                reported.add(di)
+                yield self.finding(span, msg, [Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                break
+            if di in reported:
+                continue
+            # c. returned while the lock is held (the lock ends with the return)
+            if lam is None and flow.return_view is not None:
+                for r in flow.returns:
+                    if r.lambda_index is None and ri in r.locks and r.value_span is not None:
+                        if any(u.decl == di and r.value_span.contains(u.span) and not u.test for u in flow.uses):
+                            msg = (f"{what} {origin} and is returned at {_lines(r.span.line)}; the lock is released as "
+                                   f"`{fn.name}` returns, so the caller uses it unprotected. Return a copy instead.")
+                            reported.add(di)
+                            yield self.finding(r.span, msg, [Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                            break
+        # 2. A getter that returns a view of guarded state directly.
+        if lam is None and flow.return_view is not None:
+            for r in flow.returns:
+                if r.lambda_index is not None or ri not in r.locks or r.value is None or r.value_span is None:
+                    continue
+                v = " ".join(r.value.split())
+                if not self._direct_view(flow, r, v, flow.return_view, methods):
+                    continue
+                msg = (f"`{fn.name}` returns {VIEW_WORDS[flow.return_view]} to `{_short(v)}` while {mutex} is locked; the lock "
+                       f"is released as it returns, so the caller reads the guarded data unprotected. Return a copy "
+                       f"(by value), or let the caller hold the lock while it uses the result.")
+                yield self.finding(r.span, msg, [related_end])
+        # 3. A view of guarded state stored into a member that is read without the lock.
+        if lam is None and fn.class_name and index is not None:
+            for a in flow.assigns:
+                if ri not in a.locks or a.lambda_index is not None or not a.plain or a.target_kind not in ("member", "unknown"):
+                    continue
+                mtype = member_type(index, fn.class_name, a.target_name)
+                if mtype is None:
+                    continue
+                mview = view_kind(mtype, mtype.count("*"), False)
+                if mview not in ("pointer", "span", "string_view", "iterator"):
+                    continue
+                v = " ".join(a.value.split())
+                src_decl = flow.decl_named(v, a.span.start_byte, a.scope) if re.fullmatch(r"\w+", v) else None
+                direct = bool(_PTR_EXPR.search(v) or _ITER_EXPR.search(v)) and self._protected(flow, a.value_span, set(tainted), methods)
+                if not direct and src_decl not in tainted:
+                    continue
+                unlocked = self._unlocked_access(index, fn, a.target_name, region.mutexes)
+                if unlocked is None:
+                    continue
+                ufile, ufn, uuse = unlocked
+                msg = (f"`{a.target}` ({VIEW_WORDS[mview]} member) is set to `{_short(v)}`, a view of data guarded by {mutex}, "
+                       f"but `{ufn.qualname}` reads `{a.target_name}` without holding that lock (line {uuse.span.line}): it "
+                       f"can follow the view after the data changed. Store an owning copy, or read the member only under {mutex}.")
+                rel = [related_end, Related(uuse.span, f"`{a.target_name}` is read here without {mutex}", None if ufile is None else ufile.path)]
+                yield self.finding(a.span, msg, rel)
+
+    @staticmethod
+    def _pointer_view(flow, value: str, scope: int, at: int, tainted) -> bool:
+        """A raw pointer is a view of guarded data when it is made by `&x`, `.data()`, `.c_str()`,
+        `.get()`, or copied from a view already obtained under the lock; a pointer returned by
+        some other call may be a fresh allocation or a detached list the caller now owns."""
+        v = " ".join(value.split()).lstrip("=").strip()
+        if _PTR_EXPR.search(v):
+            return True
+        m = re.fullmatch(r"(\w+)\s*(?:[+-].*)?", v)
+        if m:
+            src = flow.decl_named(m.group(1), at, scope)
+            return src is not None and src in tainted
+        return False
+
+    def _use_after(self, flow, di, region, lam):
+        """The first use of decl `di` after the region ends (in the same body or a lambda created after it)."""
+        reassigned_at = None
+        for a in flow.assigns:
+            if a.target_decl == di and a.plain and a.span.start_byte >= region.end_byte and a.lambda_index == lam:
+                if region.end_byte <= a.span.start_byte and not a.locks:
+                    reassigned_at = a.span.start_byte if reassigned_at is None else min(reassigned_at, a.span.start_byte)
+        best = None
+        for u in flow.uses:
+            if u.decl != di or u.span.start_byte < region.end_byte or u.access == "write" or u.test:
+                continue
+            if reassigned_at is not None and u.span.start_byte > reassigned_at:
+                continue
+            if lam is not None and lam not in flow.lambda_ancestors(u.lambda_index):
+                continue
+            best = u
+            break
+        # An explicit capture in a lambda created after the lock is the first place the view escapes.
+        for L in flow.lambdas:
+            if L.span.start_byte < region.end_byte or (reassigned_at is not None and L.span.start_byte > reassigned_at):
+                continue
+            if lam is not None and lam not in flow.lambda_ancestors(L.parent):
+                continue
+            cap = next((c for c in L.captures if c.decl == di), None)
+            if cap is not None:
+                if best is None or cap.span.start_byte < best.span.start_byte:
+                    return _Esc(cap.span, -1)  # -1: never equal to a body index, reads as "captured"
+                break
+        return best
+
+    def _direct_view(self, flow, r, v: str, rv: str, methods) -> bool:
+        if v in ("this", "*this") or v.startswith(("*this", "this->get")):
+            return False
+        uses = [u for u in flow.uses if r.value_span.contains(u.span)]
+        roots = [u for u in uses if u.kind in ("member", "global") or (u.kind == "unknown" and "::" not in u.name and _member_like(u.name))]
+        if not roots:
+            return False
+        if any(u.decl is not None and flow.decls[u.decl].view is not None and flow.decls[u.decl].kind != "param" for u in uses):
+            return False  # a local view: handled above with its own origin
+        # the value is a view of the member only when it is the member itself or a view-producing expression on it
+        if rv == "reference":
+            if v.startswith("*") or re.fullmatch(r"(this->)?\w+((\.|->)\w+)*", v):
+                return True
+            return bool(_REF_INIT.search(v))
+        if rv == "pointer":
+            return bool(_PTR_EXPR.search(v))
+        if rv == "iterator":
+            return bool(_ITER_EXPR.search(v))
+        if rv in ("span", "string_view"):
+            return bool(re.fullmatch(r"(this->)?[\w]+((\.|->)[\w]+)*", v) or "data()" in v)
+        return False
+
+    def _unlocked_access(self, index, fn, member: str, mutexes: list[str]):
+        """A read of `member` in another method of the class without any of `mutexes` held."""
+        short = fn.class_name.split("::")[-1]
+        for f, other in index.methods_of(short):
+            if other is fn or other.flow is None or other.is_ctor or other.is_dtor:
+                continue
+            for u in other.flow.uses:
+                if u.name != member or u.kind not in ("member", "unknown") or u.lambda_index is not None:
+                    continue
+                held = {m for i in u.locks for m in other.locks[i].mutexes}
+                if not held & set(mutexes):
+                    return (f, other, u)
+        return None
+
+
+class _Esc:
+    """A capture standing in for a use (span + a lambda marker)."""
+
+    __slots__ = ("span", "lambda_index")
+
+    def __init__(self, span, lambda_index):
+        self.span = span
+        self.lambda_index = lambda_index
+
+
+def _member_like(name: str) -> bool:
+    return bool(re.match(r"^(m_\w+|\w+_|s_\w+|g_\w+)$", name))
+
+
+def _short(s: str) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= 60 else s[:57] + "..."

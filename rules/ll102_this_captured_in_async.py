@@ -1,0 +1,174 @@
+"""## What it does
+Flags a callback handed to an async sink that holds a raw `this` (or another raw pointer to an
+object owned elsewhere) with nothing keeping that object alive:
+
+- a lambda capturing `this` explicitly, `[self = this]`, or implicitly through `[=]` / `[&]`
+  when its body uses a member or calls a member function;
+- `std::bind(&C::f, this, ...)` / `boost::bind(...)` handed to a sink;
+- a raw pointer taken from a `shared_ptr` with `.get()`, captured or bound likewise.
+
+Async sinks: `post`, `dispatch`, `defer` (free functions and methods of executors, strands and
+io_contexts), any `async_*` call's completion handler, timers' `async_wait`, `co_spawn`,
+asio `spawn`, `std::async` (not `launch::deferred`), a `std::thread` that is detached, stored
+in a member or container, or returned, plus the callees configured in `cpp.async-sinks`.
+
+## Why is this bad?
+The callback runs later, on another thread or after the current call stack unwound. Nothing
+ties the object's lifetime to the queued callback: if the object is destroyed first (its
+owner resets the `unique_ptr`, a session is torn down, `abort()` returns without draining),
+the callback dereferences a dangling `this`. In seed 000 every `async_*` of a disk I/O backend
+posted `[..., this]` lambdas to the io_context while the session could destroy the backend.
+
+## Example
+```cpp
+void disk_io::async_read(int piece, std::function<void(buffer)> handler) {
+    post(m_ioc, [handler, piece, this] {          // `this` may be gone when this runs
+        handler(buffer(*this, read_piece(piece)));
+    });
+}
+```
+
+## Use instead
+Keep the object alive for as long as the callback is queued:
+```cpp
+post(m_ioc, [handler, piece, self = shared_from_this()] {
+    handler(buffer(*self, self->read_piece(piece)));
+});
+```
+or capture a `weak_from_this()` and check `lock()` in the callback, copy the state the callback
+needs (`[*this]`), or make the destructor/`abort()` wait until queued callbacks have run.
+
+## Known limits
+- Only lambdas and binders written inside a function are seen; a handler object built by a
+  helper function that captures `this` is not.
+- A sink is recognised by name; a user function named `async_*` that calls its handler
+  synchronously is reported anyway (suppress it, or it is worth renaming).
+- Whether `this` is really protected by another mechanism (a destructor that drains the queue,
+  an io_context that is always stopped and joined first) is not analysed: add that idiom to
+  `cpp.keep-alive` or suppress with a reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.model import Level, Precision, Related
+from lifelint.registry import Rule
+from lifelint.sinks import BINDERS, call_sink, capture_list_span, class_known, class_members, keep_alive_text, lambda_keeps_alive, lambda_sink, waits_for_lambda
+
+_GET = re.compile(r"^\s*(?P<owner>[A-Za-z_][\w.\->\[\]]*?)\s*(?:\.|->)\s*get\s*\(\s*\)\s*$")
+_MEMBER_LIKE = re.compile(r"^(m_\w+|\w+_)$")
+
+
+def shared_owner(expr: str, flow, scope: int, at_byte: int) -> str | None:
+    """`q` when `expr` is `q.get()` and `q` looks like a shared_ptr (declared so, or made by make_shared)."""
+    m = _GET.match(expr or "")
+    if not m:
+        return None
+    owner = m.group("owner")
+    di = flow.decl_named(owner, at_byte, scope)
+    if di is not None:
+        d = flow.decls[di]
+        t = (d.type + " " + (d.init or "")).replace(" ", "")
+        return owner if ("shared_ptr" in t or "make_shared" in t or "allocate_shared" in t) else None
+    return None
+
+
+class ThisCapturedInAsync(Rule):
+    code = "LL102"
+    name = "this-captured-in-async"
+    languages = ("cpp",)
+    level = Level.WARNING
+    precision = Precision.HIGH
+    summary = "A callback handed to an async sink holds a raw `this` that nothing keeps alive."
+    tags = ("correctness", "lifetime", "concurrency")
+    seeds = ("000", "001")
+
+    def check(self, facts, index):
+        settings = self.settings
+        for fn in facts.cpp.functions:
+            flow = fn.flow
+            if flow is None:
+                continue
+            fields = methods = None
+            for li, L in enumerate(flow.lambdas):
+                sink = None
+                found = []  # (span, description)
+                for c in L.captures:
+                    if c.mode == "this":
+                        found.append((c.span, "captures `this`"))
+                    elif c.mode in ("init", "init-ref") and c.init is not None:
+                        init = c.init.replace(" ", "")
+                        if init == "this":
+                            found.append((c.span, f"captures `this` as `{c.name}`"))
+                        else:
+                            owner = shared_owner(c.init, flow, L.outer_scope, L.span.start_byte)
+                            if owner:
+                                found.append((c.span, f"captures `{c.name}`, a raw pointer from `{owner}.get()` (the shared_ptr `{owner}` is not captured)"))
+                    elif c.mode == "copy" and c.decl is not None:
+                        d = flow.decls[c.decl]
+                        owner = shared_owner(d.init or "", flow, d.scope, d.visible_from)
+                        if owner and not any(k.name == owner for k in L.captures):
+                            found.append((c.span, f"captures `{c.name}`, a raw pointer from `{owner}.get()` (line {d.span.line}; the shared_ptr `{owner}` is not captured)"))
+                if not found and L.default is not None and not any(c.mode == "this-copy" for c in L.captures):
+                    what = self._implicit_this(L, fn, index)
+                    if what is None and (L.free_names or L.free_calls):
+                        if fields is None:
+                            fields, methods = class_members(index, fn.class_name)
+                        known = class_known(index, fn.class_name)
+                        used = [n for n in L.free_names if n in fields or (not known and _MEMBER_LIKE.match(n))]
+                        called = [n for n in L.free_calls if n in methods]
+                        if used or called:
+                            what = ", ".join([*(f"`{n}`" for n in used[:2]), *(f"`{n}()`" for n in called[:2])])
+                    if what is not None:
+                        found.append((capture_list_span(L), f"captures `this` implicitly through `[{L.default}]` (the body uses {what})"))
+                if not found:
+                    continue
+                if lambda_keeps_alive(flow, li, settings):
+                    continue
+                sink = lambda_sink(flow, li, fn, index, settings)
+                if sink is None or waits_for_lambda(flow, li, sink, index):
+                    continue
+                span, how = found[0]
+                yield self._finding(fn, span, f"the lambda handed to {sink.what} {how}", sink, flow)
+            # Binders: std::bind(&C::f, this, ...) handed to a sink.
+            for ci, c in enumerate(flow.calls):
+                if c.name not in BINDERS or not c.args:
+                    continue
+                q = c.callee.split("<")[0]
+                if not (q in ("bind", "std::bind", "boost::bind", "std::bind_front", "bind_front") or q.endswith("::bind")):
+                    continue
+                bound = None
+                for ai, a in enumerate(c.args[1:], start=1):
+                    a2 = a.replace(" ", "")
+                    if a2 == "this":
+                        bound = (c.arg_spans[ai], f"`{c.callee}(..., this, ...)` binds a raw `this`")
+                        break
+                    owner = shared_owner(a, flow, c.scope, c.span.start_byte)
+                    if owner:
+                        bound = (c.arg_spans[ai], f"`{c.callee}(..., {a.strip()}, ...)` binds a raw pointer from the shared_ptr `{owner}`")
+                        break
+                if bound is None or any(keep_alive_text(a, settings) for a in c.args):
+                    continue
+                sink = call_sink(flow, ci, fn, index, settings)
+                if sink is None:
+                    continue
+                yield self._finding(fn, bound[0], f"{bound[1]} and is handed to {sink.what}", sink, flow)
+
+    def _implicit_this(self, L, fn, index) -> str | None:
+        if not L.uses_this:
+            return None
+        names = [f"`{n}`" for n in L.member_uses[:2]] + [f"`{n}()`" for n in L.member_calls[:2]]
+        return ", ".join(names) if names else "`this`"
+
+    def _finding(self, fn, span, what: str, sink, flow):
+        cls = fn.class_name.split("::")[-1] if fn.class_name else "enclosing"
+        if "raw pointer from" in what:
+            advice = "Capture or bind the shared_ptr itself (or a weak_ptr checked with lock()) so the object outlives the callback."
+        else:
+            advice = (f"If the `{cls}` object is destroyed before the callback runs, the callback uses a dangling pointer. "
+                      "Capture `self = shared_from_this()` (or a `weak_from_this()` checked with lock()), copy what the "
+                      "callback needs, or make the destructor wait for queued callbacks.")
+        msg = f"In `{fn.qualname}`, {what}, and nothing keeps the object alive. {advice}"
+        related = [Related(sink.span, f"handed to {sink.what} here; it runs later")]
+        return self.finding(span, msg, related)

@@ -1,0 +1,289 @@
+"""## What it does
+Flags a raw pointer to an object owned by someone else stored in a global, a static member or
+a static local, with nothing tying the global to the object's destruction:
+
+- `g_io = dio.get();` / `g_io = &*dio;` where `dio` is a `unique_ptr` / `shared_ptr`;
+- the same through a setter that stores its parameter in a global
+  (`set_global_io(dio.get())`), found through the project index even when the setter is
+  defined in another file;
+- `this` stored in a global by a constructor (or any method) when the class's destructor does
+  not clear it.
+
+The finding points at the store; a related location shows where ownership leaves (the owner is
+returned, moved or reset) or where the owner dies.
+
+## Why is this bad?
+The global outlives every owner. When the `unique_ptr` is returned and later destroyed, or the
+object is deleted, the global still holds its address; the next thread to use it reads freed
+memory. Both seed 000 and seed 001 describe it: a SWIG `%extend` factory lambda called
+`set_global_memory_disk_io(dio.get())` and returned `dio` to the session; nothing cleared the
+global when the session destroyed the backend.
+
+## Example
+```cpp
+auto dio = std::make_unique<memory_disk_io>(ioc);
+set_global_memory_disk_io(dio.get());   // the global now points into dio's object
+return dio;                             // ... which the session destroys whenever it likes
+```
+
+## Use instead
+Store a `std::weak_ptr` (or a `shared_ptr`) so users can tell when the object is gone:
+```cpp
+auto dio = std::make_shared<memory_disk_io>(ioc);
+set_global_memory_disk_io(dio);         // std::weak_ptr<memory_disk_io> inside
+```
+or clear the global from the object's destructor.
+
+## Known limits
+- Only setters that assign a parameter straight to a global (one level) are followed.
+- "Cleared by the destructor" means the pointee class's destructor assigns the global or calls a
+  function that does; clearing by an unrelated shutdown function is not credited.
+- The pointee class is read from `unique_ptr<T>` / `make_unique<T>` / `make_shared<T>`; an
+  `auto` owner from another factory is still reported, without the destructor check.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.model import Level, Precision, Related
+from lifelint.registry import Rule
+
+_GET = re.compile(r"^(?P<owner>[A-Za-z_][\w.\->\[\]]*?)\s*(?:\.|->)\s*get\s*\(\s*\)$")
+_DEREF_ADDR = re.compile(r"^&\s*\*\s*(?P<owner>[A-Za-z_][\w.\->\[\]]*)$")
+_POINTEE = re.compile(r"(?:unique_ptr|shared_ptr|make_unique|make_shared|allocate_shared)\s*<\s*([\w:]+)")
+
+
+def _global_pointer(v) -> bool:
+    t = v.type.replace(" ", "")
+    return v.pointer_depth > 0 or bool(re.search(r"atomic<[^<>]*\*>", t))
+
+
+def _globals_index(index):
+    """name -> [(file, Variable)] of raw-pointer globals, static members and static locals."""
+    def build(ix):
+        out = {}
+        for name, items in ix.cpp_globals.items():
+            keep = [(f, v) for f, v in items if _global_pointer(v) and not v.is_const and not v.is_thread_local]
+            if keep:
+                out[name] = keep
+        return out
+    return index.memo("ll105.pointer_globals", build)
+
+
+def _stores(fn, pglobals):
+    """(global name, value text, span, kind) for every store of a value into a raw-pointer global in `fn`."""
+    flow = fn.flow
+    out = []
+    for a in flow.assigns:
+        if not a.plain:
+            continue
+        name = a.target_name.split("::")[-1]
+        if a.target != a.target_name and a.target.replace("this->", "") != a.target_name and "::" not in a.target:
+            continue  # a field of the global, not the global itself
+        if a.target_kind in ("global", "unknown", "member") and name in pglobals:
+            if a.target_kind == "member" and not any(v.kind == "static-member" for _f, v in pglobals[name]):
+                continue
+            out.append((name, a.value, a.span, a.lambda_index))
+        elif a.target_kind == "local" and a.target_decl is not None:
+            d = flow.decls[a.target_decl]
+            if d.kind == "static" and d.pointer_depth > 0:
+                out.append((d.name, a.value, a.span, a.lambda_index))
+    for d in flow.decls:
+        if d.kind == "static" and d.pointer_depth > 0 and d.init:
+            out.append((d.name, d.init.lstrip("=").strip(), d.decl_span, d.lambda_index))
+    for c in flow.calls:
+        if c.callee_kind == "method" and c.name == "store" and c.args and c.receiver:
+            name = c.receiver.split("::")[-1]
+            if name in pglobals:
+                out.append((name, c.args[0], c.span, c.lambda_index))
+    return out
+
+
+def _setters(index):
+    """function name -> [(param index, global name, file, function)] for functions that store a
+    parameter in a raw-pointer global."""
+    def build(ix):
+        pglobals = _globals_index(ix)
+        out: dict[str, list] = {}
+        if not pglobals:
+            return out
+        for f in ix.files:
+            if f.cpp is None:
+                continue
+            for fn in f.cpp.functions:
+                if fn.flow is None or not fn.params:
+                    continue
+                names = [p.name for p in fn.params]
+                for g, value, _span, lam in _stores(fn, pglobals):
+                    v = value.strip()
+                    if lam is None and v in names:
+                        out.setdefault(fn.name, []).append((names.index(v), g, f, fn))
+        return out
+    return index.memo("ll105.setters", build)
+
+
+def _clearers(index, gname: str) -> set[str]:
+    """Functions that assign global `gname` a constant (nullptr, 0, {}) or reset it."""
+    cache = index.memo("ll105.clearers", lambda _ix: {})
+    if gname in cache:
+        return cache[gname]
+    out = set()
+    for f in index.files:
+        if f.cpp is None:
+            continue
+        for fn in f.cpp.functions:
+            if fn.flow is None:
+                continue
+            for a in fn.flow.assigns:
+                if a.target_name.split("::")[-1] == gname and a.value.strip() in ("nullptr", "NULL", "0", "{}"):
+                    out.add(fn.name)
+    cache[gname] = out
+    return out
+
+
+def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
+    if not class_name:
+        return False
+    clearers = _clearers(index, gname)
+    short = class_name.split("::")[-1].split("<")[0]
+    for _f, fn in index.methods_of(short):
+        if not fn.is_dtor or fn.flow is None:
+            continue
+        if any(a.target_name.split("::")[-1] == gname for a in fn.flow.assigns):
+            return True
+        if any(c.name in clearers or c.name == f"clear_{gname}" for c in fn.flow.calls):
+            return True
+    return False
+
+
+class OwnerPointerInGlobal(Rule):
+    code = "LL105"
+    name = "owner-pointer-in-global"
+    languages = ("cpp",)
+    level = Level.WARNING
+    precision = Precision.HIGH
+    summary = "A raw pointer to an object owned elsewhere (`.get()`, `&*p`, `this`) is stored in a global that nothing clears."
+    tags = ("correctness", "lifetime")
+    seeds = ("000", "001")
+
+    def check(self, facts, index):
+        pglobals = _globals_index(index)
+        setters = _setters(index)
+        for fn in facts.cpp.functions:
+            flow = fn.flow
+            if flow is None:
+                continue
+            # Direct stores.
+            for gname, value, span, lam in _stores(fn, pglobals):
+                yield from self._judge(fn, flow, gname, value, span, lam, index, via=None)
+            # Stores through a setter.
+            for c in flow.calls:
+                if c.callee_kind == "method" and c.receiver != "this":
+                    continue
+                for pi, gname, sf, sfn in setters.get(c.name, []):
+                    if pi < len(c.args) and sfn is not fn:
+                        yield from self._judge(fn, flow, gname, c.args[pi], c.span, c.lambda_index, index, via=(sfn, sf, c))
+                        break
+
+    def _judge(self, fn, flow, gname, value, span, lam, index, via):
+        v = " ".join(value.split())
+        owner = pointee = None
+        kind = None
+        m = _GET.match(v) or _DEREF_ADDR.match(v)
+        if m:
+            owner = m.group("owner")
+            kind = "get" if v.endswith(")") else "deref"
+            di = flow.decl_named(owner, span.start_byte, 0) if re.fullmatch(r"\w+", owner) else None
+            d = None
+            if di is None:
+                # find the declaration visible at the store, whatever its scope
+                cands = [i for i, x in enumerate(flow.decls) if x.name == owner and x.visible_from <= span.start_byte]
+                di = cands[-1] if cands else None
+            if di is not None:
+                d = flow.decls[di]
+                pm = _POINTEE.search(d.type + " " + (d.init or ""))
+                pointee = pm.group(1) if pm else None
+                if not pm and "ptr" not in d.type and d.type.strip() not in ("auto", "auto&", "const auto&"):
+                    return  # `.get()` on something that is not a smart pointer (an optional, a handle)
+            if pointee and _dtor_clears(index, pointee, gname):
+                return
+        elif v == "this":
+            kind = "this"
+            if _dtor_clears(index, fn.class_name, gname):
+                return
+        else:
+            return
+        gdesc = self._describe_global(index, gname)
+        setter = ""
+        if via is not None:
+            sfn, sf, _c = via
+            setter = f" through `{sfn.qualname}` ({sf.path}:{sfn.name_span.line})"
+        related = []
+        if kind == "this":
+            cls = fn.class_name.split("::")[-1] if fn.class_name else "this class"
+            when = "in its constructor" if fn.is_ctor else f"in `{fn.name}`"
+            msg = (f"`this` is stored in {gdesc}{setter} {when}, and `~{cls}` does not clear it: once the object is "
+                   f"destroyed, `{gname}` dangles. Clear `{gname}` in the destructor, or publish a std::weak_ptr "
+                   "(from weak_from_this()) instead.")
+            for _f, d in index.methods_of(cls):
+                if d.is_dtor:
+                    related.append(Related(d.name_span, f"`~{cls}` does not clear `{gname}`", _f.path))
+                    break
+        else:
+            what = f"`{owner}.get()`" if kind == "get" else f"`&*{owner}`"
+            leave = self._ownership_leaves(flow, owner, span, lam)
+            owned = f"the `{pointee}` owned by `{owner}`" if pointee else f"the object owned by `{owner}`"
+            tail = ""
+            if leave is not None:
+                lspan, ltext, mtext = leave
+                related.append(Related(lspan, ltext))
+                tail = f" {mtext}; from then on nothing here controls when the object is destroyed."
+            clear = f"clear `{gname}` in `~{pointee}`" if pointee else f"clear `{gname}` when the object is destroyed"
+            msg = (f"{what} stores a raw pointer to {owned} in {gdesc}{setter}, and nothing clears it when that object "
+                   f"is destroyed.{tail} Store a std::weak_ptr (or shared_ptr) instead, or {clear}.")
+        if via is not None:
+            sfn, sf, _c = via
+            related.append(Related(sfn.name_span, f"`{sfn.name}` stores its argument in `{gname}`", sf.path))
+        yield self.finding(span, msg, related)
+
+    @staticmethod
+    def _describe_global(index, gname: str) -> str:
+        items = index.cpp_globals.get(gname, [])
+        kinds = {v.kind for _f, v in items}
+        if "static-member" in kinds:
+            owner = next((v.owner for _f, v in items if v.kind == "static-member"), None)
+            return f"the static member `{owner}::{gname}`" if owner else f"the static member `{gname}`"
+        if "static-local" in kinds or not items:
+            return f"the static `{gname}`"
+        return f"the global `{gname}`"
+
+    @staticmethod
+    def _ownership_leaves(flow, owner: str, span, lam):
+        """(span, related text, message text) of where the owner gives the object away or dies, after the store."""
+        for r in flow.returns:
+            if r.span.start_byte > span.end_byte and r.lambda_index == lam and r.value:
+                val = r.value.replace(" ", "")
+                if val in (owner, f"std::move({owner})"):
+                    return (r.span, f"`{owner}` is returned here; the caller takes ownership",
+                            f"`{owner}` is returned at line {r.span.line} and the caller takes ownership")
+        for c in flow.calls:
+            if c.span.start_byte <= span.end_byte or c.lambda_index != lam:
+                continue
+            if c.name == "move" and c.args and c.args[0].strip() == owner:
+                return (c.span, f"`{owner}` is moved away here", f"`{owner}` is moved away at line {c.span.line}")
+            if c.receiver == owner and c.name in ("reset", "release"):
+                return (c.span, f"`{owner}.{c.name}()` gives the object up here",
+                        f"`{owner}.{c.name}()` gives the object up at line {c.span.line}")
+        # the owner dies at the end of its scope
+        cands = [d for d in flow.decls if d.name == owner and d.visible_from <= span.start_byte]
+        if cands:
+            d = cands[-1]
+            if d.kind in ("local", "condition") and ("unique_ptr" in d.type or "make_unique" in (d.init or "")):
+                from lifelint.model import Span
+
+                sc = flow.scopes[d.scope]
+                end = Span(sc.span.end_byte - 1, sc.span.end_byte, sc.span.end_row, max(0, sc.span.end_col - 1), sc.span.end_row, sc.span.end_col)
+                return (end, f"`{owner}` and the object it owns are destroyed here",
+                        f"`{owner}` destroys the object at the end of its scope (line {end.line})")
+        return None

@@ -1,0 +1,457 @@
+"""## What it does
+Tracks views into a container inside one function: an iterator (`v.begin()`, `m.find(k)`), a
+reference or pointer to an element (`v[i]`, `v.front()`, `&v.back()`, `v.data()`), a `span` or
+`string_view` over it. When a later call on the same container can reallocate or erase
+(`push_back`, `emplace_back`, `insert`, `emplace`, `resize`, `reserve`, `shrink_to_fit`, `assign`,
+`erase`, `clear`, ...) and the old view is used afterwards, the use is reported. A loop that
+mutates the container it iterates (a range-`for` over `v` whose body calls `v.push_back`, or a
+`for` loop that `erase(it)`s and then `++it`s) is reported at the mutation.
+
+The container's declared type decides what invalidates: `vector`/`string` lose every view on
+growth, `deque` loses iterators on `push_*`, node containers (`map`, `set`, `list`) only lose
+the erased element (`erase(it)`, `erase(key)` matching the `find(key)` the view came from, or
+`clear()`), unordered containers lose iterators on insertion (rehash).
+
+## Why is this bad?
+Growing a `std::vector` past its capacity moves every element to a new buffer and frees the old
+one: pointers, references, spans and iterators taken before still point at the freed buffer.
+The in-memory storage of seed 000 hands out a `span` into a piece's `std::vector<char>` and
+later `resize()`s the same vector in `writev()`; `trim()` erases pieces from the map while iterators
+may be outstanding. Reading through the stale view is a use-after-free that usually "works" in
+tests (the allocator has not reused the memory yet) and corrupts data in production.
+
+## Example
+```cpp
+std::vector<char>& data = m_file_data[piece];
+std::span<char> view(data.data(), data.size());
+if (offset + b.size() > data.size())
+    data.resize(offset + b.size());            // may move the buffer
+std::memcpy(view.data() + offset, b.data(), b.size());   // writes into freed memory
+```
+
+## Use instead
+Fetch the view again after the mutation, or keep an index instead of a pointer:
+```cpp
+if (offset + b.size() > data.size())
+    data.resize(offset + b.size());
+std::memcpy(data.data() + offset, b.data(), b.size());
+```
+For erasing in a loop use the iterator `erase()` returns (`it = v.erase(it);`), or
+`std::erase_if`.
+
+## Known limits
+- Only views held in local variables are tracked, and only mutations called directly on the
+  same container expression (`m_v.push_back`, `this->m_v.clear()`); a mutation through another
+  reference to the container, or inside a called function, is not seen.
+- A container whose type is not visible (declared `auto`, or a member of a class the scan does
+  not include) is treated like a node container: only `clear()` and erasing the viewed element
+  count.
+- Control flow is approximated from scopes: mutually exclusive `if`/`else` branches are told
+  apart when they are blocks, `return` after the mutation ends the path, and loops are followed
+  once around.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.facts.cpp_flow import Assign
+from lifelint.locking import last_name, locking_index, split_template
+from lifelint.model import Level, Precision, Related
+from lifelint.registry import Rule
+
+CONTIGUOUS = frozenset({"vector", "basic_string", "string", "wstring", "u8string", "u16string", "u32string",
+                        "small_vector", "SmallVector", "InlinedVector", "QVector", "QString", "QByteArray",
+                        "static_vector", "stable_vector", "devector", "pmr_vector"})
+DEQUE = frozenset({"deque"})
+NODE = frozenset({"map", "multimap", "set", "multiset", "list", "forward_list"})
+HASH = frozenset({"unordered_map", "unordered_set", "unordered_multimap", "unordered_multiset", "flat_hash_map",
+                  "flat_hash_set", "node_hash_map", "dense_hash_map"})
+
+GROW = frozenset({"push_back", "emplace_back", "insert", "emplace", "resize", "reserve", "shrink_to_fit", "assign",
+                  "append", "insert_range", "append_range", "assign_range", "replace", "push_front", "emplace_front",
+                  "emplace_hint", "try_emplace", "insert_or_assign", "rehash"})
+ERASE = frozenset({"erase", "clear", "pop_back", "pop_front", "extract", "resize", "assign", "swap"})
+
+_PATH = r"(?:this->)?[A-Za-z_]\w*(?:(?:\.|->)[A-Za-z_]\w*)*"
+_ACCESSOR = re.compile(rf"^({_PATH})\s*(?:\.|->)\s*(begin|cbegin|rbegin|crbegin|end|cend|rend|crend|find|lower_bound|"
+                       rf"upper_bound|equal_range|data|front|back|at|c_str)\s*\(")
+_SUBSCRIPT = re.compile(rf"^({_PATH})\s*\[")
+_STD_WRAP = re.compile(r"^(?:std::)?(?:begin|cbegin|end|cend|data|next|prev|addressof|find|find_if|lower_bound|"
+                       r"upper_bound|remove|remove_if|partition_point|search|max_element|min_element)\s*\(\s*(.*)$", re.S)
+
+
+def _strip_init(init: str) -> str:
+    s = init.strip()
+    if s.startswith("="):
+        s = s[1:].strip()
+    if s[:1] in "({" and s[-1:] in ")}":
+        s = s[1:-1].strip()
+        depth = 0
+        for i, ch in enumerate(s):
+            if ch in "([{<":
+                depth += 1
+            elif ch in ")]}>":
+                depth -= 1
+            elif ch == "," and depth == 0:
+                s = s[:i]
+                break
+    return s.strip()
+
+
+def view_source(init: str | None, view: str) -> tuple[str, str | None] | None:
+    """(container path, accessor) a view's initialiser reads from: `m_v.begin()` -> ("m_v", "begin")."""
+    if not init:
+        return None
+    s = _strip_init(init)
+    for _ in range(3):
+        s = s.lstrip("&*").strip()
+        m = _STD_WRAP.match(s)
+        if m:
+            s = m.group(1)
+            continue
+        break
+    m = _ACCESSOR.match(s)
+    if m:
+        return _norm(m.group(1)), m.group(2)
+    m = _SUBSCRIPT.match(s)
+    if m:
+        return _norm(m.group(1)), "[]"
+    if view in ("span", "string_view") and re.fullmatch(_PATH, s):
+        return _norm(s), None
+    return None
+
+
+def _norm(p: str) -> str:
+    p = p.replace(" ", "")
+    return p[6:] if p.startswith("this->") else p
+
+
+def container_kind(type_text: str | None, li=None) -> str:
+    if not type_text:
+        return "unknown"
+    head, _args = split_template(type_text)
+    base = last_name(head)
+    if base in CONTIGUOUS:
+        return "contiguous"
+    if base in DEQUE:
+        return "deque"
+    if base in NODE:
+        return "node"
+    if base in HASH:
+        return "hash"
+    if li is not None:
+        for k in li.classes.get(base, ()):
+            for b in k.bases:
+                kind = container_kind(b.replace("public", "").replace("private", "").replace("protected", ""))
+                if kind != "unknown":
+                    return kind
+    return "unknown"
+
+
+class _Fn:
+    """Scope helpers over one FunctionFlow."""
+
+    def __init__(self, flow):
+        self.flow = flow
+        self.anc = {}
+
+    def ancestors(self, scope):
+        got = self.anc.get(scope)
+        if got is None:
+            got = self.anc[scope] = self.flow.scope_ancestors(scope)
+        return got
+
+    def lca(self, a, b):
+        sa = self.ancestors(a)
+        sb = set(self.ancestors(b))
+        return next((s for s in sa if s in sb), 0)
+
+    def child_toward(self, top, scope):
+        """The child scope of `top` on the way down to `scope` (None if scope == top)."""
+        prev = None
+        for s in self.ancestors(scope):
+            if s == top:
+                return prev
+            prev = s
+        return None
+
+    def exclusive(self, a, b) -> bool:
+        top = self.lca(a, b)
+        sc = self.flow.scopes[top]
+        if sc.kind != "if":
+            return False
+        ca, cb = self.child_toward(top, a), self.child_toward(top, b)
+        return ca is not None and cb is not None and ca != cb
+
+    def loop_body(self, loop):
+        """The body scope of a loop scope (`Scope.branch == "body"`)."""
+        for i, s in enumerate(self.flow.scopes):
+            if s.parent == loop and getattr(s, "branch", None) == "body":
+                return i
+        for i, s in enumerate(self.flow.scopes):
+            if s.parent == loop and s.kind == "block":
+                return i
+        return None
+
+    def jump_target(self, scope, kind):
+        """The loop (or switch, for `break`) a break / continue leaves."""
+        for s in self.ancestors(scope):
+            k = self.flow.scopes[s].kind
+            if k in ("for", "while", "do") or (k == "switch" and kind == "break"):
+                return s
+            if k == "lambda":
+                return None
+        return None
+
+    def jumps(self):
+        flow = self.flow
+        out = [(r.span.start_byte, r.span.end_byte, r.scope, r.lambda_index, "return") for r in flow.returns]
+        for j in getattr(flow, "jumps", ()) or ():
+            out.append((j.span.start_byte, j.span.end_byte, j.scope, j.lambda_index, getattr(j, "kind", "jump")))
+        return out
+
+
+class ContainerInvalidation(Rule):
+    code = "LL106"
+    name = "container-invalidation"
+    languages = ("cpp",)
+    level = Level.WARNING
+    precision = Precision.HIGH
+    summary = "A pointer, reference, iterator or span into a container is used after a call that can reallocate or erase it."
+    tags = ("correctness", "lifetime", "memory")
+    seeds = ("000",)
+
+    def check(self, facts, index):
+        li = locking_index(index)
+        for fl in li.in_file(facts.path):
+            yield from self._check_fn(facts, li, fl)
+
+    # ---------------------------------------------------------------------------------------
+    def _container_type(self, li, fl, path, byte, scope):
+        flow = fl.fn.flow
+        if not re.fullmatch(r"[A-Za-z_]\w*", path):
+            return None
+        di = flow.decl_named(path, byte, scope)
+        if di is not None:
+            return flow.decls[di].type
+        f = fl.fields.get(path)
+        return f[1].type if f is not None else None
+
+    def _invalidates(self, kind, method, view_kind, call, view_name, view_init_key) -> bool:
+        if method == "clear":
+            return True
+        if method in ("erase", "extract"):
+            if kind in ("contiguous", "deque"):
+                return True
+            # node / hash / unknown: only the erased element
+            arg = call.args[0].replace(" ", "") if call.args else ""
+            return arg == view_name or (view_init_key is not None and arg == view_init_key)
+        if kind == "contiguous":
+            return method in GROW
+        if kind == "deque":
+            if method in ("push_back", "emplace_back", "push_front", "emplace_front"):
+                return view_kind == "iterator"
+            return method in ("insert", "emplace", "resize", "shrink_to_fit", "assign")
+        if kind == "hash":
+            return view_kind == "iterator" and method in ("insert", "emplace", "try_emplace", "insert_or_assign",
+                                                          "emplace_hint", "rehash", "reserve")
+        return False
+
+    def _check_fn(self, facts, li, fl):
+        flow = fl.fn.flow
+        helper = _Fn(flow)
+        jumps = helper.jumps()
+        # mutations by container path
+        muts: dict[str, list] = {}
+        for c in flow.calls:
+            if c.kind == "call" and c.receiver:
+                muts.setdefault(_norm(c.receiver), []).append(c)
+        for a in flow.assigns:
+            if a.target_name and _norm(a.target) == a.target_name:
+                muts.setdefault(a.target_name, []).append(a)
+        for vi, d in enumerate(flow.decls):
+            if d.kind == "range":
+                yield from self._range_for(facts, li, fl, helper, jumps, vi, d, muts)
+                continue
+            if d.view is None or d.kind not in ("local", "condition"):
+                continue
+            src = view_source(d.init, d.view)
+            if src is None:
+                continue
+            cpath, accessor = src
+            if d.view == "pointer" and accessor in ("front", "back", "at", "[]") and not d.init.strip().lstrip("=( {").startswith("&"):
+                continue  # `T* p = v.front();` copies a pointer element: it does not point into `v`
+            ctype = self._container_type(li, fl, cpath, d.span.start_byte, d.scope)
+            kind = container_kind(ctype, li)
+            key = None  # the key the view was looked up with: `m.find(k)`, `m[k]`
+            if accessor == "find" and d.init:
+                m = re.search(r"find\s*\((.*)\)\s*[)}]?\s*$", d.init.strip(), re.S)
+                key = m.group(1).replace(" ", "") if m else None
+            elif accessor == "[]" and d.init:
+                m = re.search(r"\[(.*)\]\s*[)}]?\s*$", d.init.strip(), re.S)
+                key = m.group(1).replace(" ", "") if m else None
+            yield from self._view(facts, li, fl, helper, jumps, vi, d, cpath, kind, accessor, key, muts)
+
+    def _mutation(self, m, kind, d, key):
+        if isinstance(m, Assign):
+            if kind == "contiguous" and (m.plain or m.op == "+="):
+                return m.target_name, ("assigned" if m.plain else "appended to")
+            return None
+        if m.name in ("erase", "extract") and kind not in ("contiguous", "deque"):
+            arg = m.args[0].replace(" ", "") if m.args else ""
+            if not (arg == d.name or (key is not None and arg == key)):
+                return None
+        if self._invalidates(kind, m.name, d.view, m, d.name, key):
+            return m.name, f"`.{m.name}()`"
+        return None
+
+    def _refetches(self, flow, vi, d):
+        """Spans of plain re-assignments of the view variable (`it = v.erase(it)`, `p = v.data()`)."""
+        if d.view == "reference":
+            return []
+        out = []
+        for a in flow.assigns:
+            if a.target_decl == vi and a.plain and a.target.replace(" ", "") == d.name:
+                out.append(a.span)
+        return out
+
+    def _cut(self, helper, jumps, m, lam, after_byte, before_byte, use_scope=None):
+        """A jump after the mutation on every path from it (in its scope or an enclosing one) that
+        keeps control from reaching the use: return / throw always; break / continue when the use
+        is inside the loop they leave (or, for the next iteration, `use_scope` None)."""
+        anc = helper.ancestors(m.scope)
+        for byte, end, scope, jl, kind in jumps:
+            if jl != lam or not (after_byte <= byte and end <= before_byte):
+                continue
+            if scope not in anc:
+                continue
+            if kind == "continue" and use_scope is None:
+                continue  # goes on with the next iteration: the stale view is used there
+            if kind in ("break", "continue"):
+                target = helper.jump_target(scope, kind)
+                if target is None:
+                    continue
+                if use_scope is not None and not _inside(helper, use_scope, target):
+                    continue  # the use comes after the loop: `break` leads straight to it
+            return True
+        return False
+
+    def _view(self, facts, li, fl, helper, jumps, vi, d, cpath, kind, accessor, key, muts):
+        flow = fl.fn.flow
+        refetch = self._refetches(flow, vi, d)
+        uses = [u for u in flow.uses_of_decl(vi) if u.lambda_index == d.lambda_index]
+        for m in muts.get(cpath, ()):
+            if m.lambda_index != d.lambda_index or m.span.start_byte < d.visible_from:
+                continue
+            got = self._mutation(m, kind, d, key)
+            if got is None:
+                continue
+            mname, mdesc = got
+            mend = m.span.end_byte
+            # 1. straight line: a use after the mutation
+            for u in uses:
+                if u.span.start_byte < mend:
+                    continue
+                if d.view != "reference" and u.access == "write" and u.path.replace(" ", "") == d.name:
+                    break  # re-fetched before any use
+                if any(mend <= r.end_byte <= u.span.start_byte or (r.start_byte <= m.span.start_byte and r.end_byte >= mend) for r in refetch):
+                    break
+                if helper.exclusive(m.scope, u.scope):
+                    continue
+                if self._cut(helper, jumps, m, m.lambda_index, mend, u.span.start_byte, u.scope):
+                    break
+                yield self._report(facts, d, cpath, kind, m, mdesc, u, loop=False)
+                return
+            # 2. around a loop: the view is declared outside the loop and used earlier in it
+            for loop in helper.ancestors(m.scope):
+                sc = flow.scopes[loop]
+                if sc.lambda_index != m.lambda_index or sc.kind == "lambda":
+                    break
+                if sc.kind not in ("for", "while", "do"):
+                    continue
+                body = helper.loop_body(loop)
+                if body is not None and _inside(helper, d.scope, body):
+                    break  # declared afresh in each iteration
+                earlier = [u for u in uses if sc.span.start_byte <= u.span.start_byte < m.span.start_byte]
+                if not earlier:
+                    continue
+                if any(r.start_byte <= m.span.start_byte and r.end_byte >= mend for r in refetch):
+                    break
+                if any(mend <= r.start_byte < sc.span.end_byte for r in refetch):
+                    break
+                if self._cut(helper, jumps, m, m.lambda_index, mend, sc.span.end_byte):
+                    break
+                yield self._report(facts, d, cpath, kind, m, mdesc, earlier[0], loop=True)
+                return
+
+    def _range_for(self, facts, li, fl, helper, jumps, vi, d, muts):
+        flow = fl.fn.flow
+        if not d.init:
+            return
+        cpath = _norm(d.init.strip())
+        if not re.fullmatch(_PATH.replace("(?:this->)?", ""), cpath):
+            return
+        loop = d.scope
+        sc = flow.scopes[loop]
+        ctype = self._container_type(li, fl, cpath, sc.span.start_byte, sc.parent if sc.parent is not None else 0)
+        kind = container_kind(ctype, li)
+        for m in muts.get(cpath, ()):
+            if not (sc.span.start_byte <= m.span.start_byte < sc.span.end_byte) or m.lambda_index != d.lambda_index:
+                continue
+            if isinstance(m, Assign):
+                if kind != "contiguous":
+                    continue
+                mdesc = "assigned"
+            else:
+                if m.name == "clear" or (m.name in ("erase", "extract") and kind in ("contiguous", "deque")):
+                    pass
+                elif kind == "contiguous" and m.name in GROW:
+                    pass
+                elif kind == "deque" and m.name in GROW | {"push_front", "emplace_front"}:
+                    pass
+                elif kind == "hash" and m.name in ("insert", "emplace", "try_emplace", "insert_or_assign", "rehash", "reserve"):
+                    pass
+                elif m.name in ("erase", "extract") and kind in ("node", "unknown") and m.args and m.args[0].strip().lstrip("&") == d.name:
+                    pass
+                else:
+                    continue
+                mdesc = f"`.{m.name}()`"
+            if self._cut(helper, jumps, m, m.lambda_index, m.span.end_byte, sc.span.end_byte):
+                continue
+            ctype_s = f" (`{_short(ctype)}`)" if ctype else ""
+            message = (f"`{cpath}`{ctype_s} is modified with {mdesc} inside a range-`for` over it: the loop's "
+                       f"hidden iterator (and `{d.name}`) may point into freed or shifted storage when the loop "
+                       f"advances. Collect the changes and apply them after the loop, iterate by index, or "
+                       f"`break` right after the change.")
+            yield self.finding(m.span, message, [Related(d.span, f"the loop over `{cpath}` starts here")])
+            return
+
+    def _report(self, facts, d, cpath, kind, m, mdesc, u, loop):
+        what = {"iterator": "iterator", "pointer": "pointer", "reference": "reference", "span": "span",
+                "string_view": "string_view"}[d.view]
+        reason = {"contiguous": "may reallocate or shift its elements", "deque": "invalidates its iterators",
+                  "node": "removes the element", "hash": "may rehash", "unknown": "may remove the element"}[kind]
+        if loop:
+            erased = mdesc == "`.erase()`" and m.args and m.args[0].replace(" ", "") == d.name
+            fix = (f"Take the iterator `erase()` returns (`{d.name} = {cpath}.erase({d.name});`) and do not advance it"
+                   if erased else f"Fetch `{d.name}` again after the change")
+            message = (f"`{cpath}` is modified with {mdesc}, which {reason}, inside a loop that then uses the "
+                       f"{what} `{d.name}` again on the next iteration: `{d.name}` is invalid after the call. "
+                       f"{fix}, or `break` right after the change.")
+            return self.finding(m.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
+                                                  Related(u.span, f"`{d.name}` used again here")])
+        message = (f"The {what} `{d.name}` into `{cpath}` is used after {mdesc} on `{cpath}`, which {reason}: "
+                   f"`{d.name}` may now point into freed memory. Fetch it again after the change, or keep an "
+                   f"index or key instead.")
+        return self.finding(u.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
+                                              Related(m.span, f"`{cpath}` changed here")])
+
+
+def _inside(helper, scope, top) -> bool:
+    return top in helper.ancestors(scope)
+
+
+def _short(t: str) -> str:
+    t = " ".join(t.split())
+    return t if len(t) <= 50 else t[:47] + "..."

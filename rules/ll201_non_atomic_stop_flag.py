@@ -1,0 +1,299 @@
+"""## What it does
+Flags a plain `bool` (or `volatile bool`) member or global whose name says it stops or reports
+the end of work — a word of the name is stop, abort, cancel, quit, shutdown, exit, done,
+running or terminate, inflections included (`m_abort`, `stop_requested_`, `is_running`,
+`m_shutting_down`) — when
+
+- it is written somewhere other than the constructor (in any file of the project),
+- its class is shared across threads: it has a mutex, a thread, an atomic or a condition
+  variable, or one of its methods posts callbacks (`post`, `dispatch`, `defer`, `co_spawn`,
+  `std::async`, `cpp.async-sinks`) or starts a thread (for a global: a file that writes it does
+  one of these),
+- and not every access to it holds one common mutex.
+
+The finding is on the declaration; related locations show the unprotected writes. Readers need
+not be visible: a flag is written to be read by someone else.
+
+## Why is this bad?
+A plain `bool` written by one thread and read by another is a data race: undefined behaviour.
+In practice the reader may never see the write (the compiler hoists the load out of the loop),
+or see it before the data it is meant to publish. `volatile` does not help: it neither makes
+the access atomic nor orders it. In seed 001, `memory_disk_io::abort()` set `bool m_abort = true`
+with no synchronisation while io threads could be checking it.
+
+## Example
+```cpp
+class disk_io {
+    std::mutex m_mutex;
+    bool m_abort = false;
+public:
+    void abort(bool) { m_abort = true; }      // read by worker threads
+};
+```
+
+## Use instead
+```cpp
+std::atomic<bool> m_abort{false};
+void abort(bool) { m_abort.store(true, std::memory_order_release); }
+```
+(`std::atomic_flag`, or only ever touching the flag with the same mutex held, also work.)
+
+## Known limits
+- Accesses are matched by name within the class's methods (and, for globals, any function);
+  a flag written through a pointer or reference from outside the class is not seen.
+- "Shared across threads" is judged from the class's own fields and methods (and its bases
+  when they are in the project), not from how objects are used. A class that declares itself
+  confined to one thread (a `single_threaded` / ThreadChecker-like base, or methods asserting
+  `is_single_thread()`) is trusted.
+- Lambdas that run synchronously under a lock (condition-variable predicates, algorithms) count
+  as holding it; other lambdas hold only the locks they take themselves.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.model import Level, Precision, Related
+from lifelint.registry import Rule
+from lifelint.sinks import _short, call_is_async_sink
+
+STOP_WORDS = frozenset({
+    "stop", "stopped", "stopping", "abort", "aborted", "aborting", "cancel", "cancelled", "canceled", "cancelling",
+    "canceling", "quit", "quitting", "shutdown", "exit", "exiting", "exited", "done", "running", "terminate",
+    "terminated", "terminating", "halt", "halted", "halting",
+})
+_QUALS = re.compile(r"\b(volatile|mutable|static|inline|constinit)\b")
+_THREAD_TYPE = re.compile(r"\b(std::|boost::)?(thread|jthread|thread_group)\b(?!::)|condition_variable|\bfuture\b")
+# A class that checks it is only used from one thread (libtorrent's `single_threaded`, Chromium's
+# ThreadChecker / SequenceChecker, ...): its members are confined to that thread.
+_CONFINED_BASE = re.compile(r"single_?thread|thread_?checker|sequence_?checker|non_?thread_?safe|thread_?confined|thread_?affine", re.I)
+_CONFINED_CALL = re.compile(r"^(is_single_thread|CalledOnValidThread|CalledOnValidSequence|IsCurrentThread|assert_single_thread|check_thread|DCHECK_CALLED_ON_VALID_(THREAD|SEQUENCE))$")
+
+
+def name_words(name: str) -> list[str]:
+    parts = re.split(r"_+|(?<=[a-z0-9])(?=[A-Z])", name)
+    return [p.lower() for p in parts if p]
+
+
+def is_stop_name(name: str) -> bool:
+    words = name_words(name)
+    if any(w in STOP_WORDS for w in words):
+        return True
+    return any(a == "shut" or a == "shutting" for a in words) and "down" in words
+
+
+def is_plain_bool(v) -> bool:
+    if v.pointer_depth or v.is_reference or v.is_atomic or v.is_const:
+        return False
+    t = _QUALS.sub(" ", v.type).replace(" ", "")
+    return t == "bool"
+
+
+def thread_confined(index, class_name: str) -> bool:
+    """True when the class (or a base) declares itself confined to one thread."""
+    cache = index.memo("ll201.confined", lambda _ix: {})
+    if class_name in cache:
+        return cache[class_name]
+    found = False
+    todo, seen = [class_name], set()
+    while todo and not found:
+        c = todo.pop()
+        if c in seen or len(seen) > 16:
+            continue
+        seen.add(c)
+        for _f, k in index.cpp_classes.get(c, []):
+            bases = [_short(b) for b in k.bases]
+            if any(_CONFINED_BASE.search(b) for b in bases):
+                found = True
+                break
+            todo.extend(bases)
+    if not found:
+        for _f, fn in index.methods_of(class_name):
+            if fn.flow is not None and any(_CONFINED_CALL.match(c.name) for c in fn.flow.calls):
+                found = True
+                break
+    cache[class_name] = found
+    return found
+
+
+def _shared_evidence(index, class_name: str) -> str | None:
+    """Why a class is shared across threads, or None."""
+    cache = index.memo("ll201.shared", lambda _ix: {})
+    if class_name in cache:
+        return cache[class_name]
+    why = None
+    todo, seen = [class_name], set()
+    while todo and why is None:
+        c = todo.pop()
+        if c in seen or len(seen) > 16:
+            continue
+        seen.add(c)
+        for _f, k in index.cpp_classes.get(c, []):
+            for v in [*k.fields, *k.static_members]:
+                t = v.type.replace(" ", "")
+                if v.is_mutex:
+                    why = f"it has the mutex `{v.name}`"
+                elif v.is_atomic:
+                    why = f"it has the atomic `{v.name}`"
+                elif _THREAD_TYPE.search(t) and not v.pointer_depth:
+                    why = f"it has `{v.name}` ({v.type})"
+                if why:
+                    break
+            if why:
+                break
+            todo.extend(_short(b) for b in k.bases)
+    if why is None:
+        for _f, fn in index.methods_of(class_name):
+            if fn.flow is None:
+                continue
+            for c in fn.flow.calls:
+                if _posts(c, index):
+                    why = f"`{fn.name}` posts callbacks with `{c.callee}`"
+                    break
+                if c.name in ("thread", "jthread") and c.kind in ("construct", "call", "new") and c.callee.split("<")[0] in ("std::thread", "std::jthread", "boost::thread", "thread", "jthread"):
+                    why = f"`{fn.name}` starts a thread"
+                    break
+            if why:
+                break
+    cache[class_name] = why
+    return why
+
+
+def _posts(call, index) -> bool:
+    """Explicitly hands work to an executor or thread (post / dispatch / defer / co_spawn /
+    std::async / a configured sink). I/O completion handlers (`async_read`, `async_wait`) alone
+    are not counted: they continue on the executor that started them."""
+    if call_is_async_sink(call, getattr(index, "settings", None)) is None:
+        return False
+    return not call.name.startswith("async_") or call.name in _extra_sinks(index)
+
+
+def _extra_sinks(index) -> set[str]:
+    cpp = getattr(getattr(index, "settings", None), "cpp", None)
+    return {s.split("::")[-1].split(".")[-1] for s in (getattr(cpp, "async_sinks", None) or [])}
+
+
+def _file_evidence(index, f) -> str | None:
+    cache = index.memo("ll201.file_shared", lambda _ix: {})
+    if f.path in cache:
+        return cache[f.path]
+    why = None
+    for g in f.cpp.globals:
+        if g.is_mutex or g.is_atomic:
+            why = f"`{f.path}` has the {'mutex' if g.is_mutex else 'atomic'} `{g.name}`"
+            break
+    if why is None:
+        for fn in f.cpp.functions:
+            if fn.flow is None:
+                continue
+            for c in fn.flow.calls:
+                if _posts(c, index) or (c.name in ("thread", "jthread") and c.callee.startswith(("std::", "boost::"))):
+                    why = f"`{fn.name}` in `{f.path}` starts a thread or posts callbacks"
+                    break
+            if why:
+                break
+    cache[f.path] = why
+    return why
+
+
+def _before_threads_in_main(fn, u, index) -> bool:
+    """An access in `main` before it starts any thread or posts anything: still initialisation."""
+    if fn.name != "main" or fn.class_name or fn.flow is None or u.lambda_index is not None:
+        return False
+    for c in fn.flow.calls:
+        if c.span.start_byte >= u.span.start_byte:
+            break
+        if _posts(c, index) or c.name in ("thread", "jthread"):
+            return False
+    return True
+
+
+def _global_accesses(index):
+    """global name -> [(file, function, use)] for uses that may name a global."""
+    def build(ix):
+        out: dict[str, list] = {}
+        for f in ix.files:
+            if f.cpp is None:
+                continue
+            for fn in f.cpp.functions:
+                if fn.flow is None:
+                    continue
+                for u in fn.flow.uses:
+                    if u.kind in ("global", "unknown"):
+                        out.setdefault(u.name.split("::")[-1], []).append((f, fn, u))
+        return out
+    return index.memo("ll201.global_accesses", build)
+
+
+class NonAtomicStopFlag(Rule):
+    code = "LL201"
+    name = "non-atomic-stop-flag"
+    languages = ("cpp",)
+    level = Level.WARNING
+    precision = Precision.HIGH
+    summary = "A plain bool stop/abort/done flag is written and read across threads without an atomic or a common lock."
+    tags = ("correctness", "concurrency", "data-race")
+    seeds = ("001",)
+
+    def check(self, facts, index):
+        for k in facts.cpp.classes:
+            for v in k.fields + k.static_members:
+                if not is_plain_bool(v) or not is_stop_name(v.name):
+                    continue
+                accesses = []
+                for f, fn in index.methods_of(k.name):
+                    if fn.flow is None or fn.is_ctor:
+                        continue
+                    for u in fn.flow.uses:
+                        if u.name == v.name and u.kind in ("member", "unknown", "global"):
+                            accesses.append((f, fn, u))
+                finding = self._judge(v, accesses, lambda: None if thread_confined(index, k.name) else _shared_evidence(index, k.name), f"`{k.name}`")
+                if finding is not None:
+                    yield finding
+        for v in facts.cpp.globals:
+            if v.kind not in ("global",) or v.is_thread_local or not is_plain_bool(v) or not is_stop_name(v.name):
+                continue
+            accesses = [(f, fn, u) for f, fn, u in _global_accesses(index).get(v.name, [])
+                        if not fn.is_ctor and not _before_threads_in_main(fn, u, index)]
+
+            def evidence(accesses=accesses):
+                for f, _fn, u in accesses:
+                    if u.access in ("write", "update"):
+                        why = _file_evidence(index, f)
+                        if why:
+                            return why
+                return _file_evidence(index, facts)
+
+            finding = self._judge(v, accesses, evidence, "this module")
+            if finding is not None:
+                yield finding
+
+    def _judge(self, v, accesses, evidence, owner: str):
+        writes = [(f, fn, u) for f, fn, u in accesses if u.access in ("write", "update")]
+        if not writes:
+            return None
+        common = None
+        by_caller = 0
+        for f, fn, u in accesses:
+            if fn.flow is not None and fn.flow.held_by_caller and u.lambda_index is None:
+                by_caller += 1  # the caller holds a lock we cannot name: compatible with any
+                continue
+            held = {m for i in u.locks for m in fn.locks[i].mutexes}
+            common = held if common is None else common & held
+        if common or (common is None and by_caller):
+            return None
+        why = evidence()
+        if why is None:
+            return None
+        f0, fn0, u0 = next(((f, fn, u) for f, fn, u in writes if not u.locks), writes[0])
+        where = f"`{fn0.qualname}` writes it at {f0.path}:{u0.span.line}"
+        others = len(writes) - 1
+        more = f" (and {others} other write{'s' if others > 1 else ''})" if others else ""
+        kind = "volatile bool" if "volatile" in v.type else "bool"
+        msg = (f"`{v.name}` is a plain `{kind}` stop flag in {owner}, which is shared across threads ({why}); "
+               f"{where}{more} with no lock that every access holds, so another thread may never see the change "
+               f"or see it out of order. Make it `std::atomic<bool>` (store with release, load with acquire), "
+               "or access it only while holding one mutex.")
+        related = [Related(u.span, f"`{v.name}` written here by `{fn.name}`" + (" without a lock" if not u.locks else ""), f.path)
+                   for f, fn, u in writes[:3]]
+        return self.finding(v.name_span, msg, related)

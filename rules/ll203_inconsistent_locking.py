@@ -1,0 +1,208 @@
+"""## What it does
+Finds a field that is written under a mutex in one method of its class and read or written with
+no lock at all in another. This is the lockset discipline Eraser and RacerD check: once code
+writes a field under `m_mutex`, every other access needs `m_mutex` too.
+
+Accesses count wherever the class's methods are defined (inline in the class, or out of line in
+another file). A method counts as holding the lock when it takes it itself, when every call site
+in the project holds it (a private `*_locked()` helper), or when it receives the caller's guard
+(`std::unique_lock<std::mutex>&`) and has not unlocked it yet.
+
+## Why is this bad?
+The lock only protects a field if every access takes it. A getter that reads a `std::vector`
+while another thread `push_back`s into it under the lock reads a size and a buffer pointer that
+are being torn apart; a write without the lock races with the locked readers. Both are undefined
+behaviour, and they hide well: the locked paths look correct in review.
+
+Code in a lambda that is posted or stored runs later on another thread, after the guard around
+it is gone: accesses there need their own lock. In seed 001 the disk backend's `m_mutex`
+protects the storage table on the job paths while the look-behind bitset is reset and read on
+paths that never take it.
+
+## Example
+```cpp
+class disk_io {
+    storage_index_t new_torrent() {
+        std::lock_guard<std::mutex> l(m_mutex);
+        m_torrents.emplace_back(std::make_unique<storage>());
+        return int(m_torrents.size()) - 1;
+    }
+    std::size_t num_torrents() const {
+        return m_torrents.size();          // no lock: races with new_torrent()
+    }
+    std::vector<std::unique_ptr<storage>> m_torrents;
+    mutable std::mutex m_mutex;
+};
+```
+
+## Use instead
+Take the same mutex for every access, or keep a copy taken under the lock:
+```cpp
+std::size_t num_torrents() const {
+    std::lock_guard<std::mutex> l(m_mutex);
+    return m_torrents.size();
+}
+```
+A lone counter read for statistics can become a `std::atomic`.
+
+## Known limits
+- Constructors and destructors (and helpers only they call) are exempt: the object is not
+  shared yet, or no longer.
+- Fields never written under a lock are silent: a field owned by one thread needs no lock, and
+  lifelint cannot see which thread runs which method.
+- Only methods of the class itself are checked; code reaching into another object's fields
+  (`other.m_x`, `p->m_x`) is not.
+- Writes through unknown methods (`m_x.update()`) count as reads, so a field only ever mutated
+  that way is not seen as protected.
+- Accesses inside the arguments of ALL_CAPS macro calls (`TORRENT_ASSERT(...)`, `DLOG(...)`)
+  are ignored: assertions and debug logging usually compile out in release builds.
+- A field counts as guarded only by a mutex of its own object (an instance field) or a static /
+  global mutex (a static member), and only when the methods touching it with that lock held
+  are at least as many as those touching it with no lock: a class-wide lock that happens to
+  cover an instance field, or a lock taken in one method out of many, is not a discipline.
+- A lock passed by pointer, or a mutex reached through a chain lifelint cannot type, gets a key
+  of its own and does not match the field's mutex.
+- A method that is public but only called under the lock inside the project is treated as
+  always locked; callers outside the project are not seen.
+"""
+
+from __future__ import annotations
+
+from lifelint.locking import WILDCARD, display_lock, is_global_key, is_sync_type, locking_index
+from lifelint.model import Level, Precision, Related
+from lifelint.registry import Rule
+
+
+def _own_locks(fl) -> tuple[set[str], set[str]]:
+    """Keys of the class's own mutexes: (instance mutexes, static mutex members), bases included."""
+    inst, static = set(), set()
+    for name, (owner, v) in fl.fields.items():
+        if v.is_mutex:
+            (static if v.kind == "static-member" else inst).add(f"{owner}::{name}")
+    return inst, static
+
+
+def _build(index):
+    """field key -> (guards, locked write witnesses, locked contexts, unlocked contexts).
+
+    A field is guarded by M when it is written with M held somewhere, M being a mutex of the
+    field's own class or a global one, and the methods that touch it with a guard held are at
+    least as many as those that touch it with none (a lock region that merely happens to cover
+    a write does not make a discipline).
+    """
+    li = locking_index(index)
+    by_key: dict[str, list] = {}
+    for fl in li.functions:
+        if fl.cls is None or fl.fn.is_ctor or fl.fn.is_dtor or fl.context == "ctor":
+            continue
+        own = None
+        for a in fl.accesses:
+            if a.var is None or a.var.kind != "field" and a.var.kind != "static-member" or is_global_key(a.key):
+                continue
+            if a.in_macro:
+                continue  # assertions and debug logging: compiled out in release builds
+            if own is None:
+                own = _own_locks(fl)
+            held = fl.held_at(a.held, a.lambda_index, a.span.start_byte)
+            by_key.setdefault(a.key, []).append((a, held, own))
+    out = {}
+    for key, items in by_key.items():
+        guards: set[str] = set()
+        writes = []
+        for a, held, own in items:
+            if a.write:
+                # An object's field is guarded by the object's mutex; a static member by a static
+                # or global one. A class-wide lock that happens to cover an instance field is not
+                # a discipline for that field.
+                inst, static = own
+                if a.var.kind == "static-member":
+                    g = {k for k in held if k in static or is_global_key(k)}
+                else:
+                    g = {k for k in held if k in inst}
+                if g:
+                    guards |= g
+                    writes.append((a, g))
+        if not guards:
+            continue
+        locked_ctx, unlocked_ctx = set(), set()
+        for a, held, _own in items:
+            ctx = (id(a.fn), a.lambda_index)
+            if held & guards or WILDCARD in held:
+                locked_ctx.add(ctx)
+            else:
+                unlocked_ctx.add(ctx)
+        if len(locked_ctx) < len(unlocked_ctx):
+            continue
+        out[key] = (guards, writes)
+    return out
+
+
+class InconsistentLocking(Rule):
+    code = "LL203"
+    name = "inconsistent-locking"
+    languages = ("cpp",)
+    level = Level.WARNING
+    precision = Precision.MEDIUM
+    summary = "A field written under a mutex in one method is accessed without it in another."
+    tags = ("concurrency", "data-race")
+    seeds = ("001",)
+
+    def check(self, facts, index):
+        li = locking_index(index)
+        table = index.memo("LL203.fields", _build)
+        for fl in li.in_file(facts.path):
+            if fl.cls is None or fl.fn.is_ctor or fl.fn.is_dtor or fl.context == "ctor":
+                continue
+            reported: set[tuple[str, int | None]] = set()
+            for a in fl.accesses:
+                entry = table.get(a.key)
+                if entry is None or (a.key, a.lambda_index) in reported or a.in_macro:
+                    continue
+                var = a.var
+                if var is None or var.is_const or var.is_reference or is_sync_type(var.type):
+                    continue
+                held = fl.held_at(a.held, a.lambda_index, a.span.start_byte)
+                if WILDCARD in held:
+                    continue
+                guards, writes = entry
+                if held & guards:
+                    continue
+                # The locked write must be in another method (or another body: a posted lambda).
+                others = [(w, g) for w, g in writes if w.fn is not fl or w.lambda_index != a.lambda_index]
+                if not others:
+                    continue
+                w, g = min(others, key=lambda x: (x[0].fn.path != facts.path, x[0].fn.path, x[0].span.start_byte))
+                reported.add((a.key, a.lambda_index))
+                m = display_lock(sorted(g)[0])
+                where = f"`{w.fn.label}`" + (" (in a lambda)" if w.lambda_index is not None else "")
+                how = "written" if a.write else "read"
+                if a.verb not in ("read", "assigned"):
+                    how = a.verb
+                ctx = ("in a lambda that runs later, after the guard around it is gone"
+                       if a.lambda_index is not None and fl.lambda_runs_later(a.lambda_index) else "with no lock held")
+                released = [r for i, r in enumerate(fl.fn.locks or [])
+                            if r.end_kind == "unlock" and r.end_byte <= a.span.start_byte and i < len(fl.region_keys)
+                            and set(fl.region_keys[i]) & g and (fl.fn.flow.lock_lambda[i] if i < len(fl.fn.flow.lock_lambda) else None) == a.lambda_index]
+                if released and not held:
+                    r = released[-1]
+                    ctx = f"after `{r.guard}.unlock()` released it" if r.guard else "after the mutex was unlocked"
+                held_note = ""
+                if held:
+                    held_note = f" (only {', '.join(f'`{display_lock(k)}`' for k in sorted(held))} is held here)"
+                    ctx = "without that mutex"
+                via = ""
+                unlocked_callers = [cs for cs in fl.callers if cs.runs_now and not (cs.fn.held_at(cs.held, cs.lambda_index, cs.span.start_byte) & g)
+                                    and not (cs.fn.fn.is_ctor or cs.fn.fn.is_dtor)]
+                locked_callers = [cs for cs in fl.callers if cs.fn.held_at(cs.held, cs.lambda_index, cs.span.start_byte) & g]
+                if locked_callers and unlocked_callers and a.lambda_index is None:
+                    cs = unlocked_callers[0]
+                    via = f"; most callers hold `{m}`, but `{cs.fn.label}` calls `{fl.fn.name}()` without it"
+                message = (f"`{a.name}` is written under `{m}` in {where}, but {how} here in `{fl.label}` "
+                           f"{ctx}{held_note}{via}: a data race with the locked path. Take `{m}` around this access "
+                           f"too, or work on a copy made under the lock.")
+                related = [Related(w.span, f"`{a.name}` written with `{m}` held in `{w.fn.label}`",
+                                   None if w.fn.path == facts.path else w.fn.path)]
+                if via:
+                    related.append(Related(unlocked_callers[0].span, f"`{fl.fn.name}()` called here without `{m}`",
+                                           None if unlocked_callers[0].fn.path == facts.path else unlocked_callers[0].fn.path))
+                yield self.finding(a.span, message, related)

@@ -1,0 +1,161 @@
+"""## What it does
+Flags an atomic that is loaded in an `if` condition (directly, or through a `let` bound to the
+load) and then stored in the branch that condition guards, when that branch does more than
+set the flag: a one-shot gate (`if !started.load() { started.store(true); start_worker() }`, or the early-exit form
+`if started.load() { return } started.store(true); start_worker()`) that two threads can both
+pass.
+
+Rust: `AtomicBool` / `AtomicUsize` / ... `load(..)` then `store(..)`. C++: `std::atomic<T>`
+members, globals and locals, `x.load()` / `x` read in the condition, then `x.store(..)` or
+`x = ..` in the branch (facts from `lifelint.facts.cpp_atomics`, which `lifelint.facts.cpp`
+calls).
+
+## Why is this bad?
+Between the load and the store another thread can do the same load, see the same old value and
+enter the branch too: two initialisations, two frees, two "first" callers. The seed 003 document's
+`begin_free` did exactly this with a plain store after a check, so every concurrent `_free`
+"won" and the inner was taken twice; the fix made the flip a single atomic
+`compare_exchange(false, true)`.
+
+## Example
+```rust
+if !self.closed.load(Ordering::Acquire) {
+    self.closed.store(true, Ordering::Release);
+    self.release_buffers(); // runs twice under a race
+}
+```
+
+## Use instead
+```rust
+if self.closed
+    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+    .is_ok()
+{
+    self.release_buffers(); // exactly one caller
+}
+// or: if !self.closed.swap(true, Ordering::AcqRel) { ... }
+```
+
+## Known limits
+- A branch that only stores the flag (an idempotent "set if not yet set") is not flagged; nor
+  is a check or a store done while a lock guard from the same function is held (double-checked
+  locking re-checks under the lock), nor a store of a value computed from variables
+  (`head.wrapping_add(1)`: a single owner advancing its index), nor anything in an `unsafe fn`
+  (whose safety contract may require the caller to hold a lock).
+- The stored atomic must be spelled like the loaded one (`self.closed` and `self.closed`);
+  aliases through other references are not followed.
+- `while` loops and `match` arms are not examined.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.facts.rust_flow import RMW_METHODS
+from lifelint.model import Level, Precision, Related
+from lifelint.registry import Rule
+from lifelint.rust_checks import guard_alive
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _constant(value: str) -> bool:
+    """`true`, `0`, `RUNNING`, `State::Closed as u8`: no local variable in the stored value."""
+    for m in _IDENT.finditer(value):
+        w = m.group(0)
+        if w in ("true", "false", "as", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize"):
+            continue
+        if w[0].isupper() or (m.start() > 0 and value[m.start() - 1] in "0123456789"):
+            continue
+        if w.startswith(("0x", "0b")):
+            continue
+        return False
+    return True
+
+
+class CheckThenActAtomic(Rule):
+    code = "LL206"
+    name = "check-then-act-atomic"
+    languages = ("rust", "cpp")
+    level = Level.WARNING
+    precision = Precision.HIGH
+    summary = "An atomic flag checked with `load` and set with `store` in the branch it guards: two threads can both win."
+    tags = ("concurrency", "atomics", "race")
+    seeds = ("003",)
+
+    def check(self, facts, index):
+        if facts.language == "rust":
+            yield from self._rust(facts)
+        elif facts.language == "cpp":
+            yield from self._cpp(facts)
+
+    def _rust(self, facts):
+        rust = facts.rust
+        if rust is None:
+            return
+        for flow in rust.flows:
+            fn = rust.functions[flow.fn]
+            if fn.is_unsafe:
+                continue  # its safety contract may require the caller to hold a lock
+            for c in flow.conds:
+                if c.kind != "if":
+                    continue
+                a, b = c.cond
+                loads = [o for o in flow.events_in(a, b, "atomic") if o.name == "load"]
+                # `let done = self.done.load(..); if !done { ... }`
+                for lc in flow.locals:
+                    if lc.kind == "let" and lc.value is not None and lc.span.start_byte < a and flow.uses_in(lc.name, a, b):
+                        vals = flow.events_in(lc.value[0], lc.value[1], "atomic")
+                        if vals and all(v.name == "load" for v in vals):
+                            loads.extend(vals)
+                seen = set()
+                for ld in loads:
+                    if ld.recv in seen:
+                        continue
+                    branches = [c.body] + ([c.alt] if c.alt is not None else [])
+                    # `if flag.load(..) { return; } flag.store(true, ..); act();` guards the rest of the block
+                    if flow.exits_in(*c.body) and c.scope_end > c.span.end_byte:
+                        branches.append((c.span.end_byte, c.scope_end))
+                    stores = [s for lo, hi in branches for s in flow.events_in(lo, hi, "atomic")
+                              if s.name == "store" and s.recv == ld.recv and s.closure == ld.closure]
+                    if not stores:
+                        continue
+                    # a one-shot gate stores a constant (`true`, `RUNNING`); storing a value computed
+                    # from what was loaded (`head.wrapping_add(1)`) is an owner advancing its index
+                    stores = [s for s in stores if _constant(s.args[0] if s.args else "")]
+                    if not stores:
+                        continue
+                    st = stores[0]
+                    lo, hi = next(br for br in branches if br[0] <= st.start < br[1])
+                    # a compare_exchange / swap on the same atomic before the store is the real
+                    # gate; the load was only a fast path (`if state == INCOMPLETE { cas(..) }`)
+                    if any(o.kind == "atomic" and o.recv == ld.recv and o.name in RMW_METHODS
+                           and lo <= o.start < st.start for o in flow.events):
+                        continue
+                    if lo >= c.span.end_byte:  # after an early exit: what follows the store
+                        lo = st.span.end_byte
+                    effects = [e for e in flow.events_in(lo, hi)
+                               if not (e.kind == "atomic" and e.recv == ld.recv) and e.closure == ld.closure]
+                    if not effects and not flow.exits_in(lo, hi):
+                        continue
+                    if guard_alive(flow, c.span.start_byte) is not None or guard_alive(flow, st.start) is not None:
+                        continue
+                    seen.add(ld.recv)
+                    val = st.args[0] if st.args else "..."
+                    msg = (f"`{ld.recv}` is checked with `load` here and set with `store({val}, ..)` on line "
+                           f"{st.span.line} inside the branch it guards: two threads can both read the old value and "
+                           f"both run the branch. Make the check and the set one step: "
+                           f"`{ld.recv}.compare_exchange(<old>, {val}, ..).is_ok()` or `!{ld.recv}.swap({val}, ..)`.")
+                    yield self.finding(ld.span, msg, (Related(st.span, "stored here"),))
+
+    def _cpp(self, facts):
+        cpp = facts.cpp
+        items = cpp.extra.get("atomic_check_then_act") if cpp is not None else None
+        if not items:
+            return
+        for it in items:
+            msg = (f"atomic `{it.name}` is checked here and set with `{it.store_text}` on line {it.store.line} in the "
+                   f"code this check guards: two threads can both read the old value and both go on. Make the "
+                   f"check and the set one step: `{it.name}.compare_exchange_strong(expected, {it.value})`, or "
+                   f"`{it.name}.exchange({it.value})` and act only if it returned the old value.")
+            yield self.finding(it.load, msg, (Related(it.store, "stored here"),))

@@ -1,0 +1,218 @@
+"""## What it does
+Flags raw memory operations whose length or offset comes from a function parameter (directly,
+through arithmetic, through `let` bindings or a `for i in 0..n` loop) with no bounds check on
+that value earlier in the function:
+
+- `slice::from_raw_parts(ptr, len)` / `from_raw_parts_mut`,
+- `ptr.add(n)` / `ptr.offset(n)` / `ptr.sub(n)` (and the `byte_*` forms),
+- `ptr::copy_nonoverlapping(src, dst, count)` / `ptr::copy` / `write_bytes` and the
+  `copy_to_nonoverlapping` method forms,
+- `vec.set_len(n)` (which must be checked against the capacity).
+
+A check is any comparison that mentions the value (or a variable derived from it) before the
+call: `if len > self.cap { return Err(..) }`, `assert!(off + len <= buf.len())`, a `match` on it,
+`n.min(cap)`, `checked_add`, a `% cap` or `& mask`. `debug_assert!` does not count: it is
+compiled out of release builds.
+
+## Why is this bad?
+These operations trust their length completely. A safe `pub fn read_at(&self, off: usize,
+len: usize) -> &[u8]` that hands `off` and `len` to `from_raw_parts` lets any caller read past
+the buffer: unsoundness reachable from safe code, and with attacker-chosen sizes a memory
+disclosure or corruption. The seed 002 report (an io_uring module with "insufficient bounds checking on
+buffer operations" and unchecked buffer arithmetic) is this bug in registered buffers and ring
+indices.
+
+## Example
+```rust
+pub fn slot(&self, index: usize) -> &[u8] {
+    // SAFETY: (wrong) the caller passes a valid index
+    unsafe { slice::from_raw_parts(self.base.add(index * SLOT), SLOT) }
+}
+```
+
+## Use instead
+```rust
+pub fn slot(&self, index: usize) -> &[u8] {
+    assert!(index < self.slots, "slot {index} out of range");
+    // SAFETY: index < slots, so the slot lies inside the mapping.
+    unsafe { slice::from_raw_parts(self.base.add(index * SLOT), SLOT) }
+}
+```
+
+## Known limits
+- Only values that come from this function's parameters are tracked. Lengths read from
+  fields, atomics or other calls are trusted (struct invariants), and so is arithmetic on them.
+- `unsafe fn`s that are not `extern` are skipped: their callers own the bounds contract. A
+  pointer and a length that both come from the caller (`from_raw_parts(ptr, len)` with `ptr`
+  and `len` parameters) are also the caller's contract and are not flagged.
+- Any comparison that mentions the value counts as a check, even one against the wrong bound;
+  so does sizing the memory from the same value first (`Vec::with_capacity(n)`, `reserve(n)`,
+  `Layout::array::<T>(n)` + alloc, `mmap(.., n, ..)` before the call).
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.model import Level, Precision
+from lifelint.registry import Rule
+from lifelint.rust_checks import IDENT, is_whole_pointer, pointer_params, project
+
+_SIZING = re.compile(r"^(?:reserve|reserve_exact|try_reserve|try_reserve_exact|with_capacity|"
+                     r"try_with_capacity|resize|grow|alloc\w*|allocate\w*|array|new_uninit_slice|"
+                     r"from_size_align\w*|mmap\w*|realloc)$")
+_CALLISH = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(|!|::)")
+_SAFE_VALUE = ("len()", "capacity()", "size_of", "align_of", ".min(", "min(", "checked_", "clamp(", "%")
+_INT_TYPE = re.compile(r"^(?:(?:std::|core::|libc::|std::os::raw::|core::ffi::|std::ffi::)?"
+                       r"(?:usize|isize|u8|u16|u32|u64|u128|i8|i16|i32|i64|i128|c_int|c_uint|c_long|c_ulong|"
+                       r"c_longlong|c_ulonglong|size_t|ssize_t|off_t|off64_t|socklen_t|c_short|c_ushort))$")
+
+
+def _idents(expr: str) -> list[str]:
+    """Free variables of an expression text: no fields, method names, paths or macro names."""
+    out = []
+    for m in IDENT.finditer(expr):
+        name = m.group(0)
+        s, e = m.span()
+        if s > 0 and (expr[s - 1] == "'" or (expr[s - 1] == "." and expr[s - 2:s] != "..")) or expr[s - 2:s] == "::":
+            continue
+        rest = expr[e:e + 2]
+        if rest.startswith("(") or rest.startswith("!") or rest.startswith("::"):
+            continue
+        if not (name[0].islower() or name[0] == "_") or name in ("as", "mut", "const", "self", "true", "false", "unsafe"):
+            continue
+        # `buf.len()`: the receiver of a length query is not a source
+        tail = expr[e:e + 12]
+        if tail.startswith((".len()", ".capacity()")):
+            continue
+        out.append(name)
+    return out
+
+
+class UncheckedRawSlice(Rule):
+    code = "LL304"
+    name = "unchecked-raw-slice"
+    languages = ("rust",)
+    level = Level.WARNING
+    precision = Precision.MEDIUM
+    summary = ("`from_raw_parts` / pointer `add` / `copy_nonoverlapping` / `set_len` with a length or offset "
+               "taken from a parameter that is never bounds-checked.")
+    tags = ("unsafe", "memory", "bounds")
+    seeds = ("002",)
+
+    def check(self, facts, index):
+        rust = facts.rust
+        if rust is None:
+            return
+        P = project(index)
+        for flow in rust.flows:
+            fn = rust.functions[flow.fn]
+            if fn.is_unsafe and fn.abi is None:
+                continue
+            int_params = {p.name for p in fn.params
+                          if p.name and p.name != "self" and _INT_TYPE.match(p.type.replace(" ", ""))}
+            if not int_params:
+                continue
+            ptr_params = pointer_params(fn, P)
+            for e in flow.events:
+                site = self._site(e)
+                if site is None:
+                    continue
+                what, pointers, amount = site
+                chain = self._param_chain(flow, fn, amount, e.start, int_params)
+                if not chain:
+                    continue
+                # a pointer and a length that both come from the caller are the caller's contract
+                if what != "set_len" and pointers and all(is_whole_pointer(flow, p, e.start, params=ptr_params) for p in pointers):
+                    continue
+                checked, debug_only = self._checked(flow, chain, e)
+                if checked:
+                    continue
+                if self._sized_from(flow, e, chain):
+                    continue
+                param = chain[-1]
+                via = f" (via `{'` -> `'.join(chain[:-1])}`)" if len(chain) > 1 else ""
+                against = "the vector's capacity" if what == "set_len" else "the size of the memory it points into"
+                extra = " A `debug_assert!` mentions it, but that is compiled out of release builds." if debug_only else ""
+                msg = (f"`{self._label(e)}` takes its {'length' if what in ('slice', 'copy', 'set_len') else 'offset'} "
+                       f"from parameter `{param}`{via}, which is never compared with {against} before this point: a "
+                       f"caller passing a larger value reads or writes out of bounds.{extra} Check it first "
+                       f"(`assert!`, or return an error when it is too large), or use `checked_*` arithmetic.")
+                yield self.finding(e.span, msg)
+
+    @staticmethod
+    def _label(e) -> str:
+        name = e.name.split("::")[-1]
+        if e.recv:
+            return f"{e.recv}.{name}({', '.join(e.args)})"[:120]
+        return f"{name}({', '.join(e.args)})"[:120]
+
+    @staticmethod
+    def _site(e):
+        """(what, pointer texts, amount text) for a raw memory operation event."""
+        if e.kind == "raw_slice" and len(e.args) == 2:
+            return "slice", [e.args[0]], e.args[1]
+        if e.kind == "ptr_arith" and len(e.args) == 1:
+            return "offset", [e.recv], e.args[0]
+        if e.kind == "set_len" and len(e.args) == 1:
+            return "set_len", [], e.args[0]
+        if e.kind == "copy":
+            if e.recv and len(e.args) == 2:
+                return "copy", [e.recv, e.args[0]], e.args[1]
+            if len(e.args) == 3:
+                return "copy", [e.args[0], e.args[1]] if not e.name.endswith("write_bytes") else [e.args[0]], e.args[2]
+        return None
+
+    @staticmethod
+    def _param_chain(flow, fn, amount: str, at: int, int_params: set[str]) -> list[str]:
+        """[name, ..., param] when `amount` depends on an integer parameter through lets."""
+        if any(s in amount for s in _SAFE_VALUE):
+            return []
+        todo = [(n, [n], at) for n in _idents(amount)]
+        seen = set()
+        while todo:
+            name, chain, pos = todo.pop(0)
+            if (name, pos) in seen or len(chain) > 6:
+                continue
+            seen.add((name, pos))
+            lc = flow.local(name, pos)
+            if lc is None:
+                if name in int_params:
+                    return chain
+                continue
+            if lc.value is None or any(s in lc.value_text for s in _SAFE_VALUE):
+                continue
+            for n in _idents(lc.value_text):
+                todo.append((n, chain + [n], lc.span.start_byte))
+        return []
+
+    @staticmethod
+    def _sized_from(flow, e, chain: list[str]) -> bool:
+        """The memory was allocated or reserved from the same value before the call
+        (`Vec::with_capacity(n)`, `self.reserve(cnt)`, `Layout::array::<T>(len)` + alloc), so
+        the value cannot exceed it."""
+        for o in flow.events:
+            if o.start >= e.start or o.kind not in ("call", "method"):
+                continue
+            if not _SIZING.search(o.name.rsplit("::", 1)[-1]):
+                continue
+            if any(flow.uses_in(n, o.span.start_byte, o.span.end_byte) for n in chain):
+                return True
+        return False
+
+    @staticmethod
+    def _checked(flow, chain: list[str], e) -> tuple[bool, bool]:
+        debug_only = False
+        for c in flow.checks:
+            if c.start >= e.span.end_byte:
+                continue
+            if any(flow.uses_in(n, c.start, c.end) for n in chain):
+                if c.kind == "debug_assert":
+                    debug_only = True
+                    continue
+                return True, False
+        for c in flow.conds:
+            if c.cond[0] < e.start and any(flow.uses_in(n, c.cond[0], c.cond[1]) for n in chain):
+                if c.kind in ("match", "guard", "if", "while", "let_else"):
+                    return True, False
+        return False, debug_only

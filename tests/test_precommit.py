@@ -1,0 +1,48 @@
+"""The pre-commit hook, run by the real `pre-commit try-repo` on a scratch git repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXED_DEALLOCATOR, NOOP_DEALLOCATOR
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pre_commit() -> list[str]:
+    exe = shutil.which("pre-commit", path=os.path.dirname(sys.executable)) or shutil.which("pre-commit")
+    if exe is None:
+        pytest.fail("pre-commit is part of the test extra: pip install -e '.[test]'")
+    return [exe]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_hook_fails_on_hazard_and_passes_after_fix(tmp_path):
+    work = tmp_path / "project"
+    work.mkdir()
+    _git(work, "init", "-q")
+    _git(work, "config", "user.email", "t@example.com")
+    _git(work, "config", "user.name", "t")
+    (work / "disk.cpp").write_text(NOOP_DEALLOCATOR)
+    (work / "notes.txt").write_text("not C++\n")
+    _git(work, "add", "disk.cpp", "notes.txt")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1"}
+    cmd = [*_pre_commit(), "try-repo", str(REPO), "lifelint", "--verbose", "--color", "never"]
+    first = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "LL108" in first.stdout and "disk.cpp:3" in first.stdout, first.stdout
+
+    (work / "disk.cpp").write_text(FIXED_DEALLOCATOR)
+    _git(work, "add", "disk.cpp")
+    second = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Passed" in second.stdout

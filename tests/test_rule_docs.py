@@ -1,0 +1,37 @@
+"""Every rule is documented the same way and declares the metadata reporters need."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lifelint.model import Level, Precision
+from lifelint.registry import DOC_SECTIONS, all_rules, rule_by_code
+
+
+def test_rules_are_found():
+    codes = [r.code for r in all_rules()]
+    assert "LL108" in codes
+    assert codes == sorted(codes)
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_rule_metadata(rule):
+    assert re.fullmatch(r"LL\d{3}", rule.code)
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.name)
+    assert rule.languages and set(rule.languages) <= {"cpp", "rust"}
+    assert isinstance(rule.level, Level) and isinstance(rule.precision, Precision)
+    assert rule.summary.endswith(".") and len(rule.summary) < 200
+    assert rule_by_code(rule.code) is rule and rule_by_code(rule.name) is rule
+    module = rule.__module__.rsplit(".", 1)[-1]
+    assert module.startswith(rule.code.lower() + "_"), f"module {module} should be named {rule.code.lower()}_<name>"
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_rule_doc_sections(rule):
+    sections = rule.doc_sections()
+    for name in DOC_SECTIONS:
+        assert sections.get(name), f"{rule.code} doc lacks a non-empty '## {name}' section"
+    why = sections["Why is this bad?"]
+    assert re.search(r"seed \d{3}", why), f"{rule.code}: 'Why is this bad?' should cite its seed document"
