@@ -270,7 +270,7 @@ def scan_key(opts, discovery, extra: bytes = b"") -> tuple[str, str] | None:
             return [canon(x) for x in v]
         return repr(v)
 
-    skip = {"progress", "jobs", "use_cache", "cache_dir"}
+    skip = {"progress", "jobs", "use_cache", "cache_dir", "cache_results"}
     options = repr([(f.name, canon(getattr(opts, f.name))) for f in dataclasses.fields(opts) if f.name not in skip])
     settings = opts.settings
     slot = hashlib.blake2b(f"{os.path.abspath(opts.root)}\0{options}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()

@@ -3,6 +3,7 @@ report-ready results. Per-file work is pure and runs in a process pool."""
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class ScanOptions:
     progress: Callable[[int, int], None] | None = None  # (done, total)
     use_cache: bool = False  # per-file results cached across runs (lifelint.cache); the CLI turns it on
     cache_dir: str | None = None  # None: the user cache dir (platformdirs)
+    cache_results: bool = True  # with use_cache: serve a re-run over unchanged input whole
 
 
 # --- per file (runs in workers) --------------------------------------------------------------
@@ -256,9 +258,34 @@ def scan(opts: ScanOptions) -> ScanResult:
     settings = opts.settings
     result = ScanResult(root=str(root))
     disc = discover(opts.paths, root, [*settings.exclude, *settings.extend_exclude], settings.respect_gitignore)
+    # A re-run over unchanged files and options is served whole from the cache.
+    fc = cache_mod.FactCache.open(opts.cache_dir, settings) if opts.use_cache and opts.cache_results else None
+    scan_key = cache_mod.scan_key(opts, disc) if fc is not None else None
+    if fc is not None and (hit := fc.load_result(scan_key)) is not None:
+        return hit
+    result = _scan(opts, disc, result)
+    if fc is not None:
+        fc.store_result(scan_key, result)
+    return result
+
+
+def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
+    root = opts.root.absolute()
+    settings = opts.settings
     for display, kind, message in disc.problems:
         result.diagnostics.append(FileDiagnostic(display, kind, message))
     analysed = analyse_all(disc.files, settings, opts.jobs, opts.progress, use_cache=opts.use_cache, cache_dir=opts.cache_dir)
+    # The facts live until the end: keep the collector from re-walking a million objects.
+    gc.freeze()
+    try:
+        return _report(opts, disc, analysed, result)
+    finally:
+        gc.unfreeze()
+
+
+def _report(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
+    root = opts.root.absolute()
+    settings = opts.settings
     facts_list: list[FileFacts] = []
     open_path: dict[str, str] = {}
     for src, (facts, diags) in zip(disc.files, analysed):
@@ -292,11 +319,16 @@ def scan(opts: ScanOptions) -> ScanResult:
                 continue
             kept.append(f)
 
-    lines_cache: dict[str, list[bytes]] = {}
+    lines_cache: dict[str, tuple[list[bytes], list[str]]] = {}
 
     def lines_of(path: str) -> list[bytes]:
+        return text_of(path)[0]
+
+    def text_of(path: str) -> tuple[list[bytes], list[str]]:
+        """(raw lines, decoded lines) of a file, read and decoded once."""
         if path not in lines_cache:
-            lines_cache[path] = _read_lines(open_path.get(path, str(root / path)))
+            raw = _read_lines(open_path.get(path, str(root / path)))
+            lines_cache[path] = (raw, [ln.decode("utf-8", "replace") for ln in raw])
         return lines_cache[path]
 
     # Stable fingerprints count earlier identical (code, line text) pairs in a file.
@@ -309,8 +341,7 @@ def scan(opts: ScanOptions) -> ScanResult:
             continue
         seen.add(key)
         rc = by_code[f.code]
-        lines = lines_of(f.path)
-        text_lines = [ln.decode("utf-8", "replace") for ln in lines]
+        lines, text_lines = text_of(f.path)
         loc = to_location(f.path, f.span, lines)
         line_text = text_lines[f.span.start_row] if f.span.start_row < len(text_lines) else ""
         okey = (f.path, f.code, line_text.strip())

@@ -14,6 +14,9 @@ All guards lifelint knows count: `std::lock_guard`, `std::unique_lock` (with `un
 `std::scoped_lock`, `std::shared_lock`, boost and absl guards, bare `m.lock()/m.unlock()`, and
 `cpp.lock-types`.
 
+Rust: a raw pointer taken from a `MutexGuard` / `RwLock` guard (`guard.as_ptr()`, `&*guard as *const _`,
+`guard.as_mut_ptr()`) used after `drop(guard)` or after the guard's scope ends, or returned.
+
 ## Why is this bad?
 The lock protects the data, not the view. Once it is released another thread may write,
 resize, erase or free what the view points to, and the view silently reads torn data or freed
@@ -62,6 +65,7 @@ from lifelint.facts.cpp_flow import view_kind
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import class_members, lambda_sink, member_type
+from lifelint import rust_checks
 
 VIEW_WORDS = {"span": "a span", "string_view": "a string_view", "iterator": "an iterator", "pointer": "a raw pointer",
               "reference": "a reference"}
@@ -79,7 +83,7 @@ def _lines(n: int) -> str:
 class ViewEscapesLock(Rule):
     code = "LL101"
     name = "view-escapes-lock"
-    languages = ("cpp",)
+    languages = ("cpp", "rust")
     level = Level.WARNING
     precision = Precision.HIGH
     summary = "A span / string_view / pointer / iterator / reference obtained under a lock is used after the lock is released."
@@ -87,6 +91,9 @@ class ViewEscapesLock(Rule):
     seeds = ("000", "001")
 
     def check(self, facts, index):
+        if facts.language == "rust":
+            yield from rust_checks.check_ll101(facts, index)
+            return
         for fn in facts.cpp.functions:
             flow = fn.flow
             if flow is None or not fn.locks:

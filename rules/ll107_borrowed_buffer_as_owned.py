@@ -6,6 +6,10 @@ the project: its destructor calls `delete`, `free` or a deallocator such as
 function named like `adopt*` / `take*` / `*from_raw*` / `own*`. When the holder frees through a
 deallocator that is a no-op (an empty `free_disk_buffer`, see LL108), the message says so.
 
+Rust: an owning wrapper made from a resource the function does not own — `File::from_raw_fd` /
+`OwnedFd::from_raw_fd` on a caller's fd or a field of a borrowed struct, `Box::from_raw` on a
+borrowed pointer — so dropping the wrapper closes or frees what the caller still owns (seed 002).
+
 ## Why is this bad?
 `const_cast<char*>(view.data())` strips the only sign that the memory belongs to someone else.
 An owning holder will free it (a double free or a free of memory that never came from that
@@ -43,6 +47,7 @@ import re
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.rules.ll108_noop_deallocator import is_deallocator_name
+from lifelint import rust_checks
 
 _DATA = re.compile(r"^\s*(?P<owner>.+?)\s*(?:\.|->)\s*(?P<m>data|c_str)\s*\(\s*\)\s*$")
 _OWNING_NAME = re.compile(r"(holder$|Holder$|^unique_ptr$|^shared_ptr$|^adopt|^Adopt|^take_?own|^TakeOwn|from_raw|FromRaw|^own(ed)?_|^Owned|^assume_own)")
@@ -107,7 +112,7 @@ def _noop_deallocators(index, class_name: str | None, names: list[str]):
 class BorrowedBufferAsOwned(Rule):
     code = "LL107"
     name = "borrowed-buffer-as-owned"
-    languages = ("cpp",)
+    languages = ("cpp", "rust")
     level = Level.WARNING
     precision = Precision.HIGH
     summary = "`const_cast` of a borrowed buffer's data() is handed to a holder that takes ownership of it."
@@ -115,6 +120,9 @@ class BorrowedBufferAsOwned(Rule):
     seeds = ("000", "002")
 
     def check(self, facts, index):
+        if facts.language == "rust":
+            yield from rust_checks.check_ll107(facts, index)
+            return
         for fn in facts.cpp.functions:
             flow = fn.flow
             if flow is None:

@@ -14,6 +14,9 @@ running or terminate, inflections included (`m_abort`, `stop_requested_`, `is_ru
 The finding is on the declaration; related locations show the unprotected writes. Readers need
 not be visible: a flag is written to be read by someone else.
 
+Rust: a stop flag that is a `static mut bool`, or a plain `bool` shared with a spawned thread
+through a raw pointer or `UnsafeCell`.
+
 ## Why is this bad?
 A plain `bool` written by one thread and read by another is a data race: undefined behaviour.
 In practice the reader may never see the write (the compiler hoists the load out of the loop),
@@ -56,6 +59,7 @@ import re
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import _short, call_is_async_sink
+from lifelint import rust_checks
 
 STOP_WORDS = frozenset({
     "stop", "stopped", "stopping", "abort", "aborted", "aborting", "cancel", "cancelled", "canceled", "cancelling",
@@ -228,7 +232,7 @@ def _global_accesses(index):
 class NonAtomicStopFlag(Rule):
     code = "LL201"
     name = "non-atomic-stop-flag"
-    languages = ("cpp",)
+    languages = ("cpp", "rust")
     level = Level.WARNING
     precision = Precision.HIGH
     summary = "A plain bool stop/abort/done flag is written and read across threads without an atomic or a common lock."
@@ -236,6 +240,9 @@ class NonAtomicStopFlag(Rule):
     seeds = ("001",)
 
     def check(self, facts, index):
+        if facts.language == "rust":
+            yield from rust_checks.check_ll201(facts, index)
+            return
         for k in facts.cpp.classes:
             for v in k.fields + k.static_members:
                 if not is_plain_bool(v) or not is_stop_name(v.name):

@@ -15,6 +15,8 @@ and other synchronisation objects are skipped, as are writes with a lock held (i
 or by every caller), writes in `main()` and in functions only `main()` calls, and initialisers
 (static initialisation runs before any thread).
 
+Rust: a `static mut` written inside a function (outside `unsafe fn`s whose contract serialises callers).
+
 ## Why is this bad?
 A global has no owner: any thread may read it while another writes it. The classic shape
 (seed 001): a binding sets `memory_disk_memory_size` from whatever thread calls it, while the
@@ -62,6 +64,7 @@ import re
 from lifelint.locking import is_sync_type, locking_index
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
+from lifelint import rust_checks
 
 
 def _candidate(var) -> bool:
@@ -137,7 +140,7 @@ def _evidence(li, index, items, entry_names, global_mutex_files) -> str | None:
 class UnsynchronizedGlobal(Rule):
     code = "LL202"
     name = "unsynchronized-global"
-    languages = ("cpp",)
+    languages = ("cpp", "rust")
     level = Level.WARNING
     precision = Precision.MEDIUM
     summary = "A mutable global is written outside any lock and used by another function in a threaded program."
@@ -145,6 +148,9 @@ class UnsynchronizedGlobal(Rule):
     seeds = ("001", "002")
 
     def check(self, facts, index):
+        if facts.language == "rust":
+            yield from rust_checks.check_ll202(facts, index)
+            return
         li = locking_index(index)
         table = index.memo("LL202.globals", _build)
         for fl in li.in_file(facts.path):

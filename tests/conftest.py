@@ -23,6 +23,12 @@ NOOP_DEALLOCATOR = textwrap.dedent("""\
 FIXED_DEALLOCATOR = NOOP_DEALLOCATOR.replace("// the storage owns the buffers", "delete[] b;")
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's lifelint cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def run_cli(monkeypatch):
     """Run `lifelint ARGS` in-process from `cwd`; returns (exit code, stdout, stderr)."""

@@ -84,10 +84,10 @@ def test_symlink_loop_named_explicitly(tree, run_cli):
 
 
 def test_syntax_errors_keep_the_findings_of_the_parts_that_parsed(tree, run_cli):
-    (tree / "src" / "backend.cpp").write_text("int broken( {{{ ;\n" + NOOP_DEALLOCATOR + "\n}}} garbage <<<\n")
+    (tree / "src" / "backend.cpp").write_text("void broken() { int = = 3; call(; }\n" + NOOP_DEALLOCATOR + "\nint trailing garbage <<< ;\n")
     code, doc, _ = _json(run_cli, tree)
     assert any(d["kind"] == "syntax" for d in doc["diagnostics"])
-    assert [f["code"] for f in doc["findings"]] == ["LL108"]
+    assert [(f["code"], f["line"]) for f in doc["findings"]] == [("LL108", 4)]
 
 
 def test_deep_nesting_does_not_crash(tree, run_cli):

@@ -92,7 +92,7 @@ def test_output_is_identical_for_any_job_count(tmp_path, run_cli):
         (src / f"f{i:02}.cpp").write_text(NOOP_DEALLOCATOR if i % 3 == 0 else "int x = 1;\n")
     outs = []
     for jobs in ("1", "2", "3"):
-        code, out, _ = run_cli(["check", "--format", "json", "-j", jobs, "."], tmp_path)
+        code, out, _ = run_cli(["check", "--format", "json", "--no-cache", "-j", jobs, "."], tmp_path)
         assert code == 1
         outs.append(out)
     assert outs[0] == outs[1] == outs[2]

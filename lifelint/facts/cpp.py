@@ -2,7 +2,7 @@
 their parameters and bodies, globals and statics.
 
 Flow facts inside function bodies (locks, lambdas, calls, local views) hang off
-`Function.flow`, filled by `lifelint.facts.cpp_flow` when that module is present.
+`Function.flow`, filled by `lifelint.facts.cpp_flow`.
 """
 
 from __future__ import annotations
@@ -390,10 +390,8 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                     owner.method_decls.append(_name_parts(unwrap_declarator(d0).name_node)[0])
         for c in reversed(node.named_children):
             stack.append((c, cls, ns, fn))
-    try:
-        from lifelint.facts import cpp_flow  # noqa: F401  (added by the flow-facts work)
-    except ImportError:
-        cpp_flow = None
-    if cpp_flow is not None:
-        cpp_flow.extract(root, data, facts, out, settings)
+    from lifelint.facts import cpp_atomics, cpp_flow
+
+    cpp_flow.extract(root, data, facts, out, settings)
+    cpp_atomics.extract(root, data, facts, out)
     return out

@@ -167,10 +167,7 @@ def extract(root, data: bytes, facts) -> RustFacts:
                 is_const_item=t == "const_item", value=text(val) if val is not None else None))
         for c in reversed(node.named_children):
             stack.append((c, impl_type, mods, impl_trait))
-    try:
-        from lifelint.facts import rust_flow  # noqa: F401  (added by the Rust rules' work)
-    except ImportError:
-        rust_flow = None
-    if rust_flow is not None:
-        rust_flow.extract(root, data, facts, out)
+    from lifelint.facts import rust_flow
+
+    rust_flow.extract(root, data, facts, out)
     return out
