@@ -104,7 +104,7 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
 def _drop_excluded(paths: list[str], settings, root: Path) -> list[str]:
     import pathspec
 
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", [*settings.exclude, *settings.extend_exclude])
+    spec = pathspec.GitIgnoreSpec.from_lines([*settings.exclude, *settings.extend_exclude])
     out = []
     for p in paths:
         rel = os.path.relpath(os.path.abspath(p), root).replace(os.sep, "/")

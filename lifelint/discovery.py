@@ -54,7 +54,7 @@ class _Ignores:
 
     def __init__(self, root: Path, exclude: list[str], respect_gitignore: bool):
         self.root = root
-        self.exclude = pathspec.PathSpec.from_lines("gitwildmatch", exclude)
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(exclude)
         self.respect_gitignore = respect_gitignore
         self.git: list[tuple[Path, pathspec.PathSpec]] = []
 
@@ -66,7 +66,7 @@ class _Ignores:
             lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return
-        self.git.append((directory, pathspec.PathSpec.from_lines("gitwildmatch", lines)))
+        self.git.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
         rel = _display(path, self.root)
