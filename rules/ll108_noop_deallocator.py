@@ -35,7 +35,7 @@ into a buffer allocated for the holder, or pass a non-owning view.
   / delete / return" together with "buffer / block / chunk / page / memory / handle") count;
   an override with another name and an empty body is an ordinary no-op hook and stays silent.
 - Classes whose name marks an intentional no-op (arena, monotonic, bump, null, noop, dummy,
-  fake, mock, stub) are skipped: an arena frees everything at once by design.
+  fake, mock, stub, disabled) are skipped: an arena frees everything at once by design.
 - Only definitions are checked; a deallocator implemented through a macro is not seen.
 """
 
@@ -49,7 +49,7 @@ from lifelint.registry import Rule
 FREE_WORDS = frozenset({"free", "dealloc", "deallocate", "release", "reclaim", "recycle"})
 WEAK_VERBS = frozenset({"destroy", "dispose", "delete", "return", "put", "give"})
 MEMORY_NOUNS = frozenset({"buffer", "buf", "buffers", "block", "chunk", "page", "mem", "memory", "handle", "storage"})
-INTENTIONAL_NOOP_CLASS = re.compile(r"arena|monotonic|bump|null|noop|no_op|dummy|fake|mock|stub", re.IGNORECASE)
+INTENTIONAL_NOOP_CLASS = re.compile(r"arena|monotonic|bump|null|noop|no_op|dummy|fake|mock|stub|disabled", re.IGNORECASE)
 
 
 def name_words(name: str) -> list[str]:

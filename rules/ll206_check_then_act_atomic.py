@@ -37,6 +37,9 @@ if self.closed
 ```
 
 ## Known limits
+- C++: a check that clears the flag (`if (f) { f = false; ... }`) is taken as a single consumer
+  taking a request (a signal handler's flag read by one loop) and stays silent; only claiming
+  (storing a set value) is reported.
 - A branch that only stores the flag (an idempotent "set if not yet set") is not flagged; nor
   is a check or a store done while a lock guard from the same function is held (double-checked
   locking re-checks under the lock), nor a store of a value computed from variables
@@ -154,6 +157,10 @@ class CheckThenActAtomic(Rule):
         if not items:
             return
         for it in items:
+            # `if (flag) { flag = false; ... }` consumes a request (a signal handler's flag read by
+            # one loop); the two-winner hazard is claiming: setting what the check saw unset.
+            if it.value.strip() in ("false", "0", "nullptr", "NULL"):
+                continue
             msg = (f"atomic `{it.name}` is checked here and set with `{it.store_text}` on line {it.store.line} in the "
                    f"code this check guards: two threads can both read the old value and both go on. Make the "
                    f"check and the set one step: `{it.name}.compare_exchange_strong(expected, {it.value})`, or "
