@@ -79,7 +79,7 @@ class ThisCapturedInAsync(Rule):
     name = "this-captured-in-async"
     languages = ("cpp",)
     level = Level.WARNING
-    precision = Precision.HIGH
+    precision = Precision.MEDIUM
     summary = "A callback handed to an async sink holds a raw `this` that nothing keeps alive."
     tags = ("correctness", "lifetime", "concurrency")
     seeds = ("000", "001")
