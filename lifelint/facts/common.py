@@ -3,6 +3,7 @@ Python's recursion limit."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterator
 
@@ -108,3 +109,21 @@ def _comment_nodes(root) -> list:
             pos = max(n.end_byte - base, at + 1)
         else:
             pos = at + 1
+
+
+@functools.cache
+def _query(lang: str, pattern: str):
+    from tree_sitter import Query
+
+    from lifelint.parsing import language
+
+    return Query(language(lang), pattern)
+
+
+def captures(node, lang: str, pattern: str) -> dict[str, list]:
+    """Run a tree-sitter query under `node` (in C: far cheaper than walking every node in
+    Python). Returns capture name -> nodes, each list in document order."""
+    from tree_sitter import QueryCursor
+
+    found = QueryCursor(_query(lang, pattern)).captures(node)
+    return {k: sorted(v, key=lambda n: n.start_byte) for k, v in found.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lifelint.facts.common import text
+from lifelint.facts.common import captures, text
 from lifelint.model import Span
 
 CLASS_TYPES = frozenset({"class_specifier", "struct_specifier", "union_specifier"})
@@ -314,6 +314,30 @@ def _class_name(node) -> str | None:
     return name.split("<", 1)[0]
 
 
+# Inside a function body only static locals and local classes are declarations of interest;
+# a query finds them without visiting every node of the body in Python.
+_BODY_DECLS = """
+[(declaration (storage_class_specifier)) @d
+ (class_specifier body: (_)) @d (struct_specifier body: (_)) @d (union_specifier body: (_)) @d]
+"""
+
+
+def _body_declarations(fn_node) -> list:
+    """Static/thread_local declarations and local classes in a function body, outermost only
+    (what sits inside a local class is found when that class is visited)."""
+    body = fn_node.child_by_field_name("body")
+    if body is None:
+        return []
+    out = []
+    for n in captures(body, "cpp", _BODY_DECLS).get("d", ()):
+        p = n.parent
+        while p is not None and p != body and p.type not in CLASS_TYPES:
+            p = p.parent
+        if p == body:
+            out.append(n)
+    return out
+
+
 def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
     from lifelint.facts.cpp_locks import extract_locks
@@ -357,7 +381,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                     if owner is not None:
                         owner.methods.append(f)
                         owner.method_decls.append(f.name)
-                for c in reversed(node.named_children):
+                for c in reversed(_body_declarations(node)):
                     stack.append((c, (), ns, f.qualname))
                 continue
         if t == "field_declaration" and cls and fn is None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lifelint.facts.common import captures
 from lifelint.model import Span
 
 _ATOMIC_TYPE = re.compile(r"(?:^|::|\b)(?:atomic\s*<|atomic_(?:bool|int|uint|long|ulong|llong|ullong|size_t|"
@@ -59,13 +60,16 @@ def _walk(node, prune=("lambda_expression", "function_definition", "class_specif
         stack.extend(reversed(n.children))
 
 
+_DECLS = """
+[(field_declaration type: (_) @type) (declaration type: (_) @type) (parameter_declaration type: (_) @type)]
+"""
+
+
 def _declared_atomics(root) -> set[str]:
     names: set[str] = set()
-    for n in _walk(root, prune=()):
-        if n.type not in ("field_declaration", "declaration", "parameter_declaration"):
-            continue
-        ty = n.child_by_field_name("type")
-        if ty is None or not _ATOMIC_TYPE.search(_t(ty)):
+    for ty in captures(root, "cpp", _DECLS).get("type", ()):
+        n = ty.parent
+        if not _ATOMIC_TYPE.search(_t(ty)):
             continue
         for c in n.named_children:
             if c.type in ("field_identifier", "identifier"):
@@ -187,15 +191,14 @@ def _exits(block) -> bool:
 
 
 def extract(root, data: bytes, facts, out) -> None:
-    atomics = _declared_atomics(root)
+    # Most files declare no atomic at all: skip the tree entirely for them.
+    atomics = _declared_atomics(root) if b"atomic" in data else set()
     out.extra["atomic_vars"] = sorted(atomics)
     items: list[CheckThenAct] = []
     if not atomics:
         out.extra["atomic_check_then_act"] = items
         return
-    for n in _walk(root, prune=()):
-        if n.type != "if_statement":
-            continue
+    for n in captures(root, "cpp", "(if_statement) @if").get("if", ()):
         cond = n.child_by_field_name("condition")
         cons = n.child_by_field_name("consequence")
         alt = n.child_by_field_name("alternative")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lifelint.facts.common import text, walk_pruned
+from lifelint.facts.common import captures, text
 from lifelint.model import Span
 
 GUARD_TYPES = frozenset({
@@ -123,6 +123,15 @@ def _mutex_like(name: str) -> bool:
     return any(k in n for k in ("mutex", "mtx", "lock", "mu_", "_mu", "cs_", "critical")) or n in ("mu", "m")
 
 
+# Declarations (guards) and lock/unlock member calls anywhere in a body, found in C.
+_LOCK_EVENTS = """
+(declaration) @decl
+(call_expression
+  function: (field_expression field: (field_identifier) @method
+    (#any-of? @method "lock" "unlock" "release" "lock_shared" "unlock_shared" "try_lock"))) @call
+"""
+
+
 def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockRegion]:
     guard_types = GUARD_TYPES | frozenset(guard_extra or ())
     body = fn_node.child_by_field_name("body")
@@ -130,18 +139,12 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         return []
     fn_end = Span.of(body.children[-1]) if body.children else Span.of(body)
     regions: list[LockRegion] = []
-    decls = []
+    found = captures(body, "cpp", _LOCK_EVENTS)
+    decls = found.get("decl", [])
     member_calls = []  # (receiver text, method, call node)
-    for n in walk_pruned(body, frozenset()):
-        if n.type == "declaration":
-            decls.append(n)
-        elif n.type == "call_expression":
-            f = n.child_by_field_name("function")
-            if f is not None and f.type == "field_expression":
-                fld = f.child_by_field_name("field")
-                arg = f.child_by_field_name("argument")
-                if fld is not None and arg is not None and text(fld) in ("lock", "unlock", "release", "lock_shared", "unlock_shared", "try_lock"):
-                    member_calls.append((normalise_mutex(text(arg)), text(fld), n))
+    for n in found.get("call", []):
+        f = n.child_by_field_name("function")
+        member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), text(f.child_by_field_name("field")), n))
     for decl in decls:
         g = _guard_decl(decl, guard_types)
         if g is None:
