@@ -41,11 +41,15 @@ class ProjectIndex:
 
     def methods_of(self, class_name: str) -> list[tuple[FileFacts, Any]]:
         """Every definition of a method of `class_name`, inline or out of line, in any file."""
-        out = []
-        for f in self.files:
-            if f.cpp is None:
-                continue
-            for fn in f.cpp.functions:
-                if fn.class_name and fn.class_name.split("::")[-1] == class_name:
-                    out.append((f, fn))
-        return out
+        return self.memo("methods-by-class", _methods_by_class).get(class_name, [])
+
+
+def _methods_by_class(index: ProjectIndex) -> dict[str, list[tuple[FileFacts, Any]]]:
+    out: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
+    for f in index.files:
+        if f.cpp is None:
+            continue
+        for fn in f.cpp.functions:
+            if fn.class_name:
+                out[fn.class_name.split("::")[-1]].append((f, fn))
+    return dict(out)

@@ -7,15 +7,14 @@ with `--no-prepass` for the raw grammar figure.
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Iterable, TextIO
 
-from lifelint.discovery import CPP_EXTENSIONS, RUST_EXTENSIONS, language_of
+from lifelint.discovery import language_of
+from lifelint.facts.common import error_ranges
 from lifelint.settings import CppSettings
 
-SOURCE_EXTENSIONS = CPP_EXTENSIONS | RUST_EXTENSIONS
 
 
 @dataclass(slots=True)
@@ -61,39 +60,13 @@ class ParseStats:
         return sorted(bad, key=lambda f: (-f.share, -f.error_bytes, f.path))[:n]
 
 
-def error_ranges(root) -> list[tuple[int, int]]:
-    """Merged byte ranges of ERROR / MISSING nodes, as facts.common computes them, but only
-    descending into subtrees that hold an error (much cheaper on mostly clean files)."""
-    errors: list[tuple[int, int]] = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.type == "ERROR" or n.is_missing:
-            errors.append((n.start_byte, max(n.end_byte, n.start_byte + 1)))
-        if n.has_error:
-            stack.extend(n.children)
-    errors.sort()
-    merged: list[tuple[int, int]] = []
-    for s, e in errors:
-        if merged and s <= merged[-1][1]:
-            if e > merged[-1][1]:
-                merged[-1] = (merged[-1][0], e)
-        else:
-            merged.append((s, e))
-    return merged
-
-
 def iter_sources(paths: Iterable[str]) -> Iterable[str]:
-    """Files named directly (any extension we know), and C++/Rust files under directories."""
-    for p in paths:
-        if os.path.isdir(p):
-            for dirpath, dirnames, filenames in os.walk(p):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    if os.path.splitext(name)[1].lower() in SOURCE_EXTENSIONS:
-                        yield os.path.join(dirpath, name)
-        elif language_of(p):
-            yield p
+    """The files `lifelint check` would scan for these paths (same discovery and ignores)."""
+    from pathlib import Path
+
+    from lifelint.discovery import discover
+
+    return [src.path for src in discover(list(paths), Path.cwd(), []).files]
 
 
 _WHITESPACE = b" \t\r\n\f\v"

@@ -45,6 +45,29 @@ def text(node) -> str:
     return node.text.decode("utf-8", "replace") if node is not None else ""
 
 
+def error_ranges(root) -> list[tuple[int, int]]:
+    """Merged byte ranges of ERROR / MISSING nodes under `root`, entering only subtrees whose
+    `has_error` is set (cheap on mostly clean files)."""
+    errors: list[tuple[int, int]] = []
+    if root.has_error:
+        stack = [root]
+        while stack:
+            n = stack.pop()
+            if n.is_error or n.is_missing:
+                errors.append((n.start_byte, max(n.end_byte, n.start_byte + 1)))
+            stack.extend([c for c in n.children if c.has_error])
+    # Merge nested/overlapping ranges so counts and lookups stay cheap.
+    errors.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in errors:
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    return merged
+
+
 def collect_comments_and_errors(root, facts) -> None:
     """Comments (in document order) and merged ERROR/MISSING byte ranges of the tree under
     `root`, into `facts.comments`, `facts.error_ranges` and `facts.error_bytes`.
@@ -58,23 +81,7 @@ def collect_comments_and_errors(root, facts) -> None:
         prev = n.prev_sibling
         own_line = prev is None or prev.end_point[0] < n.start_point[0]
         facts.comments.append(Comment(Span.of(n), text(n), own_line))
-    errors: list[tuple[int, int]] = []
-    if root.has_error:
-        stack = [root]
-        while stack:
-            n = stack.pop()
-            if n.is_error or n.is_missing:
-                errors.append((n.start_byte, max(n.end_byte, n.start_byte + 1)))
-            stack.extend([c for c in n.children if c.has_error])
-    # Merge nested/overlapping error ranges so counts and lookups stay cheap.
-    errors.sort()
-    merged: list[tuple[int, int]] = []
-    for s, e in errors:
-        if merged and s <= merged[-1][1]:
-            if e > merged[-1][1]:
-                merged[-1] = (merged[-1][0], e)
-        else:
-            merged.append((s, e))
+    merged = error_ranges(root)
     facts.error_ranges = merged
     facts.error_bytes = sum(e - s for s, e in merged)
 
