@@ -6,9 +6,11 @@ running or terminate, inflections included (`m_abort`, `stop_requested_`, `is_ru
 
 - it is written somewhere other than the constructor (in any file of the project),
 - its class is shared across threads: it has a mutex, a thread, an atomic or a condition
-  variable, or one of its methods posts callbacks (`post`, `dispatch`, `defer`, `co_spawn`,
-  `std::async`, `cpp.async-sinks`) or starts a thread (for a global: a file that writes it does
-  one of these),
+  variable; one of its methods starts a thread or hands work to one (`std::async`,
+  `cpp.async-sinks`); or it posts a callback that writes the flag (`post`, `dispatch`, `defer`,
+  `co_spawn`), so the write happens on the executor's thread and the reads wherever callers are
+  (for a global: a file that writes it does one of these). Posting alone is not evidence: an
+  io_context run by one thread serialises its handlers, the common asio design.
 - and not every access to it holds one common mutex.
 
 The finding is on the declaration; related locations show the unprotected writes. Readers need
@@ -58,7 +60,7 @@ import re
 
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
-from lifelint.sinks import _short, call_is_async_sink
+from lifelint.sinks import _short, call_is_async_sink, lambda_sink
 from lifelint import rust_checks
 
 STOP_WORDS = frozenset({
@@ -120,6 +122,32 @@ def thread_confined(index, class_name: str) -> bool:
     return found
 
 
+def _posted_write(index, class_name: str, flag: str) -> str | None:
+    """A callback handed to an executor (`post`, `dispatch`, ...) that writes `flag`: the write
+    happens on the executor's thread, the reads in whoever calls the class."""
+    for _f, fn in index.methods_of(class_name):
+        flow = fn.flow
+        if flow is None or not flow.lambdas:
+            continue
+        for li in range(len(flow.lambdas)):
+            writes = [u for u in flow.uses if u.name == flag and u.access in ("write", "update")
+                      and _inside_lambda(flow, u.lambda_index, li)]
+            if not writes:
+                continue
+            sink = lambda_sink(flow, li, fn, index, getattr(index, "settings", None))
+            if sink is not None and _posts(flow.calls[sink.call], index):
+                return f"`{fn.name}` posts a callback that writes it with `{flow.calls[sink.call].callee}`"
+    return None
+
+
+def _inside_lambda(flow, li: int | None, target: int) -> bool:
+    while li is not None:
+        if li == target:
+            return True
+        li = flow.lambdas[li].parent
+    return False
+
+
 def _shared_evidence(index, class_name: str) -> str | None:
     """Why a class is shared across threads, or None."""
     cache = index.memo("ll201.shared", lambda _ix: {})
@@ -151,8 +179,8 @@ def _shared_evidence(index, class_name: str) -> str | None:
             if fn.flow is None:
                 continue
             for c in fn.flow.calls:
-                if _posts(c, index):
-                    why = f"`{fn.name}` posts callbacks with `{c.callee}`"
+                if _runs_on_another_thread(c, index):
+                    why = f"`{fn.name}` hands work to another thread with `{c.callee}`"
                     break
                 if c.name in ("thread", "jthread") and c.kind in ("construct", "call", "new") and c.callee.split("<")[0] in ("std::thread", "std::jthread", "boost::thread", "thread", "jthread"):
                     why = f"`{fn.name}` starts a thread"
@@ -170,6 +198,16 @@ def _posts(call, index) -> bool:
     if call_is_async_sink(call, getattr(index, "settings", None)) is None:
         return False
     return not call.name.startswith("async_") or call.name in _extra_sinks(index)
+
+
+def _runs_on_another_thread(call, index) -> bool:
+    """`std::async` or a configured sink. Posting to an io_context (`post`, `dispatch`, `defer`,
+    `co_spawn`) is not evidence by itself: an io_context run by one thread serialises its
+    handlers, the common asio design; a class whose handlers run on several threads shows it with
+    a mutex, an atomic or a thread of its own."""
+    if not _posts(call, index):
+        return False
+    return (call.name == "async" and call.callee.replace(" ", "").startswith(("std::async", "async"))) or call.name in _extra_sinks(index)
 
 
 def _extra_sinks(index) -> set[str]:
@@ -254,7 +292,7 @@ class NonAtomicStopFlag(Rule):
                     for u in fn.flow.uses:
                         if u.name == v.name and u.kind in ("member", "unknown", "global"):
                             accesses.append((f, fn, u))
-                finding = self._judge(v, accesses, lambda: None if thread_confined(index, k.name) else _shared_evidence(index, k.name), f"`{k.name}`")
+                finding = self._judge(v, accesses, lambda: None if thread_confined(index, k.name) else (_shared_evidence(index, k.name) or _posted_write(index, k.name, v.name)), f"`{k.name}`")
                 if finding is not None:
                     yield finding
         for v in facts.cpp.globals:
