@@ -196,7 +196,11 @@ class FnLocks:
     region_keys: list[tuple[str, ...]] = field(default_factory=list)  # per Function.locks region
     region_adopted: list[bool] = field(default_factory=list)
     guard_params: dict[str, int] = field(default_factory=dict)  # guard reference parameter -> index
-    guard_param_release: dict[str, int] = field(default_factory=dict)  # param -> byte of its first unlock()
+    # param -> [(byte, held after it)]: its unlock()/lock() calls in order; held before the first.
+    guard_param_events: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
+    # Calls that take a guard as an argument (`cond.wait(lock)`, `ev.clear(lock)`): the guard's
+    # lock is held for them whatever happened before (the callee expects it so).
+    guard_arg_calls: list[tuple[int, int]] = field(default_factory=list)
     callers: list[CallSite] = field(default_factory=list)
     entry: frozenset[str] = frozenset()  # locks every caller holds
     entry_guarded: frozenset[str] = frozenset()  # ... through the guard it passes in (ends at `l.unlock()`)
@@ -236,8 +240,12 @@ class FnLocks:
             out.update(self.entry)
             if byte is not None:
                 for p in self.guard_params:
-                    rel = self.guard_param_release.get(p)
-                    if rel is None or byte < rel:
+                    held = True
+                    for at, state in self.guard_param_events.get(p, ()):
+                        if at > byte:
+                            break
+                        held = state
+                    if held or any(a <= byte < b for a, b in self.guard_arg_calls):
                         out.add(WILDCARD)
                         out.update(self.entry_guarded)
         return frozenset(out)
@@ -570,9 +578,18 @@ class _Builder:
             if d.kind == "param" and d.is_reference and last_name(split_template(d.type)[0]) in GUARD_PARAM_TYPES:
                 fl.guard_params[d.name] = len(fl.guard_params)
         for p in fl.guard_params:
-            rel = [c.span.start_byte for c in flow.calls if c.receiver == p and c.name in ("unlock", "release") and c.lambda_index is None]
-            if rel:
-                fl.guard_param_release[p] = min(rel)
+            events = [(c.span.start_byte, c.name == "lock") for c in flow.calls
+                      if c.receiver == p and c.name in ("unlock", "release", "lock") and c.lambda_index is None]
+            # `cleanup c = {this, &lock};` hands the guard to a local object whose destructor
+            # may re-lock it (asio's task_cleanup): from that object's scope end, assume held.
+            amp = re.compile(r"&\s*" + re.escape(p) + r"\b")
+            for d in flow.decls:
+                if d.kind == "local" and d.lambda_index is None and d.init and amp.search(d.init):
+                    events.append((flow.scopes[d.scope].span.end_byte - 1, True))
+            if events:
+                fl.guard_param_events[p] = sorted(events)
+            fl.guard_arg_calls.extend((c.span.start_byte, c.span.end_byte) for c in flow.calls
+                                      if c.lambda_index is None and any(a.strip().lstrip("&*") == p for a in c.args))
 
     @staticmethod
     def scope_at(flow, byte: int) -> int:
@@ -608,6 +625,16 @@ class _Builder:
                                      not fl.lambda_runs_later(c.lambda_index)))
 
     def call_targets(self, fl: FnLocks, c) -> list[FnLocks]:
+        """Definitions a call can reach, by name and declared type, and by argument count: a
+        name shared by unrelated functions (`write(fd, buf, n)` and `asio::write(s, b)`) must
+        not link them."""
+        targets = [t for t in self._call_targets(fl, c) if accepts(t.fn, len(c.args))]
+        if c.callee.replace(" ", "").startswith("::") and "::" not in c.callee.replace(" ", "")[2:]:
+            # `::write(fd, ...)` names the global namespace: not `asio::write`.
+            targets = [t for t in targets if "::" not in t.fn.qualname]
+        return targets
+
+    def _call_targets(self, fl: FnLocks, c) -> list[FnLocks]:
         name = c.name
         if not _IDENT.match(name or ""):
             return []
@@ -670,6 +697,18 @@ class _Builder:
         # prefer the definition over an `extern` declaration
         cands = same_file or [v for _f, v in items]
         return next((v for v in cands if not v.is_extern), cands[0])
+
+
+def accepts(fn, n_args: int) -> bool:
+    """Whether `fn` can be called with `n_args` arguments. Too few only rules a target out when
+    its definition is its own declaration (a template): an out-of-line definition does not
+    repeat the default arguments its declaration gives."""
+    params = fn.params
+    if any(p.kind == "variadic" for p in params):
+        return True
+    if n_args > len(params):
+        return False
+    return not fn.is_template or n_args >= sum(1 for p in params if p.kind == "plain")
 
 
 def access_verb(u) -> tuple[bool, str]:

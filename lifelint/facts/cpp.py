@@ -25,6 +25,7 @@ class Param:
     pointer_depth: int
     is_reference: bool
     span: Span
+    kind: str = "plain"  # "plain", "default" (has a default argument), "variadic" (`...`, a pack)
 
 
 @dataclass(slots=True)
@@ -71,6 +72,7 @@ class Function:
     is_static: bool = False
     is_ctor: bool = False
     is_dtor: bool = False
+    is_template: bool = False  # defined under `template <...>`: the definition is its own declaration
     special: str | None = None  # "default" / "delete" / "pure" when there is no body
     body: Span | None = None
     body_kind: str | None = None  # "empty", "comments" (only comments), "noop" (only `(void)p;`-like statements), "code"
@@ -170,12 +172,19 @@ def _params(fdecl) -> list[Param]:
     plist = fdecl.child_by_field_name("parameters") if fdecl is not None else None
     if plist is None:
         return out
-    for p in plist.named_children:
+    named = plist.named_children
+    if len(named) == 1 and named[0].type == "parameter_declaration" and text(named[0]).strip() == "void":
+        return out  # `f(void)`: no parameters
+    for p in plist.children:
+        if p.type == "...":  # C-style varargs
+            out.append(Param(None, "...", 0, False, Span.of(p), "variadic"))
+            continue
         if p.type not in ("parameter_declaration", "optional_parameter_declaration", "variadic_parameter_declaration"):
             continue
         d = unwrap_declarator(p.child_by_field_name("declarator"))
         name = text(d.name_node) if d.name_node is not None and d.name_node.type == "identifier" else None
-        out.append(Param(name, _type_text(p), d.pointer_depth, d.is_reference, Span.of(p)))
+        kind = {"optional_parameter_declaration": "default", "variadic_parameter_declaration": "variadic"}.get(p.type, "plain")
+        out.append(Param(name, _type_text(p), d.pointer_depth, d.is_reference, Span.of(p), kind))
     return out
 
 
@@ -266,6 +275,7 @@ def _function(node, class_stack: list, ns: list[str]) -> Function | None:
         is_static="static" in storage,
         is_ctor=is_ctor,
         is_dtor=is_dtor,
+        is_template=node.parent is not None and node.parent.type == "template_declaration",
         special=special,
         body=Span.of(body) if body is not None else None,
         body_kind=_body_kind(body) if body is not None and body.type == "compound_statement" else None,
