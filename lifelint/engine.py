@@ -278,12 +278,13 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
     # The facts live until the end: keep the collector from re-walking a million objects.
     gc.freeze()
     try:
-        return _report(opts, disc, analysed, result)
+        return _check(opts, disc, analysed, result)
     finally:
         gc.unfreeze()
 
 
-def _report(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
+def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
+    """Index, rules, filters, then report-ready findings."""
     root = opts.root.absolute()
     settings = opts.settings
     facts_list: list[FileFacts] = []
@@ -368,15 +369,8 @@ def _report(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult
         known = {r.code: r.name for r in all_rules()}
         for facts in facts_list:
             sup = suppressions.get(facts.path) or SuppressionIndex(facts)
-            lines = lines_of(facts.path) if sup.items else []
-            for s in sup.items:
-                for sel in s.selectors:
-                    if sel in s.used:
-                        continue
-                    if not any(sel.upper() == c or sel.lower() == n for c, n in known.items()):
-                        result.unused_suppressions.append((to_location(facts.path, s.span, lines), f"unknown rule {sel!r}"))
-                    elif any(sel.upper() == c or sel.lower() == n for c, n in enabled.items()):
-                        result.unused_suppressions.append((to_location(facts.path, s.span, lines), f"{sel} matched no finding"))
+            for s, why in sup.unused(enabled, known):
+                result.unused_suppressions.append((to_location(facts.path, s.span, lines_of(facts.path)), why))
     result.diagnostics.sort(key=lambda d: (d.path, d.kind))
     return result
 

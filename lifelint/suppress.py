@@ -62,13 +62,16 @@ class SuppressionIndex:
                     hit = True
         return hit
 
-    def unused(self, enabled: dict[str, str]) -> list[tuple[Suppression, str]]:
-        """Selectors naming an enabled rule that matched no finding (code -> name in `enabled`)."""
+    def unused(self, enabled: dict[str, str], known: dict[str, str]) -> list[tuple[Suppression, str]]:
+        """(directive, why) for selectors that name no rule at all, or an enabled rule that
+        matched no finding (code -> name maps). A selector for a disabled rule is not unused."""
         out = []
         for s in self.items:
             for sel in s.selectors:
                 if sel in s.used:
                     continue
-                if any(_matches(sel, code, name) for code, name in enabled.items()):
-                    out.append((s, sel))
+                if not any(_matches(sel, code, name) for code, name in known.items()):
+                    out.append((s, f"unknown rule {sel!r}"))
+                elif any(_matches(sel, code, name) for code, name in enabled.items()):
+                    out.append((s, f"{sel} matched no finding"))
         return out
