@@ -40,6 +40,10 @@ void alert_queue::set_notify_function(std::function<void()> const& fun) {
 or `unlock()` the `unique_lock` first, or `post()` the callback to an executor.
 
 ## Known limits
+- A callable invoked while holding only a lock the caller passed in by reference (`wait(lock, pred)`),
+  or a callable parameter run under a mutex that is itself a parameter (`with_lock(m, f)`), is
+  taken as the contract of that function, as with a condition variable's predicate, and stays
+  silent.
 - Virtual calls on observer or plugin interfaces (`ext->on_alert(a)`) are not seen as
   callbacks, even though they run foreign code too.
 - A parameter counts as a callback when it is called like a function and its type is not a
@@ -206,6 +210,13 @@ class CallbackUnderLock(Rule):
                 held = fl.held_at(frozenset(local), c.lambda_index, c.span.start_byte)
                 if held and not local and not fl.guard_params and fl.callers:
                     held = frozenset()  # held only because every caller holds it: reported below, naming the caller
+                if held and not local and held <= {WILDCARD}:
+                    # The caller handed in both the lock and the callable (`wait(lock, pred)`): running
+                    # it under that lock is the contract, as with a condition variable's predicate.
+                    continue
+                if held and c.callee_kind == "param" and all(k == WILDCARD or k.startswith(fl.fn.qualname + "(") for k in held):
+                    # `with_lock(m, f)`: the caller passed the mutex and the callable together.
+                    continue
                 if held:
                     names = [display_lock(k) for k in sorted(held) if k != WILDCARD] or ["the caller's lock"]
                     where = ", ".join(f"`{n}`" for n in names)

@@ -143,6 +143,9 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
     decls = found.get("decl", [])
     member_calls = []  # (receiver text, method, call node)
     for n in found.get("call", []):
+        args = n.child_by_field_name("arguments")
+        if args is not None and args.named_children:
+            continue  # `m.lock()` takes no argument; `blocker.lock(this)` is some other protocol
         f = n.child_by_field_name("function")
         member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), text(f.child_by_field_name("field")), n))
     for decl in decls:
