@@ -688,6 +688,10 @@ def _macros(text: _Text, globs: tuple[str, ...]) -> None:
         rule = next(name for name in _CAPS_RULES if m.start(name) >= 0)
         if rule != "ctor" or m.group("ctor_name") is None or m.group("ctor_name") in classes:
             _CAPS_RULES[rule](text, m)
+    # Reserved-name macros alone on a line (`_GLIBCXX_BEGIN_NAMESPACE_VERSION`): same rule as
+    # an ALL_CAPS macro line; _CAPS_USE needs a letter first to stay fast.
+    for m in _RESERVED_MACRO_LINE.finditer(view):
+        _line_macro(text, _Word(m.start("w"), m.end("w")))
 
 
 def _class_heads(text: _Text) -> set[bytes]:
@@ -727,6 +731,22 @@ def _type_macro(text: _Text, m: re.Match) -> None:
         text.blank(m.end("args") - 1, m.end("args"))
     else:
         text.blank(m.start(), m.end())
+
+
+_RESERVED_MACRO_LINE = re.compile(rb"(?m)^[ \t]*(?P<w>_+[A-Z][A-Z0-9_]*)[ \t]*\r?$")
+
+
+class _Word:
+    """The part of a match-like object `_line_macro` reads."""
+
+    def __init__(self, start: int, end: int):
+        self._start, self._end = start, end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
 
 
 def _default_macro(text: _Text, m: re.Match) -> None:

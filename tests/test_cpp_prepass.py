@@ -350,3 +350,18 @@ def test_parse_stats_command(tmp_path):
     assert not raw.output.startswith("error bytes: 0.0%")
     after = CliRunner().invoke(main, ["parse-stats", str(tmp_path), "-D", "USE_LONG=0"])
     assert after.output.startswith("error bytes: 0.0%"), after.output
+
+
+def test_reserved_name_macro_line_is_blanked():
+    """`_GLIBCXX_BEGIN_NAMESPACE_VERSION` alone on a line glues onto the next declaration
+    unless blanked, like an ALL_CAPS macro line."""
+    from lifelint.cpp_prepass import prepass
+    from lifelint.parsing import parser
+
+    src = (b"namespace std {\n_LIB_BEGIN_NAMESPACE_VERSION\n\n  template<typename M>\n    class guard\n    {\n"
+           b"      bool _M_owns;\n    };\n_LIB_END_NAMESPACE_VERSION\n}\n")
+    out = prepass(src, None)
+    assert len(out) == len(src)
+    assert b"_LIB_BEGIN_NAMESPACE_VERSION" not in out
+    assert not parser("cpp").parse(out).root_node.has_error
+    assert parser("cpp").parse(src).root_node.has_error  # the grammar alone cannot read it
