@@ -296,6 +296,13 @@ class _Builder:
             for k in ks:
                 seen[(k.qualname, self.class_path[id(k)])].add(k.span.start_byte)
         self._dup = {key for key, starts in seen.items() if len(starts) > 1}
+        # The same name in two files with different fields is two classes too (per-platform
+        # implementations: win32/shared_mutex.hpp and pthread/shared_mutex.hpp).
+        shapes: dict[str, set] = defaultdict(set)
+        for ks in self.classes.values():
+            for k in ks:
+                shapes[k.qualname].add(tuple(sorted(v.name for v in k.fields)))
+        self._per_file = {q for q, forms in shapes.items() if len(forms) > 1}
         self.globals: dict[str, list] = defaultdict(list)  # name -> [(facts, Variable)]
         for name, items in index.cpp_globals.items():
             for f, v in items:
@@ -334,6 +341,8 @@ class _Builder:
         path = self.class_path.get(id(k), "")
         if (k.qualname, path) in self._dup:
             return f"{k.qualname}@{path}:{k.span.line}"
+        if k.qualname in self._per_file:
+            return f"{k.qualname}@{path}"
         return k.qualname
 
     def fields_of(self, cls: str | None, klass=None) -> dict[str, tuple[str, object]]:

@@ -19,6 +19,8 @@ GUARD_TYPES = frozenset({
     "MutexLock", "ReaderMutexLock", "WriterMutexLock", "ReleasableMutexLock", "MutexLockMaybe",
     "QMutexLocker", "QReadLocker", "QWriteLocker", "AutoLock", "ScopedLock", "SpinLockGuard",
     "scoped_try_lock", "lock_type", "scoped_lock_type", "mutex_lock", "lock_t", "guard_t",
+    "strict_lock", "nested_strict_lock", "shared_lock_guard", "unique_lock_guard", "MutexGuard",
+    "ReadLock", "WriteLock", "ReadLocker", "WriteLocker", "SpinLockHolder", "lock_holder",
 })
 SHARED_GUARDS = frozenset({"shared_lock", "ReaderMutexLock", "QReadLocker", "upgrade_lock"})
 NOT_HELD_TAGS = ("defer_lock", "try_to_lock")
