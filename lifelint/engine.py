@@ -60,7 +60,8 @@ def _analyse(src: SourcePath, settings: Settings, want_digest: bool) -> tuple[tu
         if facts.error_ranges:
             first = data.count(b"\n", 0, facts.error_ranges[0][0]) + 1
             share = 100.0 * facts.error_bytes / max(1, len(data))
-            diags.append(FileDiagnostic(src.display, "syntax", f"{share:.1f}% of the file could not be parsed (first at line {first}); nothing is reported from those parts"))
+            diags.append(FileDiagnostic(src.display, "syntax", f"{share:.1f}% of the file could not be parsed (first at line {first}); nothing is reported from those parts",
+                                        share / 100.0))
         return (facts, diags), digest
     except RecursionError:
         return (None, [FileDiagnostic(src.display, "internal", "nesting too deep to analyse; skipped")]), None

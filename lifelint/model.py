@@ -105,6 +105,7 @@ class FileDiagnostic:
     path: str
     kind: str  # "unreadable", "binary", "encoding", "too-large", "syntax", "symlink-loop", "internal"
     message: str
+    share: float | None = None  # for "syntax": the fraction of the file the parser could not read
 
 
 @dataclass(slots=True)

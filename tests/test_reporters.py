@@ -198,3 +198,27 @@ def test_github_escapes_properties_and_drops_columns_on_multiline_spans(tmp_path
 def test_every_reporter_handles_an_empty_result(fmt):
     out = render(fmt, ScanResult(root="/nonexistent"))
     assert out.endswith("\n")
+
+
+def test_text_collapses_minor_syntax_notes(tmp_path):
+    import io
+
+    from lifelint.model import FileDiagnostic, ScanResult
+    from lifelint.report import REPORTERS
+
+    result = ScanResult(root=str(tmp_path), files_scanned=3, lines_scanned=30)
+    result.diagnostics = [
+        FileDiagnostic("a.cpp", "syntax", "0.1% of the file could not be parsed (first at line 3)", 0.001),
+        FileDiagnostic("b.cpp", "syntax", "0.2% of the file could not be parsed (first at line 9)", 0.002),
+        FileDiagnostic("c.cpp", "syntax", "40.0% of the file could not be parsed (first at line 1)", 0.4),
+        FileDiagnostic("d.hpp", "binary", "looks binary (NUL bytes); skipped"),
+    ]
+    out = io.StringIO()
+    REPORTERS["text"](result, [], out, color=False)
+    text = out.getvalue()
+    assert "2 files: syntax: small parts" in text
+    assert "c.cpp: syntax: 40.0%" in text and "d.hpp: binary" in text
+    assert "a.cpp" not in text and "b.cpp" not in text
+    out = io.StringIO()
+    REPORTERS["json"](result, [], out)
+    assert {"a.cpp", "b.cpp", "c.cpp", "d.hpp"} <= {d["path"] for d in __import__("json").loads(out.getvalue())["diagnostics"]}

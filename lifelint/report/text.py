@@ -101,6 +101,9 @@ def _where(loc: Location) -> str:
     return f"{_clean(loc.path)}:{loc.line}:{loc.col}"
 
 
+MINOR_SYNTAX_SHARE = 0.05
+
+
 def render(result: ScanResult, rules: Sequence[type], stream: TextIO, *, color: bool = False,
            sources: Mapping[str, list[str]] | None = None, width: int | None = None) -> None:
     is_tty = color and getattr(stream, "isatty", lambda: False)()
@@ -133,6 +136,17 @@ def render(result: ScanResult, rules: Sequence[type], stream: TextIO, *, color: 
         console.print(Text("\n").join(rows))  # one write per finding: thousands of findings stay fast
 
     diags = sorted_diagnostics(result)
+    # Small unparsed islands (a macro the pre-pass could not blank) are routine in real C++: list
+    # files that lost a real share, count the rest. JSON and SARIF carry every one.
+    minor = [d for d in diags if d.kind == "syntax" and d.share is not None and d.share < MINOR_SYNTAX_SHARE]
+    diags = [d for d in diags if d not in minor]
+    if minor:
+        row = Text()
+        row.append(f"{plural(len(minor), 'file')}: ", style="bold")
+        row.append("syntax", style="bold magenta")
+        row.append(f": small parts (under {MINOR_SYNTAX_SHARE:.0%} of each file) could not be parsed; nothing is reported "
+                   "from those parts (`--format json` lists them, `lifelint parse-stats` ranks them)")
+        console.print(row)
     for d in diags:
         row = Text()
         row.append(f"{_clean(d.path)}: ", style="bold")
