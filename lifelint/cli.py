@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from lifelint import __version__
+from lifelint import __version__, baseline
 from lifelint.config import ConfigError, enabled_codes, load_settings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -39,13 +39,15 @@ def main() -> None:
 @click.option("--root", type=click.Path(file_okay=False), help="Directory reported paths are relative to (default: the current directory).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
 @click.option("--report-unused-suppressions", is_flag=True, help="List `lifelint: ignore[...]` comments that matched nothing.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Hide the findings accepted in this baseline file; fail only on new ones.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, writable=True), help="Write every current finding to this baseline file and exit 0.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--color/--no-color", default=None, help="Force or disable colors (default: on a terminal, unless NO_COLOR is set).")
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 @click.option("--force-exclude", is_flag=True, help="Apply config excludes to files named on the command line too (for pre-commit).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Where to cache per-file results (default: the user cache dir).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
-def check(paths, fmt, output, select, extend_select, ignore, config_file, root, jobs, report_unused_suppressions, exit_zero, color, no_progress, force_exclude, cache_dir, no_cache):
+def check(paths, fmt, output, select, extend_select, ignore, config_file, root, jobs, report_unused_suppressions, baseline_file, write_baseline, exit_zero, color, no_progress, force_exclude, cache_dir, no_cache):
     """Scan PATHS (default: the current directory) and report hazards."""
     from lifelint.engine import ScanOptions, default_jobs, scan
     from lifelint.registry import all_rules
@@ -78,6 +80,25 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
         sys.exit(EXIT_ERROR)
     finally:
         progress_done()
+    if write_baseline:
+        try:
+            n = baseline.write(write_baseline, result.findings)
+        except OSError as e:
+            click.echo(f"lifelint: error: cannot write {write_baseline}: {e.strerror or e}", err=True)
+            sys.exit(EXIT_ERROR)
+        click.echo(f"lifelint: wrote {n} finding(s) to {write_baseline}; pass --baseline {write_baseline} (or set `baseline`) to fail only on new ones", err=True)
+        sys.exit(EXIT_CLEAN)
+    baseline_file = baseline_file or settings.baseline
+    if baseline_file:
+        try:
+            accepted = baseline.load(baseline_file)
+        except ConfigError as e:
+            click.echo(f"lifelint: error: {e}", err=True)
+            sys.exit(EXIT_ERROR)
+        result.findings, result.baselined, stale = baseline.apply(result.findings, accepted)
+        if stale:
+            click.echo(f"lifelint: {stale} baseline entr{'y' if stale == 1 else 'ies'} in {baseline_file} no longer match a finding; "
+                       "rewrite it with --write-baseline to keep it tight", err=True)
     rules = [r for r in all_rules() if r.code in enabled]
     render = REPORTERS[fmt]
     if output:

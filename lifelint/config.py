@@ -65,7 +65,7 @@ def load_table(path: Path) -> dict[str, Any]:
 
 TOP_KEYS = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "respect-gitignore", "max-file-size", "cpp", "rust",
+    "respect-gitignore", "max-file-size", "baseline", "cpp", "rust",
 }
 CPP_KEYS = {"defines", "ignore-macros", "extend-ignore-macros", "async-sinks", "keep-alive", "lock-types"}
 RUST_KEYS: set[str] = set()
@@ -140,6 +140,10 @@ def settings_from_table(table: dict[str, Any], where: str) -> Settings:
         if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
             raise ConfigError(f"{where}: key 'max-file-size' must be a positive integer (bytes), got {v!r}")
         s.max_file_size = v
+    if "baseline" in table:
+        if not isinstance(table["baseline"], str) or not table["baseline"]:
+            raise ConfigError(f"{where}: key 'baseline' must be a file path (string)")
+        s.baseline = str(Path(where).parent / table["baseline"])
     cpp = table.get("cpp", {})
     if not isinstance(cpp, dict):
         raise ConfigError(f"{where}: key 'cpp' must be a table")

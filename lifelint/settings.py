@@ -48,6 +48,7 @@ class Settings:
     extend_exclude: list[str] = field(default_factory=list)
     respect_gitignore: bool = True
     max_file_size: int = 4 * 1024 * 1024  # bytes; larger files get a one-line diagnostic
+    baseline: str | None = None  # accepted findings (lifelint.baseline), resolved against the config's folder
     cpp: CppSettings = field(default_factory=CppSettings)
     rust: RustSettings = field(default_factory=RustSettings)
     config_path: str | None = None  # where these came from, for messages
