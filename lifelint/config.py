@@ -195,7 +195,9 @@ def enabled_codes(settings: Settings, cli_select: list[str] | None, cli_ignore: 
     ignore = settings.ignore + (validate_selectors("--ignore", "ignore", cli_ignore) if cli_ignore else [])
     out = set()
     for r in all_rules():
-        if any(_matches(s, r.code, r.name) for s in [*select, *extend]) and not any(_matches(s, r.code, r.name) for s in ignore):
+        chosen = r.default_enabled if select is None else any(_matches(s, r.code, r.name) for s in select)
+        chosen = chosen or any(_matches(s, r.code, r.name) for s in extend)
+        if chosen and not any(_matches(s, r.code, r.name) for s in ignore):
             out.add(r.code)
     return out
 

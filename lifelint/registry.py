@@ -32,6 +32,9 @@ class Rule:
     summary: ClassVar[str]  # one sentence: README table, SARIF shortDescription
     tags: ClassVar[tuple[str, ...]] = ()
     seeds: ClassVar[tuple[str, ...]] = ()  # shared/seeds documents that motivate the rule
+    # Off unless selected (by code, prefix, name or ALL): for rules that flag a style of code
+    # rather than a hazard, like clippy's restriction lints.
+    default_enabled: ClassVar[bool] = True
 
     def __init__(self, settings=None):
         # lifelint.config.Settings: per-language knobs (extra sinks, lock types, ...)

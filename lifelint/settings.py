@@ -40,7 +40,7 @@ class RustSettings:
 
 @dataclass(slots=True)
 class Settings:
-    select: list[str] = field(default_factory=lambda: ["LL"])
+    select: list[str] | None = None  # None: every rule that is on by default (Rule.default_enabled)
     extend_select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)

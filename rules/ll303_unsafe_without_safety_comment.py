@@ -40,6 +40,9 @@ unsafe impl Send for Ring {}
 ```
 
 ## Known limits
+- Off by default, as clippy's `undocumented_unsafe_blocks` is (it is frequent on existing
+  crates: 1,640 on tokio, crossbeam, openssl, libgit2-sys and parking_lot). Turn it on with
+  `extend-select = ["LL303"]` or `--extend-select LL303`.
 - Differences from clippy (lifelint reads source text, not expanded code):
   - `unsafe` inside `macro_rules!` bodies and macro arguments is found from the tokens; a body
     is reported even if the macro is never expanded (clippy only sees expanded ones), and
@@ -65,6 +68,7 @@ class UnsafeWithoutSafetyComment(Rule):
     name = "unsafe-without-safety-comment"
     languages = ("rust",)
     level = Level.NOTE
+    default_enabled = False  # like clippy's undocumented_unsafe_blocks (a restriction lint): opt in
     precision = Precision.VERY_HIGH
     summary = "An `unsafe` block or `unsafe impl` without a `// SAFETY:` comment saying why it is sound."
     tags = ("unsafe", "documentation", "maintainability")

@@ -96,4 +96,19 @@ def test_missing_explicit_config(tmp_path):
 
 def test_defaults_without_config(tmp_path):
     s = load_settings(None, Path(tmp_path))
-    assert s.select == ["LL"] and s.config_path is None
+    assert s.select is None and s.config_path is None
+
+
+def test_opt_in_rules_need_selecting():
+    from lifelint.config import enabled_codes
+    from lifelint.registry import all_rules
+    from lifelint.settings import Settings
+
+    opt_in = {r.code for r in all_rules() if not r.default_enabled}
+    assert "LL303" in opt_in
+    default = enabled_codes(Settings(), None, None)
+    assert not default & opt_in and "LL108" in default
+    assert "LL303" in enabled_codes(Settings(), ["ALL"], None)
+    assert "LL303" in enabled_codes(Settings(), ["LL3"], None)
+    assert "LL303" in enabled_codes(Settings(), None, None, ["LL303"])
+    assert enabled_codes(Settings(), None, None, ["LL303"]) == default | {"LL303"}
