@@ -20,6 +20,7 @@ class ProjectIndex:
         self.cpp_functions: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
         self.cpp_globals: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
         self.rust_functions: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
+        self.cpp_aliases: dict[str, set[str]] = defaultdict(set)  # alias name -> aliased types
         self._memo: dict[str, Any] = {}
         for f in files:
             if f.cpp is not None:
@@ -29,6 +30,8 @@ class ProjectIndex:
                     self.cpp_functions[fn.name].append((f, fn))
                 for g in f.cpp.globals:
                     self.cpp_globals[g.name].append((f, g))
+                for name, target in f.cpp.aliases.items():
+                    self.cpp_aliases[name].add(target)
             if f.rust is not None:
                 for fn in f.rust.functions:
                     self.rust_functions[fn.name].append((f, fn))
@@ -38,6 +41,18 @@ class ProjectIndex:
         if key not in self._memo:
             self._memo[key] = build(self)
         return self._memo[key]
+
+    def resolve_alias(self, type_name: str, depth: int = 4) -> str | None:
+        """What a `using`/`typedef` name stands for, when every definition in the project agrees
+        (followed through a few levels of aliases)."""
+        targets = self.cpp_aliases.get(type_name)
+        if not targets or len(targets) != 1:
+            return None
+        target = next(iter(targets))
+        base = target.split("<", 1)[0].replace(" ", "").split("::")[-1]
+        if depth > 0 and base != type_name and base in self.cpp_aliases:
+            return self.resolve_alias(base, depth - 1) or target
+        return target
 
     def methods_of(self, class_name: str) -> list[tuple[FileFacts, Any]]:
         """Every definition of a method of `class_name`, inline or out of line, in any file."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from lifelint.model import Span
 
@@ -259,6 +259,7 @@ class LockingIndex:
     thread_evidence: bool
     threaded_files: frozenset[str] = frozenset()  # files that take locks, start threads or declare atomics/mutexes
     _by_path: dict | None = None
+    index: Any = None  # the ProjectIndex it was built from
 
     def of(self, fn) -> FnLocks | None:
         return self.by_fn.get(id(fn))
@@ -855,7 +856,7 @@ def _build(index: "ProjectIndex") -> LockingIndex:
         b.collect_accesses(fl)
     _entry_fixpoint(b.fns)
     threaded = _threaded_files(b.fns, index)
-    return LockingIndex(b.fns, {id(fl.fn): fl for fl in b.fns}, dict(b.classes), bool(threaded), threaded)
+    return LockingIndex(b.fns, {id(fl.fn): fl for fl in b.fns}, dict(b.classes), bool(threaded), threaded, index=index)
 
 
 def locking_index(index: "ProjectIndex") -> LockingIndex:

@@ -40,6 +40,8 @@ For erasing in a loop use the iterator `erase()` returns (`it = v.erase(it);`), 
 `std::erase_if`.
 
 ## Known limits
+- `boost::intrusive` containers (seen through `using` / `typedef` aliases too) are skipped: erasing
+  unlinks an element the caller owns, so a view of it stays valid.
 - Only views held in local variables are tracked, and only mutations called directly on the
   same container expression (`m_v.push_back`, `this->m_v.clear()`); a mutation through another
   reference to the container, or inside a called function, is not seen.
@@ -127,10 +129,12 @@ def _norm(p: str) -> str:
     return p[6:] if p.startswith("this->") else p
 
 
-def container_kind(type_text: str | None, li=None) -> str:
+def container_kind(type_text: str | None, li=None, depth: int = 3) -> str:
     if not type_text:
         return "unknown"
     head, _args = split_template(type_text)
+    if "intrusive::" in head.replace(" ", ""):
+        return "intrusive"  # boost::intrusive: erase unlinks, the element itself lives on
     base = last_name(head)
     if base in CONTIGUOUS:
         return "contiguous"
@@ -140,6 +144,10 @@ def container_kind(type_text: str | None, li=None) -> str:
         return "node"
     if base in HASH:
         return "hash"
+    if li is not None and li.index is not None and depth > 0:
+        target = li.index.resolve_alias(base)  # `using connections_t = std::vector<...>`
+        if target is not None:
+            return container_kind(target, li, depth - 1)
     if li is not None:
         for k in li.classes.get(base, ()):
             for b in k.bases:
@@ -239,6 +247,8 @@ class ContainerInvalidation(Rule):
         return f[1].type if f is not None else None
 
     def _invalidates(self, kind, method, view_kind, call, view_name, view_init_key) -> bool:
+        if kind == "intrusive":
+            return False  # nothing is freed or moved: the caller owns the elements
         if method == "clear":
             return True
         if method in ("erase", "extract"):
@@ -396,6 +406,8 @@ class ContainerInvalidation(Rule):
         sc = flow.scopes[loop]
         ctype = self._container_type(li, fl, cpath, sc.span.start_byte, sc.parent if sc.parent is not None else 0)
         kind = container_kind(ctype, li)
+        if kind == "intrusive":
+            return
         for m in muts.get(cpath, ()):
             if not (sc.span.start_byte <= m.span.start_byte < sc.span.end_byte) or m.lambda_index != d.lambda_index:
                 continue

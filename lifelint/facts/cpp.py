@@ -108,6 +108,8 @@ class CppFacts:
     classes: list[Class] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)  # every definition, methods included
     globals: list[Variable] = field(default_factory=list)  # namespace-scope variables and static locals
+    # `using name = T;` / `typedef T name;` at namespace or class scope: name -> T as written.
+    aliases: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # room for extractor add-ons
 
 
@@ -316,6 +318,18 @@ def _variables(decl, kind: str, owner: str | None) -> list[Variable]:
     return out
 
 
+def _record_alias(node, aliases: dict[str, str]) -> None:
+    if node.type == "alias_declaration":
+        name, ty = node.child_by_field_name("name"), node.child_by_field_name("type")
+        if name is not None and ty is not None:
+            aliases[text(name)] = text(ty)
+        return
+    ty = node.child_by_field_name("type")
+    for d in node.children_by_field_name("declarator"):
+        if d.type == "type_identifier" and ty is not None:  # not `typedef void (*fn)(int)`
+            aliases[text(d)] = text(ty)
+
+
 def _class_name(node) -> str | None:
     n = node.child_by_field_name("name")
     if n is None:
@@ -394,6 +408,9 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                 for c in reversed(_body_declarations(node)):
                     stack.append((c, (), ns, f.qualname))
                 continue
+        if fn is None and t in ("alias_declaration", "type_definition"):
+            _record_alias(node, out.aliases)
+            continue
         if t == "field_declaration" and cls and fn is None:
             owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)
             d0 = node.child_by_field_name("declarator")
