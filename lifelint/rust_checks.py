@@ -348,8 +348,7 @@ def check_ll101(facts, index) -> Iterator[Finding]:
     rust = facts.rust
     if rust is None:
         return
-    for flow in rust.flows:
-        fn = rust.functions[flow.fn]
+    for flow, fn in rust.flows_with_functions():
         for g in flow.guards:
             mutex = g.recv or "the mutex"
             for lc in _guard_pointer_locals(flow, g):
@@ -467,8 +466,7 @@ def check_ll107(facts, index) -> Iterator[Finding]:
     rust = facts.rust
     if rust is None:
         return
-    for flow in rust.flows:
-        fn = rust.functions[flow.fn]
+    for flow, fn in rust.flows_with_functions():
         if fn.impl_trait == "Drop":
             continue
         params = {p.name: p for p in fn.params if p.name}
@@ -650,8 +648,7 @@ def check_ll202(facts, index) -> Iterator[Finding]:
     P = project(index)
     if not P.static_muts:
         return
-    for flow in rust.flows:
-        fn = rust.functions[flow.fn]
+    for flow, fn in rust.flows_with_functions():
         if fn.is_unsafe and fn.abi is None:
             continue  # an `unsafe fn`'s contract can require callers to serialise (e.g. hold a lock)
         for e in flow.events:

@@ -96,8 +96,7 @@ class CheckThenActAtomic(Rule):
         rust = facts.rust
         if rust is None:
             return
-        for flow in rust.flows:
-            fn = rust.functions[flow.fn]
+        for flow, fn in rust.flows_with_functions():
             if fn.is_unsafe:
                 continue  # its safety contract may require the caller to hold a lock
             for c in flow.conds:

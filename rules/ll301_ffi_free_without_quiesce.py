@@ -135,8 +135,7 @@ class FfiFreeWithoutQuiesce(Rule):
         if rust is None:
             return
         P = project(index)
-        for flow in rust.flows:
-            fn = rust.functions[flow.fn]
+        for flow, fn in rust.flows_with_functions():
             if fn.abi is None:
                 continue
             handle_params = {p.name: pointee(p.type) for p in fn.params if p.is_raw_pointer and p.name and pointee(p.type)}

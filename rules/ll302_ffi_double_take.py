@@ -111,8 +111,7 @@ class FfiDoubleTake(Rule):
         if rust is None:
             return
         P = project(index)
-        for flow in rust.flows:
-            fn = rust.functions[flow.fn]
+        for flow, fn in rust.flows_with_functions():
             if fn.impl_trait == "Drop" or fn.self_kind in ("value", "mut"):
                 continue
             if fn.is_unsafe and fn.abi is None:

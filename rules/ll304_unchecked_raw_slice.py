@@ -105,8 +105,7 @@ class UncheckedRawSlice(Rule):
         if rust is None:
             return
         P = project(index)
-        for flow in rust.flows:
-            fn = rust.functions[flow.fn]
+        for flow, fn in rust.flows_with_functions():
             if fn.is_unsafe and fn.abi is None:
                 continue
             int_params = {p.name for p in fn.params

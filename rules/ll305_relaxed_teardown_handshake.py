@@ -159,8 +159,7 @@ class RelaxedTeardownHandshake(Rule):
                 reported.add(op.start)
                 yield self.finding(op.span, msg, (Related(free.span, "freed here"),))
         # --- the other side of those handshakes ---
-        for flow in rust.flows:
-            fn = rust.functions[flow.fn]
+        for flow, fn in rust.flows_with_functions():
             for op in flow.events:
                 if op.kind != "atomic" or op.start in reported or op.name not in RELEASE_SIDE:
                     continue

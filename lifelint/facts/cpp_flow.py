@@ -118,6 +118,16 @@ def is_owning_type(type_text: str) -> bool:
 
 # --- the facts -----------------------------------------------------------------------------
 
+class _AtSpan:
+    """Events that sort and compare by where they start."""
+
+    __slots__ = ()
+
+    @property
+    def start_byte(self) -> int:
+        return self.span.start_byte
+
+
 @dataclass(slots=True)
 class Scope:
     span: Span
@@ -157,7 +167,7 @@ class Decl:
 
 
 @dataclass(slots=True)
-class Use:
+class Use(_AtSpan):
     """One access to a named thing. A chain `this->m_a.b[i].c` is one use of `m_a`."""
 
     name: str  # the local / member / global accessed: "m_x" for `this->m_x`, "this" for bare this
@@ -175,13 +185,9 @@ class Use:
     test: bool = False
     locks: tuple[int, ...] = ()
 
-    @property
-    def start_byte(self) -> int:
-        return self.span.start_byte
-
 
 @dataclass(slots=True)
-class Assign:
+class Assign(_AtSpan):
     target: str  # as written: "data", "m_x", "this->m_y", "*p", "v[i]"
     target_name: str  # the accessed object: "data", "m_x", "m_y" ("" when there is none, e.g. `*f() = 1`)
     target_kind: str  # like Use.kind
@@ -195,16 +201,12 @@ class Assign:
     locks: tuple[int, ...] = ()
 
     @property
-    def start_byte(self) -> int:
-        return self.span.start_byte
-
-    @property
     def plain(self) -> bool:
         return self.op == "="
 
 
 @dataclass(slots=True)
-class Call:
+class Call(_AtSpan):
     callee: str  # the function expression, whitespace removed: "post", "m_ioc.post", "boost::asio::post", "std::thread"
     name: str  # last identifier: "post", "thread", "detach"
     span: Span
@@ -226,16 +228,12 @@ class Call:
     locks: tuple[int, ...] = ()
 
     @property
-    def start_byte(self) -> int:
-        return self.span.start_byte
-
-    @property
     def discarded(self) -> bool:
         return self.result == "discarded"
 
 
 @dataclass(slots=True)
-class Return:
+class Return(_AtSpan):
     value: str | None
     value_span: Span | None
     span: Span
@@ -244,13 +242,9 @@ class Return:
     lambda_index: int | None = None  # a return inside a lambda returns from the lambda
     locks: tuple[int, ...] = ()
 
-    @property
-    def start_byte(self) -> int:
-        return self.span.start_byte
-
 
 @dataclass(slots=True)
-class Jump:
+class Jump(_AtSpan):
     """A statement that leaves the normal flow: `break`, `continue`, `throw`, `goto`."""
 
     kind: str  # "break", "continue", "throw", "goto"
@@ -259,10 +253,6 @@ class Jump:
     scope: int = 0
     lambda_index: int | None = None
     locks: tuple[int, ...] = ()
-
-    @property
-    def start_byte(self) -> int:
-        return self.span.start_byte
 
 
 @dataclass(slots=True)
@@ -284,7 +274,7 @@ class Handoff:
 
 
 @dataclass(slots=True)
-class Lambda:
+class Lambda(_AtSpan):
     span: Span
     body: Span
     captures: list[Capture] = field(default_factory=list)
@@ -313,9 +303,6 @@ class Lambda:
     sync: bool = False
     locks: tuple[int, ...] = ()  # regions holding where the lambda is created
 
-    @property
-    def start_byte(self) -> int:
-        return self.span.start_byte
 
     def captures_this(self) -> bool:
         """`this` captured as a pointer: explicitly, or implicitly by a default capture whose body uses a member."""

@@ -60,6 +60,11 @@ class RustFacts:
     structs: list[Any] = field(default_factory=list)  # rust_flow.RStruct
     impls: list[Any] = field(default_factory=list)  # rust_flow.RImpl
 
+    def flows_with_functions(self):
+        """(flow, the RFunction it describes) for every function with a body."""
+        for flow in self.flows:
+            yield flow, self.functions[flow.fn]
+
 
 def _attributes_before(node) -> list[str]:
     out = []
