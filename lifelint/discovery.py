@@ -41,12 +41,17 @@ class Discovery:
     problems: list[tuple[str, str, str]]  # (display path, kind, message)
 
 
-def _display(path: Path, root: Path) -> str:
-    try:
-        rel = path.absolute().relative_to(root)
-    except ValueError:
-        rel = Path(os.path.relpath(path.absolute(), root))
-    return rel.as_posix()
+def _display(path: Path | str, root: Path | str) -> str:
+    root_s = str(root)
+    full = os.path.abspath(path)
+    prefix = root_s if root_s.endswith(os.sep) else root_s + os.sep
+    if full.startswith(prefix):  # the common case, without pathlib
+        rel = full[len(prefix):]
+    elif full == root_s:
+        rel = "."
+    else:
+        rel = os.path.relpath(full, root_s)
+    return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
 class _Ignores:
@@ -68,18 +73,20 @@ class _Ignores:
             return
         self.git.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
+    def ignored(self, path: Path | str, is_dir: bool) -> bool:
         rel = _display(path, self.root)
         probe = rel + "/" if is_dir else rel
         if self.exclude.match_file(probe) or (is_dir and self.exclude.match_file(rel)):
             return True
-        for base, spec in self.git:
-            try:
-                r = path.relative_to(base).as_posix()
-            except ValueError:
-                continue
-            if spec.match_file(r + "/" if is_dir else r):
-                return True
+        if self.git:
+            full = os.path.abspath(path)
+            for base, spec in self.git:
+                b = str(base)
+                if full == b or not full.startswith(b if b.endswith(os.sep) else b + os.sep):
+                    continue
+                r = _display(full, b)
+                if spec.match_file(r + "/" if is_dir else r):
+                    return True
         return False
 
 
@@ -123,7 +130,7 @@ def discover(paths: list[str], root: Path, exclude: list[str], respect_gitignore
             if lang is None:
                 problems.append((_display(p, root), "skipped", "not a C++ or Rust source (by extension)"))
                 continue
-            key = str(p.absolute())
+            key = os.path.abspath(p)
             if key not in seen:  # named files are always scanned, excludes notwithstanding
                 seen.add(key)
                 files.append(SourcePath(str(p), _display(p, root), lang))
@@ -133,12 +140,13 @@ def discover(paths: list[str], root: Path, exclude: list[str], respect_gitignore
         found = []
         # followlinks=False: directory symlinks are not followed, so symlink loops cannot trap us.
         for dirpath, dirnames, filenames in os.walk(p, followlinks=False, onerror=lambda e: problems.append((_display(Path(e.filename or raw), root), "unreadable", e.strerror or str(e)))):
-            d = Path(dirpath)
-            ignores.load_gitignore(d)
+            d_abs = os.path.abspath(dirpath)
+            d_str = str(Path(dirpath))  # as pathlib spells it: no "./" prefix, no doubled "/"
+            ignores.load_gitignore(Path(d_abs))
             keep = []
             for name in sorted(dirnames):
-                sub = d / name
-                if name in SKIP_DIRS or sub.is_symlink() or ignores.ignored(sub, True):
+                sub = os.path.join(d_abs, name)
+                if name in SKIP_DIRS or os.path.islink(sub) or ignores.ignored(sub, True):
                     continue
                 keep.append(name)
             dirnames[:] = keep
@@ -146,14 +154,11 @@ def discover(paths: list[str], root: Path, exclude: list[str], respect_gitignore
                 lang = language_of(name)
                 if lang is None:
                     continue
-                f = d / name
-                if ignores.ignored(f, False):
-                    continue
-                key = str(f.absolute())
-                if key in seen:
+                key = os.path.join(d_abs, name)
+                if ignores.ignored(key, False) or key in seen:
                     continue
                 seen.add(key)
-                found.append(SourcePath(str(f), _display(f, root), lang))
+                found.append(SourcePath(name if d_str == "." else os.path.join(d_str, name), _display(key, root), lang))
             # gitignore specs of subtrees we left are harmless: they only match below their base.
         files.extend(sorted(found, key=lambda s: s.display))
     return Discovery(files, problems)

@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import gc
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from lifelint import cache as cache_mod
-from lifelint import fingerprint
-from lifelint.config import ignored_for_file
 from lifelint.discovery import SourcePath, discover
-from lifelint.facts import FileFacts, extract_facts
-from lifelint.index import ProjectIndex
 from lifelint.model import FileDiagnostic, Finding, Location, ReportedFinding, ScanResult, Span
-from lifelint.parsing import parse
-from lifelint.registry import Rule, all_rules
 from lifelint.settings import Settings
-from lifelint.source import read_source
-from lifelint.suppress import SuppressionIndex
+
+# Parsing, facts, rules and the process pool load only when something must be analysed: a
+# re-run served whole from the cache needs none of them (lifelint.cache.scan_key).
+if TYPE_CHECKING:
+    from lifelint.facts import FileFacts
+    from lifelint.index import ProjectIndex
+    from lifelint.registry import Rule
 
 
 @dataclass(slots=True)
@@ -47,6 +45,10 @@ def analyse_file(src: SourcePath, settings: Settings) -> tuple[FileFacts | None,
 
 def _analyse(src: SourcePath, settings: Settings, want_digest: bool) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None]:
     """`analyse_file`, plus the digest of the bytes analysed (when asked, and the file was read)."""
+    from lifelint.facts import extract_facts
+    from lifelint.parsing import parse
+    from lifelint.source import read_source
+
     digest = None
     try:
         data, diags = read_source(src.path, src.display, settings.max_file_size)
@@ -189,6 +191,8 @@ def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
             if progress:
                 progress(done, total)
     else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         chunks = _plan_chunks(files, todo, jobs)
         with ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), initializer=_init_worker, initargs=(settings, cache)) as pool:
             futures = [pool.submit(_analyse_chunk, c) for c in chunks]
@@ -275,9 +279,11 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
     settings = opts.settings
     for display, kind, message in disc.problems:
         result.diagnostics.append(FileDiagnostic(display, kind, message))
-    analysed = analyse_all(disc.files, settings, opts.jobs, opts.progress, use_cache=opts.use_cache, cache_dir=opts.cache_dir)
-    # The facts live until the end: keep the collector from re-walking a million objects.
-    gc.freeze()
+    with cache_mod.gc_paused():
+        analysed = analyse_all(disc.files, settings, opts.jobs, opts.progress, use_cache=opts.use_cache, cache_dir=opts.cache_dir)
+        # The facts live until the end: keep the collector from re-walking a million objects
+        # (frozen before it is back on, or its first pass would walk them all once).
+        gc.freeze()
     try:
         return _check(opts, disc, analysed, result)
     finally:
@@ -286,6 +292,12 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
 
 def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
     """Index, rules, filters, then report-ready findings."""
+    from lifelint import fingerprint
+    from lifelint.config import ignored_for_file
+    from lifelint.index import ProjectIndex
+    from lifelint.registry import all_rules
+    from lifelint.suppress import SuppressionIndex
+
     root = opts.root.absolute()
     settings = opts.settings
     facts_list: list[FileFacts] = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import array
 import functools
+import itertools
 import hashlib
 import sys
 from typing import Sequence
@@ -33,6 +34,7 @@ _MASK = (1 << 64) - 1
 _FIRST_MOD = pow(_BASE, _BLOCK, 1 << 64)  # weight of the character leaving the window
 _EOF = 0xFFFF
 _TAB, _SPACE, _LF, _CR = 9, 32, 10, 13
+_DROP_BLANKS = str.maketrans("", "", " \t")
 
 
 def file_line_hashes(text: str) -> list[str]:
@@ -42,41 +44,29 @@ def file_line_hashes(text: str) -> list[str]:
     there is one more (empty) line, as in codeql-action.
     """
     # The input as codeql-action sees it: UTF-16 code units, blanks dropped, line ends as LF,
-    # one end-of-file mark. `starts` holds the stream index where each line begins.
-    units = array.array("H", text.encode("utf-16-le", "surrogatepass"))
+    # one end-of-file mark. Done with str methods (C speed): CRLF and lone CR become LF first,
+    # then spaces and tabs go ("\r \n" is two line ends either way, as in codeql-action).
+    norm = text.replace("\r\n", "\n").replace("\r", "\n").translate(_DROP_BLANKS)
+    units = array.array("H", norm.encode("utf-16-le", "surrogatepass"))
     if sys.byteorder == "big":
         units.byteswap()
-    stream: list[int] = []
-    starts: list[int] = []
-    line_start = True
-    prev_cr = False
     units.append(_EOF)
-    for c in units:
-        if c == _SPACE or c == _TAB or (prev_cr and c == _LF):
-            prev_cr = False
-            continue
-        if c == _CR:
-            c = _LF
-            prev_cr = True
-        else:
-            prev_cr = False
-        if line_start:
-            line_start = False
-            starts.append(len(stream))
-        if c == _LF:
-            line_start = True
-        stream.append(c)
-    n = len(stream)
+    stream = units.tolist()
+    # A line starts at 0 and after every LF (the EOF mark guarantees something follows).
+    starts = [0]
+    i = norm.find("\n")
+    while i != -1:
+        starts.append(i + 1)
+        i = norm.find("\n", i + 1)
+    if not norm.isascii():  # non-BMP characters are two UTF-16 units: recount in units
+        starts = [0] + [k + 1 for k, c in enumerate(stream) if c == _LF]
+    # Window hashes from prefix hashes: with P[i] the hash of stream[:i], the window at s is
+    # P[s + 100] - P[s] * 37**100 (mod 2**64). accumulate() runs the recurrence at C-loop speed.
     stream.extend([0] * _BLOCK)
-
-    # Rolling hash: after consuming stream[i .. i+100), h is the hash of the window at i.
-    window_hash = [0] * n
-    h = 0
-    for j in range(_BLOCK):
-        h = (h * _BASE + stream[j]) & _MASK
-    for i in range(n):
-        window_hash[i] = h
-        h = (h * _BASE + stream[i + _BLOCK] - _FIRST_MOD * stream[i]) & _MASK
+    mask = _MASK
+    prefix = [0, *itertools.accumulate(stream, lambda h, c, b=_BASE: (h * b + c) & mask)]
+    first = _FIRST_MOD
+    window_hash = {s: (prefix[s + _BLOCK] - prefix[s] * first) & mask for s in starts}
 
     out: list[str] = []
     counts: dict[str, int] = {}

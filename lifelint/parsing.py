@@ -30,13 +30,6 @@ def parser(name: str) -> tree_sitter.Parser:
     return tree_sitter.Parser(language(name))
 
 
-def grammar_versions() -> str:
-    """Identifies the grammars, for cache keys."""
-    from importlib.metadata import version
-
-    return ";".join(f"{p}={version(p)}" for p in ("tree-sitter", "tree-sitter-cpp", "tree-sitter-rust"))
-
-
 def prepare(lang: str, data: bytes, cpp_options=None) -> bytes:
     """The bytes the grammar sees: the C++ pre-pass output (same length) or `data` itself."""
     if lang == "cpp":

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXED_DEALLOCATOR, NOOP_DEALLOCATOR, findings_json
-from lifelint import cache, engine
+from lifelint import cache, engine, parsing
 from lifelint.engine import ScanOptions, scan
 from lifelint.settings import Settings
 
@@ -36,13 +36,13 @@ pub fn bump(c: &mut Counter) {
 def parses(monkeypatch):
     """Counts the files parsed in this process (jobs=1 runs everything in-process)."""
     seen: list[str] = []
-    real = engine.parse
+    real = parsing.parse
 
     def counting(lang, data, *a, **kw):
         seen.append(lang)
         return real(lang, data, *a, **kw)
 
-    monkeypatch.setattr(engine, "parse", counting)
+    monkeypatch.setattr(parsing, "parse", counting)  # the engine looks it up at each file
     return seen
 
 
