@@ -26,7 +26,7 @@ handed to a synchronous algorithm: it sees only the locks taken in its own body.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -312,6 +312,9 @@ class _Builder:
         self.fns: list[FnLocks] = []
         self.methods: dict[tuple[str, str], list[FnLocks]] = defaultdict(list)
         self.free: dict[str, list[FnLocks]] = defaultdict(list)
+        # Every function / method name defined in the scan (set before calls are resolved).
+        self.defined_names: set[str] = set()
+        self.method_names_defined: set[str] = set()
         self._fields_cache: dict[str, dict[str, tuple[str, object]]] = {}
         self._methods_cache: dict[str, set[str]] = {}
         self._chain_cache: dict[str | None, list] = {}
@@ -646,9 +649,11 @@ class _Builder:
 
     def _call_targets(self, fl: FnLocks, c) -> list[FnLocks]:
         name = c.name
-        if not _IDENT.match(name or ""):
-            return []
+        if name not in self.defined_names or not _IDENT.match(name or ""):
+            return []  # most calls reach the standard library or other code outside the scan
         if c.receiver is not None:
+            if name not in self.method_names_defined:
+                return []
             cls = self.receiver_class(fl, c.receiver, c.span.start_byte, c.scope)
             return [t for t in self.methods_named(cls, name) if t is not fl] if cls else []
         callee = c.callee.replace(" ", "")
@@ -744,62 +749,79 @@ def _is_main(fl: FnLocks) -> bool:
 
 def _entry_fixpoint(fns: list[FnLocks]) -> None:
     """entry(F) = intersection over F's call sites S of (held(S) + entry(caller) when S runs now);
-    context(F) = "ctor" / "main" when every call site sits in a constructor/destructor / main()."""
+    context(F) = "ctor" / "main" when every call site sits in a constructor/destructor / main().
+
+    A worklist: a function is evaluated again only when a caller's entry or context changed,
+    and at most _FIXPOINT_ROUNDS times (long recursive cycles would otherwise take long)."""
     for fl in fns:
         for cs in fl.calls:
             for t in cs.targets:
                 t.callers.append(cs)
-    # Guard reference parameters: the caller passes its guard; the lock it names is held.
-    for _ in range(6):
-        changed = False
-        for fl in fns:
-            if not fl.callers:
-                continue
-            sets, gsets = [], []
-            ctx = set()
-            live = {id(cs) for cs in fl.callers
-                    if not (cs.runs_now and (cs.fn.fn.is_ctor or cs.fn.fn.is_dtor or cs.fn.context == "ctor"))}
-            for cs in fl.callers:
-                caller = cs.fn
-                if live and id(cs) not in live:
-                    continue  # a constructor / destructor calls it before / after the object is shared
-                held = set(cs.held)
-                if cs.runs_now:
-                    held |= caller.entry
-                    flow = caller.fn.flow
-                    lam = cs.lambda_index
-                    while lam is not None and lam not in caller.runs_later:
-                        held.update(k for i in flow.lambdas[lam].locks for k in caller.region_keys[i])
-                        lam = flow.lambdas[lam].parent
-                # the guard passed as an argument names its mutex
-                c = flow_call(caller, cs)
-                via = set()
-                if c is not None and fl.guard_params:
-                    for a in c.args:
-                        a = a.strip()
-                        for ri, r in enumerate(caller.fn.locks or []):
-                            if r.guard == a:
-                                via.update(caller.region_keys[ri])
-                    if any(a.strip() in caller.guard_params for a in c.args):
-                        via |= caller.entry_guarded
-                sets.append(frozenset(held - via))
-                gsets.append(frozenset(held | via))
-                if not cs.runs_now:
-                    ctx.add("any")
-                elif caller.fn.is_ctor or caller.fn.is_dtor or caller.context == "ctor":
-                    ctx.add("ctor")
-                elif _is_main(caller) or caller.context == "main":
-                    ctx.add("main")
-                else:
-                    ctx.add("any")
-            entry = frozenset.intersection(*sets) if sets else frozenset()
-            guarded = (frozenset.intersection(*gsets) - entry) if gsets and fl.guard_params else frozenset()
-            context = ctx.pop() if len(ctx) == 1 else "any"
-            if entry != fl.entry or context != fl.context or guarded != fl.entry_guarded:
-                fl.entry, fl.context, fl.entry_guarded = entry, context, guarded
-                changed = True
-        if not changed:
-            break
+    work = deque(fl for fl in fns if fl.callers)
+    queued = {id(fl) for fl in work}
+    rounds: dict[int, int] = defaultdict(int)
+    while work:
+        fl = work.popleft()
+        queued.discard(id(fl))
+        rounds[id(fl)] += 1
+        if rounds[id(fl)] > _FIXPOINT_ROUNDS or not _entry_step(fl):
+            continue
+        for cs in fl.calls:
+            for t in cs.targets:
+                if t.callers and id(t) not in queued:
+                    work.append(t)
+                    queued.add(id(t))
+
+
+_FIXPOINT_ROUNDS = 6
+
+
+def _entry_step(fl: FnLocks) -> bool:
+    """Re-evaluate fl's entry locks and context from its callers; True when they changed."""
+    sets, gsets = [], []
+    ctx = set()
+    live = {id(cs) for cs in fl.callers
+            if not (cs.runs_now and (cs.fn.fn.is_ctor or cs.fn.fn.is_dtor or cs.fn.context == "ctor"))}
+    for cs in fl.callers:
+        caller = cs.fn
+        if live and id(cs) not in live:
+            continue  # a constructor / destructor calls it before / after the object is shared
+        held = set(cs.held)
+        if cs.runs_now:
+            held |= caller.entry
+            flow = caller.fn.flow
+            lam = cs.lambda_index
+            while lam is not None and lam not in caller.runs_later:
+                held.update(k for i in flow.lambdas[lam].locks for k in caller.region_keys[i])
+                lam = flow.lambdas[lam].parent
+        # the guard passed as an argument names its mutex
+        c = flow_call(caller, cs) if fl.guard_params else None
+        via = set()
+        if c is not None:
+            for a in c.args:
+                a = a.strip()
+                for ri, r in enumerate(caller.fn.locks or []):
+                    if r.guard == a:
+                        via.update(caller.region_keys[ri])
+            if any(a.strip() in caller.guard_params for a in c.args):
+                via |= caller.entry_guarded
+        sets.append(frozenset(held - via))
+        gsets.append(frozenset(held | via))
+        if not cs.runs_now:
+            ctx.add("any")
+        elif caller.fn.is_ctor or caller.fn.is_dtor or caller.context == "ctor":
+            ctx.add("ctor")
+        elif _is_main(caller) or caller.context == "main":
+            ctx.add("main")
+        else:
+            ctx.add("any")
+    entry = frozenset.intersection(*sets) if sets else frozenset()
+    guarded = (frozenset.intersection(*gsets) - entry) if gsets and fl.guard_params else frozenset()
+    context = ctx.pop() if len(ctx) == 1 else "any"
+    if entry != fl.entry or context != fl.context or guarded != fl.entry_guarded:
+        fl.entry, fl.context, fl.entry_guarded = entry, context, guarded
+        return True
+    return False
 
 
 def flow_call(fl: FnLocks, cs: CallSite):
@@ -851,6 +873,8 @@ def _build(index: "ProjectIndex") -> LockingIndex:
             b.prepare(facts, fn)
     for fl in b.fns:
         b.resolve_locks(fl)
+    b.method_names_defined = {name for _cls, name in b.methods}
+    b.defined_names = b.method_names_defined | set(b.free)
     for fl in b.fns:
         b.resolve_calls(fl)
         b.collect_accesses(fl)
