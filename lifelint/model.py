@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 
+_tuple_new = tuple.__new__
+
+
 class Span(NamedTuple):
     """A tuple, not a frozen dataclass: facts make hundreds of thousands of these, and a frozen
     dataclass's __init__ costs several times a tuple's (and pickles larger)."""
@@ -27,7 +30,9 @@ class Span(NamedTuple):
     def of(cls, node) -> "Span":
         """Span of a tree-sitter node."""
         (sr, sc), (er, ec) = node.start_point, node.end_point
-        return cls(node.start_byte, node.end_byte, sr, sc, er, ec)
+        # tuple.__new__ directly: the generated NamedTuple __new__ is one more Python call, and
+        # this runs for about every other node of a function body.
+        return _tuple_new(cls, (node.start_byte, node.end_byte, sr, sc, er, ec))
 
     @property
     def line(self) -> int:

@@ -463,13 +463,23 @@ def _arg_nodes(arglist) -> list:
     return [c for c in arglist.named_children if c.type != "comment"]
 
 
-_LAST_IDENT = re.compile(r"([A-Za-z_~]\w*)\s*$")
+_IDENT_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 
 def _last_ident(expr: str) -> str:
+    """The identifier (or `~destructor`) the expression ends with, template arguments removed;
+    the whole text when there is none. A backward scan: a `...$` regex search would try every
+    start position of the string."""
     e = strip_template_args(expr) if "<" in expr else expr
-    m = _LAST_IDENT.search(e)
-    return m.group(1) if m else e
+    t = e.rstrip()
+    end = i = len(t)
+    while i > 0 and (t[i - 1].isalnum() or t[i - 1] == "_"):
+        i -= 1
+    if i > 0 and t[i - 1] == "~":
+        return t[i - 1:end]
+    while i < end and t[i] not in _IDENT_START:
+        i += 1
+    return t[i:end] if i < end else e
 
 
 class _Builder:
@@ -1187,7 +1197,7 @@ def _run(self: _Builder) -> FunctionFlow:
             st = node.node
             bs = self.new_scope(st, "block", scope, lam, node.branch)
             kids = st.named_children if st.type == "compound_statement" else [st]
-            stack.extend((c, bs, lam) for c in reversed(kids))
+            stack.extend([(c, bs, lam) for c in reversed(kids)])
             continue
         t = node.type
         if t in _PRUNE:
@@ -1202,9 +1212,9 @@ def _run(self: _Builder) -> FunctionFlow:
             if res is None:
                 continue
             scope2, lam2, kids = res
-            stack.extend((c, scope2, lam2) for c in reversed(kids))
+            stack.extend([(c, scope2, lam2) for c in reversed(kids)])
             continue
-        stack.extend((c, scope, lam) for c in reversed(node.named_children))
+        stack.extend([(c, scope, lam) for c in reversed(node.named_children)])
     self.finish()
     return self.flow
 
