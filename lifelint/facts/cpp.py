@@ -18,6 +18,10 @@ CLASS_TYPES = frozenset({"class_specifier", "struct_specifier", "union_specifier
 NAMESPACE_SCOPES = frozenset({"translation_unit", "namespace_definition", "declaration_list", "linkage_specification"})
 
 
+# C runtime state that the standards make per-thread whatever a compatibility header declares
+# (`extern int errno;` in an old Windows CE shim): C11 7.5 gives errno thread storage duration.
+PER_THREAD_BY_STANDARD = frozenset({"errno", "_doserrno", "h_errno"})
+
 @dataclass(slots=True)
 class Param:
     name: str | None
@@ -310,7 +314,7 @@ def _variables(decl, kind: str, owner: str | None) -> list[Variable]:
             is_reference=d.is_reference,
             is_const=is_const,
             is_static="static" in storage,
-            is_thread_local="thread_local" in storage or "__thread" in storage,
+            is_thread_local="thread_local" in storage or "__thread" in storage or (kind == "global" and name in PER_THREAD_BY_STANDARD),
             is_extern="extern" in storage,
             initializer=text(value) if value is not None else None,
             owner=owner,

@@ -4,11 +4,15 @@ is released (the end of the guard's scope, an explicit `unlock()`, or the functi
 RAII guards are recognised by type (std/boost/absl/Qt guards plus `cpp.lock-types`), in every
 shape tree-sitter gives them: `std::lock_guard<std::mutex> g(m);` parses as a function
 declaration (the most vexing parse), `std::scoped_lock g{a, b};` as an initializer list,
-`auto g = std::unique_lock(m);` as a call. Bare `m.lock(); ... m.unlock();` pairs count too.
+`auto g = std::unique_lock(m);` as a call. A project's own guard classes count when named like
+one (`scoped_lock_t l(m_sync);`, `MutexLock l(&mu_);`). Bare `m.lock(); ... m.unlock();` pairs
+count too, in Google spelling (`mu_.Lock()`), as do `if (m.try_lock()) {...}` and "the caller
+holds it" assertions (`mu_.AssertHeld();`, `AssertLockHeld(cs);`), held to the function's end.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from lifelint.facts.common import captures, text
@@ -95,7 +99,8 @@ def _guard_decl(decl, guard_types: frozenset[str]):
     tname = _last_name(ty)
     args: list = []
     name = None
-    if tname in guard_types:
+    by_name = tname not in guard_types and _GUARD_NAMED.fullmatch(tname) is not None
+    if tname in guard_types or by_name:
         if d.type == "function_declarator":  # most vexing parse: arguments look like parameters
             name = text(d.child_by_field_name("declarator"))
             params = d.child_by_field_name("parameters")
@@ -108,6 +113,8 @@ def _guard_decl(decl, guard_types: frozenset[str]):
                 args.extend(v.named_children if v.type in ("argument_list", "initializer_list") else [v])
         elif d.type == "identifier":
             return None  # default-constructed guard holds nothing
+        if by_name and not (args and all(_lockable(a) for a in args)):
+            return None  # a project's own guard names the mutex it takes: `scoped_lock_t l(m_sync);`
         return (name, text(ty), args) if name else None
     # auto g = std::unique_lock(m);  /  auto g = std::lock_guard<std::mutex>{m};
     if d.type == "init_declarator":
@@ -120,6 +127,27 @@ def _guard_decl(decl, guard_types: frozenset[str]):
     return None
 
 
+# A project's own RAII guard, recognised by how such classes are named (zmq `scoped_lock_t`,
+# leveldb `MutexLock`, Chromium `AutoLock`, `SpinLockGuard`...) when it is constructed from a
+# variable, a member or its address. A mutex class itself is default-constructed, and a scope
+# guard (`ScopeGuard g([&]{...})`) takes a lambda, so neither is taken for a guard.
+_GUARD_NAMED = re.compile(
+    r"(?:(?:scoped|auto|unique|shared|exclusive|spin|rw|read|write|reader|writer|mutex|critical_section)_)?"
+    r"(?:lock|locker|guard|lock_guard|lock_holder)(?:_t|_type)?"
+    r"|(?:Scoped|Auto|Unique|Shared|Exclusive|Spin|RW|Read|Write|Reader|Writer|Mutex|CriticalSection)?"
+    r"(?:Lock|Locker|Guard|LockGuard|LockHolder)")
+_LOCKABLE_ARGS = frozenset({"identifier", "field_expression", "pointer_expression", "qualified_identifier",
+                            "this", "subscript_expression", "parenthesized_expression"})
+
+
+def _lockable(arg) -> bool:
+    """An argument that can name a mutex; in the most vexing parse it is a "parameter" whose
+    type is the mutex's name (`scoped_lock_t l(m_sync);`)."""
+    if arg.type == "parameter_declaration":
+        return arg.named_child_count == 1 and arg.named_children[0].type in ("type_identifier", "qualified_identifier")
+    return arg.type in _LOCKABLE_ARGS
+
+
 def _mutex_like(name: str) -> bool:
     n = name.lower()
     return any(k in n for k in ("mutex", "mtx", "lock", "mu_", "_mu", "cs_", "critical")) or n in ("mu", "m")
@@ -130,8 +158,21 @@ _LOCK_EVENTS = """
 (declaration) @decl
 (call_expression
   function: (field_expression field: (field_identifier) @method
-    (#any-of? @method "lock" "unlock" "release" "lock_shared" "unlock_shared" "try_lock"))) @call
+    (#any-of? @method "lock" "unlock" "release" "lock_shared" "unlock_shared" "try_lock"
+                      "Lock" "Unlock" "TryLock" "ReaderLock" "ReaderUnlock" "WriterLock" "WriterUnlock"
+                      "AssertHeld" "AssertReaderHeld" "AssertAcquired" "assert_held" "assertHeld"))) @call
+(call_expression
+  function: (identifier) @assert_fn
+    (#any-of? @assert_fn "AssertLockHeld" "lockdep_assert_held" "LOCK_ASSERT_HELD")
+  arguments: (argument_list . (_) @asserted .)) @assert_call
 """
+# "The caller holds this lock" assertions (absl/leveldb `mu.AssertHeld()`, Chromium
+# `lock.AssertAcquired()`, Bitcoin `AssertLockHeld(cs)`, Linux `lockdep_assert_held(&m)`): the
+# lock is held from there to the end of the function, as if taken there.
+# Google-style spellings (absl::Mutex, leveldb port::Mutex) of the same operations.
+_CAPITALISED = {"Lock": "lock", "Unlock": "unlock", "TryLock": "try_lock", "ReaderLock": "lock_shared",
+                "ReaderUnlock": "unlock_shared", "WriterLock": "lock", "WriterUnlock": "unlock"}
+ASSERT_HELD_METHODS = frozenset({"AssertHeld", "AssertReaderHeld", "AssertAcquired", "assert_held", "assertHeld"})
 
 
 def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockRegion]:
@@ -149,7 +190,8 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         if args is not None and args.named_children:
             continue  # `m.lock()` takes no argument; `blocker.lock(this)` is some other protocol
         f = n.child_by_field_name("function")
-        member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), text(f.child_by_field_name("field")), n))
+        method = text(f.child_by_field_name("field"))
+        member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), _CAPITALISED.get(method, method), n))
     for decl in decls:
         g = _guard_decl(decl, guard_types)
         if g is None:
@@ -182,12 +224,22 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
     # Bare m.lock(); ... m.unlock(); with the result discarded (weak_ptr::lock() keeps its result).
     guard_names = {r.guard for r in regions}
     bare = [c for c in member_calls if c[0] not in guard_names and c[2].parent is not None and c[2].parent.type == "expression_statement"]
+    # `if (m.try_lock()) { ...; m.unlock(); }`: held from the test on, like a lock() there.
+    bare += [(recv, "lock", call) for recv, method, call in member_calls
+             if method == "try_lock" and recv not in guard_names and _tested_by_if(call)]
+    asserted = {recv for recv, method, _ in member_calls if method in ASSERT_HELD_METHODS}
+    bare = [(recv, "lock" if method in ASSERT_HELD_METHODS else method, call) for recv, method, call in bare]
+    for call, arg in zip(found.get("assert_call", []), found.get("asserted", [])):
+        if call.parent is not None and call.parent.type == "expression_statement":
+            recv = normalise_mutex(text(arg))
+            bare.append((recv, "lock", call))
+            asserted.add(recv)
     by_mutex: dict[str, list] = {}
     for c in bare:
         by_mutex.setdefault(c[0], []).append(c)
     for mutex, calls in by_mutex.items():
         has_unlock = any(m in ("unlock", "unlock_shared") for _, m, _ in calls)
-        if not (has_unlock or _mutex_like(mutex)):
+        if not (has_unlock or mutex in asserted or _mutex_like(mutex)):
             continue
         calls.sort(key=lambda c: c[2].start_byte)
         start = None
@@ -204,6 +256,14 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
                                       _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
     regions.sort(key=lambda r: r.start_byte)
     return regions
+
+
+def _tested_by_if(call) -> bool:
+    """The call is the whole condition of an `if` (so its then-branch runs with the lock)."""
+    p = call.parent
+    while p is not None and p.type == "parenthesized_expression":
+        p = p.parent
+    return p is not None and p.type == "condition_clause" and p.parent is not None and p.parent.type == "if_statement"
 
 
 def _last_name_text(type_text: str) -> str:
