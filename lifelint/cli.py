@@ -50,7 +50,7 @@ def main() -> None:
 def check(paths, fmt, output, select, extend_select, ignore, config_file, root, jobs, report_unused_suppressions, baseline_file, write_baseline, exit_zero, color, no_progress, force_exclude, cache_dir, no_cache):
     """Scan PATHS (default: the current directory) and report hazards."""
     from lifelint.engine import ScanOptions, default_jobs, scan
-    from lifelint.registry import all_rules
+    from lifelint.registry import all_rules, catalog
     from lifelint.report import REPORTERS
 
     paths = list(paths) or ["."]
@@ -99,7 +99,9 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
         if stale:
             click.echo(f"lifelint: {stale} baseline entr{'y' if stale == 1 else 'ies'} in {baseline_file} no longer match a finding; "
                        "rewrite it with --write-baseline to keep it tight", err=True)
-    rules = [r for r in all_rules() if r.code in enabled]
+    # SARIF describes each rule in full; the other formats need at most codes and names, which
+    # the catalog gives without loading the rule modules (a cached re-run loads none).
+    rules = [r for r in (all_rules() if fmt == "sarif" else catalog()) if r.code in enabled]
     render = REPORTERS[fmt]
     if output:
         buf = io.StringIO()

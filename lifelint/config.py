@@ -73,9 +73,9 @@ RUST_KEYS: set[str] = set()
 
 def validate_selectors(where: str, key: str, selectors: list[str]) -> list[str]:
     """Selectors are codes, code prefixes (`LL1`), rule names, or `ALL`."""
-    from lifelint.registry import all_rules
+    from lifelint.registry import catalog
 
-    rules = all_rules()
+    rules = catalog()
     out = []
     for s in selectors:
         s2 = s.strip()
@@ -188,13 +188,13 @@ def _matches(selector: str, code: str, name: str) -> bool:
 
 
 def enabled_codes(settings: Settings, cli_select: list[str] | None, cli_ignore: list[str] | None, cli_extend_select: list[str] | None = None) -> set[str]:
-    from lifelint.registry import all_rules
+    from lifelint.registry import catalog
 
     select = validate_selectors("--select", "select", cli_select) if cli_select else settings.select
     extend = validate_selectors("--extend-select", "extend-select", cli_extend_select or []) + settings.extend_select
     ignore = settings.ignore + (validate_selectors("--ignore", "ignore", cli_ignore) if cli_ignore else [])
     out = set()
-    for r in all_rules():
+    for r in catalog():
         chosen = r.default_enabled if select is None else any(_matches(s, r.code, r.name) for s in select)
         chosen = chosen or any(_matches(s, r.code, r.name) for s in extend)
         if chosen and not any(_matches(s, r.code, r.name) for s in ignore):

@@ -12,7 +12,7 @@ import importlib
 import inspect
 import pkgutil
 import re
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar, Iterator, NamedTuple
 
 from lifelint.model import Finding, Level, Precision, Related, Span
 
@@ -87,7 +87,24 @@ def all_rules() -> tuple[type[Rule], ...]:
                 if obj.code in found:
                     raise RuntimeError(f"rule code {obj.code} is declared twice ({found[obj.code].__module__}, {mod.__name__})")
                 found[obj.code] = obj
-    return tuple(found[c] for c in sorted(found))
+    rules = tuple(found[c] for c in sorted(found))
+    table = [(r.code, r.name, r.default_enabled) for r in rules]
+    if table != list(pkg.CATALOG):
+        raise RuntimeError(f"lifelint.rules.CATALOG does not match the rule classes: it says {list(pkg.CATALOG)}, the classes say {table}")
+    return rules
+
+
+class RuleInfo(NamedTuple):
+    code: str
+    name: str
+    default_enabled: bool
+
+
+def catalog() -> tuple[RuleInfo, ...]:
+    """Code, name and default of every rule, without importing the rule modules."""
+    import lifelint.rules as pkg
+
+    return tuple(RuleInfo(*row) for row in pkg.CATALOG)
 
 
 def rule_by_code(code: str) -> type[Rule] | None:

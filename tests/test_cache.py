@@ -409,3 +409,30 @@ def test_unchanged_rerun_is_served_whole(project, tmp_path, parses):
     other = scan(ScanOptions(paths=[str(project)], root=project, settings=Settings(), jobs=1, use_cache=True,
                              cache_dir=str(cdir), enabled={"LL101"}))
     assert parses == [] and other.findings == []  # per-file facts still come from the cache
+
+
+def test_a_cached_rerun_loads_no_parser_fact_or_rule_module(tmp_path):
+    """The whole-scan cache hit is the pre-commit fast path: it must not pay for importing the
+    grammars, the fact extractors or the rules (a fresh process, as the hook runs it)."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.cpp").write_text(NOOP_DEALLOCATOR)
+    probe = (
+        "import sys\n"
+        "from lifelint.cli import main\n"
+        "try:\n"
+        "    main(['check', '--format', 'json', '-o', sys.argv[2], '--cache-dir', sys.argv[1], '.'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith(('tree_sitter', 'lifelint.facts', 'lifelint.rules.', 'lifelint.locking')))\n"
+        "print(','.join(heavy))\n"
+    )
+    cmd = [sys.executable, "-c", probe, str(tmp_path / "cache"), str(tmp_path / "out.json")]
+    first = subprocess.run(cmd, cwd=src, capture_output=True, text=True, check=True)
+    assert "tree_sitter" in first.stdout  # the cold run parsed
+    second = subprocess.run(cmd, cwd=src, capture_output=True, text=True, check=True)
+    assert second.stdout.strip() == "", second.stdout
+    assert json.loads((tmp_path / "out.json").read_text())["findings"][0]["code"] == "LL108"

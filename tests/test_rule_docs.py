@@ -35,3 +35,9 @@ def test_rule_doc_sections(rule):
         assert sections.get(name), f"{rule.code} doc lacks a non-empty '## {name}' section"
     why = sections["Why is this bad?"]
     assert re.search(r"seed \d{3}", why), f"{rule.code}: 'Why is this bad?' should cite its seed document"
+
+
+def test_catalog_matches_the_rule_classes():
+    from lifelint.registry import catalog
+
+    assert [(c.code, c.name, c.default_enabled) for c in catalog()] == [(r.code, r.name, r.default_enabled) for r in all_rules()]
