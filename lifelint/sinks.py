@@ -339,10 +339,10 @@ def class_known(index, class_name: str | None) -> bool:
     return bool(class_name) and index is not None and bool(index.cpp_classes.get(_short(class_name)))
 
 
-def member_type(index, class_name: str | None, name: str) -> str | None:
-    """Declared type of field `name` of `class_name` (or a base), if the project shows it."""
+def _class_and_bases(index, class_name: str | None):
+    """Every definition of `class_name` and of its bases the project shows, nearest first."""
     if not class_name or index is None:
-        return None
+        return
     todo, seen = [_short(class_name)], set()
     while todo:
         c = todo.pop()
@@ -350,11 +350,23 @@ def member_type(index, class_name: str | None, name: str) -> str | None:
             continue
         seen.add(c)
         for _f, k in index.cpp_classes.get(c, []):
-            v = k.field_named(name)
-            if v is not None:
-                return v.type + ("*" * v.pointer_depth)
+            yield k
             todo.extend(_short(b) for b in k.bases)
+
+
+def member_variable(index, class_name: str | None, name: str):
+    """The field `name` of `class_name` (or a base) as declared, if the project shows it."""
+    for k in _class_and_bases(index, class_name):
+        v = k.field_named(name)
+        if v is not None:
+            return v
     return None
+
+
+def member_type(index, class_name: str | None, name: str) -> str | None:
+    """Declared type of field `name` of `class_name` (or a base), if the project shows it."""
+    v = member_variable(index, class_name, name)
+    return None if v is None else v.type + ("*" * v.pointer_depth)
 
 
 # --- posting and then waiting for the callback ----------------------------------------------
@@ -414,3 +426,186 @@ def waits_for_lambda(flow, lam_idx: int, sink: Sink, index=None) -> bool:
         if signals or mentions_written:
             return True
     return False
+
+
+# --- objects the class owns: composed operations and event loops it joins ------------------
+
+IO_CONTEXT_TYPES = frozenset({"io_context", "io_service"})
+# Parameter types that hold a callable (besides a template type parameter).
+FUNCTION_TYPES = frozenset({"function", "move_only_function", "unique_function", "any_invocable", "copyable_function",
+                            "function_ref", "function_view"})
+_HANDLER_NAME = re.compile(r"(?i)handler|callback|token|completion|continuation|func|^(f|fn|h|cb|k)$")
+_ROOT = re.compile(r"^[(*&]*(?:this->|\(\*this\)\.)?([A-Za-z_]\w*)(?!\w|\s*\(|\s*::)")
+_MOVED = re.compile(r"^(?:std::)?(?:move|forward(?:<[^()]*>)?)\((\w+)\)$")
+# Owning wrappers around an I/O object (`std::unique_ptr<socket>`), unlike data containers.
+_HOLDERS = frozenset({"unique_ptr", "optional"})
+_THREAD_TYPE = re.compile(r"\b(?:thread|jthread)\b(?!\s*::)")
+
+
+def _root_name(expr: str | None) -> str | None:
+    """`m_sock` for `m_sock`, `this->m_sock`, `*m_sock`, `m_sock->next_layer()`, `m_ioc.get_executor()`;
+    None for a call (`sock()`) or a qualified name."""
+    m = _ROOT.match("".join((expr or "").split()))
+    return m.group(1) if m else None
+
+
+def _owned(v) -> bool:
+    """A member the object owns outright: held by value or by unique_ptr, not a reference, a raw
+    pointer or a shared_ptr someone else may also hold."""
+    t = v.type.replace(" ", "")
+    return (v.pointer_depth == 0 and not v.is_reference
+            and not any(k in t for k in ("shared_ptr", "weak_ptr", "reference_wrapper", "observer_ptr", "*")))
+
+
+def sink_object(flow, sink: Sink, fn, index):
+    """(name, field) of the member of `fn`'s class the sink works on: the receiver of
+    `m_sock.async_read_some(...)` / `m_sock->next_layer().async_connect(...)`, the first argument of
+    `async_write(m_sock, ...)` / `post(m_ioc, ...)`. None when it is a local, a parameter, a call
+    result, or nothing the project declares."""
+    c = flow.calls[sink.call]
+    if c.kind != "call" or fn is None or not fn.class_name:
+        return None
+    expr = c.receiver if c.callee_kind == "method" else (c.args[0] if c.args else None)
+    root = _root_name(expr)
+    if root is None or root == "this" or flow.decl_named(root, c.span.start_byte, c.scope) is not None:
+        return None
+    v = member_variable(index, fn.class_name, root)
+    return (root, v) if v is not None else None
+
+
+def handler_params(fn, index) -> set[str]:
+    """Parameters of `fn` that hold a completion handler: a `std::function`-like type, or a template
+    type parameter (a bare type name the project does not define, in a template) named like a
+    handler or called in the body."""
+    from lifelint.facts.cpp_flow import type_base_name
+
+    out = set()
+    called = {c.callee for c in fn.flow.calls if c.callee_kind == "param"} if fn.flow is not None else set()
+    for p in fn.params:
+        if not p.name or p.pointer_depth:
+            continue
+        if type_base_name(p.type) in FUNCTION_TYPES:
+            out.add(p.name)
+            continue
+        bare = re.sub(r"\b(?:const|volatile|typename)\b|&", " ", p.type).strip()
+        if not re.fullmatch(r"[A-Za-z_]\w*", bare):
+            continue
+        generic = bare == "auto" or (fn.is_template and bare not in index.cpp_classes and bare not in index.cpp_aliases)
+        if generic and (_HANDLER_NAME.search(bare) or _HANDLER_NAME.search(p.name) or p.name in called):
+            out.add(p.name)
+    return out
+
+
+def _forwards(arg: str, names: set[str]) -> bool:
+    a = "".join(arg.split())
+    m = _MOVED.match(a)
+    return (m.group(1) if m else a) in names
+
+
+def composed_operation(flow, fn, index, sink: Sink, *, lam_idx: int | None = None, binder: int | None = None) -> str | None:
+    """The handler parameter, when the callback (lambda `lam_idx` or binder call `binder`) is the
+    intermediate handler of a composed operation: `fn` takes a completion handler, starts an
+    `async_*` operation on an I/O object its class owns (by value or unique_ptr), and the callback
+    carries that handler along (captures it, binds it, or is wrapped together with it:
+    `wrap_allocator([this](..., Handler h) {...}, std::move(handler))`). asio's contract for
+    composed operations makes the caller keep the object alive until its handler has run, so the
+    `this` the intermediate handler holds is the caller's responsibility. post/dispatch/defer and
+    threads are not operations on an object and never qualify."""
+    from lifelint.facts.cpp_flow import OWNING_TYPES, Handoff, type_base_name
+
+    c = flow.calls[sink.call]
+    if c.kind != "call" or not c.name.startswith("async_"):
+        return None
+    obj = sink_object(flow, sink, fn, index)
+    # A string, container or std::function member is data handed along, not the I/O object.
+    if obj is None or not _owned(obj[1]) or type_base_name(obj[1].type) in OWNING_TYPES - _HOLDERS:
+        return None
+    names = handler_params(fn, index)
+    if not names:
+        return None
+    if lam_idx is not None:
+        L = flow.lambdas[lam_idx]
+        for cap in L.captures:
+            if cap.mode in ("copy", "ref", "pack") and cap.name in names:
+                return cap.name
+            if cap.mode in ("init", "init-ref") and cap.init and _forwards(cap.init, names):
+                return cap.name
+        for di in L.outer_uses:
+            d = flow.decls[di]
+            if d.kind == "param" and d.name in names:
+                return d.name
+        chains = ([L.call_chain or [L.handed_to]] if L.handed_to is not None else []) + [_chain(flow, h) for h in L.passed_to]
+    else:
+        b = flow.calls[binder]
+        for a in b.args[1:]:
+            if _forwards(a, names):
+                return a
+        chains = [_chain(flow, Handoff(b.parent_call, b.arg_index if b.arg_index is not None else -1))] if b.parent_call is not None else []
+    # Wrapped together with the handler on the way to the sink.
+    for chain in chains:
+        for h in chain:
+            if h.call == sink.call:
+                break
+            w = flow.calls[h.call]
+            for ai, a in enumerate(w.args):
+                if ai != h.arg_index and _forwards(a, names):
+                    return a
+    return None
+
+
+def _runs_loop(index, class_name: str, loop: str) -> bool:
+    """True when a method of the class runs the event loop `loop`: `loop.run()`, `loop.poll()`, or
+    hands `&loop` to a thread with `&io_context::run`."""
+    for _f, f in index.methods_of(_short(class_name)):
+        for c in (f.flow.calls if f.flow is not None else ()):
+            if c.name in RUN_LOOP_CALLS and c.callee_kind == "method" and _root_name(c.receiver) == loop:
+                return True
+            if any("::run" in a for a in c.args) and any(_root_name(a) == loop for a in c.args):
+                return True
+    return False
+
+
+def _built_from(index, class_name: str, member, loop: str) -> bool:
+    """True when `member` is constructed from the member `loop`: `udp::socket m_sock{m_ios};`, or a
+    constructor's `: m_sock(m_ios)`."""
+    if member.initializer and re.search(rf"\b{re.escape(loop)}\b", member.initializer):
+        return True
+    for _f, f in index.methods_of(_short(class_name)):
+        if not f.is_ctor or f.flow is None or f.body is None:
+            continue
+        # Member initialisers come before the body: a write of the member, then its arguments.
+        inits = [u for u in f.flow.uses if u.start_byte < f.body.start_byte]
+        for i, u in enumerate(inits):
+            if u.name == member.name and u.access == "write":
+                for u2 in inits[i + 1:]:
+                    if u2.access == "write" and u2.kind == "member" and u2.path == u2.name:
+                        break
+                    if u2.name == loop:
+                        return True
+    return False
+
+
+def owned_loop_joined(flow, fn, index, sink: Sink) -> str | None:
+    """The io_context member, when the sink queues onto an io_context the class holds by value (the
+    sink's object is that member, or an owned member constructed from it), some method of the class
+    runs it, and the destructor joins every thread member. Callbacks queued there then run
+    on the class's own threads before the destructor returns, or are destroyed unrun with the
+    io_context: none runs after `this` is gone."""
+    from lifelint.facts.cpp_flow import type_base_name
+
+    obj = sink_object(flow, sink, fn, index)
+    if obj is None or not _owned(obj[1]):
+        return None
+    name, v = obj
+    fields = [f for k in _class_and_bases(index, fn.class_name) for f in k.fields]
+    if type_base_name(v.type) in IO_CONTEXT_TYPES:
+        loop = name
+    else:
+        loop = next((f.name for f in fields if type_base_name(f.type) in IO_CONTEXT_TYPES and _owned(f)
+                     and _built_from(index, fn.class_name, v, f.name)), None)
+    if loop is None or not _runs_loop(index, fn.class_name, loop):
+        return None
+    threads = [f for f in fields if _THREAD_TYPE.search(f.type)]
+    if threads and all(joined_in_destructor(index, fn.class_name, t.name) for t in threads):
+        return loop
+    return None

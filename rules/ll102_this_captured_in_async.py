@@ -18,6 +18,10 @@ ties the object's lifetime to the queued callback: if the object is destroyed fi
 owner resets the `unique_ptr`, a session is torn down, `abort()` returns without draining),
 the callback dereferences a dangling `this`. In seed 000 every `async_*` of a disk I/O backend
 posted `[..., this]` lambdas to the io_context while the session could destroy the backend.
+One contract does vouch for `this`: an asio composed operation (a stream's `async_connect(handler)`
+that chains `async_*` steps on a socket the stream owns, each step carrying the caller's handler)
+requires its caller to keep the object alive until that handler has run, so those steps are not
+reported; the callers are where a dangling `this` would be.
 
 ## Example
 ```cpp
@@ -43,9 +47,14 @@ needs (`[*this]`), or make the destructor/`abort()` wait until queued callbacks 
   helper function that captures `this` is not.
 - A sink is recognised by name; a user function named `async_*` that calls its handler
   synchronously is reported anyway (suppress it, or it is worth renaming).
-- Whether `this` is really protected by another mechanism (a destructor that drains the queue,
-  an io_context that is always stopped and joined first) is not analysed: add that idiom to
-  `cpp.keep-alive` or suppress with a reason.
+- Two protections are recognised. A composed operation: the function takes a completion handler
+  (a template `Handler` or `std::function` parameter), the sink is an `async_*` operation on a
+  member held by value or `unique_ptr`, and the callback captures, binds or is wrapped with that
+  handler; `post`/`dispatch`/`defer` and threads never qualify. An owned event loop: the sink's
+  object is a by-value `io_context` member (or a member built from it), a method of the class runs
+  it, and the destructor joins every thread member.
+- Other protections (a destructor that drains the queue, an io_context stopped and joined by the
+  owner) are not analysed: add that idiom to `cpp.keep-alive` or suppress with a reason.
 """
 
 from __future__ import annotations
@@ -54,7 +63,8 @@ import re
 
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
-from lifelint.sinks import BINDERS, call_sink, capture_list_span, class_known, class_members, keep_alive_text, lambda_keeps_alive, lambda_sink, waits_for_lambda
+from lifelint.sinks import (BINDERS, call_sink, capture_list_span, class_known, class_members, composed_operation, keep_alive_text,
+                            lambda_keeps_alive, lambda_sink, owned_loop_joined, waits_for_lambda)
 
 _GET = re.compile(r"^\s*(?P<owner>[A-Za-z_][\w.\->\[\]]*?)\s*(?:\.|->)\s*get\s*\(\s*\)\s*$")
 _MEMBER_LIKE = re.compile(r"^(m_\w+|\w+_)$")
@@ -129,6 +139,10 @@ class ThisCapturedInAsync(Rule):
                 sink = lambda_sink(flow, li, fn, index, settings)
                 if sink is None or waits_for_lambda(flow, li, sink, index):
                     continue
+                # The caller vouches for `this` (a composed operation's step), or only the class's
+                # own, joined threads can run the callback.
+                if composed_operation(flow, fn, index, sink, lam_idx=li) or owned_loop_joined(flow, fn, index, sink):
+                    continue
                 span, how = found[0]
                 yield self._finding(fn, span, f"the lambda handed to {sink.what} {how}", sink, flow)
             # Binders: std::bind(&C::f, this, ...) handed to a sink.
@@ -152,6 +166,8 @@ class ThisCapturedInAsync(Rule):
                     continue
                 sink = call_sink(flow, ci, fn, index, settings)
                 if sink is None:
+                    continue
+                if composed_operation(flow, fn, index, sink, binder=ci) or owned_loop_joined(flow, fn, index, sink):
                     continue
                 yield self._finding(fn, bound[0], f"{bound[1]} and is handed to {sink.what}", sink, flow)
 
