@@ -119,11 +119,11 @@ def thread_disposition(flow, call_idx: int, fn=None, index=None) -> ThreadFate |
         return ThreadFate("local", "a local thread", c.span)
     if c.result == "assign":
         target = c.result_target or ""
-        return _stored_fate(target, flow, fn, index, jthread)
+        return _stored_fate(target, flow, fn, index, jthread, c.span.end_byte)
     if c.result == "argument" and c.parent_call is not None:
         p = flow.calls[c.parent_call]
         if p.name in ("emplace_back", "push_back", "emplace", "insert", "push") and p.receiver:
-            return _stored_fate(p.receiver, flow, fn, index, jthread)
+            return _stored_fate(p.receiver, flow, fn, index, jthread, p.span.end_byte)
         if p.name in TRANSPARENT:
             return None
     if c.result == "return":
@@ -133,13 +133,35 @@ def thread_disposition(flow, call_idx: int, fn=None, index=None) -> ThreadFate |
     return None
 
 
-def _stored_fate(target: str, flow, fn, index, jthread: bool) -> ThreadFate:
+def _stored_fate(target: str, flow, fn, index, jthread: bool, after: int = 0) -> ThreadFate:
     t = target.replace("this->", "").strip()
     if jthread:
         return ThreadFate("joined", f"a std::jthread stored in `{t}` (joins when its owner is destroyed)")
+    joined = _joined_later(flow, t, after)
+    if joined is not None:
+        return ThreadFate("joined", f"a thread stored in `{t}` and joined in the same function", joined)
     if fn is not None and index is not None and fn.class_name and joined_in_destructor(index, fn.class_name, t):
         return ThreadFate("joined", f"a thread stored in `{t}` and joined by the destructor")
     return ThreadFate("stored", f"a thread stored in `{t}`")
+
+
+def _joined_later(flow, container: str, after: int):
+    """Where the threads put in `container` (a local array or vector, or the element a range-for
+    variable stands for) are all joined later in the same body: `for (auto& t : threads) t.join();`
+    or `threads[i].join()`. None when they are not."""
+    for d in flow.decls:  # `for (std::thread& t : pool) t = std::thread(...)`: the container is `pool`
+        if d.kind == "range" and d.name == container and d.init and d.span.start_byte <= after:
+            container = d.init.strip()
+            break
+    for d in flow.decls:
+        if d.kind == "range" and d.init and d.init.strip() == container and d.span.start_byte > after:
+            for c in flow.calls:
+                if c.name == "join" and c.receiver == d.name and c.span.start_byte > d.span.start_byte:
+                    return c.span
+    for c in flow.calls:
+        if c.name == "join" and c.receiver and c.receiver.startswith(container + "[") and c.span.start_byte > after:
+            return c.span
+    return None
 
 
 def joined_in_destructor(index, class_name: str, member: str) -> bool:
