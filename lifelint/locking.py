@@ -30,6 +30,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
+from lifelint.facts.cpp_flow import SYNC_CALLEES as _FLOW_SYNC_CALLEES
 from lifelint.model import Span
 
 if TYPE_CHECKING:
@@ -49,14 +50,9 @@ SYNC_TYPE_WORDS = ("atomic", "mutex", "condition_variable", "once_flag", "spinlo
                    "critical_section", "thread")
 GUARD_PARAM_TYPES = frozenset({"unique_lock", "lock_guard", "scoped_lock", "shared_lock", "upgrade_lock", "scoped_lock_type",
                                "lock_type", "MutexLock", "QMutexLocker"})
-# Algorithms and helpers that call a lambda argument before they return.
-SYNC_CALLEES = frozenset({
-    "for_each", "for_each_n", "find_if", "find_if_not", "any_of", "all_of", "none_of", "count_if", "remove_if",
-    "sort", "stable_sort", "partition", "stable_partition", "transform", "accumulate", "generate", "copy_if",
-    "min_element", "max_element", "lower_bound", "upper_bound", "equal_range", "binary_search", "erase_if",
-    "replace_if", "adjacent_find", "mismatch", "equal", "search", "partial_sort", "nth_element", "unique",
-    "call_once", "invoke", "visit", "apply", "wait", "wait_for", "wait_until", "reduce", "inner_product",
-})
+# Algorithms and helpers that call a lambda argument before they return (the fact extractor's
+# list), and condition-variable waits, which call their predicate with the lock held.
+SYNC_CALLEES = _FLOW_SYNC_CALLEES | {"wait", "wait_for", "wait_until"}
 SMART_POINTERS = frozenset({"shared_ptr", "unique_ptr", "weak_ptr", "intrusive_ptr", "optional", "reference_wrapper",
                             "copy_ptr", "scoped_ptr", "observer_ptr", "not_null", "atomic"})
 CONTAINERS = frozenset({"vector", "deque", "list", "array", "set", "multiset", "unordered_set", "span", "small_vector",

@@ -385,6 +385,8 @@ SYNC_CALLEES = frozenset({
     "max_element", "min_element", "minmax_element", "lower_bound", "upper_bound", "equal_range", "binary_search",
     "adjacent_find", "mismatch", "equal", "search", "unique", "generate", "generate_n", "erase_if",
     "visit", "call_once", "invoke", "apply", "is_sorted", "is_partitioned", "includes", "merge",
+    # absl::Mutex evaluates a Condition on the spot, with the mutex held.
+    "Condition", "Await", "AwaitWithTimeout", "AwaitWithDeadline", "LockWhen", "ReaderLockWhen", "WriterLockWhen",
 })
 
 _SCOPE_STMTS = {
@@ -1098,7 +1100,7 @@ class _BranchMark:
 def _passes_name(arg: str, name: str) -> bool:
     a = _ws(arg)
     return a == name or a in (f"std::move({name})", f"move({name})", f"std::ref({name})", f"std::cref({name})",
-                              f"std::forward<decltype({name})>({name})")
+                              f"std::forward<decltype({name})>({name})", f"&{name}")
 
 
 def _same(a, b) -> bool:

@@ -52,15 +52,17 @@ class LockRegion:
 
 
 def normalise_mutex(expr: str) -> str:
-    e = expr.strip()
+    e = expr.strip().replace(" ", "")
+    for prefix in ("(*this).", "this->"):
+        if e.startswith(prefix):
+            e = e[len(prefix):]
     while e and e[0] in "&*(":
-        e = e[1:].strip()
-    e = e.rstrip(")").strip()
-    if e.startswith("this->"):
-        e = e[6:]
-    if e.startswith("(*this)."):
-        e = e[8:]
-    return e.replace(" ", "")
+        e = e[1:]
+        if e.startswith(("(*this).", "this->")):
+            e = e[e.index(".") + 1:] if e.startswith("(*this).") else e[6:]
+    while e.endswith(")") and e.count(")") > e.count("("):  # the ")" of a "(" dropped above, not of a call
+        e = e[:-1]
+    return e
 
 
 def _last_name(type_node) -> str:
