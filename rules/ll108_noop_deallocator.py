@@ -36,6 +36,9 @@ into a buffer allocated for the holder, or pass a non-owning view.
   an override with another name and an empty body is an ordinary no-op hook and stays silent.
 - Classes whose name marks an intentional no-op (arena, monotonic, bump, null, noop, dummy,
   fake, mock, stub, disabled) are skipped: an arena frees everything at once by design.
+- A `virtual` function that overrides nothing is a base class's default hook (a processor's
+  `freeContext(void*)` next to a `getContext()` that returns nullptr): it is skipped, and the
+  overrides that should free are checked instead.
 - Only definitions are checked; a deallocator implemented through a macro is not seen.
 """
 
@@ -84,6 +87,8 @@ class NoopDeallocator(Rule):
                 continue
             if fn.class_name and INTENTIONAL_NOOP_CLASS.search(fn.class_name):
                 continue
+            if fn.is_virtual and not fn.is_override:
+                continue  # a base class's default hook, there for subclasses to override (checked there)
             p = pointer_params[0]
             what = f"`{p.name}`" if p.name else f"its `{p.type}*` argument"
             kind = {"empty": "an empty body", "comments": "a body that is only a comment", "noop": "a body that only silences its parameter"}[fn.body_kind]
