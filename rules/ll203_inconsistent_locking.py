@@ -46,8 +46,9 @@ std::size_t num_torrents() const {
 A lone counter read for statistics can become a `std::atomic`.
 
 ## Known limits
-- Constructors and destructors (and helpers only they call) are exempt: the object is not
-  shared yet, or no longer.
+- Constructors, destructors and copy/move assignment (and helpers only constructors and
+  destructors call) are exempt: the object is not shared yet, or no longer, or is being
+  replaced whole by code that must own it exclusively (as for any non-thread-safe assignment).
 - Fields never written under a lock are silent: a field owned by one thread needs no lock, and
   lifelint cannot see which thread runs which method.
 - Only methods of the class itself are checked; code reaching into another object's fields
@@ -94,7 +95,7 @@ def _build(index):
     by_key: dict[str, list] = {}
     for fl in li.functions:
         if fl.cls is None or fl.fn.is_ctor or fl.fn.is_dtor or fl.context == "ctor":
-            continue
+            continue  # (an assignment operator that locks is evidence of the discipline: kept)
         own = None
         for a in fl.accesses:
             if a.var is None or a.var.kind != "field" and a.var.kind != "static-member" or is_global_key(a.key):
@@ -137,6 +138,13 @@ def _build(index):
     return out
 
 
+def _lifecycle(fl) -> bool:
+    """Methods that run while no other thread may use the object: construction, destruction,
+    assignment of the whole object."""
+    fn = fl.fn
+    return fn.is_ctor or fn.is_dtor or fl.context == "ctor" or fn.name.replace(" ", "") == "operator="
+
+
 class InconsistentLocking(Rule):
     code = "LL203"
     name = "inconsistent-locking"
@@ -151,7 +159,7 @@ class InconsistentLocking(Rule):
         li = locking_index(index)
         table = index.memo("LL203.fields", _build)
         for fl in li.in_file(facts.path):
-            if fl.cls is None or fl.fn.is_ctor or fl.fn.is_dtor or fl.context == "ctor":
+            if fl.cls is None or _lifecycle(fl):
                 continue
             reported: set[tuple[str, int | None]] = set()
             for a in fl.accesses:
