@@ -126,7 +126,20 @@ def class_of_type(type_text: str, element: bool = False) -> str | None:
 
 def is_sync_type(type_text: str) -> bool:
     t = type_text.lower()
-    return any(w in t for w in SYNC_TYPE_WORDS)
+    if any(w in t for w in SYNC_TYPE_WORDS):
+        return True
+    base = type_text.split("<", 1)[0].replace(" ", "").split("::")[-1].rstrip("&*")
+    return base in SELF_SYNCED_TYPES
+
+
+# Classes that synchronise their own operations (events, blocking queues), by the names the
+# common libraries give them: using one without the owner's lock is how they are meant to be used.
+SELF_SYNCED_TYPES = frozenset({
+    "Event", "ManualResetEvent", "AutoResetEvent", "WaitableEvent", "Notification", "BlockingCounter",
+    "NotificationQueue", "PriorityNotificationQueue", "TimedNotificationQueue", "BlockingQueue",
+    "blocking_queue", "ConcurrentQueue", "concurrent_queue", "concurrent_bounded_queue", "MPMCQueue",
+    "Condition", "RWLock", "future", "shared_future", "promise",
+})
 
 
 def _norm_path(expr: str) -> str:
