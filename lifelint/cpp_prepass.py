@@ -665,8 +665,30 @@ _MACRO_LINE_AFTER = frozenset([*b";{}:>", None])  # `>`: after `template <...>`,
 _DECLARATION_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_~[}")
 
 
+# Exception-handling macros that stand for the keywords (`BOOST_TRY {..} BOOST_CATCH(...) {..}
+# BOOST_CATCH_END`, `JSON_TRY`, `QT_TRY`, `BOOST_RETHROW`): read as the try/catch they are, or a
+# class whose destructor uses them loses every member declared after it.
+_TRY_CATCH_MACRO = re.compile(rb"[A-Z][A-Z0-9]*_(?P<kw>TRY|CATCH_END|CATCH|RETHROW)(?![A-Za-z0-9_])")
+
+
+def _try_catch_macros(text: _Text) -> None:
+    view = text.view
+    for m in _word_starts(_TRY_CATCH_MACRO, view):
+        kw, start, end = m.group("kw"), m.start(), m.end()
+        nxt = _next_significant(view, end)
+        if kw == b"TRY" and nxt == ord("{"):
+            text.replace(start, b"try".ljust(end - start))
+        elif kw == b"CATCH" and nxt == ord("(") and _prev_significant(view, start - 1) == ord("}"):
+            text.replace(start, b"catch".ljust(end - start))
+        elif kw == b"CATCH_END":
+            text.blank(start, end)
+        elif kw == b"RETHROW" and end - start >= 6 and nxt != ord("("):
+            text.replace(start, b"throw;".ljust(end - start))
+
+
 def _macros(text: _Text, globs: tuple[str, ...]) -> None:
     view = text.view
+    _try_catch_macros(text)
     classes = _class_heads(text)
     _blank_glob_macros(text, globs)
     for m in _word_starts(_TEMPLATE_NO_PARAMS, view):

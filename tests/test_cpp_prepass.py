@@ -70,7 +70,7 @@ def test_only_blanks_or_same_length_rewrites(parts):
     """Every changed byte becomes a space, or belongs to one of the in-place rewrites."""
     data = b"".join(parts)
     out = prepass(data, None)
-    rewrites = re.compile(rb"struct |if  |thread_local *|;")
+    rewrites = re.compile(rb"struct |if  |thread_local *|try *|catch *|throw; *|;")
     allowed = {i for m in rewrites.finditer(out) for i in range(m.start(), m.end())}
     for i, (a, b) in enumerate(zip(data, out)):
         if a != b:
@@ -365,3 +365,29 @@ def test_reserved_name_macro_line_is_blanked():
     assert b"_LIB_BEGIN_NAMESPACE_VERSION" not in out
     assert not parser("cpp").parse(out).root_node.has_error
     assert parser("cpp").parse(src).root_node.has_error  # the grammar alone cannot read it
+
+
+def test_try_catch_macros_read_as_try_and_catch():
+    # boost/interprocess's scoped_lock: BOOST_TRY/BOOST_CATCH in the destructor used to end the
+    # class there, and every member after it became a "global".
+    src = (b"template <class M> class guard {\n"
+           b"  public:\n"
+           b"   ~guard() {\n"
+           b"      BOOST_TRY{  if (m_locked) m->unlock();  }\n"
+           b"      BOOST_CATCH(...){} BOOST_CATCH_END\n"
+           b"   }\n"
+           b"   void f() { JSON_TRY { g(); } JSON_CATCH (int& e) { BOOST_RETHROW } }\n"
+           b"   void g();\n"
+           b"  private:\n"
+           b"   M* m;\n"
+           b"   bool m_locked;\n"
+           b"};\n")
+    out = prepass(src)
+    assert len(out) == len(src)
+    assert b"try      {" in out and b"catch      (...)" in out and b"throw;" in out and b"CATCH_END" not in out
+    assert_clean(src)
+    f = cpp_facts(src)
+    assert [v.name for v in f.cpp.classes[0].fields] == ["m", "m_locked"]
+    assert not f.cpp.globals
+    # A constant that merely ends in _TRY stays as written.
+    assert prepass(b"int x = MAX_TRY;\n") == b"int x = MAX_TRY;\n"
