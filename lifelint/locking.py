@@ -599,6 +599,10 @@ class _Builder:
         for d in flow.decls:
             if d.kind == "param" and d.is_reference and last_name(split_template(d.type)[0]) in GUARD_PARAM_TYPES:
                 fl.guard_params[d.name] = len(fl.guard_params)
+        # An unnamed one (`bool empty(unique_lock<mutex>&) const`) only says "call me with it held".
+        for i, p in enumerate(fn.params):
+            if not p.name and p.is_reference and last_name(split_template(p.type)[0]) in GUARD_PARAM_TYPES:
+                fl.guard_params[f"<param {i}>"] = len(fl.guard_params)
         for p in fl.guard_params:
             events = [(c.span.start_byte, c.name == "lock") for c in flow.calls
                       if c.receiver == p and c.name in ("unlock", "release", "lock") and c.lambda_index is None]

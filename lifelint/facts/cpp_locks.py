@@ -207,15 +207,26 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         held = not any(any(t in tag for t in NOT_HELD_TAGS) for tag in tags)
         in_lambda = _inside_lambda(decl, fn_node)
         # Explicit unlock()/lock() on the guard split its life into regions.
-        events = sorted((c for c in member_calls if c[0] == name and decl.end_byte <= c[2].start_byte < scope_end),
-                        key=lambda c: c[2].start_byte)
+        events = [(c[2].start_byte, c[1], c[2]) for c in member_calls if c[0] == name and decl.end_byte <= c[2].start_byte < scope_end]
+        if not held and any(tag.strip().endswith("try_to_lock") for tag in tags) and _checks_ownership(body, name):
+            held = True  # `unique_lock l(m, try_to_lock); if (!l.owns_lock()) return;`: what follows holds it
+        # An unlock in a branch that then leaves (`if (..) { l.unlock(); notify(); return; }`)
+        # does not release the lock for the code after that branch.
+        for _at, method, call in list(events):
+            if method in ("unlock", "release", "unlock_shared"):
+                exit_block = _exiting_block(call, scope)
+                if exit_block is not None:
+                    events.append((exit_block.end_byte, "relock", exit_block))
+        events.sort(key=lambda e: e[0])
         start = decl.end_byte if held else None
         start_span = Span.of(decl)
-        for _recv, method, call in events:
+        for _at, method, call in events:
             if method in ("unlock", "release", "unlock_shared") and start is not None:
                 regions.append(LockRegion(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS, start_span,
                                           start, call.start_byte, Span.of(call), "unlock", in_lambda, [Span.of(m) for m in mutex_nodes]))
                 start = None
+            elif method == "relock" and start is None:
+                start, start_span = call.end_byte, Span.of(decl)
             elif method in ("lock", "lock_shared") and start is None:
                 start, start_span = call.end_byte, Span.of(call)
         if start is not None:
@@ -258,6 +269,37 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
                                       _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
     regions.sort(key=lambda r: r.start_byte)
     return regions
+
+
+_EXITS = frozenset({"return_statement", "throw_statement", "break_statement", "continue_statement", "goto_statement",
+                    "co_return_statement"})
+
+
+def _exiting_block(call, guard_scope):
+    """The `{...}` block around `call`, below the guard's own scope, when that block ends by
+    leaving (return, throw, break, continue, goto): code after the block never ran the call."""
+    p = call.parent
+    while p is not None and p != guard_scope and p.type != "compound_statement":
+        if p.type == LAMBDA:
+            return None
+        p = p.parent
+    if p is None or p == guard_scope or not p.named_children:
+        return None
+    last = p.named_children[-1]
+    if last.type == "comment":
+        kids = [c for c in p.named_children if c.type != "comment"]
+        last = kids[-1] if kids else last
+    if last.type in _EXITS or (last.type == "expression_statement" and last.named_children
+                               and last.named_children[0].type == "throw_expression"):
+        return p
+    return None
+
+
+def _checks_ownership(body, guard: str) -> bool:
+    """Whether the function tests if `guard` got its lock (`owns_lock()`, `owns()`, `if (guard)`)."""
+    t = body.text or b""
+    g = re.escape(guard.encode())
+    return re.search(rb"\b" + g + rb"\s*\.\s*owns(?:_lock)?\s*\(|\(\s*!?\s*" + g + rb"\s*[)&|]", t) is not None
 
 
 def _tested_by_if(call) -> bool:
