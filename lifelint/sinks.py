@@ -164,13 +164,19 @@ def _joined_later(flow, container: str, after: int):
     return None
 
 
+# Test fixtures' teardown, which the framework runs on every fixture before destroying it
+# (GoogleTest `TearDown`, CppUnit `tearDown`): as good as the destructor for joining.
+TEARDOWN_METHODS = frozenset({"TearDown", "tearDown"})
+
+
 def joined_in_destructor(index, class_name: str, member: str) -> bool:
-    """True when the class's destructor (or a function it calls on `this`) joins `member`."""
+    """True when the class's destructor or test teardown (or a function it calls on `this`)
+    joins `member`."""
     short = class_name.split("::")[-1].split("<")[0]
     root = re.split(r"[.\[\-]", member, 1)[0]
     methods = index.methods_of(short)
     by_name = {f.name: f for _, f in methods}
-    todo = [f for _, f in methods if f.is_dtor]
+    todo = [f for _, f in methods if f.is_dtor or f.name in TEARDOWN_METHODS]
     seen = set()
     while todo:
         f = todo.pop()
@@ -418,6 +424,32 @@ def _runs_loop_or_waits(index, name: str) -> bool:
     return cache[name]
 
 
+def _async_future_kept_local(flow, sink: Sink) -> bool:
+    """`std::async(...)` whose future stays in this function: a temporary, or a local that is
+    neither returned nor moved nor stored elsewhere. The future std::async returns blocks in its
+    destructor until the task has finished, so the task ends before the function's earlier
+    locals die (`auto f = std::async(launch::async, [&svr] {...});`)."""
+    c = flow.calls[sink.call]
+    if c.name != "async" or _qualifier(c.callee, c.name) not in ("std::", ""):
+        return False
+    if c.result == "discarded":
+        return True
+    if c.result != "init" or not c.result_target or not re.fullmatch(r"[A-Za-z_]\w*", c.result_target):
+        return False
+    fut = c.result_target
+    escapes = re.compile(rf"(?:^|[^\w.>])(?:std::)?move\(\s*{re.escape(fut)}\s*\)|^\s*{re.escape(fut)}\s*$")
+    for r in flow.returns:
+        if r.value and re.search(rf"\b{re.escape(fut)}\b", r.value):
+            return False
+    for c2 in flow.calls:
+        if c2.span.start_byte > c.span.end_byte and any(escapes.search(a) for a in c2.args) and c2.name not in ("wait", "get"):
+            return False
+    for a in flow.assigns:
+        if a.span.start_byte > c.span.end_byte and re.search(rf"\b{re.escape(fut)}\b", a.value or ""):
+            return False
+    return True
+
+
 def waits_for_lambda(flow, lam_idx: int, sink: Sink, index=None) -> bool:
     """True when the function blocks, after handing the lambda to `sink`, until the lambda has
     run: it runs the event loop itself (`ioc.run()`, `run_one()`, `run_for(...)`, `poll()`, or a
@@ -428,6 +460,8 @@ def waits_for_lambda(flow, lam_idx: int, sink: Sink, index=None) -> bool:
     For a lambda posted from inside another lambda, the enclosing bodies count too: a test that
     ends with `sim.run()` runs every callback any of its lambdas queue."""
     L = flow.lambdas[lam_idx]
+    if _async_future_kept_local(flow, sink):
+        return True
     body_calls = [c for c in flow.calls if flow.inside_lambda(c.lambda_index, lam_idx)]
     signals = any(c.name in SIGNAL_CALLS for c in body_calls)
     written = {u.name for u in flow.uses if flow.inside_lambda(u.lambda_index, lam_idx) and u.captured

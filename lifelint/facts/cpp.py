@@ -7,6 +7,8 @@ Flow facts inside function bodies (locks, lambdas, calls, local views) hang off
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,9 @@ CLASS_TYPES = frozenset({"class_specifier", "struct_specifier", "union_specifier
 # Scopes whose direct declarations are namespace-scope (global) declarations.
 NAMESPACE_SCOPES = frozenset({"translation_unit", "namespace_definition", "declaration_list", "linkage_specification"})
 
+
+# GoogleTest macros whose body is a method of (a subclass of) the fixture named first.
+FIXTURE_TEST_MACROS = frozenset({"TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"})
 
 # C runtime state that the standards make per-thread whatever a compatibility header declares
 # (`extern int errno;` in an old Windows CE shim): C11 7.5 gives errno thread storage duration.
@@ -252,6 +257,13 @@ def _function(node, class_stack: list, ns: list[str]) -> Function | None:
     name, qual = _name_parts(d.name_node)
     enclosing = class_stack[-1] if class_stack else None
     class_name = enclosing or (qual.split("::")[-1] if qual else None)
+    if class_name is None and name in FIXTURE_TEST_MACROS:
+        # `TEST_F(ServerTest, Stop) {...}` is a method of a subclass of the fixture `ServerTest`:
+        # its members and teardown are the fixture's.
+        words = [text(p).strip() for p in d.function.child_by_field_name("parameters").named_children] \
+            if d.function.child_by_field_name("parameters") is not None else []
+        if len(words) >= 2 and all(re.fullmatch(r"[A-Za-z_]\w*", w) for w in words[:2]):
+            class_name, name = words[0], f"{name}({words[0]}, {words[1]})"
     special = None
     for c in node.children:
         if c.type == "default_method_clause":
