@@ -55,6 +55,8 @@ A lone counter read for statistics can become a `std::atomic`.
   (`other.m_x`, `p->m_x`) is not.
 - Writes through unknown methods (`m_x.update()`) count as reads, so a field only ever mutated
   that way is not seen as protected.
+- Taking a field's address (`&m_x`) is not reported: it reads nothing, and what the callee
+  does with the pointer is not followed.
 - Accesses inside the arguments of ALL_CAPS macro calls (`TORRENT_ASSERT(...)`, `DLOG(...)`)
   are ignored: assertions and debug logging usually compile out in release builds.
 - A field counts as guarded only by a mutex of its own object (an instance field) or a static /
@@ -164,8 +166,8 @@ class InconsistentLocking(Rule):
             reported: set[tuple[str, int | None]] = set()
             for a in fl.accesses:
                 entry = table.get(a.key)
-                if entry is None or (a.key, a.lambda_index) in reported or a.in_macro:
-                    continue
+                if entry is None or (a.key, a.lambda_index) in reported or a.in_macro or a.verb == "address taken":
+                    continue  # (taking the address reads nothing; what the callee does with it is not seen)
                 var = a.var
                 if var is None or var.is_const or var.is_reference or is_sync_type(var.type):
                     continue

@@ -162,6 +162,7 @@ _LOCK_EVENTS = """
   function: (field_expression field: (field_identifier) @method
     (#any-of? @method "lock" "unlock" "release" "lock_shared" "unlock_shared" "try_lock"
                       "Lock" "Unlock" "TryLock" "ReaderLock" "ReaderUnlock" "WriterLock" "WriterUnlock"
+                      "LockWhen" "ReaderLockWhen" "WriterLockWhen"
                       "AssertHeld" "AssertReaderHeld" "AssertAcquired" "assert_held" "assertHeld"))) @call
 (call_expression
   function: (identifier) @assert_fn
@@ -173,7 +174,10 @@ _LOCK_EVENTS = """
 # lock is held from there to the end of the function, as if taken there.
 # Google-style spellings (absl::Mutex, leveldb port::Mutex) of the same operations.
 _CAPITALISED = {"Lock": "lock", "Unlock": "unlock", "TryLock": "try_lock", "ReaderLock": "lock_shared",
-                "ReaderUnlock": "unlock_shared", "WriterLock": "lock", "WriterUnlock": "unlock"}
+                "ReaderUnlock": "unlock_shared", "WriterLock": "lock", "WriterUnlock": "unlock",
+                # absl: lock once the condition holds (the argument)
+                "LockWhen": "lock", "WriterLockWhen": "lock", "ReaderLockWhen": "lock_shared"}
+_LOCKS_WITH_ARGUMENT = frozenset({"LockWhen", "WriterLockWhen", "ReaderLockWhen"})
 ASSERT_HELD_METHODS = frozenset({"AssertHeld", "AssertReaderHeld", "AssertAcquired", "assert_held", "assertHeld"})
 
 
@@ -189,10 +193,10 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
     member_calls = []  # (receiver text, method, call node)
     for n in found.get("call", []):
         args = n.child_by_field_name("arguments")
-        if args is not None and args.named_children:
-            continue  # `m.lock()` takes no argument; `blocker.lock(this)` is some other protocol
         f = n.child_by_field_name("function")
         method = text(f.child_by_field_name("field"))
+        if args is not None and args.named_children and method not in _LOCKS_WITH_ARGUMENT:
+            continue  # `m.lock()` takes no argument; `blocker.lock(this)` is some other protocol
         member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), _CAPITALISED.get(method, method), n))
     for decl in decls:
         g = _guard_decl(decl, guard_types)
