@@ -178,11 +178,11 @@ class ThisCapturedInAsync(Rule):
         return ", ".join(names) if names else "`this`"
 
     def _finding(self, fn, span, what: str, sink, flow):
-        cls = fn.class_name.split("::")[-1] if fn.class_name else "enclosing"
+        obj = f"`{fn.class_name.split('::')[-1]}` object" if fn.class_name else "object `this` points to"
         if "raw pointer from" in what:
             advice = "Capture or bind the shared_ptr itself (or a weak_ptr checked with lock()) so the object outlives the callback."
         else:
-            advice = (f"If the `{cls}` object is destroyed before the callback runs, the callback uses a dangling pointer. "
+            advice = (f"If the {obj} is destroyed before the callback runs, the callback uses a dangling pointer. "
                       "Capture `self = shared_from_this()` (or a `weak_from_this()` checked with lock()), copy what the "
                       "callback needs, or make the destructor wait for queued callbacks.")
         msg = f"In `{fn.qualname}`, {what}, and nothing keeps the object alive. {advice}"
