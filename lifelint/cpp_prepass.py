@@ -686,9 +686,42 @@ def _try_catch_macros(text: _Text) -> None:
             text.replace(start, b"throw;".ljust(end - start))
 
 
+# Loop macros over a range (`BOOST_FOREACH(T& x, items) {...}`, Qt's `Q_FOREACH`): read as the
+# range-for they are (`for          (T& x: items)`), so the loop variable is a declaration and
+# the loop a scope.
+_FOREACH_MACRO = re.compile(rb"(?:BOOST_REVERSE_FOREACH|BOOST_FOREACH|Q_FOREACH)[ \t]*\(")
+
+
+def _foreach_macros(text: _Text) -> None:
+    view = text.view
+    for m in _word_starts(_FOREACH_MACRO, view):
+        open_at = m.end() - 1
+        close = _matching_close(view, open_at)
+        if close is None:
+            continue
+        depth, comma = 0, None
+        for i in range(open_at + 1, close):
+            b = view[i]
+            if b in b"([{<":
+                depth += 1
+            elif b in b")]}>":
+                depth -= 1
+            elif b == ord(",") and depth == 0:
+                comma = i
+        # Only when the loop variable is declared there (`T x`, `auto& x`): `BOOST_FOREACH(x, v)`
+        # over an existing variable has no range-for spelling.
+        if comma is None or len(bytes(view[open_at + 1:comma]).replace(b"&", b" & ").replace(b"*", b" * ").split()) < 2:
+            continue
+        word_end = m.start() + view[m.start():m.end()].index(b"(")
+        word_end = len(view[:word_end].rstrip())
+        text.replace(m.start(), b"for".ljust(word_end - m.start()))
+        text.replace(comma, b":")
+
+
 def _macros(text: _Text, globs: tuple[str, ...]) -> None:
     view = text.view
     _try_catch_macros(text)
+    _foreach_macros(text)
     classes = _class_heads(text)
     _blank_glob_macros(text, globs)
     for m in _word_starts(_TEMPLATE_NO_PARAMS, view):

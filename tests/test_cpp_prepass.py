@@ -70,7 +70,7 @@ def test_only_blanks_or_same_length_rewrites(parts):
     """Every changed byte becomes a space, or belongs to one of the in-place rewrites."""
     data = b"".join(parts)
     out = prepass(data, None)
-    rewrites = re.compile(rb"struct |if  |thread_local *|try *|catch *|throw; *|;")
+    rewrites = re.compile(rb"struct |if  |thread_local *|try *|catch *|throw; *|for *|;|:")
     allowed = {i for m in rewrites.finditer(out) for i in range(m.start(), m.end())}
     for i, (a, b) in enumerate(zip(data, out)):
         if a != b:
@@ -391,3 +391,15 @@ def test_try_catch_macros_read_as_try_and_catch():
     assert not f.cpp.globals
     # A constant that merely ends in _TRY stays as written.
     assert prepass(b"int x = MAX_TRY;\n") == b"int x = MAX_TRY;\n"
+
+
+def test_foreach_macros_read_as_range_for():
+    src = b"void f() {\n    BOOST_FOREACH (std::shared_ptr<T> p, threads) { p->join(); }\n    Q_FOREACH(const QString& s, list) use(s);\n}\n"
+    out = prepass(src)
+    assert len(out) == len(src)
+    assert b"for           (std::shared_ptr<T> p: threads)" in out and b"for      (const QString& s: list)" in out
+    assert_clean(src)
+    f = cpp_facts(src)
+    assert [(d.name, d.kind, d.init) for d in f.cpp.functions[0].flow.decls] == [("p", "range", "threads"), ("s", "range", "list")]
+    # An existing variable as the loop variable has no range-for spelling: left alone.
+    assert b"for" not in prepass(b"BOOST_FOREACH(x, v) g(x);")
