@@ -699,6 +699,11 @@ class _Builder:
             if u.kind in ("member", "unknown") and u.decl is None and _IDENT.match(u.name) and u.name in fields:
                 owner, var = fields[u.name]
                 key, name = f"{owner}::{u.name}", u.name
+                # `m_impl->count = 1` reaches a field of the pointee, not the member itself:
+                # it is its own access (`m_impl->count`), apart from `m_impl->flush()` or `m_impl`.
+                through = _THROUGH_POINTER.match(u.path.replace(" ", ""))
+                if through is not None and through.group(1) == u.name:
+                    key, name = f"{key}->{through.group(2)}", f"{u.name}->{through.group(2)}"
             elif u.kind in ("global", "unknown") and u.decl is None:
                 last = last_name(u.name)
                 if "::" in u.name:
@@ -725,6 +730,9 @@ class _Builder:
         # prefer the definition over an `extern` declaration
         cands = same_file or [v for _f, v in items]
         return next((v for v in cands if not v.is_extern), cands[0])
+
+
+_THROUGH_POINTER = re.compile(r"(?:this->)?([A-Za-z_]\w*)->([A-Za-z_]\w*)(?![\w(])")
 
 
 def accepts(fn, n_args: int) -> bool:

@@ -47,7 +47,8 @@ A lone counter read for statistics can become a `std::atomic`.
 
 ## Known limits
 - Constructors, destructors and copy/move assignment (and helpers only constructors and
-  destructors call) are exempt: the object is not shared yet, or no longer, or is being
+  destructors call, and teardown-named helpers such as `CloseHelper()` that the destructor
+  calls) are exempt: the object is not shared yet, or no longer, or is being
   replaced whole by code that must own it exclusively (as for any non-thread-safe assignment).
 - Fields never written under a lock are silent: a field owned by one thread needs no lock, and
   lifelint cannot see which thread runs which method.
@@ -70,6 +71,8 @@ A lone counter read for statistics can become a `std::atomic`.
 """
 
 from __future__ import annotations
+
+import re
 
 from lifelint.locking import WILDCARD, display_lock, is_global_key, is_sync_type, locking_index
 from lifelint.model import Level, Precision, Related
@@ -96,7 +99,7 @@ def _build(index):
     li = locking_index(index)
     by_key: dict[str, list] = {}
     for fl in li.functions:
-        if fl.cls is None or fl.fn.is_ctor or fl.fn.is_dtor or fl.context == "ctor":
+        if fl.cls is None or fl.fn.is_ctor or fl.fn.is_dtor or fl.context == "ctor" or _teardown(fl):
             continue  # (an assignment operator that locks is evidence of the discipline: kept)
         own = None
         for a in fl.accesses:
@@ -147,6 +150,20 @@ def _lifecycle(fl) -> bool:
     return fn.is_ctor or fn.is_dtor or fl.context == "ctor" or fn.name.replace(" ", "") == "operator="
 
 
+# Teardown helpers by name (`CloseHelper`, `shutdown_impl`, `Destroy`): when the destructor
+# calls one, it is the destructor's work, done while the object is going away.
+_TEARDOWN_NAME = re.compile(r"(?i)(?:close|shutdown|shut_down|destroy|tear_?down|terminate|finali[sz]e|dispose|deinit\w*|"
+                            r"fini|clean_?up)_?(?:helper|impl|internal|locked|all)?")
+
+
+def _teardown(fl, depth: int = 3) -> bool:
+    """A teardown-named method the class's destructor calls (directly, or through other
+    teardown-named methods: `~DBImpl` -> `CloseImpl` -> `CloseHelper`)."""
+    if depth == 0 or not _TEARDOWN_NAME.fullmatch(fl.fn.name):
+        return False
+    return any(cs.fn.fn.is_dtor or (cs.fn is not fl and _teardown(cs.fn, depth - 1)) for cs in fl.callers)
+
+
 class InconsistentLocking(Rule):
     code = "LL203"
     name = "inconsistent-locking"
@@ -161,7 +178,7 @@ class InconsistentLocking(Rule):
         li = locking_index(index)
         table = index.memo("LL203.fields", _build)
         for fl in li.in_file(facts.path):
-            if fl.cls is None or _lifecycle(fl):
+            if fl.cls is None or _lifecycle(fl) or _teardown(fl):
                 continue
             reported: set[tuple[str, int | None]] = set()
             for a in fl.accesses:

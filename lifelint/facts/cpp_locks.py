@@ -137,7 +137,10 @@ _GUARD_NAMED = re.compile(
     r"(?:(?:scoped|auto|unique|shared|exclusive|spin|rw|read|write|reader|writer|mutex|critical_section)_)?"
     r"(?:lock|locker|guard|lock_guard|lock_holder)(?:_t|_type)?"
     r"|(?:Scoped|Auto|Unique|Shared|Exclusive|Spin|RW|Read|Write|Reader|Writer|Mutex|CriticalSection)?"
-    r"(?:Lock|Locker|Guard|LockGuard|LockHolder)")
+    r"(?:Lock|Locker|Guard|LockGuard|LockHolder)"
+    # ... with any prefix when the name says mutex + lock (rocksdb `InstrumentedMutexLock`)
+    r"|[A-Z]\w*(?:MutexLock|MutexGuard|LockGuard|Locker|LockHolder|ReadLock|WriteLock|ReaderLock|WriterLock)"
+    r"|[a-z]\w*_(?:mutex_lock|lock_guard|scoped_lock|lock_holder)(?:_t|_type)?")
 _LOCKABLE_ARGS = frozenset({"identifier", "field_expression", "pointer_expression", "qualified_identifier",
                             "this", "subscript_expression", "parenthesized_expression"})
 
@@ -271,6 +274,7 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         if start is not None:
             regions.append(LockRegion(None, "", [mutex], False, Span.of(start_call), start, fn_end.start_byte, fn_end, "function",
                                       _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
+    regions = _cut_unlockers(regions, decls, body)
     regions.sort(key=lambda r: r.start_byte)
     return regions
 
@@ -304,6 +308,42 @@ def _checks_ownership(body, guard: str) -> bool:
     t = body.text or b""
     g = re.escape(guard.encode())
     return re.search(rb"\b" + g + rb"\s*\.\s*owns(?:_lock)?\s*\(|\(\s*!?\s*" + g + rb"\s*[)&|]", t) is not None
+
+
+# Reverse guards: unlock in the constructor, lock again in the destructor (boost
+# `pthread_mutex_scoped_unlock`, `reverse_lock`, Chromium `AutoUnlock`).
+_UNLOCKER_NAMED = re.compile(r"(?i)\w*(?:scoped_?unlock|unlock_?guard|reverse_?lock|auto_?unlock|unlocker|mutex_?unlock)(?:_t|_type)?")
+
+
+def _cut_unlockers(regions: list[LockRegion], decls, body) -> list[LockRegion]:
+    """Take the scope of each reverse guard out of the regions holding its mutex."""
+    for decl in decls:
+        ty, d = decl.child_by_field_name("type"), decl.child_by_field_name("declarator")
+        if ty is None or d is None or not _UNLOCKER_NAMED.fullmatch(_last_name(ty)):
+            continue
+        if d.type == "function_declarator":
+            params = d.child_by_field_name("parameters")
+            args = list(params.named_children) if params is not None else []
+        elif d.type == "init_declarator" and d.child_by_field_name("value") is not None:
+            v = d.child_by_field_name("value")
+            args = list(v.named_children) if v.type in ("argument_list", "initializer_list") else [v]
+        else:
+            continue
+        mutexes = {normalise_mutex(text(a)) for a in args}
+        scope = _enclosing_scope(decl)
+        scope_end, _ = _scope_end(scope)
+        cut: list[LockRegion] = []
+        for r in regions:
+            if not (set(r.mutexes) & mutexes) or not (r.start_byte <= decl.start_byte < r.end_byte):
+                cut.append(r)
+                continue
+            cut.append(LockRegion(r.guard, r.guard_type, r.mutexes, r.shared, r.span, r.start_byte, decl.start_byte,
+                                  Span.of(decl), "unlock", r.in_lambda, r.mutex_spans))
+            if scope_end < r.end_byte:
+                cut.append(LockRegion(r.guard, r.guard_type, r.mutexes, r.shared, r.span, scope_end, r.end_byte,
+                                      r.end_span, r.end_kind, r.in_lambda, r.mutex_spans))
+        regions = cut
+    return regions
 
 
 def _tested_by_if(call) -> bool:
