@@ -189,7 +189,7 @@ class Access:
     lambda_index: int | None
     runs_now: bool
     var: object = None  # the Variable: a field, static member or global
-    in_macro: bool = False  # inside the arguments of an ALL_CAPS macro call (assertions, debug logging)
+    in_macro: bool = False  # inside the arguments of an ALL_CAPS macro call or assert() (assertions, debug logging)
 
 
 @dataclass(slots=True, eq=False)
@@ -693,7 +693,7 @@ class _Builder:
         flow = fl.fn.flow
         fields = fl.fields
         macro_spans = [(c.span.start_byte, c.span.end_byte) for c in flow.calls
-                       if c.kind == "call" and c.receiver is None and _MACRO.fullmatch(c.callee)]
+                       if c.kind == "call" and c.receiver is None and (_MACRO.fullmatch(c.callee) or c.callee == "assert")]
         for u in flow.uses:
             key = name = var = None
             if u.kind in ("member", "unknown") and u.decl is None and _IDENT.match(u.name) and u.name in fields:

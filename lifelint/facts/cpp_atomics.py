@@ -190,6 +190,36 @@ def _exits(block) -> bool:
     return any(n.type in _EXITS for n in _walk(block))
 
 
+_LOCAL_NAMES = """
+(declaration declarator: [(identifier) @n (init_declarator declarator: (identifier) @n)
+                          (reference_declarator (identifier) @n) (pointer_declarator declarator: (identifier) @n)
+                          (init_declarator declarator: (reference_declarator (identifier) @n))
+                          (init_declarator declarator: (pointer_declarator declarator: (identifier) @n))]) @decl
+(parameter_declaration declarator: [(identifier) @n (reference_declarator (identifier) @n)
+                                    (pointer_declarator declarator: (identifier) @n)]) @decl
+"""
+
+
+def _shadowed_by_local(node, name: str) -> bool:
+    """A non-atomic local or parameter of the enclosing function has this name (`auto sock =
+    socket(...)` in a file where some struct has a `std::atomic<int> sock`)."""
+    fn = node.parent
+    while fn is not None and fn.type not in ("function_definition", "lambda_expression"):
+        fn = fn.parent
+    if fn is None:
+        return False
+    found = captures(fn, "cpp", _LOCAL_NAMES)
+    for n in found.get("n", ()):
+        if _t(n) != name:
+            continue
+        decl = n.parent
+        while decl is not None and decl.type not in ("declaration", "parameter_declaration"):
+            decl = decl.parent
+        if decl is not None and "atomic" not in _t(decl):
+            return True  # (an `auto&` bound to an atomic spelled without the word is missed)
+    return False
+
+
 def extract(root, data: bytes, facts, out) -> None:
     # Most files declare no atomic at all: skip the tree entirely for them.
     atomics = _declared_atomics(root) if b"atomic" in data else set()
@@ -213,7 +243,7 @@ def extract(root, data: bytes, facts, out) -> None:
             after = [s for s in n.parent.named_children if s.start_byte >= n.end_byte]
         seen = set()
         for name, rnode in reads:
-            if name in seen:
+            if name in seen or _shadowed_by_local(n, name):
                 continue
             found = None
             for reg in regions:
