@@ -11,8 +11,9 @@ obtained while a lock guard is held and then
 - or stored into a member that is also read without that lock.
 
 All guards lifelint knows count: `std::lock_guard`, `std::unique_lock` (with `unlock()`),
-`std::scoped_lock`, `std::shared_lock`, boost and absl guards, bare `m.lock()/m.unlock()`, and
-`cpp.lock-types`.
+`std::scoped_lock`, `std::shared_lock`, boost and absl guards, a project's own guard classes
+named like guards (`scoped_lock_t`, `InstrumentedMutexLock`), bare `m.lock()/m.unlock()` (also
+`mu.Lock()/mu.Unlock()`), and `cpp.lock-types`.
 
 Rust: a raw pointer taken from a `MutexGuard` / `RwLock` guard (`guard.as_ptr()`, `&*guard as *const _`,
 `guard.as_mut_ptr()`) used after `drop(guard)` or after the guard's scope ends, or returned.
