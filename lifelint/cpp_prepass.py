@@ -668,13 +668,18 @@ _DECLARATION_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu
 # Exception-handling macros that stand for the keywords (`BOOST_TRY {..} BOOST_CATCH(...) {..}
 # BOOST_CATCH_END`, `JSON_TRY`, `QT_TRY`, `BOOST_RETHROW`): read as the try/catch they are, or a
 # class whose destructor uses them loses every member declared after it.
-_TRY_CATCH_MACRO = re.compile(rb"[A-Z][A-Z0-9]*_(?P<kw>TRY|CATCH_END|CATCH|RETHROW)(?![A-Za-z0-9_])")
+# Found by their suffix (a literal, so `re` skips ahead in C); the prefix is one ALL_CAPS word.
+_TRY_CATCH_SUFFIX = re.compile(rb"_(?P<kw>TRY|CATCH_END|CATCH|RETHROW)(?![A-Za-z0-9_])")
+_CAPS_WORD_END = re.compile(rb"[A-Z][A-Z0-9]*\Z")
 
 
 def _try_catch_macros(text: _Text) -> None:
     view = text.view
-    for m in _word_starts(_TRY_CATCH_MACRO, view):
-        kw, start, end = m.group("kw"), m.start(), m.end()
+    for m in _TRY_CATCH_SUFFIX.finditer(view):
+        prefix = _CAPS_WORD_END.search(view, max(0, m.start() - 32), m.start())
+        if prefix is None or not _starts_word(view, prefix.start()):
+            continue
+        kw, start, end = m.group("kw"), prefix.start(), m.end()
         nxt = _next_significant(view, end)
         if kw == b"TRY" and nxt == ord("{"):
             text.replace(start, b"try".ljust(end - start))
@@ -689,13 +694,23 @@ def _try_catch_macros(text: _Text) -> None:
 # Loop macros over a range (`BOOST_FOREACH(T& x, items) {...}`, Qt's `Q_FOREACH`): read as the
 # range-for they are (`for          (T& x: items)`), so the loop variable is a declaration and
 # the loop a scope.
-_FOREACH_MACRO = re.compile(rb"(?:BOOST_REVERSE_FOREACH|BOOST_FOREACH|Q_FOREACH)[ \t]*\(")
+_FOREACH_SUFFIX = re.compile(rb"FOREACH[ \t]*\(")  # a literal first: `re` skips ahead in C
+_FOREACH_NAMES = (b"BOOST_REVERSE_", b"BOOST_", b"Q_")
+
+
+def _foreach_hits(view: bytearray):
+    """(start of the macro name, end of it, its `(`) for each loop macro."""
+    for m in _FOREACH_SUFFIX.finditer(view):
+        for prefix in _FOREACH_NAMES:
+            start = m.start() - len(prefix)
+            if start >= 0 and view[start:m.start()] == prefix and _starts_word(view, start):
+                yield start, m.start() + len(b"FOREACH"), m.end() - 1
+                break
 
 
 def _foreach_macros(text: _Text) -> None:
     view = text.view
-    for m in _word_starts(_FOREACH_MACRO, view):
-        open_at = m.end() - 1
+    for start, word_end, open_at in _foreach_hits(view):
         close = _matching_close(view, open_at)
         if close is None:
             continue
@@ -712,9 +727,7 @@ def _foreach_macros(text: _Text) -> None:
         # over an existing variable has no range-for spelling.
         if comma is None or len(bytes(view[open_at + 1:comma]).replace(b"&", b" & ").replace(b"*", b" * ").split()) < 2:
             continue
-        word_end = m.start() + view[m.start():m.end()].index(b"(")
-        word_end = len(view[:word_end].rstrip())
-        text.replace(m.start(), b"for".ljust(word_end - m.start()))
+        text.replace(start, b"for".ljust(word_end - start))
         text.replace(comma, b":")
 
 

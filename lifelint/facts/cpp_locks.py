@@ -274,7 +274,8 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         if start is not None:
             regions.append(LockRegion(None, "", [mutex], False, Span.of(start_call), start, fn_end.start_byte, fn_end, "function",
                                       _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
-    regions = _cut_unlockers(regions, decls, body)
+    if regions and any(w in (body.text or b"") for w in (b"nlock", b"everse")):  # cheap: most bodies have no reverse guard
+        regions = _cut_unlockers(regions, decls, body)
     regions.sort(key=lambda r: r.start_byte)
     return regions
 
