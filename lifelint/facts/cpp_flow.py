@@ -1182,6 +1182,9 @@ def _run(self: _Builder) -> FunctionFlow:
         for d in self.flow.decls:
             if d.kind == "param" and d.is_reference and type_base_name(d.type) in guards:
                 self.flow.held_by_caller.append((d.name, d.type))
+        for p in self.fn.params:  # unnamed: `bool empty(unique_lock<mutex>&) const`
+            if not p.name and p.is_reference and type_base_name(p.type) in guards:
+                self.flow.held_by_caller.append(("", p.type))
     stack: list[tuple[Any, int, int | None]] = []
     for c in fn_node.named_children:
         if c.type == "field_initializer_list":
