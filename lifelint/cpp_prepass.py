@@ -632,6 +632,12 @@ _MACRO_AFTER_PARAMS = re.compile(
     rb"\)\s*(" + _CAPS + rb"(?![\w])(?:\s*" + _ARGS + rb"(?=\s*(?:\{|->|(?:const|override|final|noexcept)\b))"
     rb"|(?=\s*(?:[{;]|->|(?:const|override|final|noexcept)\b))))"
 )
+# The same after the method's qualifiers: `int size() const ABSL_LOCKS_REQUIRED(mu_) {`,
+# `void f() override FOO_NOEXCEPT;`. A qualifier first rules out the call-in-an-if shape.
+_MACRO_AFTER_QUALIFIERS = re.compile(
+    rb"\)\s*(?:(?:const|volatile|override|final|noexcept)\b\s*|&&?\s*)+(" + _CAPS + rb"(?![\w])(?:\s*" + _ARGS + rb")?)"
+    rb"(?=\s*(?:[{;=]|->|(?:const|override|final|noexcept)\b|" + _CAPS + rb"))"
+)
 # Attribute-like things that may sit between `class`/`struct`/`union` and the name.
 _HEAD_ATTR = (rb"(?:" + _CAPS + rb"(?:[ \t]*" + _ARGS + rb")?|__attribute__\s*" + _ARGS + rb"|__declspec\s*" + _ARGS
               + rb"|alignas\s*" + _ARGS + rb"|\[\[.*?\]\])")
@@ -752,6 +758,9 @@ def _macros(text: _Text, globs: tuple[str, ...]) -> None:
         text.blank(m.start(1), m.end(1))
     for m in _MACRO_AFTER_PARAMS.finditer(view):
         text.blank(m.start(1), m.end(1))
+    for pattern in (_MACRO_AFTER_QUALIFIERS, _MACRO_AFTER_QUALIFIERS):  # twice: `const A(x) B(y) {`
+        for m in pattern.finditer(view):
+            text.blank(m.start(1), m.end(1))
     for m in _CAPS_USE.finditer(view):
         rule = next(name for name in _CAPS_RULES if m.start(name) >= 0)
         if rule != "ctor" or m.group("ctor_name") is None or m.group("ctor_name") in classes:

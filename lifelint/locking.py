@@ -216,6 +216,7 @@ class FnLocks:
     context: str = "any"  # "ctor" (reached only from constructors/destructors), "main" (only from main), "any"
     runs_later: set = field(default_factory=set)  # lambda indexes whose bodies run after the function returns
     deferred: list = field(default_factory=list)  # (keys, start, end, lambda) for `std::lock(a, b)` on deferred guards
+    annotated: frozenset[str] = frozenset()  # locks a thread-safety annotation says the caller holds (`REQUIRES(mu_)`)
 
     @property
     def path(self) -> str:
@@ -247,6 +248,7 @@ class FnLocks:
             cur = L.parent
         if cur is None:  # this code runs while the function runs
             out.update(self.entry)
+            out.update(self.annotated)
             if byte is not None:
                 for p in self.guard_params:
                     held = True
@@ -595,6 +597,10 @@ class _Builder:
             for key, written, end in taken:
                 fl.deferred.append(((key,), c.span.end_byte, end, c.lambda_index))
                 fl.acquires.append(Acquire(key, written, -1, c.span, c.lambda_index, frozenset(before - {key}), True, False))
+        # `void f() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)`: the caller holds mu_.
+        if fn.requires_locks and fn.body is not None:
+            fl.annotated = frozenset(self.lock_key(fl, m, fn.body.start_byte, 0) for m in fn.requires_locks
+                                     if m and not m.startswith("!"))
         # Guard references handed in by the caller: `void f(std::unique_lock<std::mutex>& l)`.
         for d in flow.decls:
             if d.kind == "param" and d.is_reference and last_name(split_template(d.type)[0]) in GUARD_PARAM_TYPES:

@@ -56,6 +56,9 @@ A lone counter read for statistics can become a `std::atomic`.
   (`other.m_x`, `p->m_x`) is not.
 - Writes through unknown methods (`m_x.update()`) count as reads, so a field only ever mutated
   that way is not seen as protected.
+- Methods named `...Locked` / `..._locked` (the Google convention for "the caller holds the
+  lock") are taken as locked, and `NO_THREAD_SAFETY_ANALYSIS` functions are not reported;
+  `EXCLUSIVE_LOCKS_REQUIRED(mu)` / `REQUIRES(mu)` annotations name the lock the caller holds.
 - Taking a field's address (`&m_x`) is not reported: it reads nothing, and what the callee
   does with the pointer is not followed.
 - Accesses inside the arguments of ALL_CAPS macro calls (`TORRENT_ASSERT(...)`, `DLOG(...)`)
@@ -110,6 +113,8 @@ def _build(index):
             if own is None:
                 own = _own_locks(fl)
             held = fl.held_at(a.held, a.lambda_index, a.span.start_byte)
+            if _caller_holds(fl) and a.runs_now:
+                held = held | {WILDCARD}
             by_key.setdefault(a.key, []).append((a, held, own))
     out = {}
     for key, items in by_key.items():
@@ -156,6 +161,15 @@ _TEARDOWN_NAME = re.compile(r"(?i)(?:close|shutdown|shut_down|destroy|tear_?down
                             r"fini|clean_?up)_?(?:helper|impl|internal|locked|all)?")
 
 
+# The Google convention for "call me with the lock held": `PublishTransportLocked()`,
+# `flush_locked()`. (Explicit `EXCLUSIVE_LOCKS_REQUIRED(mu)` annotations name the lock: facts.)
+_LOCKED_SUFFIX = re.compile(r"(?:[a-z0-9]Locked|_locked|_Locked)\Z")
+
+
+def _caller_holds(fl) -> bool:
+    return _LOCKED_SUFFIX.search(fl.fn.name) is not None
+
+
 def _teardown(fl, depth: int = 3) -> bool:
     """A teardown-named method the class's destructor calls (directly, or through other
     teardown-named methods: `~DBImpl` -> `CloseImpl` -> `CloseHelper`)."""
@@ -178,7 +192,7 @@ class InconsistentLocking(Rule):
         li = locking_index(index)
         table = index.memo("LL203.fields", _build)
         for fl in li.in_file(facts.path):
-            if fl.cls is None or _lifecycle(fl) or _teardown(fl):
+            if fl.cls is None or _lifecycle(fl) or _teardown(fl) or _caller_holds(fl) or fl.fn.no_thread_safety_analysis:
                 continue
             reported: set[tuple[str, int | None]] = set()
             for a in fl.accesses:

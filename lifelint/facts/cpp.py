@@ -87,6 +87,10 @@ class Function:
     body_kind: str | None = None  # "empty", "comments" (only comments), "noop" (only `(void)p;`-like statements), "code"
     locks: list = field(default_factory=list)  # lifelint.facts.cpp_locks.LockRegion, by start
     flow: Any = None  # lifelint.facts.cpp_flow.FunctionFlow
+    # Clang thread-safety annotations on the definition: the locks `*_LOCKS_REQUIRED(...)` /
+    # `REQUIRES(...)` say the caller holds, and `NO_THREAD_SAFETY_ANALYSIS` (the author opted out).
+    requires_locks: list[str] = field(default_factory=list)
+    no_thread_safety_analysis: bool = False
 
 
 @dataclass(slots=True)
@@ -378,6 +382,25 @@ def _body_declarations(fn_node) -> list:
     return out
 
 
+# Read from the original bytes (the pre-pass blanks these macros so the grammar copes).
+_REQUIRES_ANNOTATION = re.compile(
+    rb"\b(?:[A-Z]+_)?(?:EXCLUSIVE_LOCKS_REQUIRED|SHARED_LOCKS_REQUIRED|LOCKS_REQUIRED|REQUIRES_SHARED|REQUIRES)\s*\(([^()]*)\)")
+_NO_ANALYSIS_ANNOTATION = re.compile(rb"\b(?:[A-Z]+_)?NO_THREAD_SAFETY_ANALYSIS\b")
+
+
+def _thread_safety_annotations(functions, data: bytes) -> None:
+    """Fill `requires_locks` / `no_thread_safety_analysis` from each definition's signature."""
+    if b"REQUIRE" not in data and b"THREAD_SAFETY" not in data:
+        return
+    for f in functions:
+        if f.body is None:
+            continue
+        sig = data[f.span.start_byte:f.body.start_byte]
+        for m in _REQUIRES_ANNOTATION.finditer(sig):
+            f.requires_locks.extend(a.strip().decode("utf-8", "replace") for a in m.group(1).split(b",") if a.strip())
+        f.no_thread_safety_analysis = _NO_ANALYSIS_ANNOTATION.search(sig) is not None
+
+
 def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
     from lifelint.facts.cpp_locks import extract_locks
@@ -459,6 +482,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
             stack.append((c, cls, ns, fn))
     from lifelint.facts import cpp_atomics, cpp_flow
 
+    _thread_safety_annotations(out.functions, data)
     cpp_flow.extract(root, data, facts, out, settings)
     cpp_atomics.extract(root, data, facts, out)
     return out
