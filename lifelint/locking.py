@@ -142,6 +142,14 @@ SELF_SYNCED_TYPES = frozenset({
 })
 
 
+def _strip_wrapping(e: str) -> str:
+    """`*(&m)` -> `m`; the `()` of a call (`head->mu()`) stays."""
+    e = e.lstrip("*&(")
+    while e.endswith(")") and e.count(")") > e.count("("):
+        e = e[:-1]
+    return e
+
+
 def _norm_path(expr: str) -> str:
     e = expr.replace(" ", "")
     while e.startswith(("(*this).", "this->")):
@@ -440,7 +448,7 @@ class _Builder:
         r = _norm_path(receiver)
         if r in ("this", "*this", "(*this)"):
             return fl.cls
-        r = r.lstrip("*&(").rstrip(")")
+        r = _strip_wrapping(r)
         # m_items[i] / m_items.at(i) / m_items.front() -> element type of m_items
         m = re.fullmatch(r"([A-Za-z_]\w*)(?:\[[^\]]*\]|\.(?:at|front|back)\([^)]*\))", r)
         if m:
@@ -462,7 +470,7 @@ class _Builder:
 
     # locks -----------------------------------------------------------------------------------
     def lock_key(self, fl: FnLocks, written: str, byte: int, scope: int) -> str:
-        e = _norm_path(written).lstrip("*&(").rstrip(")")
+        e = _strip_wrapping(_norm_path(written))
         fn = fl.fn
         if _IDENT.match(e):
             flow = fn.flow
