@@ -53,6 +53,8 @@ instead of going through a global.
 - Function-local `static` variables are not checked (they are reached only through their
   function); neither are globals reached through a pointer or reference.
 - Writes through unknown member functions (`g_table.update(x)`) count as reads.
+- Writes in free functions named as module setup (`*_init`, `*_global_init`, `Initialize*`)
+  are taken as happening before the threads start, and are not reported.
 - The lock must be held in the writing function or by all its callers; a write protected by a
   lock taken further up a chain lifelint cannot resolve is reported.
 """
@@ -155,6 +157,8 @@ class UnsynchronizedGlobal(Rule):
         table = index.memo("LL202.globals", _build)
         for fl in li.in_file(facts.path):
             is_main = fl.context == "main" or (fl.cls is None and fl.fn.name in ("main", "wmain"))
+            if fl.cls is None and _LIFECYCLE_FN.search(fl.fn.name):
+                continue  # a module's init / shutdown runs before its threads start or after they end
             reported = set()
             for a in fl.accesses:
                 if not a.write or not _candidate(a.var):
@@ -189,6 +193,13 @@ class UnsynchronizedGlobal(Rule):
                            Related(v.name_span, f"`{a.name}` declared here",
                                    None if decl_path in (None, facts.path) else decl_path)]
                 yield self.finding(a.span, message, related)
+
+
+# Module-level setup functions by name (`grpc_timer_manager_init`, `pollset_global_init`,
+# `InitializeLogging`). Shutdown names are not taken: `request_shutdown()` is what a worker's
+# stop request looks like.
+_LIFECYCLE_FN = re.compile(r"(?:^|_)(?:global_)?(?:init|initiali[sz]e|setup|startup)(?:_|$)"
+                           r"|^(?:Init|Initiali[sz]e|Setup)(?=[A-Z_]|$)")
 
 
 def _on_thread(fl, lam) -> bool:

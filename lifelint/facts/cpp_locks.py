@@ -168,6 +168,17 @@ _LOCK_EVENTS = """
                       "LockWhen" "ReaderLockWhen" "WriterLockWhen"
                       "AssertHeld" "AssertReaderHeld" "AssertAcquired" "assert_held" "assertHeld"))) @call
 (call_expression
+  function: (identifier) @c_lock_fn
+    (#any-of? @c_lock_fn
+      "pthread_mutex_lock" "pthread_mutex_unlock" "pthread_spin_lock" "pthread_spin_unlock" "pthread_rwlock_wrlock"
+      "pthread_rwlock_rdlock" "pthread_rwlock_unlock" "mtx_lock" "mtx_unlock" "gpr_mu_lock" "gpr_mu_unlock"
+      "EnterCriticalSection" "LeaveCriticalSection" "AcquireSRWLockExclusive" "ReleaseSRWLockExclusive"
+      "AcquireSRWLockShared" "ReleaseSRWLockShared" "uv_mutex_lock" "uv_mutex_unlock" "uv_rwlock_wrlock"
+      "uv_rwlock_rdlock" "uv_rwlock_wrunlock" "uv_rwlock_rdunlock" "g_mutex_lock" "g_mutex_unlock" "g_rec_mutex_lock"
+      "g_rec_mutex_unlock" "SDL_LockMutex" "SDL_UnlockMutex" "apr_thread_mutex_lock" "apr_thread_mutex_unlock"
+      "os_unfair_lock_lock" "os_unfair_lock_unlock")
+  arguments: (argument_list . (_) @c_lock_arg)) @c_lock_call
+(call_expression
   function: (identifier) @assert_fn
     (#any-of? @assert_fn "AssertLockHeld" "lockdep_assert_held" "LOCK_ASSERT_HELD")
   arguments: (argument_list . (_) @asserted .)) @assert_call
@@ -175,6 +186,18 @@ _LOCK_EVENTS = """
 # "The caller holds this lock" assertions (absl/leveldb `mu.AssertHeld()`, Chromium
 # `lock.AssertAcquired()`, Bitcoin `AssertLockHeld(cs)`, Linux `lockdep_assert_held(&m)`): the
 # lock is held from there to the end of the function, as if taken there.
+# C and platform lock functions, by what they do to the mutex they are given.
+_C_LOCK_FUNCTIONS = {
+    **dict.fromkeys(("pthread_mutex_lock", "pthread_spin_lock", "pthread_rwlock_wrlock", "mtx_lock", "gpr_mu_lock",
+                     "EnterCriticalSection", "AcquireSRWLockExclusive", "uv_mutex_lock", "uv_rwlock_wrlock", "g_mutex_lock",
+                     "g_rec_mutex_lock", "SDL_LockMutex", "apr_thread_mutex_lock", "os_unfair_lock_lock"), "lock"),
+    **dict.fromkeys(("pthread_rwlock_rdlock", "AcquireSRWLockShared", "uv_rwlock_rdlock"), "lock_shared"),
+    **dict.fromkeys(("pthread_mutex_unlock", "pthread_spin_unlock", "pthread_rwlock_unlock", "mtx_unlock", "gpr_mu_unlock",
+                     "LeaveCriticalSection", "ReleaseSRWLockExclusive", "uv_mutex_unlock", "uv_rwlock_wrunlock",
+                     "g_mutex_unlock", "g_rec_mutex_unlock", "SDL_UnlockMutex", "apr_thread_mutex_unlock",
+                     "os_unfair_lock_unlock"), "unlock"),
+    **dict.fromkeys(("ReleaseSRWLockShared", "uv_rwlock_rdunlock"), "unlock_shared"),
+}
 # Google-style spellings (absl::Mutex, leveldb port::Mutex) of the same operations.
 _CAPITALISED = {"Lock": "lock", "Unlock": "unlock", "TryLock": "try_lock", "ReaderLock": "lock_shared",
                 "ReaderUnlock": "unlock_shared", "WriterLock": "lock", "WriterUnlock": "unlock",
@@ -254,6 +277,10 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
             recv = normalise_mutex(text(arg))
             bare.append((recv, "lock", call))
             asserted.add(recv)
+    # C-style pairs: `pthread_mutex_lock(&m); ... pthread_mutex_unlock(&m);`
+    for call, fn_name, arg in zip(found.get("c_lock_call", []), found.get("c_lock_fn", []), found.get("c_lock_arg", [])):
+        if call.parent is not None and call.parent.type == "expression_statement":
+            bare.append((normalise_mutex(text(arg)), _C_LOCK_FUNCTIONS[text(fn_name)], call))
     by_mutex: dict[str, list] = {}
     for c in bare:
         by_mutex.setdefault(c[0], []).append(c)
@@ -264,6 +291,11 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         calls.sort(key=lambda c: c[2].start_byte)
         start = None
         start_call = None
+        first = calls[0]
+        if first[1] in ("unlock", "unlock_shared") and not _inside_lambda(first[2], fn_node):
+            # Released before it was taken here: the caller held it (`start_thread_and_unlock()`).
+            regions.append(LockRegion(None, "", [mutex], first[1] == "unlock_shared", Span.of(body), body.start_byte + 1,
+                                      first[2].start_byte, Span.of(first[2]), "unlock", False, [Span.of(first[2])]))
         for _recv, method, call in calls:
             if method in ("lock", "lock_shared") and start is None:
                 start, start_call = call.end_byte, call
