@@ -279,8 +279,12 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
             asserted.add(recv)
     # C-style pairs: `pthread_mutex_lock(&m); ... pthread_mutex_unlock(&m);`
     for call, fn_name, arg in zip(found.get("c_lock_call", []), found.get("c_lock_fn", []), found.get("c_lock_arg", [])):
+        method = _C_LOCK_FUNCTIONS[text(fn_name)]
         if call.parent is not None and call.parent.type == "expression_statement":
-            bare.append((normalise_mutex(text(arg)), _C_LOCK_FUNCTIONS[text(fn_name)], call))
+            bare.append((normalise_mutex(text(arg)), method, call))
+        elif method in ("lock", "lock_shared") and _if_failed_leaves(call):
+            # `if (pthread_mutex_lock(&m)) throw ...;`: past the `if`, it is held.
+            bare.append((normalise_mutex(text(arg)), method, call))
     by_mutex: dict[str, list] = {}
     for c in bare:
         by_mutex.setdefault(c[0], []).append(c)
@@ -296,9 +300,21 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
             # Released before it was taken here: the caller held it (`start_thread_and_unlock()`).
             regions.append(LockRegion(None, "", [mutex], first[1] == "unlock_shared", Span.of(body), body.start_byte + 1,
                                       first[2].start_byte, Span.of(first[2]), "unlock", False, [Span.of(first[2])]))
-        for _recv, method, call in calls:
+        # As for guards: an unlock in a branch that leaves does not release it for what follows.
+        events = [(c[2].start_byte, c[1], c[2]) for c in calls]
+        for _at, method, call in list(events):
+            if method in ("unlock", "unlock_shared"):
+                exit_block = _exiting_block(call, body)
+                if exit_block is not None:
+                    events.append((exit_block.end_byte, "relock", exit_block))
+        events.sort(key=lambda e: e[0])
+        last_lock = None
+        for _at, method, call in events:
             if method in ("lock", "lock_shared") and start is None:
                 start, start_call = call.end_byte, call
+                last_lock = call
+            elif method == "relock" and start is None and last_lock is not None:
+                start, start_call = call.end_byte, last_lock
             elif method in ("unlock", "unlock_shared") and start is not None:
                 regions.append(LockRegion(None, "", [mutex], method == "unlock_shared", Span.of(start_call), start, call.start_byte,
                                           Span.of(call), "unlock", _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
@@ -334,6 +350,32 @@ def _exiting_block(call, guard_scope):
                                and last.named_children[0].type == "throw_expression"):
         return p
     return None
+
+
+def _if_failed_leaves(call) -> bool:
+    """`if (lock(&m)) throw/return ...;` (or `!= 0`): the lock call is the `if`'s test and its
+    branch leaves, so the code after the `if` runs with the lock taken."""
+    p = call.parent
+    while p is not None and p.type in ("parenthesized_expression", "binary_expression"):
+        p = p.parent
+    if p is None or p.type != "condition_clause" or p.parent is None or p.parent.type != "if_statement":
+        return False
+    then = p.parent.child_by_field_name("consequence")
+    if then is None:
+        return False
+    if then.type in _EXITS or (then.type == "expression_statement" and then.named_children
+                               and then.named_children[0].type == "throw_expression"):
+        return True
+    return then.type == "compound_statement" and _exiting_block_last(then)
+
+
+def _exiting_block_last(block) -> bool:
+    kids = [c for c in block.named_children if c.type != "comment"]
+    if not kids:
+        return False
+    last = kids[-1]
+    return last.type in _EXITS or (last.type == "expression_statement" and last.named_children
+                                   and last.named_children[0].type == "throw_expression")
 
 
 def _checks_ownership(body, guard: str) -> bool:
