@@ -34,6 +34,15 @@ def _qualifier(callee: str, name: str) -> str:
     return c[: -len(name)] if c.endswith(name) else c
 
 
+# Qt calls that take a context object: the queued call, timer or connection is dropped when that
+# object is destroyed, so a callback whose context is `this` never runs on a dead `this`.
+QT_CONTEXT_CALLS = frozenset({"invokeMethod", "singleShot", "connect", "callOnTimeout"})
+
+
+def qt_context_is_this(call) -> bool:
+    return call.name in QT_CONTEXT_CALLS and any(a.replace(" ", "") == "this" for a in call.args)
+
+
 def _extra(settings) -> list[str]:
     cpp = getattr(settings, "cpp", None)
     return list(getattr(cpp, "async_sinks", None) or [])
@@ -55,6 +64,8 @@ def call_is_async_sink(call, settings=None) -> str | None:
         e = extra.replace(" ", "")
         if callee == e or name == e or callee.endswith("::" + e) or callee.endswith("." + e) or callee.endswith("->" + e):
             return f"`{callee}`"
+    if name == "invokeMethod" and any("BlockingQueuedConnection" in a or "DirectConnection" in a for a in call.args):
+        return None  # Qt runs it before invokeMethod returns
     if call.callee_kind == "method":
         if name in ASYNC_METHODS or name.startswith("async_"):
             return f"`{callee}`"

@@ -53,6 +53,9 @@ needs (`[*this]`), or make the destructor/`abort()` wait until queued callbacks 
   handler; `post`/`dispatch`/`defer` and threads never qualify. An owned event loop: the sink's
   object is a by-value `io_context` member (or a member built from it), a method of the class runs
   it, and the destructor joins every thread member.
+- Qt calls whose context object is `this` (`QMetaObject::invokeMethod(this, ...)`,
+  `QTimer::singleShot(ms, this, ...)`, `connect(src, sig, this, ...)`) are not reported: Qt drops
+  the queued call when the context object dies. `Qt::BlockingQueuedConnection` runs it at once.
 - Other protections (a destructor that drains the queue, an io_context stopped and joined by the
   owner) are not analysed: add that idiom to `cpp.keep-alive` or suppress with a reason.
 """
@@ -64,7 +67,7 @@ import re
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import (BINDERS, call_sink, capture_list_span, class_known, class_members, composed_operation, keep_alive_text,
-                            lambda_keeps_alive, lambda_sink, owned_loop_joined, waits_for_lambda)
+                            lambda_keeps_alive, lambda_sink, owned_loop_joined, qt_context_is_this, waits_for_lambda)
 
 _GET = re.compile(r"^\s*(?P<owner>[A-Za-z_][\w.\->\[\]]*?)\s*(?:\.|->)\s*get\s*\(\s*\)\s*$")
 _MEMBER_LIKE = re.compile(r"^(m_\w+|\w+_)$")
@@ -141,7 +144,8 @@ class ThisCapturedInAsync(Rule):
                     continue
                 # The caller vouches for `this` (a composed operation's step), or only the class's
                 # own, joined threads can run the callback.
-                if composed_operation(flow, fn, index, sink, lam_idx=li) or owned_loop_joined(flow, fn, index, sink):
+                if (composed_operation(flow, fn, index, sink, lam_idx=li) or owned_loop_joined(flow, fn, index, sink)
+                        or qt_context_is_this(flow.calls[sink.call])):
                     continue
                 span, how = found[0]
                 yield self._finding(fn, span, f"the lambda handed to {sink.what} {how}", sink, flow)
@@ -167,7 +171,8 @@ class ThisCapturedInAsync(Rule):
                 sink = call_sink(flow, ci, fn, index, settings)
                 if sink is None:
                     continue
-                if composed_operation(flow, fn, index, sink, binder=ci) or owned_loop_joined(flow, fn, index, sink):
+                if (composed_operation(flow, fn, index, sink, binder=ci) or owned_loop_joined(flow, fn, index, sink)
+                        or qt_context_is_this(flow.calls[sink.call])):
                     continue
                 yield self._finding(fn, bound[0], f"{bound[1]} and is handed to {sink.what}", sink, flow)
 

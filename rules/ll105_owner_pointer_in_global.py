@@ -71,7 +71,20 @@ def _globals_index(index):
     return index.memo("ll105.pointer_globals", build)
 
 
-def _stores(fn, pglobals):
+def _may_name(fn, name: str, candidates, index) -> bool:
+    """Whether an unqualified `name` written in `fn` can be one of these raw-pointer globals. When
+    fn's own class declares a member of that name, that member is what it names: a raw pointer,
+    or not (`static QPointer<T> m_instance`, which clears itself), whatever other classes hold."""
+    cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+    if cls and index is not None:
+        for _f, k in index.cpp_classes.get(cls, []):
+            own = next((v for v in (*k.static_members, *k.fields) if v.name == name), None)
+            if own is not None:
+                return _global_pointer(own) and not own.is_const
+    return any(v.kind != "static-member" or cls is None for _f, v in candidates) or cls is None
+
+
+def _stores(fn, pglobals, index=None):
     """(global name, value text, span, kind) for every store of a value into a raw-pointer global in `fn`."""
     flow = fn.flow
     out = []
@@ -84,6 +97,8 @@ def _stores(fn, pglobals):
         if a.target_kind in ("global", "unknown", "member") and name in pglobals:
             if a.target_kind == "member" and not any(v.kind == "static-member" for _f, v in pglobals[name]):
                 continue
+            if "::" not in a.target and not _may_name(fn, name, pglobals[name], index):
+                continue  # another class's static of the same name; this class's own is not a raw pointer
             out.append((name, a.value, a.span, a.lambda_index))
         elif a.target_kind == "local" and a.target_decl is not None:
             d = flow.decls[a.target_decl]
@@ -175,7 +190,7 @@ class OwnerPointerInGlobal(Rule):
             if flow is None:
                 continue
             # Direct stores.
-            for gname, value, span, lam in _stores(fn, pglobals):
+            for gname, value, span, lam in _stores(fn, pglobals, index):
                 yield from self._judge(fn, flow, gname, value, span, lam, index, via=None)
             # Stores through a setter.
             for c in flow.calls:
