@@ -78,6 +78,8 @@ def call_is_async_sink(call, settings=None) -> str | None:
             return None  # a user function named async, or std::async(std::launch::deferred, ...)
         if name == "spawn" and "asio::" not in q:
             return None
+        if name == "defer" and len(call.args) < 2 and "asio::" not in q:
+            return None  # a Go-style scope guard (`auto closer = defer([&] { close(fd); });`), not asio::defer
         return f"`{callee}`"
     return None
 
