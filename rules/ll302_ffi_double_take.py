@@ -51,8 +51,10 @@ pub fn begin_free(&self) -> bool {
 ## Known limits
 - Methods taking `&mut self` or `self`, and `Drop::drop`, are exclusive and never flagged;
   `unsafe fn`s that are not `extern` leave "call at most once" to their documented contract.
-- `Box::from_raw(h)` on the handle parameter itself is not flagged: freeing the box twice is
+- `Box::from_raw(h)` (or `h.cast::<T>()`) on the handle parameter itself is not flagged: freeing the box twice is
   the C caller's double free (LL301 covers the concurrent case).
+- `finalize` callbacks (GObject, GSource: the runtime calls them once, on the last reference)
+  are not flagged.
 - Gate functions are resolved by name across the project, one level deep; a private function
   counts as gated when every call to it (by name, in the scanned files) is gated. Takes through
   a raw-pointer parameter or `&self` are only flagged in `pub` / `extern` functions.
@@ -62,10 +64,14 @@ pub fn begin_free(&self) -> bool {
 
 from __future__ import annotations
 
+import re
+
 from lifelint.facts.rust_flow import RMW_METHODS
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
-from lifelint.rust_checks import base_ident, project, root_of, single_winner_gate
+from lifelint.rust_checks import base_ident, is_whole_pointer, param_names, project, root_of, single_winner_gate
+
+_FINALIZER = re.compile(r"(?:\w+_)?finali[sz]e")
 
 TAKES = ("md_take", "md_drop", "drop_in_place", "from_raw", "dealloc")
 
@@ -135,13 +141,17 @@ class FfiDoubleTake(Rule):
                     through_self = root == "self" and fn.self_kind == "ref" and fn.visibility == "pub"
                     if not (through_handle or through_self):
                         continue
+                    whole = "." not in arg or is_whole_pointer(flow, arg, e.start, params=param_names(fn))
                     if e.kind == "from_raw":
-                        # Box::from_raw(h) on the handle itself is the caller's double free; a pointer
-                        # read out of a field of the handle stays there for the next caller.
-                        if "." not in arg or arg.startswith(root + ".as_") or _nulled_after(flow, e, arg):
+                        # Box::from_raw(h) (or `h.cast::<T>()`) on the handle itself is the caller's
+                        # double free; a pointer read out of a field of the handle stays there for
+                        # the next caller.
+                        if whole or arg.startswith(root + ".as_") or _nulled_after(flow, e, arg):
                             continue
-                    if e.kind in ("drop_in_place", "dealloc") and "." not in arg:
+                    if e.kind in ("drop_in_place", "dealloc") and whole:
                         continue
+                    if _FINALIZER.fullmatch(fn.name):
+                        continue  # an object system's last-reference callback (GObject/GSource `finalize`) runs once
                     holder = f"`*{root}`" if through_handle else "`&self`"
                     what = (f"`{short(e.name)}({arg})` runs every time `{fn.name}` is called on the same "
                             f"{holder}, and the handle stays valid afterwards, so a second call takes it again")
