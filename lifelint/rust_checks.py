@@ -522,8 +522,11 @@ def check_ll107(facts, index) -> Iterator[Finding]:
                 if root == "self" and fn.self_kind in ("ref", "mut"):
                     if re.search(r"\.as_(?:mut_)?ptr\(\)", arg) and not re.search(r"\b(?:ManuallyDrop|Box|into_raw)\b", arg):
                         holder = arg.split(".as_", 1)[0]
-                        reason = (f"the pointer comes from `{holder}`, a buffer `self` owns and will free again "
-                                  "when it is dropped")
+                        # `let e = Box::from_raw(self.tail.as_ptr()); self.tail = ...;`: a linked
+                        # structure handing a node over, the field moved on to the next one.
+                        if not _field_assigned(flow, holder, e.start):
+                            reason = (f"the pointer comes from `{holder}`, a buffer `self` owns and will free again "
+                                      "when it is dropped")
                 elif is_param and ptype.startswith("&") and re.fullmatch(
                         rf"\(?(?:&mut |&|\*)*{re.escape(root)}\)?(?:\s*as\s*\*(?:const|mut)\s*[^()]*?)*(?:\.cast(?:_mut)?\(\))?", arg):
                     reason = f"`{root}` is a borrowed `{ptype}`: its owner frees that memory again"
