@@ -40,6 +40,9 @@ or clear the global from the object's destructor.
   function that does; clearing by an unrelated shutdown function is not credited.
 - The pointee class is read from `unique_ptr<T>` / `make_unique<T>` / `make_shared<T>`; an
   `auto` owner from another factory is still reported, without the destructor check.
+- An unqualified name written in a method names that class's own member when the class declares
+  one: a `static QPointer<T> m_instance` (which clears itself) is not another class's raw
+  `m_instance`.
 """
 
 from __future__ import annotations

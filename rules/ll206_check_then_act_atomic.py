@@ -46,7 +46,8 @@ if self.closed
   (`head.wrapping_add(1)`: a single owner advancing its index), nor anything in an `unsafe fn`
   (whose safety contract may require the caller to hold a lock).
 - The stored atomic must be spelled like the loaded one (`self.closed` and `self.closed`);
-  aliases through other references are not followed.
+  aliases through other references are not followed. C++ atomics are known by name in the file:
+  a local or parameter of the same name that is not declared atomic shadows them.
 - `while` loops and `match` arms are not examined.
 """
 
