@@ -678,3 +678,53 @@ def owned_loop_joined(flow, fn, index, sink: Sink) -> str | None:
     if threads and all(joined_in_destructor(index, fn.class_name, t.name) for t in threads):
         return loop
     return None
+
+
+# --- objects that live only while an event loop runs in front of them -------------------------
+
+def run_scoped_class(index, class_name: str | None) -> bool:
+    """True when every object of the class that the project creates is a local that the
+    creating function outlives only after running its event loop or joining its threads:
+    `http_server srv(ioc); ... ioc.run();` (tests, examples, simulations). The loop drains or
+    drops every queued callback before the object's scope ends. False when the project
+    creates none (a library class: its users decide), or creates one any other way (`new`,
+    `make_shared`, a member of another class)."""
+    if not class_name or index is None:
+        return False
+    short = _short(class_name)
+    cache = index.memo("sinks.run_scoped_class", lambda _ix: {})
+    if short not in cache:
+        cache[short] = _run_scoped(index, short)
+    return cache[short]
+
+
+def _run_scoped(index, short: str) -> bool:
+    from lifelint.facts.cpp_flow import type_base_name
+
+    sites = 0
+    for f in index.files:
+        cpp = f.cpp
+        if cpp is None:
+            continue
+        for k in cpp.classes:  # a member of another class lives as long as that object
+            if any(type_base_name(v.type) == short for v in k.fields):
+                return False
+        for fn in cpp.functions:
+            flow = fn.flow
+            if flow is None:
+                continue
+            for c in flow.calls:
+                if c.kind == "new" and type_base_name(c.callee) == short:
+                    return False
+                if c.name in ("make_shared", "make_unique", "allocate_shared") and short in c.callee:
+                    return False
+            for d in flow.decls:
+                if d.kind != "local" or d.pointer_depth or d.is_reference or type_base_name(d.type) != short:
+                    continue
+                end = flow.scopes[d.scope].span.end_byte
+                if not any(d.decl_span.end_byte <= c.span.start_byte < end and c.lambda_index == d.lambda_index
+                           and ((c.callee_kind == "method" and c.name in RUN_LOOP_CALLS) or c.name == "join")
+                           for c in flow.calls):
+                    return False
+                sites += 1
+    return sites > 0

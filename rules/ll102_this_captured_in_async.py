@@ -67,7 +67,8 @@ import re
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import (BINDERS, call_sink, capture_list_span, class_known, class_members, composed_operation, keep_alive_text,
-                            lambda_keeps_alive, lambda_sink, owned_loop_joined, qt_context_is_this, waits_for_lambda)
+                            lambda_keeps_alive, lambda_sink, owned_loop_joined, qt_context_is_this, run_scoped_class,
+                            waits_for_lambda)
 
 _GET = re.compile(r"^\s*(?P<owner>[A-Za-z_][\w.\->\[\]]*?)\s*(?:\.|->)\s*get\s*\(\s*\)\s*$")
 _MEMBER_LIKE = re.compile(r"^(m_\w+|\w+_)$")
@@ -145,7 +146,7 @@ class ThisCapturedInAsync(Rule):
                 # The caller vouches for `this` (a composed operation's step), or only the class's
                 # own, joined threads can run the callback.
                 if (composed_operation(flow, fn, index, sink, lam_idx=li) or owned_loop_joined(flow, fn, index, sink)
-                        or qt_context_is_this(flow.calls[sink.call])):
+                        or qt_context_is_this(flow.calls[sink.call]) or run_scoped_class(index, fn.class_name)):
                     continue
                 span, how = found[0]
                 yield self._finding(fn, span, f"the lambda handed to {sink.what} {how}", sink, flow)
@@ -172,7 +173,7 @@ class ThisCapturedInAsync(Rule):
                 if sink is None:
                     continue
                 if (composed_operation(flow, fn, index, sink, binder=ci) or owned_loop_joined(flow, fn, index, sink)
-                        or qt_context_is_this(flow.calls[sink.call])):
+                        or qt_context_is_this(flow.calls[sink.call]) or run_scoped_class(index, fn.class_name)):
                     continue
                 yield self._finding(fn, bound[0], f"{bound[1]} and is handed to {sink.what}", sink, flow)
 
