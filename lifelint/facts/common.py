@@ -3,6 +3,8 @@ Python's recursion limit."""
 
 from __future__ import annotations
 
+import sys
+
 import functools
 import re
 from typing import Iterator
@@ -41,8 +43,17 @@ def walk_pruned(node, prune: frozenset[str]) -> Iterator:
                 return
 
 
+_intern = sys.intern
+
+
 def text(node) -> str:
-    return node.text.decode("utf-8", "replace") if node is not None else ""
+    """The node's source text. Short texts (names, types) are interned: a file repeats the same
+    few hundred identifiers thousands of times, and one object each keeps the facts (and their
+    pickles, which share repeated objects) a good deal smaller."""
+    if node is None:
+        return ""
+    s = node.text.decode("utf-8", "replace")
+    return _intern(s) if len(s) <= 48 else s
 
 
 def error_ranges(root) -> list[tuple[int, int]]:
