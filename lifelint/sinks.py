@@ -107,6 +107,18 @@ def thread_disposition(flow, call_idx: int, fn=None, index=None) -> ThreadFate |
         if r.name == "join":
             return ThreadFate("joined", "a joined thread", r.span)
     if c.kind == "new":
+        # `threads.push_back(std::shared_ptr<std::thread>(new std::thread(f)))`, joined later by a
+        # loop over `threads`: as joined as a thread pushed by value.
+        p = c
+        for _ in range(3):
+            if p.parent_call is None:
+                break
+            p = flow.calls[p.parent_call]
+            if p.name in ("emplace_back", "push_back", "emplace", "insert", "push") and p.receiver:
+                joined = _joined_later(flow, p.receiver.replace("this->", "").strip(), p.span.end_byte)
+                if joined is not None:
+                    return ThreadFate("joined", f"a heap-allocated thread kept in `{p.receiver}` and joined in the same function", joined)
+                break
         return ThreadFate("stored", "a heap-allocated thread", c.span)
     var = c.declared or (c.result_target if c.result == "init" else None)
     if var is not None:
