@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from lifelint.facts.cpp_flow import SYNC_CALLEES as _FLOW_SYNC_CALLEES
+from lifelint.facts.cpp_locks import strip_wrapping
 from lifelint.model import Span
 
 if TYPE_CHECKING:
@@ -140,14 +141,6 @@ SELF_SYNCED_TYPES = frozenset({
     "blocking_queue", "ConcurrentQueue", "concurrent_queue", "concurrent_bounded_queue", "MPMCQueue",
     "Condition", "RWLock", "future", "shared_future", "promise",
 })
-
-
-def _strip_wrapping(e: str) -> str:
-    """`*(&m)` -> `m`; the `()` of a call (`head->mu()`) stays."""
-    e = e.lstrip("*&(")
-    while e.endswith(")") and e.count(")") > e.count("("):
-        e = e[:-1]
-    return e
 
 
 def _norm_path(expr: str) -> str:
@@ -448,7 +441,7 @@ class _Builder:
         r = _norm_path(receiver)
         if r in ("this", "*this", "(*this)"):
             return fl.cls
-        r = _strip_wrapping(r)
+        r = strip_wrapping(r)
         # m_items[i] / m_items.at(i) / m_items.front() -> element type of m_items
         m = re.fullmatch(r"([A-Za-z_]\w*)(?:\[[^\]]*\]|\.(?:at|front|back)\([^)]*\))", r)
         if m:
@@ -470,7 +463,7 @@ class _Builder:
 
     # locks -----------------------------------------------------------------------------------
     def lock_key(self, fl: FnLocks, written: str, byte: int, scope: int) -> str:
-        e = _strip_wrapping(_norm_path(written))
+        e = strip_wrapping(_norm_path(written))
         fn = fl.fn
         if _IDENT.match(e):
             flow = fn.flow
@@ -609,14 +602,11 @@ class _Builder:
         if fn.requires_locks and fn.body is not None:
             fl.annotated = frozenset(self.lock_key(fl, m, fn.body.start_byte, 0) for m in fn.requires_locks
                                      if m and not m.startswith("!"))
-        # Guard references handed in by the caller: `void f(std::unique_lock<std::mutex>& l)`.
-        for d in flow.decls:
-            if d.kind == "param" and d.is_reference and last_name(split_template(d.type)[0]) in GUARD_PARAM_TYPES:
-                fl.guard_params[d.name] = len(fl.guard_params)
-        # An unnamed one (`bool empty(unique_lock<mutex>&) const`) only says "call me with it held".
-        for i, p in enumerate(fn.params):
-            if not p.name and p.is_reference and last_name(split_template(p.type)[0]) in GUARD_PARAM_TYPES:
-                fl.guard_params[f"<param {i}>"] = len(fl.guard_params)
+        # Guard references handed in by the caller (the flow facts list them, unnamed ones too:
+        # `bool empty(unique_lock<mutex>&) const` only says "call me with it held").
+        for i, (name, ty) in enumerate(flow.held_by_caller):
+            if last_name(split_template(ty)[0]) in GUARD_PARAM_TYPES:
+                fl.guard_params[name or f"<unnamed {i}>"] = len(fl.guard_params)
         for p in fl.guard_params:
             events = [(c.span.start_byte, c.name == "lock") for c in flow.calls
                       if c.receiver == p and c.name in ("unlock", "release", "lock") and c.lambda_index is None]

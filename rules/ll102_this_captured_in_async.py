@@ -88,6 +88,16 @@ def shared_owner(expr: str, flow, scope: int, at_byte: int) -> str | None:
     return None
 
 
+def _this_vouched_for(flow, fn, index, sink, *, lam_idx=None, binder=None) -> bool:
+    """Something outside the callback keeps `this` alive until it has run (or drops it unrun):
+    the caller of a composed operation, the class's own joined event loop, a Qt context object
+    that is `this`, or an event loop every object of the class is created in front of."""
+    return bool(composed_operation(flow, fn, index, sink, lam_idx=lam_idx, binder=binder)
+                or owned_loop_joined(flow, fn, index, sink)
+                or qt_context_is_this(flow.calls[sink.call])
+                or run_scoped_class(index, fn.class_name))
+
+
 class ThisCapturedInAsync(Rule):
     code = "LL102"
     name = "this-captured-in-async"
@@ -143,10 +153,7 @@ class ThisCapturedInAsync(Rule):
                 sink = lambda_sink(flow, li, fn, index, settings)
                 if sink is None or waits_for_lambda(flow, li, sink, index):
                     continue
-                # The caller vouches for `this` (a composed operation's step), or only the class's
-                # own, joined threads can run the callback.
-                if (composed_operation(flow, fn, index, sink, lam_idx=li) or owned_loop_joined(flow, fn, index, sink)
-                        or qt_context_is_this(flow.calls[sink.call]) or run_scoped_class(index, fn.class_name)):
+                if _this_vouched_for(flow, fn, index, sink, lam_idx=li):
                     continue
                 span, how = found[0]
                 yield self._finding(fn, span, f"the lambda handed to {sink.what} {how}", sink, flow)
@@ -172,8 +179,7 @@ class ThisCapturedInAsync(Rule):
                 sink = call_sink(flow, ci, fn, index, settings)
                 if sink is None:
                     continue
-                if (composed_operation(flow, fn, index, sink, binder=ci) or owned_loop_joined(flow, fn, index, sink)
-                        or qt_context_is_this(flow.calls[sink.call]) or run_scoped_class(index, fn.class_name)):
+                if _this_vouched_for(flow, fn, index, sink, binder=ci):
                     continue
                 yield self._finding(fn, bound[0], f"{bound[1]} and is handed to {sink.what}", sink, flow)
 

@@ -51,18 +51,28 @@ class LockRegion:
         return self.start_byte <= byte < self.end_byte
 
 
-def normalise_mutex(expr: str) -> str:
-    e = expr.strip().replace(" ", "")
-    for prefix in ("(*this).", "this->"):
-        if e.startswith(prefix):
-            e = e[len(prefix):]
-    while e and e[0] in "&*(":
-        e = e[1:]
-        if e.startswith(("(*this).", "this->")):
-            e = e[e.index(".") + 1:] if e.startswith("(*this).") else e[6:]
-    while e.endswith(")") and e.count(")") > e.count("("):  # the ")" of a "(" dropped above, not of a call
-        e = e[:-1]
+def strip_wrapping(e: str) -> str:
+    """`*(&m)` -> `m`: leading `*`, `&`, `(` and the `)` closing them; a call's `()` stays
+    (`DataGuard()`, `head->mu()`)."""
+    e = e.lstrip("*&( ")
+    while e.endswith(")") and e.count(")") > e.count("("):
+        e = e[:-1].rstrip()
     return e
+
+
+def normalise_mutex(expr: str) -> str:
+    """`&this->m_mutex`, `(*this).m`, `*(p->mtx)` -> `m_mutex`, `m`, `p->mtx`."""
+    e = expr.replace(" ", "")
+    while True:
+        if e.startswith("(*this)."):
+            e = e[8:]
+        elif e.startswith("this->"):
+            e = e[6:]
+        elif e[:1] in ("*", "&", "("):
+            e = e[1:]
+        else:
+            break
+    return strip_wrapping(e)
 
 
 def _last_name(type_node) -> str:
@@ -332,24 +342,29 @@ _EXITS = frozenset({"return_statement", "throw_statement", "break_statement", "c
                     "co_return_statement"})
 
 
+def _leaves(stmt) -> bool:
+    """The statement leaves the enclosing code (return, throw, break, continue, goto), or is a
+    `{...}` block whose last statement does."""
+    if stmt is None:
+        return False
+    if stmt.type == "compound_statement":
+        kids = [c for c in stmt.named_children if c.type != "comment"]
+        return bool(kids) and _leaves(kids[-1])
+    return stmt.type in _EXITS or (stmt.type == "expression_statement" and stmt.named_child_count > 0
+                                   and stmt.named_children[0].type == "throw_expression")
+
+
 def _exiting_block(call, guard_scope):
     """The `{...}` block around `call`, below the guard's own scope, when that block ends by
-    leaving (return, throw, break, continue, goto): code after the block never ran the call."""
+    leaving: code after the block never ran the call."""
     p = call.parent
     while p is not None and p != guard_scope and p.type != "compound_statement":
         if p.type == LAMBDA:
             return None
         p = p.parent
-    if p is None or p == guard_scope or not p.named_children:
+    if p is None or p == guard_scope:
         return None
-    last = p.named_children[-1]
-    if last.type == "comment":
-        kids = [c for c in p.named_children if c.type != "comment"]
-        last = kids[-1] if kids else last
-    if last.type in _EXITS or (last.type == "expression_statement" and last.named_children
-                               and last.named_children[0].type == "throw_expression"):
-        return p
-    return None
+    return p if _leaves(p) else None
 
 
 def _if_failed_leaves(call) -> bool:
@@ -360,22 +375,7 @@ def _if_failed_leaves(call) -> bool:
         p = p.parent
     if p is None or p.type != "condition_clause" or p.parent is None or p.parent.type != "if_statement":
         return False
-    then = p.parent.child_by_field_name("consequence")
-    if then is None:
-        return False
-    if then.type in _EXITS or (then.type == "expression_statement" and then.named_children
-                               and then.named_children[0].type == "throw_expression"):
-        return True
-    return then.type == "compound_statement" and _exiting_block_last(then)
-
-
-def _exiting_block_last(block) -> bool:
-    kids = [c for c in block.named_children if c.type != "comment"]
-    if not kids:
-        return False
-    last = kids[-1]
-    return last.type in _EXITS or (last.type == "expression_statement" and last.named_children
-                                   and last.named_children[0].type == "throw_expression")
+    return _leaves(p.parent.child_by_field_name("consequence"))
 
 
 def _checks_ownership(body, guard: str) -> bool:
