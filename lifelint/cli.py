@@ -32,9 +32,9 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE instead of stdout.")
-@click.option("--select", multiple=True, help="Rules to enable: codes, prefixes (LL1), names or ALL. Comma-separated.")
+@click.option("--select", multiple=True, help="Rules to enable: codes, prefixes (LL1), names, groups (default, nursery, restriction) or ALL. Comma-separated.")
 @click.option("--extend-select", multiple=True, help="Rules to enable on top of the configured selection.")
-@click.option("--ignore", multiple=True, help="Rules to disable: codes, prefixes or names. Comma-separated.")
+@click.option("--ignore", multiple=True, help="Rules to disable: codes, prefixes, names or groups. Comma-separated.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file to use instead of the nearest one.")
 @click.option("--root", type=click.Path(file_okay=False), help="Directory reported paths are relative to (default: the current directory).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
@@ -169,17 +169,20 @@ def rules_cmd(fmt):
     if fmt == "json":
         import json
 
-        click.echo(json.dumps([{"code": r.code, "name": r.name, "languages": list(r.languages), "level": r.level.value,
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "group": r.group, "languages": list(r.languages), "level": r.level.value,
                                 "precision": r.precision.value, "summary": r.summary} for r in all_rules()], indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="lifelint rules")
-    for col in ("code", "name", "languages", "level", "summary"):
-        table.add_column(col, overflow="fold")
+    for col in ("code", "name", "group"):
+        table.add_column(col, no_wrap=True)  # names are what users type: never fold them
+    table.add_column("languages", overflow="fold")
+    table.add_column("level")
+    table.add_column("summary", overflow="fold", ratio=1, min_width=24)
     for r in all_rules():
-        table.add_row(r.code, r.name, ", ".join("C++" if lang == "cpp" else "Rust" for lang in r.languages), r.level.value, r.summary)
+        table.add_row(r.code, r.name, r.group, ", ".join("C++" if lang == "cpp" else "Rust" for lang in r.languages), r.level.value, r.summary)
     Console().print(table)
 
 
@@ -196,7 +199,8 @@ def rule_cmd(code):
     if r is None:
         click.echo(f"lifelint: error: unknown rule {code!r}; known: {', '.join(x.code for x in all_rules())}", err=True)
         sys.exit(EXIT_ERROR)
-    header = f"# {r.code} {r.name}\n\n*{r.summary}*  \nLanguages: {', '.join(r.languages)} · default level: {r.level.value} · precision: {r.precision.value}\n\n"
+    header = (f"# {r.code} {r.name}\n\n*{r.summary}*  \nLanguages: {', '.join(r.languages)} · group: {r.group}"
+              f"{'' if r.default_enabled else ' (opt-in)'} · default level: {r.level.value} · precision: {r.precision.value}\n\n")
     Console().print(Markdown(header + r.doc()))
 
 

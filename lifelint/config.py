@@ -72,8 +72,8 @@ RUST_KEYS: set[str] = set()
 
 
 def validate_selectors(where: str, key: str, selectors: list[str]) -> list[str]:
-    """Selectors are codes, code prefixes (`LL1`), rule names, or `ALL`."""
-    from lifelint.registry import catalog
+    """Selectors are codes, code prefixes (`LL1`), rule names, group names (`nursery`), or `ALL`."""
+    from lifelint.registry import GROUPS, catalog
 
     rules = catalog()
     out = []
@@ -82,11 +82,12 @@ def validate_selectors(where: str, key: str, selectors: list[str]) -> list[str]:
         if s2.upper() == "ALL":
             out.append("LL")
             continue
-        if any(r.code.startswith(s2.upper()) for r in rules) or any(r.name == s2.lower() for r in rules):
+        if any(r.code.startswith(s2.upper()) for r in rules) or any(r.name == s2.lower() for r in rules) or s2.lower() in GROUPS:
             out.append(s2)
             continue
         known = ", ".join(r.code for r in rules)
-        raise ConfigError(f"{where}: key '{key}': unknown rule selector {s!r} (use a code such as {rules[0].code if rules else 'LL101'}, a prefix such as LL1, a rule name, or ALL; known codes: {known})")
+        raise ConfigError(f"{where}: key '{key}': unknown rule selector {s!r} (use a code such as {rules[0].code if rules else 'LL101'}, "
+                          f"a prefix such as LL1, a rule name, a group ({', '.join(GROUPS)}), or ALL; known codes: {known})")
     return out
 
 
@@ -183,8 +184,16 @@ def load_settings(config: str | None, start: Path) -> Settings:
     return settings_from_table(load_table(path), str(path))
 
 
-def _matches(selector: str, code: str, name: str) -> bool:
-    return code.startswith(selector.upper()) or name == selector.lower()
+def _matches(selector: str, code: str, name: str, group: str | None = None) -> bool:
+    """A selector names this rule: a code prefix, its name, or its group."""
+    s = selector.lower()
+    return code.startswith(selector.upper()) or name == s or (group is not None and group == s)
+
+
+def _group_of(code: str) -> str | None:
+    from lifelint.registry import catalog
+
+    return next((r.group for r in catalog() if r.code == code), None)
 
 
 def enabled_codes(settings: Settings, cli_select: list[str] | None, cli_ignore: list[str] | None, cli_extend_select: list[str] | None = None) -> set[str]:
@@ -195,9 +204,9 @@ def enabled_codes(settings: Settings, cli_select: list[str] | None, cli_ignore: 
     ignore = settings.ignore + (validate_selectors("--ignore", "ignore", cli_ignore) if cli_ignore else [])
     out = set()
     for r in catalog():
-        chosen = r.default_enabled if select is None else any(_matches(s, r.code, r.name) for s in select)
-        chosen = chosen or any(_matches(s, r.code, r.name) for s in extend)
-        if chosen and not any(_matches(s, r.code, r.name) for s in ignore):
+        chosen = r.default_enabled if select is None else any(_matches(s, r.code, r.name, r.group) for s in select)
+        chosen = chosen or any(_matches(s, r.code, r.name, r.group) for s in extend)
+        if chosen and not any(_matches(s, r.code, r.name, r.group) for s in ignore):
             out.add(r.code)
     return out
 
@@ -205,7 +214,7 @@ def enabled_codes(settings: Settings, cli_select: list[str] | None, cli_ignore: 
 def ignored_for_file(settings: Settings, display_path: str, code: str, name: str) -> bool:
     for pattern, selectors in settings.per_file_ignores.items():
         if fnmatch.fnmatch(display_path, pattern) or fnmatch.fnmatch(display_path, pattern.rstrip("/") + "/*") or Path(display_path).match(pattern):
-            if any(_matches(s, code, name) for s in selectors):
+            if any(_matches(s, code, name, _group_of(code)) for s in selectors):
                 return True
     return False
 

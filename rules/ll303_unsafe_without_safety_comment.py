@@ -68,7 +68,7 @@ class UnsafeWithoutSafetyComment(Rule):
     name = "unsafe-without-safety-comment"
     languages = ("rust",)
     level = Level.NOTE
-    default_enabled = False  # like clippy's undocumented_unsafe_blocks (a restriction lint): opt in
+    group = "restriction"  # like clippy's undocumented_unsafe_blocks: opt in
     precision = Precision.VERY_HIGH
     summary = "An `unsafe` block or `unsafe impl` without a `// SAFETY:` comment saying why it is sound."
     tags = ("unsafe", "documentation", "maintainability")

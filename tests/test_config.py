@@ -112,3 +112,45 @@ def test_opt_in_rules_need_selecting():
     assert "LL303" in enabled_codes(Settings(), ["LL3"], None)
     assert "LL303" in enabled_codes(Settings(), None, None, ["LL303"])
     assert enabled_codes(Settings(), None, None, ["LL303"]) == default | {"LL303"}
+
+
+def test_groups_select_their_rules(tmp_path):
+    """A group name selects exactly the rules in that group; nursery and restriction rules are
+    opt-in, and a group can be ignored like a code."""
+    from lifelint.config import enabled_codes
+    from lifelint.registry import GROUPS, all_rules
+    from lifelint.settings import Settings
+
+    by_group = {g: {r.code for r in all_rules() if r.group == g} for g in GROUPS}
+    assert by_group["restriction"] == {"LL303"}
+    default = enabled_codes(Settings(), None, None)
+    assert default == by_group["default"]
+    assert enabled_codes(Settings(), ["restriction"], None) == {"LL303"}
+    assert enabled_codes(Settings(), None, None, ["nursery"]) == default | by_group["nursery"]
+    assert enabled_codes(Settings(), ["ALL"], ["restriction"]) == by_group["default"] | by_group["nursery"]
+    cfg = tmp_path / "lifelint.toml"
+    cfg.write_text('extend-select = ["restriction"]\n')
+    assert "LL303" in enabled_codes(load_settings(str(cfg), tmp_path), None, None)
+    cfg.write_text('extend-select = ["nurseryy"]\n')
+    with pytest.raises(ConfigError, match="group"):
+        load_settings(str(cfg), tmp_path)
+
+
+def test_a_rule_off_by_default_without_a_group_is_in_the_nursery():
+    from lifelint.model import Level
+    from lifelint.registry import Rule
+
+    class Probe(Rule):
+        code, name, languages, level, summary = "LL999", "probe", ("cpp",), Level.WARNING, "x"
+        default_enabled = False
+
+    assert Probe.group == "nursery" and Probe.default_enabled is False
+
+    class Restricted(Rule):
+        code, name, languages, level, summary = "LL998", "probe2", ("cpp",), Level.WARNING, "x"
+        group = "restriction"
+
+    assert Restricted.default_enabled is False
+    with pytest.raises(RuntimeError, match="unknown group"):
+        class Bad(Rule):  # noqa: F841
+            group = "pedantic"

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_rule_table_matches_the_registry():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| (LL\d{3}) \| ([a-z0-9-]+) \| ([^|]+) \|", readme, re.MULTILINE)
-    assert [(c, n) for c, n, _ in rows] == [(r.code, r.name) for r in all_rules()]
-    for (code, _, langs), rule in zip(rows, all_rules()):
+    rows = re.findall(r"^\| (LL\d{3}) \| ([a-z0-9-]+) \| ([^|]+) \| ([a-z]+) \|", readme, re.MULTILINE)
+    assert [(c, n, g) for c, n, _, g in rows] == [(r.code, r.name, r.group) for r in all_rules()]
+    for (code, _, langs, _), rule in zip(rows, all_rules()):
         shown = {x.strip() for x in langs.split(",")}
         assert shown == {"C++" if lang == "cpp" else "Rust" for lang in rule.languages}, code
 
