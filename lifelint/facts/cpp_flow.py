@@ -833,7 +833,9 @@ class _Builder:
         elif pt == "field_expression" and _same(p.child_by_field_name("argument"), cur):
             result = "receiver"
             gp = p.parent
-            if gp is not None and gp.type == "call_expression" and _same(gp.child_by_field_name("function"), p):
+            # Only a call's result has a fate worth recording (`std::thread(f).detach()`); a lambda
+            # used as a receiver (`[]{}.operator()()`) is simply not stored nor handed anywhere.
+            if isinstance(obj, Call) and gp is not None and gp.type == "call_expression" and _same(gp.child_by_field_name("function"), p):
                 obj.receiver_of = self.call_of_node.get(gp.id)
         elif pt == "condition_clause":
             result = "condition"
