@@ -47,7 +47,7 @@ def load(path: str) -> set[Entry]:
 def write(path: str, findings: list[ReportedFinding]) -> int:
     """Write every finding as accepted; sorted, one per line, so the file diffs well."""
     entries = sorted(
-        ({"code": f.code, "path": f.location.path, "fingerprint": f.fingerprint, "message": f.message}
+        ({"code": f.code, "path": f.location.path, "fingerprint": f.fingerprint, "message": f.full_message}
          for f in findings), key=lambda e: (e["path"], e["code"], e["fingerprint"]))
     body = ",\n".join("    " + json.dumps(e, ensure_ascii=False, sort_keys=True) for e in entries)
     text = '{\n  "format": "%s",\n  "findings": [\n%s\n  ]\n}\n' % (FORMAT, body) if entries else \
@@ -61,3 +61,11 @@ def apply(findings: list[ReportedFinding], accepted: set[Entry]) -> tuple[list[R
     kept = [f for f in findings if key(f) not in accepted]
     seen = {key(f) for f in findings}
     return kept, len(findings) - len(kept), len(accepted - seen)
+
+
+def split(findings: list[ReportedFinding], accepted: set[Entry]) -> tuple[list[ReportedFinding], list[ReportedFinding], int]:
+    """(new findings, the findings the baseline accepts, how many entries matched nothing)."""
+    kept = [f for f in findings if key(f) not in accepted]
+    hidden = [f for f in findings if key(f) in accepted]
+    seen = {key(f) for f in findings}
+    return kept, hidden, len(accepted - seen)

@@ -173,20 +173,23 @@ class FactCache:
     def exists(self) -> bool:
         return self.directory.is_dir()
 
-    def entry_path(self, src) -> Path:
-        """`src`: a lifelint.discovery.SourcePath."""
-        ident = f"{src.language}\0{src.display}\0{os.path.abspath(src.path)}".encode("utf-8", "surrogatepass")
+    def entry_path(self, src, digest: bytes | None = None) -> Path:
+        """`src`: a lifelint.discovery.SourcePath; `digest`: its bytes' content_digest (read when
+        not given). Entries are keyed by what decides the facts (language, display path, bytes),
+        not by where the file sits: the same file in another checkout of the repository (the
+        `--diff-base` scan of a base revision) is a hit."""
+        if digest is None:
+            try:
+                with open(src.path, "rb") as fh:
+                    digest = content_digest(fh.read())
+            except OSError:
+                digest = b""
+        ident = f"{src.language}\0{src.display}\0".encode("utf-8", "surrogatepass") + digest
         k = hashlib.blake2b(ident, digest_size=16).hexdigest()
         return self.directory / k[:2] / k
 
     def lookup(self, src, max_size: int):
         """The cached (facts, diagnostics) for `src` as it is on disk now, or None."""
-        entry = self.entry_path(src)
-        try:
-            with open(entry, "rb") as fh:
-                blob = fh.read()
-        except OSError:
-            return None
         try:
             with open(src.path, "rb") as fh:
                 data = fh.read(max_size + 1)
@@ -194,20 +197,49 @@ class FactCache:
             return None
         if len(data) > max_size:
             return None
-        return decode(blob, content_digest(data))
+        digest = content_digest(data)
+        entry = self.entry_path(src, digest)
+        try:
+            with open(entry, "rb") as fh:
+                blob = fh.read()
+                mtime = os.fstat(fh.fileno()).st_mtime
+        except OSError:
+            return None
+        value = decode(blob, digest)
+        if value is not None and time.time() - mtime > 86400:
+            try:  # entries still in use are kept by touch_and_prune's age limit
+                os.utime(entry)
+            except OSError:
+                pass
+        return value
 
     def touch_and_prune(self, max_age_days: float = 30.0) -> None:
         """Mark this environment as used, and delete environments (older lifelint versions,
-        settings no longer used) that no run has used for `max_age_days`."""
+        settings no longer used) that no run has used for `max_age_days`; at most once a day,
+        also the entries of this one that no run has used for that long (old versions of files)."""
         try:
-            if self.directory.is_dir():
-                os.utime(self.directory)
             now = time.time()
+            if self.directory.is_dir():
+                age = now - self.directory.stat().st_mtime
+                os.utime(self.directory)
+                if age > 86400:
+                    self._prune_entries(now - max_age_days * 86400)
             for other in self.directory.parent.iterdir():
                 if other != self.directory and other.is_dir() and now - other.stat().st_mtime > max_age_days * 86400:
                     shutil.rmtree(other, ignore_errors=True)
         except OSError:
             pass
+
+    def _prune_entries(self, cutoff: float) -> None:
+        for sub in self.directory.iterdir():
+            if len(sub.name) != 2 or not sub.is_dir():
+                continue
+            for entry in sub.iterdir():
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        entry.unlink()
+                except OSError:
+                    pass
 
     def _result_entry(self, slot: str) -> Path:
         return self.directory / "scans" / slot

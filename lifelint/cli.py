@@ -11,11 +11,13 @@ import click
 
 from lifelint import __version__, baseline
 from lifelint.config import ConfigError, enabled_codes, load_settings
+from lifelint.model import Level
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # File problems that mean part of the tree was not analysed: the exit code must say so.
 FAILING_DIAGNOSTICS = frozenset({"unreadable", "binary", "too-large", "symlink-loop", "internal"})
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "sarif", "github")
+LEVELS = ("note", "warning", "error")
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -28,31 +30,55 @@ def main() -> None:
     """Find lifetime and thread-safety hazards in C++ and Rust code."""
 
 
-@main.command()
+CONTEXT_HELP = """Scan PATHS (default: the current directory) and report hazards.
+
+\b
+Context root: the files named in PATHS are what is reported; the repository
+they belong to is the context whose facts (types, fields, locks, threads) are
+read through the fact cache. The context root is the nearest folder at or
+above the first path that holds `.git`, else the folder of the config file in
+use; `--context-root DIR` picks another, `--no-context` (or `context = false`
+in the config) reads only PATHS. A finding is reported when its location or
+one of its related locations is in a named file.
+"""
+
+
+@main.command(help=CONTEXT_HELP)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format: text (code frames), concise (one line per finding), json, sarif, github.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE instead of stdout.")
 @click.option("--select", multiple=True, help="Rules to enable: codes, prefixes (LL1), names, groups (default, nursery, restriction) or ALL. Comma-separated.")
 @click.option("--extend-select", multiple=True, help="Rules to enable on top of the configured selection.")
 @click.option("--ignore", multiple=True, help="Rules to disable: codes, prefixes, names or groups. Comma-separated.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Config file to use instead of the nearest one.")
 @click.option("--root", type=click.Path(file_okay=False), help="Directory reported paths are relative to (default: the current directory).")
+@click.option("--context-root", type=click.Path(file_okay=False, exists=True), help="Read facts from every file under DIR (default: the git root, else the config file's folder).")
+@click.option("--no-context", is_flag=True, help="Read only PATHS: no facts from the rest of the repository.")
+@click.option("--diff-base", metavar="REF", help="Report only findings that are new since the merge-base of HEAD and REF (a branch, tag or commit).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
 @click.option("--report-unused-suppressions", is_flag=True, help="List `lifelint: ignore[...]` comments that matched nothing.")
 @click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False), help="Hide the findings accepted in this baseline file; fail only on new ones.")
 @click.option("--write-baseline", type=click.Path(dir_okay=False, writable=True), help="Write every current finding to this baseline file and exit 0.")
+@click.option("--fail-level", type=click.Choice(LEVELS), help="Lowest level that fails the run (default: warning; config `fail-level`).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of the findings.")
+@click.option("--show-settings", is_flag=True, help="Print the settings this run would use, then exit.")
+@click.option("--show-files", is_flag=True, help="Print the files this run would report on (and the context root), then exit.")
+@click.option("--show-parse-gaps", is_flag=True, help="In `github` output, annotate files the parser could not fully read (off by default).")
 @click.option("--color/--no-color", default=None, help="Force or disable colors (default: on a terminal, unless NO_COLOR is set).")
 @click.option("--no-progress", is_flag=True, help="Never show a progress bar.")
 @click.option("--force-exclude", is_flag=True, help="Apply config excludes to files named on the command line too (for pre-commit).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Where to cache per-file results (default: the user cache dir).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
-def check(paths, fmt, output, select, extend_select, ignore, config_file, root, jobs, report_unused_suppressions, baseline_file, write_baseline, exit_zero, color, no_progress, force_exclude, cache_dir, no_cache):
-    """Scan PATHS (default: the current directory) and report hazards."""
-    from lifelint.engine import ScanOptions, default_jobs, scan
+def check(paths, fmt, output, select, extend_select, ignore, config_file, root, context_root, no_context, diff_base, jobs,
+          report_unused_suppressions, baseline_file, write_baseline, fail_level, exit_zero, statistics, show_settings,
+          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache):
+    from lifelint.engine import ScanOptions, default_jobs, find_context_root, scan
     from lifelint.registry import all_rules, catalog
     from lifelint.report import REPORTERS
 
+    named = bool(paths)
     paths = list(paths) or ["."]
     try:
         settings = load_settings(config_file, Path(paths[0]))
@@ -60,21 +86,41 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     except ConfigError as e:
         click.echo(f"lifelint: error: {e}", err=True)
         sys.exit(EXIT_ERROR)
+    root_path = Path(root or os.getcwd())
     if force_exclude:
-        paths = _drop_excluded(paths, settings, Path(root or os.getcwd()))
+        paths = _drop_excluded(paths, settings, root_path)
+        if named and not paths:  # pre-commit passed only excluded files: nothing to do
+            sys.exit(EXIT_CLEAN)
+    ctx = None
+    if not no_context and (context_root or settings.context):
+        ctx = Path(context_root) if context_root else find_context_root(paths, settings.config_path)
+    fail_at = Level(fail_level or settings.fail_level or "warning")
     stream_is_tty = output is None and sys.stdout.isatty()
     use_color = color if color is not None else (stream_is_tty and "NO_COLOR" not in os.environ)
     progress_cb, progress_done = (None, lambda: None)
     if not no_progress and fmt == "text" and sys.stderr.isatty():
         progress_cb, progress_done = _progress_bar()
-    opts = ScanOptions(paths=paths, root=Path(root or os.getcwd()), settings=settings, enabled=enabled,
+    opts = ScanOptions(paths=paths, root=root_path, settings=settings, enabled=enabled,
                        jobs=jobs or default_jobs(), report_unused_suppressions=report_unused_suppressions,
-                       progress=progress_cb, use_cache=not no_cache, cache_dir=cache_dir)
+                       progress=progress_cb, use_cache=not no_cache, cache_dir=cache_dir, context_root=ctx)
+    if show_settings:
+        _show_settings(opts, fail_at)
+        sys.exit(EXIT_CLEAN)
+    if show_files:
+        _show_files(opts)
+        sys.exit(EXIT_CLEAN)
     try:
         result = scan(opts)
+        if diff_base:
+            from lifelint import diffbase
+
+            diffbase.apply(result, opts, diff_base)
     except KeyboardInterrupt:
         click.echo("lifelint: interrupted", err=True)
         sys.exit(130)
+    except ConfigError as e:
+        click.echo(f"lifelint: error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
     except Exception as e:  # fail closed: an internal error is never a clean run
         click.echo(f"lifelint: internal error: {type(e).__name__}: {e}", err=True)
         sys.exit(EXIT_ERROR)
@@ -95,33 +141,104 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
         except ConfigError as e:
             click.echo(f"lifelint: error: {e}", err=True)
             sys.exit(EXIT_ERROR)
-        result.findings, result.baselined, stale = baseline.apply(result.findings, accepted)
+        result.findings, hidden, stale = baseline.split(result.findings, accepted)
+        result.baselined += len(hidden)
+        result.hidden += [_hidden(f, "external", f"accepted in the baseline {baseline_file}") for f in hidden]
         if stale:
             click.echo(f"lifelint: {stale} baseline entr{'y' if stale == 1 else 'ies'} in {baseline_file} no longer match a finding; "
                        "rewrite it with --write-baseline to keep it tight", err=True)
+
+    status = _exit_status(result, fail_at, report_unused_suppressions)
+    if status == EXIT_FINDINGS and not any(Level(f.level).at_least(fail_at) for f in result.findings):
+        result.notes.append(_why_failed(result, report_unused_suppressions))
+    elif result.findings and status == EXIT_CLEAN:
+        result.notes.append(f"no finding at or above the fail level ({fail_at.value}): exit 0")
+    if not result.scanned and not any(d.kind == "missing" for d in result.diagnostics):
+        click.echo(f"lifelint: warning: no C++ or Rust files found in {', '.join(paths)}", err=True)
+
     # SARIF describes each rule in full; the other formats need at most codes and names, which
     # the catalog gives without loading the rule modules (a cached re-run loads none).
     rules = [r for r in (all_rules() if fmt == "sarif" else catalog()) if r.code in enabled]
-    render = REPORTERS[fmt]
+    render = REPORTERS["statistics" if statistics and fmt in ("text", "concise") else fmt]
+    extra = {"parse_gaps": show_parse_gaps} if fmt == "github" else {}
     if output:
         buf = io.StringIO()
-        render(result, rules, buf, color=False)
+        render(result, rules, buf, color=False, **extra)
         try:
             Path(output).write_text(buf.getvalue(), encoding="utf-8")
         except OSError as e:
             click.echo(f"lifelint: error: cannot write {output}: {e.strerror or e}", err=True)
             sys.exit(EXIT_ERROR)
-        if fmt != "text":  # a short human summary on stderr, never mixed into the file
+        if fmt not in ("text", "concise"):  # a short human summary on stderr, never mixed into the file
             click.echo(f"lifelint: {len(result.findings)} finding(s) in {result.files_scanned} file(s); report written to {output}", err=True)
     else:
-        render(result, rules, sys.stdout, color=use_color)
+        render(result, rules, sys.stdout, color=use_color, **extra)
+    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        from lifelint.report import github
+
+        github.write_step_summary(result, os.environ["GITHUB_STEP_SUMMARY"])
     if any(d.kind == "missing" for d in result.diagnostics):
         sys.exit(EXIT_ERROR)
-    if exit_zero:
-        sys.exit(EXIT_CLEAN)
-    failed = bool(result.findings) or (report_unused_suppressions and bool(result.unused_suppressions))
+    sys.exit(EXIT_CLEAN if exit_zero else status)
+
+
+def _hidden(f, kind: str, why: str):
+    from dataclasses import replace
+
+    return replace(f, suppression=(kind, why))
+
+
+def _exit_status(result, fail_at: Level, unused_fail: bool) -> int:
+    failed = any(Level(f.level).at_least(fail_at) for f in result.findings)
+    failed = failed or (unused_fail and bool(result.unused_suppressions))
     failed = failed or any(d.kind in FAILING_DIAGNOSTICS for d in result.diagnostics)
-    sys.exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
+    return EXIT_FINDINGS if failed else EXIT_CLEAN
+
+
+def _why_failed(result, unused_fail: bool) -> str:
+    why = []
+    bad = [d for d in result.diagnostics if d.kind in FAILING_DIAGNOSTICS]
+    if bad:
+        why.append(f"{len(bad)} file(s) could not be analysed ({', '.join(sorted({d.kind for d in bad}))})")
+    if unused_fail and result.unused_suppressions:
+        why.append(f"{len(result.unused_suppressions)} unused suppression(s) with --report-unused-suppressions")
+    return "exit 1: " + "; ".join(why or ["see the diagnostics above"])
+
+
+def _show_settings(opts, fail_at: Level) -> None:
+    s = opts.settings
+    rows = [
+        ("config", s.config_path or "(none: defaults)"),
+        ("root", str(opts.root.absolute())),
+        ("context root", str(opts.context_root.absolute()) if opts.context_root else "(off)"),
+        ("rules", ", ".join(sorted(opts.enabled or ()))),
+        ("levels", ", ".join(f"{k}={v.value}" for k, v in sorted(s.levels.items())) or "(rule defaults)"),
+        ("fail level", fail_at.value),
+        ("exclude", ", ".join([*s.exclude, *s.extend_exclude]) or "(none)"),
+        ("respect gitignore", str(s.respect_gitignore).lower()),
+        ("baseline", s.baseline or "(none)"),
+        ("cache", "off" if not opts.use_cache else (opts.cache_dir or "user cache dir")),
+        ("jobs", str(opts.jobs)),
+        ("cpp.defines", ", ".join(f"{k}={v}" for k, v in sorted(s.cpp.defines.items())) or "(none)"),
+    ]
+    for k, v in rows:
+        click.echo(f"{k:18} {v}")
+
+
+def _show_files(opts) -> None:
+    from lifelint.discovery import discover
+
+    s = opts.settings
+    excludes = [*s.exclude, *s.extend_exclude]
+    disc = discover(opts.paths, opts.root.absolute(), excludes, s.respect_gitignore)
+    for f in disc.files:
+        click.echo(f.display)
+    if opts.context_root is not None:
+        ctx = discover([str(opts.context_root.absolute())], opts.root.absolute(), excludes, s.respect_gitignore)
+        click.echo(f"lifelint: {len(disc.files)} file(s) reported; context root {opts.context_root} "
+                   f"({len(ctx.files)} file(s) read for their facts)", err=True)
+    else:
+        click.echo(f"lifelint: {len(disc.files)} file(s); no context root", err=True)
 
 
 def _drop_excluded(paths: list[str], settings, root: Path) -> list[str]:

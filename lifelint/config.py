@@ -65,8 +65,9 @@ def load_table(path: Path) -> dict[str, Any]:
 
 TOP_KEYS = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "respect-gitignore", "max-file-size", "baseline", "cpp", "rust",
+    "respect-gitignore", "max-file-size", "baseline", "cpp", "rust", "levels", "fail-level", "context",
 }
+LEVEL_NAMES = ("note", "warning", "error")
 CPP_KEYS = {"defines", "ignore-macros", "extend-ignore-macros", "async-sinks", "keep-alive", "lock-types"}
 RUST_KEYS: set[str] = set()
 
@@ -113,6 +114,28 @@ def _defines(where: str, value: Any) -> dict[str, str]:
     raise ConfigError(f"{where}: key 'cpp.defines' must be a table (NAME = value) or a list of 'NAME=VALUE' strings")
 
 
+def _levels(where: str, value: Any) -> dict:
+    """`[levels]`: selector (code, prefix, name, ALL) -> note | warning | error, as rule code ->
+    Level; a later, more specific selector wins over a broader one (longer prefix, then names)."""
+    from lifelint.model import Level
+    from lifelint.registry import catalog
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: key 'levels' must be a table of selector = \"note\" | \"warning\" | \"error\"")
+    out: dict = {}
+    ranked = []
+    for sel, lvl in value.items():
+        if lvl not in LEVEL_NAMES:
+            raise ConfigError(f"{where}: key 'levels.{sel}' must be one of {', '.join(LEVEL_NAMES)}, got {lvl!r}")
+        norm = validate_selectors(where, f"levels.{sel}", [sel])[0]
+        ranked.append((len(norm) if norm[:2].upper() == "LL" else 99, norm, Level(lvl)))
+    for _, sel, lvl in sorted(ranked, key=lambda t: t[0]):
+        for r in catalog():
+            if _matches(sel, r.code, r.name):
+                out[r.code] = lvl
+    return out
+
+
 def settings_from_table(table: dict[str, Any], where: str) -> Settings:
     s = Settings(config_path=where)
     unknown = sorted(set(table) - TOP_KEYS)
@@ -145,6 +168,16 @@ def settings_from_table(table: dict[str, Any], where: str) -> Settings:
         if not isinstance(table["baseline"], str) or not table["baseline"]:
             raise ConfigError(f"{where}: key 'baseline' must be a file path (string)")
         s.baseline = str(Path(where).parent / table["baseline"])
+    if "levels" in table:
+        s.levels = _levels(where, table["levels"])
+    if "fail-level" in table:
+        if table["fail-level"] not in LEVEL_NAMES:
+            raise ConfigError(f"{where}: key 'fail-level' must be one of {', '.join(LEVEL_NAMES)}, got {table['fail-level']!r}")
+        s.fail_level = table["fail-level"]
+    if "context" in table:
+        if not isinstance(table["context"], bool):
+            raise ConfigError(f"{where}: key 'context' must be true or false")
+        s.context = table["context"]
     cpp = table.get("cpp", {})
     if not isinstance(cpp, dict):
         raise ConfigError(f"{where}: key 'cpp' must be a table")

@@ -51,6 +51,8 @@ def _display(path: Path | str, root: Path | str) -> str:
         rel = "."
     else:
         rel = os.path.relpath(full, root_s)
+        if rel.startswith(".." + os.sep + ".."):  # far outside the root: `../../..` reads worse than the path
+            rel = full
     return rel.replace(os.sep, "/") if os.sep != "/" else rel
 
 
@@ -66,12 +68,15 @@ class _Ignores:
     def load_gitignore(self, directory: Path) -> None:
         if not self.respect_gitignore:
             return
-        gi = directory / ".gitignore"
-        try:
-            lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return
-        self.git.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
+        files = [directory / ".gitignore"]
+        if (directory / ".git").exists():  # a repository's root: its private excludes too
+            files.insert(0, git_dir(directory) / "info" / "exclude")
+        for gi in files:
+            try:
+                lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            self.git.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
 
     def ignored(self, path: Path | str, is_dir: bool) -> bool:
         rel = _display(path, self.root)
@@ -88,6 +93,27 @@ class _Ignores:
                 if spec.match_file(r + "/" if is_dir else r):
                     return True
         return False
+
+
+def git_dir(worktree: Path) -> Path:
+    """The folder holding `info/exclude` for a work tree: `.git` itself, or for a linked
+    worktree (`.git` is a file `gitdir: ...`) the common dir its `commondir` names."""
+    dot = worktree / ".git"
+    if dot.is_dir():
+        return dot
+    try:
+        text = dot.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return dot
+    if not text.startswith("gitdir:"):
+        return dot
+    gd = Path(text[len("gitdir:"):].strip())
+    gd = gd if gd.is_absolute() else (worktree / gd)
+    try:
+        common = (gd / "commondir").read_text(encoding="utf-8").strip()
+        return (gd / common).resolve() if not Path(common).is_absolute() else Path(common)
+    except OSError:
+        return gd
 
 
 def _gitignores_above(start: Path, ignores: _Ignores) -> None:

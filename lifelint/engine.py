@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from lifelint import cache as cache_mod
 from lifelint.discovery import SourcePath, discover
-from lifelint.model import FileDiagnostic, Finding, Location, ReportedFinding, ScanResult, Span
+from lifelint.model import FileDiagnostic, Finding, Location, ReportedFinding, ScanResult, Span, message_parts
 from lifelint.settings import Settings
 
 # Parsing, facts, rules and the process pool load only when something must be analysed: a
@@ -34,6 +34,9 @@ class ScanOptions:
     use_cache: bool = False  # per-file results cached across runs (lifelint.cache); the CLI turns it on
     cache_dir: str | None = None  # None: the user cache dir (platformdirs)
     cache_results: bool = True  # with use_cache: serve a re-run over unchanged input whole
+    # The context root (design §2.1): the files under it are read for their facts (through the
+    # cache), findings are reported only for `paths`. None: `paths` are the whole project.
+    context_root: Path | None = None
 
 
 # --- per file (runs in workers) --------------------------------------------------------------
@@ -80,7 +83,7 @@ def _analyse_cached(src: SourcePath, settings: Settings, cache) -> tuple[tuple[F
         payload = cache_mod.dumps(result)
     except Exception as e:  # unpicklable facts are a bug; report it like any other
         return (None, [FileDiagnostic(src.display, "internal", f"internal error while caching: {type(e).__name__}: {e}")]), None, False
-    return result, payload, cache.store(cache.entry_path(src), digest, payload)
+    return result, payload, cache.store(cache.entry_path(src, digest), digest, payload)
 
 
 # Set once per worker process by _init_worker: no per-chunk pickling of settings or cache.
@@ -258,24 +261,97 @@ def _read_lines(path: str) -> list[bytes]:
         return []
 
 
+def find_context_root(paths: list[str], config_path: str | None = None) -> Path | None:
+    """The repository the named paths belong to: the nearest folder at or above the first path
+    holding `.git` (a folder, or a worktree's file), else the folder of the config file in use,
+    else None."""
+    start = Path(paths[0] if paths else ".").absolute()
+    d = start if start.is_dir() else start.parent
+    for directory in (d, *d.parents):
+        if (directory / ".git").exists():
+            return directory
+    if config_path:
+        return Path(config_path).absolute().parent
+    return None
+
+
+def _covers(paths: list[str], context: Path) -> bool:
+    """True when some named path is the context root or above it: the scan is the whole project."""
+    ctx = os.path.abspath(context)
+    for p in paths:
+        a = os.path.abspath(p)
+        if ctx == a or ctx.startswith(a.rstrip(os.sep) + os.sep):
+            return True
+    return False
+
+
 def scan(opts: ScanOptions) -> ScanResult:
     root = opts.root.absolute()
     settings = opts.settings
-    result = ScanResult(root=str(root))
-    disc = discover(opts.paths, root, [*settings.exclude, *settings.extend_exclude], settings.respect_gitignore)
+    excludes = [*settings.exclude, *settings.extend_exclude]
+    disc = discover(opts.paths, root, excludes, settings.respect_gitignore)
+    if opts.context_root is not None and not _covers(opts.paths, opts.context_root):
+        return _scan_in_context(opts, disc)
+    return _scan_cached(opts, disc)
+
+
+def _scan_cached(opts: ScanOptions, disc) -> ScanResult:
+    settings = opts.settings
     # A re-run over unchanged files and options is served whole from the cache.
     fc = cache_mod.FactCache.open(opts.cache_dir, settings) if opts.use_cache and opts.cache_results else None
     scan_key = cache_mod.scan_key(opts, disc) if fc is not None else None
     if fc is not None and (hit := fc.load_result(scan_key)) is not None:
         return hit
-    result = _scan(opts, disc, result)
+    result = _scan(opts, disc, ScanResult(root=str(opts.root.absolute())))
     if fc is not None:
         fc.store_result(scan_key, result)
     return result
 
 
-def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
+def _scan_in_context(opts: ScanOptions, disc) -> ScanResult:
+    """Analyse every file under the context root (and the named ones), report on the named ones.
+
+    A finding belongs to a named file when its location or one of its related locations is in
+    it: a flag declared in an unchanged header and polled by a thread in the named source is
+    reported. The whole-context result is cached like any scan, so a re-run over an unchanged
+    repository (the usual pre-commit case) costs a hash of its files."""
+    from dataclasses import replace
+
+    from lifelint.discovery import Discovery
+
     root = opts.root.absolute()
+    settings = opts.settings
+    ctx = opts.context_root.absolute()
+    ctx_disc = discover([str(ctx)], root, [*settings.exclude, *settings.extend_exclude], settings.respect_gitignore)
+    have = {os.path.abspath(s.path) for s in ctx_disc.files}
+    extra = [s for s in disc.files if os.path.abspath(s.path) not in have]  # named, but excluded or outside
+    full_disc = Discovery(ctx_disc.files + extra, ctx_disc.problems)
+    full = _scan_cached(replace(opts, paths=[str(ctx)] + [s.path for s in extra], context_root=None), full_disc)
+    return restrict(full, {s.display for s in disc.files}, disc.problems)
+
+
+def restrict(full: ScanResult, reported: set[str], problems=()) -> ScanResult:
+    """The part of a whole-context result that concerns the `reported` files (display paths)."""
+    def mine(f: ReportedFinding) -> bool:
+        return f.location.path in reported or any(loc.path in reported for loc, _ in f.related)
+
+    out = ScanResult(root=full.root)
+    out.findings = [f for f in full.findings if mine(f)]
+    out.hidden = [f for f in full.hidden if mine(f)]
+    out.suppressed = sum(1 for f in out.hidden if f.suppression and f.suppression[0] == "inSource")
+    out.diagnostics = [d for d in full.diagnostics if d.path in reported]
+    have = {(d.path, d.kind) for d in out.diagnostics}
+    out.diagnostics += [FileDiagnostic(p, k, m) for p, k, m in problems if (p, k) not in have]
+    out.unused_suppressions = [u for u in full.unused_suppressions if u[0].path in reported]
+    out.scanned = {p: n for p, n in full.scanned.items() if p in reported}
+    out.files_scanned = len(out.scanned)
+    out.lines_scanned = sum(out.scanned.values())
+    out.context_files = full.files_scanned - out.files_scanned
+    out.notes = list(full.notes)
+    return out
+
+
+def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
     settings = opts.settings
     for display, kind, message in disc.problems:
         result.diagnostics.append(FileDiagnostic(display, kind, message))
@@ -309,6 +385,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
             open_path[facts.path] = src.path
             result.files_scanned += 1
             result.lines_scanned += facts.line_count
+            result.scanned[facts.path] = facts.line_count
 
     rule_classes = [r for r in all_rules() if opts.enabled is None or r.code in opts.enabled]
     rules = [r(settings) for r in rule_classes]
@@ -316,7 +393,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
     index = ProjectIndex(facts_list, settings)
     facts_by_path = {f.path: f for f in facts_list}
     suppressions: dict[str, SuppressionIndex] = {}
-    kept: list[Finding] = []
+    kept: list[tuple[Finding, tuple[str, str] | None]] = []
     for facts in facts_list:
         findings, diags = run_rules(rules, facts, index)
         result.diagnostics.extend(diags)
@@ -328,10 +405,8 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
             sup = suppressions.get(target.path)
             if sup is None:
                 sup = suppressions[target.path] = SuppressionIndex(target)
-            if sup.suppresses(rc.code, rc.name, f.span):
-                result.suppressed += 1
-                continue
-            kept.append(f)
+            hit = sup.match(rc.code, rc.name, f.span)
+            kept.append((f, None if hit is None else ("inSource", hit.reason or "")))
 
     lines_cache: dict[str, tuple[list[bytes], list[str]]] = {}
 
@@ -347,9 +422,9 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
 
     # Stable fingerprints count earlier identical (code, line text) pairs in a file.
     occurrences: dict[tuple[str, str, str], int] = {}
-    kept.sort(key=lambda f: (f.path, f.span.start_byte, f.code, f.message))
+    kept.sort(key=lambda fs: (fs[0].path, fs[0].span.start_byte, fs[0].code, fs[0].message))
     seen: set[tuple[str, int, str, str]] = set()
-    for f in kept:
+    for f, suppression in kept:
         key = (f.path, f.span.start_byte, f.code, f.message)
         if key in seen:  # two paths to the same finding report once
             continue
@@ -365,17 +440,26 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
         for r in f.related:
             rpath = r.path or f.path
             related.append((to_location(rpath, r.span, lines_of(rpath)), r.message))
-        result.findings.append(ReportedFinding(
+        headline, why, fix = message_parts(f)
+        reported = ReportedFinding(
             code=rc.code,
             name=rc.name,
-            level=f.level or rc.level,
-            message=f.message,
+            level=settings.levels.get(rc.code) or f.level or rc.level,
+            message=headline,
             location=loc,
             related=related,
             fingerprint=fingerprint.finding_fingerprint(rc.code, f.path, line_text, "", occ),
             line_hash=fingerprint.line_hash(text_lines, loc.line),
             source_line=line_text,
-        ))
+            why=why,
+            fix=fix,
+            suppression=suppression,
+        )
+        if suppression is None:
+            result.findings.append(reported)
+        else:
+            result.suppressed += 1
+            result.hidden.append(reported)
 
     if opts.report_unused_suppressions:
         enabled = {r.code: r.name for r in rule_classes}

@@ -51,6 +51,13 @@ class Level(str, enum.Enum):
     WARNING = "warning"
     ERROR = "error"
 
+    def at_least(self, other: "Level") -> bool:
+        """Severity order (note < warning < error), not the strings' order."""
+        return _LEVEL_RANK[self] >= _LEVEL_RANK[Level(other)]
+
+
+_LEVEL_RANK = {Level.NOTE: 0, Level.WARNING: 1, Level.ERROR: 2}
+
 
 class Precision(str, enum.Enum):
     VERY_HIGH = "very-high"
@@ -78,6 +85,10 @@ class Finding:
     related: tuple[Related, ...] = ()
     path: str = ""
     level: Level | None = None  # None: the rule's default level
+    # The message in three parts (see `MessageParts`): `message` is the headline; `why` and
+    # `fix` may be left empty, and are then split off a long `message` by `split_message`.
+    why: str = ""
+    fix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,15 @@ class ReportedFinding:
     fingerprint: str  # stable across unrelated line shifts (see fingerprint.py)
     line_hash: str  # GitHub primaryLocationLineHash
     source_line: str  # the primary line's text, for code frames
+    why: str = ""  # why it is a hazard (one or two sentences), shown as a note
+    fix: str = ""  # the remedy, shown as `help:`
+    # Why it is not reported, when it is kept only for SARIF: ("inSource" | "external", justification).
+    suppression: tuple[str, str] | None = None
+
+    @property
+    def full_message(self) -> str:
+        """Headline, why and fix as one text (for formats that have one message field)."""
+        return " ".join(p for p in (self.message, self.why, self.fix) if p)
 
 
 @dataclass(slots=True)
@@ -126,3 +146,92 @@ class ScanResult:
     suppressed: int = 0
     baselined: int = 0
     unused_suppressions: list[tuple[Location, str]] = field(default_factory=list)
+    # Findings an inline suppression or the baseline hid (`ReportedFinding.suppression` says which).
+    hidden: list[ReportedFinding] = field(default_factory=list)
+    scanned: dict[str, int] = field(default_factory=dict)  # reported file -> its line count
+    context_files: int = 0  # files read only for their facts (the context root), not reported on
+    notes: list[str] = field(default_factory=list)  # run-level remarks for the summary (why exit 1, ...)
+
+
+# --- message parts -------------------------------------------------------------------------------
+# A finding's message reads as three parts: a one-sentence headline (what and where), why it is a
+# hazard, and the fix. A rule may fill `Finding.why` / `Finding.fix` itself; a rule that writes one
+# long message gets it split here, by its sentences: the last sentence is the fix, the first the
+# headline, the ones between the why; a first sentence too long for a headline is cut at its first
+# `: ` or `; ` outside backquotes, the rest joining the why.
+
+HEADLINE_MAX = 120
+_SENTENCE_END = frozenset(".!?")
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of `text`: a `.`/`!`/`?` outside backquotes and parentheses, followed by a space
+    and a capital letter, a backquote or an opening parenthesis, ends one."""
+    out, start, depth, quoted = [], 0, 0, False
+    n = len(text)
+    for i, ch in enumerate(text):
+        if ch == "`":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch in _SENTENCE_END and depth == 0 and i + 2 < n and text[i + 1] == " " and (text[i + 2].isupper() or text[i + 2] in "`("):
+            out.append(text[start:i + 1].strip())
+            start = i + 2
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def _cut_clause(sentence: str) -> tuple[str, str]:
+    """(head, rest) at the first `: ` or `; ` outside backquotes and parentheses; rest is '' when
+    there is none."""
+    depth, quoted = 0, False
+    for i, ch in enumerate(sentence):
+        if ch == "`":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif ch in ":;" and depth == 0 and sentence[i + 1:i + 2] == " " and i > 20:
+            return sentence[:i], sentence[i + 2:].strip()
+    return sentence, ""
+
+
+def _capital(s: str) -> str:
+    return s[:1].upper() + s[1:] if s and s[0].islower() else s
+
+
+def _period(s: str) -> str:
+    s = s.strip()
+    return s if not s or s[-1] in ".!?" else s + "."
+
+
+def split_message(text: str) -> tuple[str, str, str]:
+    """(headline, why, fix) of a one-string message (see the comment above)."""
+    text = " ".join(text.split())
+    sentences = _sentences(text)
+    if not sentences:
+        return "", "", ""
+    fix = sentences.pop() if len(sentences) >= 2 else ""
+    head, why_parts = sentences[0], sentences[1:]
+    if len(head) > HEADLINE_MAX:
+        first, rest = _cut_clause(head)
+        if rest:
+            head = first.rstrip(",") + "."
+            why_parts.insert(0, _capital(_period(rest)))
+    return _period(head), " ".join(why_parts), fix
+
+
+def message_parts(f: Finding) -> tuple[str, str, str]:
+    """(headline, why, fix) of a rule's finding."""
+    if f.why or f.fix:
+        return f.message, f.why, f.fix
+    return split_message(f.message)

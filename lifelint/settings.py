@@ -52,6 +52,11 @@ class Settings:
     cpp: CppSettings = field(default_factory=CppSettings)
     rust: RustSettings = field(default_factory=RustSettings)
     config_path: str | None = None  # where these came from, for messages
+    levels: dict = field(default_factory=dict)  # rule code -> Level, overriding the rule's default
+    # Read the rest of the repository (git root, or this config file's folder) for its facts when
+    # only some paths are checked (engine.context_root); `context = false` turns it off.
+    context: bool = True
+    fail_level: str | None = None  # "note" | "warning" | "error": the lowest level that fails the run
 
     def fact_key(self) -> str:
         return self.cpp.fact_key() + "|" + self.rust.fact_key()

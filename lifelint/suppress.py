@@ -53,14 +53,19 @@ class SuppressionIndex:
         for s in self.items:
             self.by_row.setdefault(s.target_row, []).append(s)
 
-    def suppresses(self, code: str, name: str, span: Span) -> bool:
-        hit = False
+    def match(self, code: str, name: str, span: Span) -> Suppression | None:
+        """The suppression that covers a finding of this rule at `span` (all that match are
+        marked used), or None."""
+        hit = None
         for s in self.by_row.get(span.start_row, ()):
             for sel in s.selectors:
                 if _matches(sel, code, name):
                     s.used.add(sel)
-                    hit = True
+                    hit = hit or s
         return hit
+
+    def suppresses(self, code: str, name: str, span: Span) -> bool:
+        return self.match(code, name, span) is not None
 
     def unused(self, enabled: dict[str, str], known: dict[str, str]) -> list[tuple[Suppression, str]]:
         """(directive, why) for selectors that name no rule at all, or an enabled rule that

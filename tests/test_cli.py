@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import findings_json
+from conftest import NOOP_DEALLOCATOR, findings_json
 
 
 def test_text_report_shows_code_frame_and_exits_1(tree, run_cli):
@@ -97,3 +97,57 @@ def test_output_is_identical_for_any_job_count(tmp_path, run_cli):
         outs.append(out)
     assert outs[0] == outs[1] == outs[2]
     assert len(findings_json(outs[0])) == 14
+
+
+def test_concise_prints_one_line_per_finding(tree, run_cli):
+    code, out, _ = run_cli(["check", "--format", "concise", "."], tree)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("src/backend.cpp:3:10: LL108 ") and len(lines) == 2
+    assert lines[-1].startswith("Found 1 finding in 1 file")
+
+
+def test_statistics(tree, run_cli):
+    code, out, _ = run_cli(["check", "--statistics", "."], tree)
+    assert code == 1 and out.splitlines()[0] == "1\tLL108\tnoop-deallocator"
+
+
+def test_levels_and_fail_level_decide_the_exit_code(tree, run_cli):
+    (tree / "lifelint.toml").write_text('[levels]\nLL108 = "note"\n')
+    code, out, _ = run_cli(["check", "--format", "json", "."], tree)
+    assert code == 0 and findings_json(out)[0]["level"] == "note"
+    code, out, _ = run_cli(["check", "--fail-level", "note", "."], tree)
+    assert code == 1
+    code, out, _ = run_cli(["check", "."], tree)
+    assert "no finding at or above the fail level (warning)" in out
+    (tree / "lifelint.toml").write_text('fail-level = "error"\n[levels]\nnoop-deallocator = "error"\n')
+    code, out, _ = run_cli(["check", "--format", "json", "."], tree)
+    assert code == 1 and findings_json(out)[0]["level"] == "error"
+
+
+def test_bad_level_is_a_config_error(tree, run_cli):
+    (tree / "lifelint.toml").write_text('[levels]\nLL108 = "fatal"\n')
+    code, _, err = run_cli(["check", "."], tree)
+    assert code == 2 and "levels.LL108" in err
+
+
+def test_a_folder_without_sources_warns(tmp_path, run_cli):
+    (tmp_path / "notes.txt").write_text("x\n")
+    code, _, err = run_cli(["check", "."], tmp_path)
+    assert code == 0 and "no C++ or Rust files found" in err
+
+
+def test_exit_1_without_findings_says_why(tmp_path, run_cli):
+    (tmp_path / "a.cpp").write_bytes(b"int x;\x00\x01\x02")
+    code, out, _ = run_cli(["check", "."], tmp_path)
+    assert code == 1 and "exit 1: 1 file(s) could not be analysed (binary)" in out
+
+
+def test_paths_far_outside_the_root_print_absolute(tmp_path, run_cli):
+    deep = tmp_path / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "disk.cpp").write_text(NOOP_DEALLOCATOR)
+    code, out, _ = run_cli(["check", "--format", "concise", str(other)], deep)
+    assert out.startswith(f"{other}/disk.cpp:3:10: LL108"), out

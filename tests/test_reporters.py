@@ -34,24 +34,51 @@ def test_text_header_code_frame_and_carets(scan_result):
     lines = out.splitlines()
     head = "src/disk.cpp:4:7: LL108 [noop-deallocator] free_disk_buffer() takes a pointer and frees nothing"
     i = lines.index(head)
-    # two lines of context before, the line (tab expanded), carets under the span, one line after
-    assert lines[i + 1] == "2 | struct allocator_iface { virtual void free_disk_buffer(char* b) = 0; };  // lifelint: ignore[LL101]"
-    assert lines[i + 3] == "4 |     void free_disk_buffer(char* b) override {"
-    assert lines[i + 4] == "  |          " + "^" * len("free_disk_buffer")
-    assert lines[i + 5] == "5 |         // the storage owns the buffers"
+    # the line (tab expanded) and carets under the span, no context lines
+    assert lines[i + 1] == "4 |     void free_disk_buffer(char* b) override {"
+    assert lines[i + 2] == "  |          " + "^" * len("free_disk_buffer")
+    assert not lines[i + 3].startswith(("3 |", "5 |"))
 
 
 def test_text_shows_notes_for_related_locations(scan_result):
     lines = render("text", scan_result).splitlines()
-    i = lines.index("note: src/disk.cpp:9:14: pointer taken here")
-    assert lines[i + 1] == "9 |     int* p = &v[0];"
-    assert lines[i + 2] == "  |              ^^^^^"
-    j = lines.index("note: src/disk.cpp:10:7: `v` may reallocate here")
-    assert lines[j + 1] == "10 |     v.push_back(1);"
-    assert lines[j + 2] == "   |       ^^^^^^^^^"
-    # the notes follow their finding
-    assert lines.index("src/disk.cpp:11:5: LL106 [container-invalidation] "
-                       "`p` points into `v[0]` and is used after `v.push_back()` may have reallocated it") < i < j
+    head = lines.index("src/disk.cpp:11:5: LL106 [container-invalidation] "
+                       "`p` points into `v[0]` and is used after `v.push_back()` may have reallocated it")
+    # one frame in source order, gutter as wide as the widest line number: the related lines
+    # with `-` under their spans and their messages after the marks, the primary with `^`
+    assert lines[head + 1:head + 7] == [
+        " 9 |     int* p = &v[0];",
+        "   |              ----- pointer taken here",
+        "10 |     v.push_back(1);",
+        "   |       --------- `v` may reallocate here",
+        "11 |     *p = 2;",
+        "   |     ^^",
+    ]
+
+
+def test_text_merges_spans_on_one_line_and_prints_why_and_help_once(tmp_path):
+    (tmp_path / "a.cpp").write_text("void f() { post(ex, [this] { run(); }); }\nvoid g() { post(ex, [this] { run(); }); }\n")
+    findings = []
+    for line in (1, 2):
+        findings.append(ReportedFinding(
+            "LL102", "this-captured-in-async", Level.WARNING, "the lambda captures `this`.",
+            Location("a.cpp", line, 22, line, 26), [(Location("a.cpp", line, 12, line, 40), "handed to `post` here")],
+            f"{line}:0", f"{line}:1", "", why="Nothing keeps the object alive.", fix="Capture shared_from_this()."))
+    lines = render("text", ScanResult(root=str(tmp_path), findings=findings, files_scanned=1, lines_scanned=2)).splitlines()
+    assert lines[:5] == [
+        "a.cpp:1:22: LL102 [this-captured-in-async] the lambda captures `this`.",
+        "1 | void f() { post(ex, [this] { run(); }); }",
+        "  |            ----------^^^^-------------- handed to `post` here",
+        "  = note: Nothing keeps the object alive.",
+        "  = help: Capture shared_from_this().",
+    ]
+    # the second finding's why and fix are the same words: not repeated
+    assert lines[5:8] == [
+        "a.cpp:2:22: LL102 [this-captured-in-async] the lambda captures `this`.",
+        "2 | void g() { post(ex, [this] { run(); }); }",
+        "  |            ----------^^^^-------------- handed to `post` here",
+    ]
+    assert not lines[8].startswith("  =")
 
 
 def test_text_aligns_carets_after_wide_characters(scan_result):
@@ -105,7 +132,7 @@ def test_text_without_the_source_file_falls_back_to_the_primary_line(tmp_path):
     result = make_scan_result(tmp_path, write_sources=False)
     out = render("text", result)
     assert "4 |     void free_disk_buffer(char* b) override {" in out
-    assert "note: src/disk.cpp:9:14: pointer taken here" in out
+    assert "  note: src/disk.cpp:9:14: pointer taken here" in out
 
 
 def test_text_sources_mapping_wins_over_the_disk(tmp_path):
@@ -144,8 +171,8 @@ def test_json_document_shape(scan_result):
     assert [(f["path"], f["line"], f["code"]) for f in doc["findings"]] == [
         ("src/disk.cpp", 4, "LL108"), ("src/disk.cpp", 11, "LL106"), ("src/my dir/\u00fcn\u00ef#1.rs", 3, "LL303")]
     f = doc["findings"][1]
-    assert set(f) == {"code", "name", "level", "message", "path", "line", "column", "end_line", "end_column",
-                      "related", "fingerprint"}
+    assert set(f) == {"code", "name", "level", "message", "headline", "why", "fix", "path", "line", "column", "end_line",
+                      "end_column", "related", "fingerprint"}
     assert (f["level"], f["column"], f["end_column"]) == ("error", 5, 7)
     assert f["related"][0] == {"path": "src/disk.cpp", "line": 9, "column": 14, "end_line": 9, "end_column": 19,
                                "message": "pointer taken here"}
@@ -182,9 +209,34 @@ def test_github_annotations(scan_result):
     assert lines[1].endswith("%0Anote: src/disk.cpp:9:14: pointer taken here%0Anote: src/disk.cpp:10:7: `v` may reallocate here")
     assert lines[2].startswith("::notice file=src/my dir/\u00fcn\u00ef#1.rs,line=3,")
     assert "comment%0A(100%25 of blocks, checked: 1)" in lines[2]
-    assert "::notice file=src/zz broken.cpp,title=lifelint syntax::12.5%25 of the file" in lines[4]
-    assert lines[5] == "::warning file=src/disk.cpp,line=2,col=77,title=lifelint unused-suppression::unused suppression: LL101 matched no finding"
+    assert "::notice file=src/blob.hpp,title=lifelint binary::" in lines[3]
+    assert lines[4] == "::warning file=src/disk.cpp,line=2,col=77,title=lifelint unused-suppression::unused suppression: LL101 matched no finding"
     assert all(ln.startswith("::") for ln in lines[:-1]) and lines[-1].startswith("lifelint: 3 findings")
+    # parse gaps are left out unless asked for, and counted
+    assert "zz broken.cpp" not in "\n".join(lines[:-1]) and "1 file with unparsed parts" in lines[-1]
+    assert "::notice file=src/zz broken.cpp,title=lifelint syntax::12.5%25 of the file" in render("github", scan_result, parse_gaps=True)
+
+
+def test_github_caps_annotations_per_kind_with_one_summary_notice(tmp_path):
+    findings = [ReportedFinding("LL108", "noop-deallocator", Level.WARNING, f"finding {i}", Location("a.cpp", i, 1, i, 2),
+                                [], f"{i}:0", f"{i}:1", "") for i in range(1, 14)]
+    lines = render("github", ScanResult(root=str(tmp_path), findings=findings, files_scanned=1), cap=10).splitlines()
+    assert sum(ln.startswith("::warning") for ln in lines) == 10
+    notices = [ln for ln in lines if ln.startswith("::notice")]
+    assert len(notices) == 1 and "3 more warnings not annotated" in notices[0]
+    # the log still lists every finding
+    assert all(any(ln.startswith(f"a.cpp:{i}:1: LL108 finding {i}") for ln in lines) for i in range(1, 14))
+
+
+def test_github_step_summary_is_markdown_with_every_finding(scan_result, tmp_path):
+    from lifelint.report import github
+
+    path = tmp_path / "summary.md"
+    github.write_step_summary(scan_result, str(path))
+    md = path.read_text()
+    assert md.startswith("## lifelint\n") and "**3 findings** in 2 files" in md
+    assert "| LL106 | container-invalidation | 1 |" in md
+    assert "| `src/disk.cpp:4` | LL108 | free_disk_buffer() takes a pointer and frees nothing |" in md
 
 
 def test_github_escapes_properties_and_drops_columns_on_multiline_spans(tmp_path):
@@ -194,7 +246,7 @@ def test_github_escapes_properties_and_drops_columns_on_multiline_spans(tmp_path
     assert out.splitlines()[0] == "::warning file=odd%2Cdir/a%3Ab.cpp,line=3,endLine=5,title=LL108 noop-deallocator::a%0Ab"
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+@pytest.mark.parametrize("fmt", ["text", "concise", "statistics", "json", "sarif", "github"])
 def test_every_reporter_handles_an_empty_result(fmt):
     out = render(fmt, ScanResult(root="/nonexistent"))
     assert out.endswith("\n")

@@ -102,6 +102,18 @@ def _text(result, rules, stream, **kw):
     text.render(result, rules, stream, **kw)
 
 
+def _concise(result, rules, stream, **kw):
+    from lifelint.report import concise
+
+    concise.render(result, rules, stream, **kw)
+
+
+def _statistics(result, rules, stream, **kw):
+    from lifelint.report import concise
+
+    concise.render_statistics(result, rules, stream, **kw)
+
+
 def _json(result, rules, stream, **kw):
     from lifelint.report import json_report
 
@@ -122,6 +134,8 @@ def _github(result, rules, stream, **kw):
 
 REPORTERS: dict[str, Renderer] = {
     "text": _text,
+    "concise": _concise,
+    "statistics": _statistics,
     "json": _json,
     "sarif": _sarif,
     "github": _github,

@@ -152,7 +152,7 @@ def result_object(f: ReportedFinding, index: dict[str, int], root: str, cache: S
     if f.code in index:
         res["ruleIndex"] = index[f.code]
     res["level"] = Level(f.level).value
-    text = sentence(f.message) or sentence(f"{f.code} {f.name}")  # GitHub rejects an empty message
+    text = sentence(f.full_message) or sentence(f"{f.code} {f.name}")  # GitHub rejects an empty message
     if f.related:
         # GitHub links related locations only when the message points at them.
         links = ", ".join(f"[{_link_text(msg)}]({i})" for i, (_, msg) in enumerate(f.related, start=1))

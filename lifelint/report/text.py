@@ -1,15 +1,18 @@
-"""Human output: one header per finding, a code frame with `^^^` under the span, `note:` lines
-for related locations, file diagnostics, a summary table by rule and a totals line.
+"""Human output: per finding a one-sentence headline, one frame holding the primary line (`^^^`
+under the span) and the lines of the related locations (`---` under theirs, their message after
+the marks; spans on one line share it), the why as `= note:` and the fix as `= help:` (each
+distinct text once per rule: the same advice is not repeated for every finding); then file
+diagnostics, a summary table by rule and a totals line.
 
-    src/disk.cpp:3:10: LL108 [noop-deallocator] free_disk_buffer() takes a pointer and frees nothing
-      1 | struct allocator_iface { ... };
-      2 | struct backend : allocator_iface {
-      3 |     void free_disk_buffer(char* b) override {
-        |          ^^^^^^^^^^^^^^^^
-      4 |         // the storage owns the buffers
-    note: src/disk.cpp:9:5: the holder frees it here
-      9 |     holder.reset();
-        |     ^^^^^^
+    src/disk.cpp:11:5: LL106 [container-invalidation] `p` points into `v[0]` and is used after `v.push_back()`.
+     9 |     int* p = &v[0];
+       |              ----- pointer taken here
+    10 |     v.push_back(1);
+       |       --------- `v` may reallocate here
+    11 |     *p = 2;
+       |     ^^
+      = note: `v` may now point into freed memory.
+      = help: Fetch it again after the change, or keep an index instead.
 
 With color=False the output holds no ANSI escape codes at all.
 """
@@ -58,43 +61,75 @@ def _cells(s: str) -> int:
     return cell_len(_display(s))
 
 
-def _frame(lines: list[str] | None, loc: Location, fallback: str | None, *, before: int, after: int, level_style: str,
-           span_lines: int = MAX_SPAN_LINES) -> list[Text]:
-    """Numbered source lines around `loc` with carets under the span's first line."""
-    if lines is None or not 1 <= loc.line <= len(lines):
-        if fallback is None:
-            return []
-        lines_map = {loc.line: fallback.rstrip("\r\n")}
-        first = last = loc.line
-    else:
-        span_last = min(max(loc.end_line, loc.line), loc.line + span_lines - 1)
-        first = max(1, loc.line - before)
-        last = min(len(lines), span_last + after)
-        lines_map = {n: lines[n - 1] for n in range(first, last + 1)}
-    width = len(str(last))
-    out: list[Text] = []
-    for n in range(first, last + 1):
-        src = lines_map[n]
+def _markers(src: str, spans: list[tuple[int, int, str]]) -> tuple[int, str]:
+    """(pad, marks) under one source line: `spans` are (first col, col after, mark) 1-based
+    character columns; earlier spans win where they overlap (the primary goes first)."""
+    cells: dict[int, str] = {}
+    for start, end, mark in spans:
+        a = _cells(src[:max(0, start - 1)])
+        b = max(a + 1, _cells(src[:max(0, end - 1)]))
+        for c in range(a, b):
+            cells.setdefault(c, mark)
+    if not cells:
+        return 0, ""
+    lo, hi = min(cells), max(cells)
+    return lo, "".join(cells.get(c, " ") for c in range(lo, hi + 1))
+
+
+def _span_on_line(loc: Location, src: str) -> tuple[int, int]:
+    end = loc.end_col if loc.end_line == loc.line else len(src) + 1
+    return loc.col, max(end, loc.col + 1)
+
+
+def _snippet(cache: SourceCache, f, style: str) -> list[Text]:
+    """The finding's lines, each shown once: the primary line with `^` under its span, then the
+    lines of its related locations (in their order) with `-` under theirs and their messages
+    after the marks; several spans on one line share that line (frames on the same line merge)."""
+    groups: dict[tuple[str, int], list[tuple[Location, str | None]]] = {}
+    groups[(f.location.path, f.location.line)] = [(f.location, None)]
+    for loc, msg in f.related:
+        groups.setdefault((loc.path, loc.line), []).append((loc, msg))
+    # In source order: the primary's file first, then other files as the related locations name them.
+    files = list(dict.fromkeys(path for path, _ in groups))
+    groups = dict(sorted(groups.items(), key=lambda kv: (files.index(kv[0][0]), kv[0][1])))
+    width = len(str(max(line for _, line in groups)))
+    rows: list[Text] = []
+    shown_path = f.location.path
+    for (path, line_no), items in groups.items():
+        lines = cache.lines(path)
+        if lines is not None and 1 <= line_no <= len(lines):
+            src = lines[line_no - 1]
+        elif (path, line_no) == (f.location.path, f.location.line) and f.source_line:
+            src = f.source_line.rstrip("\r\n")
+        else:
+            for loc, msg in items:
+                if msg is not None:
+                    note = Text("  ")
+                    note.append("note", style=NOTE_STYLE)
+                    note.append(f": {_where(loc)}: {_one_line(msg)}")
+                    rows.append(note)
+            continue
+        if path != shown_path:
+            where = Text(f"{'':>{width}} ::: ", style=GUTTER_STYLE)
+            where.append(_clean(path))
+            rows.append(where)
+            shown_path = path
         row = Text()
-        row.append(f"{n:>{width}} | ", style=GUTTER_STYLE)
+        row.append(f"{line_no:>{width}} | ", style=GUTTER_STYLE)
         row.append(_display(src))
-        out.append(row)
-        if n == loc.line:
-            start = max(0, loc.col - 1)
-            end = loc.end_col - 1 if loc.end_line == loc.line else len(src)
-            end = max(end, start)
-            pad = _cells(src[:start])
-            marks = max(1, _cells(src[:end]) - pad)
-            caret = Text()
-            caret.append(f"{'':>{width}} | ", style=GUTTER_STYLE)
-            caret.append(" " * pad + "^" * marks, style=level_style)
-            out.append(caret)
-    if lines is not None and span_lines > 1 and loc.end_line > loc.line + span_lines - 1 and last < len(lines):
-        row = Text()
-        row.append(f"{'':>{width}} | ", style=GUTTER_STYLE)
-        row.append("...")
-        out.append(row)
-    return out
+        rows.append(row)
+        spans = [(*_span_on_line(loc, src), "^" if msg is None else "-") for loc, msg in items]
+        pad, marks = _markers(src, spans)
+        caret = Text()
+        caret.append(f"{'':>{width}} | ", style=GUTTER_STYLE)
+        caret.append(" " * pad)
+        for ch in marks:
+            caret.append(ch, style=style if ch == "^" else (NOTE_STYLE if ch == "-" else ""))
+        labels = [_one_line(msg) for _, msg in items if msg]
+        if labels:
+            caret.append(" " + "; ".join(labels), style=NOTE_STYLE)
+        rows.append(caret)
+    return rows
 
 
 def _where(loc: Location) -> str:
@@ -113,6 +148,7 @@ def render(result: ScanResult, rules: Sequence[type], stream: TextIO, *, color: 
     cache = SourceCache(result.root, sources)
     findings = sorted_findings(result)
 
+    said: set[tuple[str, str, str]] = set()  # (code, "note"/"help", text) already printed
     for f in findings:
         style = LEVEL_STYLE.get(f.level, "bold")
         head = Text()
@@ -124,17 +160,20 @@ def render(result: ScanResult, rules: Sequence[type], stream: TextIO, *, color: 
         head.append(" ")
         head.append(_one_line(f.message), style="bold")
         rows = [head]
-        rows += _frame(cache.lines(f.location.path), f.location, f.source_line,
-                       before=CONTEXT_BEFORE, after=CONTEXT_AFTER, level_style=style)
-        for loc, msg in f.related:
-            note = Text()
-            note.append("note", style=NOTE_STYLE)
-            note.append(f": {_where(loc)}: {_one_line(msg)}")
-            rows.append(note)
-            rows += _frame(cache.lines(loc.path), loc, None, before=0, after=0, level_style=NOTE_STYLE, span_lines=1)
-        rows.append(Text())
+        rows += _snippet(cache, f, style)
+        # The why and the fix of a rule read the same for many findings: each distinct text is
+        # printed once, at the first finding that has it.
+        for kind, text in (("note", f.why), ("help", f.fix)):
+            if text and (f.code, kind, text) not in said:
+                said.add((f.code, kind, text))
+                row = Text("  = ")
+                row.append(kind, style=NOTE_STYLE if kind == "note" else "bold green")
+                row.append(f": {_one_line(text)}")
+                rows.append(row)
         console.print(Text("\n").join(rows))  # one write per finding: thousands of findings stay fast
 
+    if findings:
+        console.print()
     diags = sorted_diagnostics(result)
     # Small unparsed islands (a macro the pre-pass could not blank) are routine in real C++: list
     # files that lost a real share, count the rest. JSON and SARIF carry every one.
@@ -159,7 +198,9 @@ def render(result: ScanResult, rules: Sequence[type], stream: TextIO, *, color: 
         row.append("unused suppression", style="bold yellow")
         row.append(f": {_one_line(msg)}")
         console.print(row)
-    if diags or result.unused_suppressions:
+    for note in result.notes:
+        console.print(Text(f"lifelint: {_one_line(note)}"))
+    if diags or result.unused_suppressions or result.notes:
         console.print()
 
     if findings:
@@ -182,6 +223,8 @@ def render(result: ScanResult, rules: Sequence[type], stream: TextIO, *, color: 
         extras.append(f"{result.baselined} baselined")
     if result.diagnostics:
         extras.append(plural(len(result.diagnostics), "file diagnostic"))
+    if result.context_files:
+        extras.append(f"facts read from {plural(result.context_files, 'more file')} in the context root")
     tail = f"; {', '.join(extras)}" if extras else ""
     total = Text()
     if findings:
