@@ -115,7 +115,7 @@ def _defines(where: str, value: Any) -> dict[str, str]:
 
 
 def _levels(where: str, value: Any) -> dict:
-    """`[levels]`: selector (code, prefix, name, ALL) -> note | warning | error, as rule code ->
+    """`[levels]`: selector (code, prefix, name, group, ALL) -> note | warning | error, as rule code ->
     Level; a later, more specific selector wins over a broader one (longer prefix, then names)."""
     from lifelint.model import Level
     from lifelint.registry import catalog
@@ -128,10 +128,11 @@ def _levels(where: str, value: Any) -> dict:
         if lvl not in LEVEL_NAMES:
             raise ConfigError(f"{where}: key 'levels.{sel}' must be one of {', '.join(LEVEL_NAMES)}, got {lvl!r}")
         norm = validate_selectors(where, f"levels.{sel}", [sel])[0]
-        ranked.append((len(norm) if norm[:2].upper() == "LL" else 99, norm, Level(lvl)))
+        is_group = not any(r.name == norm.lower() for r in catalog()) and norm[:2].upper() != "LL"
+        ranked.append((1 if is_group else len(norm) if norm[:2].upper() == "LL" else 99, norm, Level(lvl)))
     for _, sel, lvl in sorted(ranked, key=lambda t: t[0]):
         for r in catalog():
-            if _matches(sel, r.code, r.name):
+            if _matches(sel, r.code, r.name, r.group):
                 out[r.code] = lvl
     return out
 
