@@ -127,7 +127,9 @@ def test_run_saves_json_and_counts_every_finding_as_new(first_run):
         reported, true, false, unclear, true_gone, false_gone, new, prec = table[("tune", code)]
         assert (reported, new, true, false, prec) == (str(codes.count(code)), str(codes.count(code)), "0", "0", "-")
     assert table[("tune", "[all]")][0] == str(len(codes))
-    assert "default_on" in json.loads((out / "rules.json").read_text())
+    from lifelint.registry import catalog
+
+    assert json.loads((out / "rules.json").read_text())["default_on"] == sorted(r.code for r in catalog() if r.default_enabled)
     assert (out / "gamma.json").is_file()
 
 

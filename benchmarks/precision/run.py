@@ -22,6 +22,7 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -106,7 +107,9 @@ def default_on_codes(python: str) -> list[str]:
     """The rule codes that lifelint (as installed for `python`) enables without --select."""
     probe = ("import json; from lifelint.registry import catalog; "
              "print(json.dumps(sorted(r.code for r in catalog() if r.default_enabled)))")
-    p = subprocess.run([python, "-c", probe], text=True, capture_output=True)
+    # Not from this checkout's folder: `-c` puts the cwd first on sys.path, which would import the
+    # lifelint beside this script instead of the one installed for `python`.
+    p = subprocess.run([python, "-c", probe], text=True, capture_output=True, cwd=tempfile.gettempdir())
     if p.returncode != 0:
         raise SystemExit(f"run.py: error: cannot list lifelint's rules with {python}:\n{p.stderr.strip()}")
     return json.loads(p.stdout)
@@ -270,7 +273,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             out = args.out
         else:
-            import tempfile
             out = Path(tempfile.mkdtemp(prefix="lifelint-precision-"))
         out.mkdir(parents=True, exist_ok=True)
         default_on = set(default_on_codes(args.python))
