@@ -62,8 +62,10 @@ instead of going through a global.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from lifelint.locking import is_sync_type, locking_index
+from lifelint.locking import access_verb, is_sync_type, locking_index
+from lifelint.threads import describe, thread_model
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint import rust_checks
@@ -77,66 +79,100 @@ def _candidate(var) -> bool:
     return True
 
 
+@dataclass
+class _Race:
+    var: object
+    writes: list  # unlocked writes (locking.Access), first the one that races
+    other: object  # the access it races with (may be the write itself: two runs of one function)
+    roots: tuple  # (root of the write, root of the other), either may be None (unseen caller)
+    how: tuple  # how each root reaches its access
+
+
 def _build(index):
-    """key -> (every access to a candidate global, the evidence that it is shared between threads)."""
+    """id(Variable) -> _Race for every candidate global with an unlocked write that can run at the
+    same time as another access (or another run of itself) on another thread."""
     li = locking_index(index)
+    tm = thread_model(index)
     accesses: dict[str, list] = {}
     for fl in li.functions:
         for a in fl.accesses:
             if _candidate(a.var):
                 accesses.setdefault(a.key, []).append(a)
-    # Functions handed to a thread or an executor by name: `std::thread t(worker)`, `post(ioc, &on_tick)`.
-    entry_names = set()
-    for fl in li.functions:
-        for c in fl.fn.flow.calls:
-            if c.name in THREAD_ENTRY_SINKS:
-                for arg in c.args:
-                    name = arg.strip().lstrip("&").split("::")[-1]
-                    if name.isidentifier():
-                        entry_names.add(name)
-    global_mutex_files = set()
-    for f in index.files:
-        if f.cpp is not None and any(v.kind in ("global", "static-member") and v.is_mutex for v in f.cpp.globals):
-            global_mutex_files.add(f.path)
     out = {}
     for key, items in accesses.items():
-        out[key] = (items, _evidence(li, index, items, entry_names, global_mutex_files))
+        writes = [a for a in items if a.write and not a.fn.held_at(a.held, a.lambda_index, a.span.start_byte)]
+        if not writes:
+            continue
+        race = _first_race(tm, writes, items)
+        if race is not None:
+            w, o, (ra, rb) = race
+            out[id(w.var)] = _Race(w.var, [w, *[x for x in writes if x is not w]], o, (ra, rb),
+                                   (tm.roots_at(w.fn, w.lambda_index).get(ra, ""), tm.roots_at(o.fn, o.lambda_index).get(rb, "")))
     return out
 
 
-# Calls that run their function argument on another thread. (Executors such as asio's `post` do
-# not count: a single-threaded io_context runs handlers on the thread that calls `run()`.)
-THREAD_ENTRY_SINKS = frozenset({"thread", "jthread", "async", "pthread_create", "_beginthreadex", "CreateThread",
-                                "beginthread"})
-
-
-def _evidence(li, index, items, entry_names, global_mutex_files) -> str | None:
-    """Why this global is taken to be shared between threads, or None."""
-    for a in items:
-        held = a.fn.held_at(a.held, a.lambda_index, a.span.start_byte)
-        if held:
-            return "it is accessed under a lock elsewhere, so it is meant to be shared"
-    for a in items:
-        if a.lambda_index is not None and _on_thread(a.fn, a.lambda_index):
-            return f"`{a.fn.label}` accesses it in a lambda that runs on a thread of its own"
-        if a.fn.fn.name in entry_names:
-            return f"`{a.fn.label}` is started as a thread"
-        for cs in a.fn.callers:
-            if cs.lambda_index is not None and _on_thread(cs.fn, cs.lambda_index):
-                return f"`{a.fn.label}` is called from a lambda that runs on a thread of its own"
-    var = items[0].var
-    decl_path = _decl_path(index, var)
-    if var.kind == "static-member":
-        owner = var.owner
-        for k in li.classes.get(owner, ()):
-            if any(f.is_mutex for f in [*k.fields, *k.static_members]):
-                return f"its class `{owner}` has a mutex, so its objects are shared between threads"
-    if decl_path in global_mutex_files:
-        return "the file that declares it guards other globals with a mutex"
-    for a in items:
-        if a.fn.path in global_mutex_files:
-            return f"`{a.fn.label}` lives in a file that guards other globals with a mutex"
+def _first_race(tm, writes, items):
+    seen = set()
+    for w in writes[:64]:
+        cw = tm.context(w.fn, w.lambda_index)
+        # other functions first: a race between two functions reads better than one with itself
+        others = sorted(items, key=lambda o: (o is w, o.write))
+        for o in others[:256]:
+            if o is not w and o.fn is w.fn and o.lambda_index == w.lambda_index:
+                continue
+            co = tm.context(o.fn, o.lambda_index)
+            sig = (cw, co, w.span.start_byte if o is w else None)
+            if sig in seen and o is not w:
+                continue
+            seen.add(sig)
+            if o is not w:
+                ho = o.fn.held_at(o.held, o.lambda_index, o.span.start_byte)
+                hw = w.fn.held_at(w.held, w.lambda_index, w.span.start_byte)
+                if ho & hw:
+                    continue
+            ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte)
+            if ev is not None:
+                return w, o, ev
     return None
+
+
+def _static_local_races(index, facts):
+    """Function-local statics written with no lock in a function that can run on two threads at
+    once: (Variable, [writes as (fl, use)], (root, root))."""
+    li = locking_index(index)
+    tm = thread_model(index)
+    by_decl = {}
+    for v in facts.cpp.globals:
+        if v.kind == "static-local" and _candidate_local(v):
+            by_decl[v.name_span.start_byte] = v
+    if not by_decl:
+        return
+    for fl in li.in_file(facts.path):
+        flow = fl.fn.flow
+        for di, d in enumerate(flow.decls):
+            if d.kind != "static" or d.span.start_byte not in by_decl:
+                continue
+            v = by_decl[d.span.start_byte]
+            writes = []
+            for u in flow.uses:
+                if u.decl != di:
+                    continue
+                write, _verb = access_verb(u)
+                if not write:
+                    continue
+                held = fl.held_at(frozenset(k for i in u.locks if i < len(fl.region_keys) for k in fl.region_keys[i]),
+                                  u.lambda_index, u.span.start_byte)
+                if not held:
+                    writes.append(u)
+            for u in writes:
+                ev = tm.may_race(fl, u.lambda_index, u.span.start_byte, fl, u.lambda_index, u.span.start_byte)
+                if ev is not None:
+                    yield v, fl, writes, u, ev, tm.roots_at(fl, u.lambda_index)
+                    break
+
+
+def _candidate_local(v) -> bool:
+    return not (v.is_const or v.is_thread_local or v.is_reference or v.is_atomic or is_sync_type(v.type))
 
 
 class UnsynchronizedGlobal(Rule):
@@ -153,65 +189,66 @@ class UnsynchronizedGlobal(Rule):
         if facts.language == "rust":
             yield from rust_checks.check_ll202(facts, index)
             return
-        li = locking_index(index)
-        table = index.memo("LL202.globals", _build)
-        for fl in li.in_file(facts.path):
-            is_main = fl.context == "main" or (fl.cls is None and fl.fn.name in ("main", "wmain"))
-            if fl.cls is None and _LIFECYCLE_FN.search(fl.fn.name):
-                continue  # a module's init / shutdown runs before its threads start or after they end
-            reported = set()
-            for a in fl.accesses:
-                if not a.write or not _candidate(a.var):
-                    continue
-                ctx = (a.key, a.lambda_index)
-                if ctx in reported:
-                    continue
-                if is_main and not fl.lambda_runs_later(a.lambda_index):
-                    continue  # main() itself runs before and after the threads it starts
-                held = fl.held_at(a.held, a.lambda_index, a.span.start_byte)
-                if held:
-                    continue
-                items, why = table.get(a.key, ((), None))
-                others = [o for o in items if o.fn is not fl or o.lambda_index != a.lambda_index]
-                if not others or why is None:
-                    continue
-                decl_path = _decl_path(index, a.var)
-                other = min(others, key=lambda o: (o.write, o.fn.path != facts.path, o.fn.path, o.span.start_byte))
-                reported.add(ctx)
-                v = a.var
-                kind = "static member" if v.kind == "static-member" else ("file-static variable" if v.is_static else "global")
-                how = "written" if a.verb == "assigned" else a.verb
-                other_how = "written" if other.write else "read"
-                where = "a lambda in " if a.lambda_index is not None else ""
-                fix = ("Make it `std::atomic`, or guard every access with one mutex" if _scalar(v)
-                       else "Guard every access with one mutex")
-                message = (f"The mutable {kind} `{a.name}` is {how} here in {where}`{fl.label}` with no lock held, and "
-                           f"{other_how} in `{other.fn.label}`; {why}, so these accesses race. {fix}, or pass the "
-                           f"value to whoever needs it instead of going through a global.")
-                related = [Related(other.span, f"`{a.name}` {other_how} in `{other.fn.label}`",
-                                   None if other.fn.path == facts.path else other.fn.path),
-                           Related(v.name_span, f"`{a.name}` declared here",
-                                   None if decl_path in (None, facts.path) else decl_path)]
-                yield self.finding(a.span, message, related)
+        table = index.memo("LL202.races", _build)
+        for v in facts.cpp.globals:
+            race = table.get(id(v))
+            if race is None or v.is_extern:
+                continue
+            yield self._report(v, race, facts, index)
+        for v, fl, writes, u, (ra, rb), how in _static_local_races(index, facts):
+            where = "" if u.lambda_index is None else "a lambda in "
+            evidence = _evidence_text(ra, rb, how.get(ra, ""), how.get(rb, ""), same=True)
+            fix = "Make it `std::atomic`, or guard it with a mutex" if _scalar(v) else "Guard it with a mutex"
+            message = (f"The function-local static `{v.name}` is written with no lock held in {where}`{fl.label}`, "
+                       f"which can run on two threads at once ({evidence}), so two calls race on it. {fix}, or keep "
+                       "the state per thread or per object.")
+            related = [Related(w.span, f"`{v.name}` written here with no lock") for w in writes[:3]]
+            related += _root_related(ra, rb, facts)
+            yield self.finding(v.name_span, message, related)
+
+    def _report(self, v, race, facts, index):
+        w, o = race.writes[0], race.other
+        kind = "static member" if v.kind == "static-member" else ("file-static variable" if v.is_static else "global")
+        how = "written" if w.verb == "assigned" else w.verb
+        wwhere = "a lambda in " if w.lambda_index is not None else ""
+        if o is w:
+            other_text = f"and `{w.fn.label}` can run on two threads at once"
+        else:
+            other_how = "written" if o.write else "read"
+            owhere = "a lambda in " if o.lambda_index is not None else ""
+            other_text = f"and {other_how} in {owhere}`{o.fn.label}`"
+        evidence = _evidence_text(*race.roots, *race.how, same=o is w)
+        fix = ("Make it `std::atomic`, or guard every access with one mutex" if _scalar(v)
+               else "Guard every access with one mutex")
+        n = len(race.writes)
+        more = f" ({n - 1} other unlocked write{'s' if n > 2 else ''} too)" if n > 1 else ""
+        message = (f"The mutable {kind} `{v.name}` is {how} with no lock held in {wwhere}`{w.fn.label}`{more} "
+                   f"{other_text}; these can run at the same time on different threads ({evidence}), so they race. "
+                   f"{fix}, or pass the value to whoever needs it instead of going through a global.")
+        related = []
+        for x in race.writes[:3]:
+            related.append(Related(x.span, f"`{v.name}` {'written' if x.verb == 'assigned' else x.verb} here with no lock "
+                                            f"(`{x.fn.label}`)", None if x.fn.path == facts.path else x.fn.path))
+        if o is not w:
+            related.append(Related(o.span, f"`{v.name}` {'written' if o.write else 'read'} here (`{o.fn.label}`)",
+                                   None if o.fn.path == facts.path else o.fn.path))
+        related += _root_related(*race.roots, facts)
+        return self.finding(v.name_span, message, related)
 
 
-# Module-level setup functions by name (`grpc_timer_manager_init`, `pollset_global_init`,
-# `InitializeLogging`). Shutdown names are not taken: `request_shutdown()` is what a worker's
-# stop request looks like.
-_LIFECYCLE_FN = re.compile(r"(?:^|_)(?:global_)?(?:init|initiali[sz]e|setup|startup)(?:_|$)"
-                           r"|^(?:Init|Initiali[sz]e|Setup)(?=[A-Z_]|$)")
+def _evidence_text(ra, rb, how_a, how_b, same=False) -> str:
+    if ra is rb:
+        return describe(ra)
+    return f"one in {describe(ra)}, the other in {describe(rb)}"
 
 
-def _on_thread(fl, lam) -> bool:
-    """The lambda (or one enclosing it) is handed to a thread start (`std::thread`, `std::async`)."""
-    flow = fl.fn.flow
-    while lam is not None:
-        L = flow.lambdas[lam]
-        for h in L.call_chain or ([L.handed_to] if L.handed_to else []):
-            if flow.calls[h.call].name in THREAD_ENTRY_SINKS:
-                return True
-        lam = L.parent
-    return False
+def _root_related(ra, rb, facts) -> list:
+    out = []
+    for r in (ra, rb):
+        if r is None or any(x is r for x in out):
+            continue
+        out.append(r)
+    return [Related(r.span, f"thread root: {r.what}", None if r.path == facts.path else r.path) for r in out]
 
 
 def _scalar(var) -> bool:

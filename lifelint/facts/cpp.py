@@ -91,6 +91,9 @@ class Function:
     # `REQUIRES(...)` say the caller holds, and `NO_THREAD_SAFETY_ANALYSIS` (the author opted out).
     requires_locks: list[str] = field(default_factory=list)
     no_thread_safety_analysis: bool = False
+    # Exported to another language, so any host thread may call it: "extern \"C\"",
+    # "SWIG %extend", "SWIG %inline" (lifelint.threads takes these as thread roots).
+    exported: str | None = None
 
 
 @dataclass(slots=True)
@@ -401,6 +404,54 @@ def _thread_safety_annotations(functions, data: bytes) -> None:
         f.no_thread_safety_analysis = _NO_ANALYSIS_ANNOTATION.search(sig) is not None
 
 
+_SWIG_EXPORT = re.compile(rb"^[ \t]*%(extend|inline)\b", re.MULTILINE)
+
+
+def _mark_exported(functions, root, data: bytes, path: str) -> None:
+    """Set `Function.exported` for definitions inside `extern "C" { }` / after `extern "C"`,
+    and, in SWIG interfaces (.i), inside `%extend X { }` and `%inline %{ %}` blocks (the
+    pre-pass keeps byte offsets, so the original directives locate them)."""
+    ranges: list[tuple[int, int, str]] = []
+    if b"extern" in data:
+        for n in captures(root, "cpp", "(linkage_specification) @l").get("l", ()):
+            v = n.child_by_field_name("value")
+            if v is not None and text(v).strip('"') == "C":
+                ranges.append((n.start_byte, n.end_byte, 'extern "C"'))
+    if path.endswith(".i"):
+        for m in _SWIG_EXPORT.finditer(data):
+            kind = m.group(1).decode()
+            if kind == "inline":
+                start = data.find(b"%{", m.end())
+                end = data.find(b"%}", start) if start >= 0 else -1
+            else:
+                start = data.find(b"{", m.end())
+                end = _block_end(data, start) if start >= 0 else -1
+            if start >= 0 and end > start:
+                ranges.append((start, end, f"SWIG %{kind}"))
+    if not ranges:
+        return
+    for f in functions:
+        for a, b, kind in ranges:
+            if a <= f.span.start_byte < b:
+                f.exported = kind
+                break
+
+
+def _block_end(data: bytes, open_at: int) -> int:
+    """The byte after the `}` matching the `{` at `open_at` (braces in strings and comments are
+    rare enough in SWIG blocks to ignore); -1 when unbalanced."""
+    depth = 0
+    for i in range(open_at, len(data)):
+        ch = data[i]
+        if ch == 0x7B:
+            depth += 1
+        elif ch == 0x7D:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return -1
+
+
 def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
     from lifelint.facts.cpp_locks import extract_locks
@@ -483,6 +534,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     from lifelint.facts import cpp_atomics, cpp_flow
 
     _thread_safety_annotations(out.functions, data)
+    _mark_exported(out.functions, root, data, facts.path)
     cpp_flow.extract(root, data, facts, out, settings)
     cpp_atomics.extract(root, data, facts, out)
     return out

@@ -36,6 +36,7 @@ class RFunction:
     visibility: str = ""  # "pub", "pub(crate)", ... ("" = private)
     self_kind: str | None = None  # "value" (self / mut self), "ref" (&self), "mut" (&mut self)
     safety_doc: bool = False  # its doc comment has a `# Safety` section
+    is_test: bool = False  # `#[test]` (or a test attribute), or inside a `#[cfg(test)]` item
 
 
 @dataclass(slots=True)
@@ -47,6 +48,8 @@ class RStatic:
     is_mut: bool
     is_const_item: bool  # `const X` rather than `static X`
     value: str | None
+    is_thread_local: bool = False  # `#[thread_local]`, or declared inside `thread_local! { }`
+    is_test: bool = False  # inside a `#[cfg(test)]` item (or itself `#[cfg(test)]`)
 
 
 @dataclass(slots=True)
@@ -87,6 +90,14 @@ def _doc_before(node) -> str:
                 parts.append(t)
         prev = prev.prev_named_sibling
     return "\n".join(reversed(parts))
+
+
+# `#[test]`, `#[tokio::test]`, `#[cfg(test)]`: code that only a test build compiles.
+_TEST_ATTR = re.compile(r"^#\[\s*(?:[\w:]*::)?test\s*(?:\(|\])|^#\[\s*cfg\s*\(\s*test\s*\)\s*\]")
+
+
+def _is_test_item(node) -> bool:
+    return any(_TEST_ATTR.match(a.replace(" ", "")) for a in _attributes_before(node))
 
 
 def _function(node, impl_type: str | None, mods: tuple[str, ...], impl_trait: str | None = None) -> RFunction:
@@ -138,7 +149,36 @@ def _function(node, impl_type: str | None, mods: tuple[str, ...], impl_trait: st
         visibility=visibility,
         self_kind=self_kind,
         safety_doc=bool(_SAFETY_SECTION.search(_doc_before(node))),
+        is_test=_is_test_item(node),
     )
+
+
+def _macro_name(node) -> str:
+    m = node.child_by_field_name("macro")
+    return text(m).rsplit("::", 1)[-1] if m is not None else ""
+
+
+def _in_thread_local_macro(node) -> bool:
+    p = node.parent
+    while p is not None:
+        if p.type == "macro_invocation":
+            return _macro_name(p) == "thread_local"
+        p = p.parent
+    return False
+
+
+_TL_DECL = re.compile(rb"static\s+(?:mut\s+)?([A-Za-z_]\w*)\s*:")
+
+
+def _thread_local_statics(node, out: "RustFacts") -> None:
+    """`thread_local! { static X: T = ...; }` declares per-thread statics; the macro body is a
+    token tree, so they are read from its text (recorded only so that no rule takes a name of
+    them for a shared static)."""
+    body = node.text or b""
+    for m in _TL_DECL.finditer(body):
+        sp = Span.of(node)
+        out.statics.append(RStatic(m.group(1).decode("utf-8", "replace"), "", sp, sp, False, False, None,
+                                   is_thread_local=True))
 
 
 _SAFETY_SECTION = re.compile(r"^\s*(?:///|\*|/\*\*)?\s*#+\s*Safety\b", re.MULTILINE)
@@ -146,12 +186,16 @@ _SAFETY_SECTION = re.compile(r"^\s*(?:///|\*|/\*\*)?\s*#+\s*Safety\b", re.MULTIL
 
 def extract(root, data: bytes, facts) -> RustFacts:
     out = RustFacts()
-    stack: list[tuple[Any, str | None, tuple[str, ...], str | None]] = [(root, None, (), None)]
+    stack: list[tuple[Any, str | None, tuple[str, ...], str | None, bool]] = [(root, None, (), None, False)]
     while stack:
-        node, impl_type, mods, impl_trait = stack.pop()
+        node, impl_type, mods, impl_trait, in_test = stack.pop()
         t = node.type
+        if t in ("function_item", "mod_item", "impl_item", "static_item", "const_item") and not in_test:
+            in_test = _is_test_item(node)
         if t == "function_item":
-            out.functions.append(_function(node, impl_type, mods, impl_trait))
+            f = _function(node, impl_type, mods, impl_trait)
+            f.is_test = f.is_test or in_test
+            out.functions.append(f)
             impl_trait = None  # nested items do not inherit the trait
         elif t == "impl_item":
             ty = node.child_by_field_name("type")
@@ -169,9 +213,13 @@ def extract(root, data: bytes, facts) -> RustFacts:
                 name=text(n), type=text(ty), span=Span.of(node),
                 name_span=Span.of(n) if n is not None else Span.of(node),
                 is_mut=any(c.type == "mutable_specifier" for c in node.children),
-                is_const_item=t == "const_item", value=text(val) if val is not None else None))
+                is_const_item=t == "const_item", value=text(val) if val is not None else None,
+                is_thread_local=any("thread_local" in a for a in _attributes_before(node)) or _in_thread_local_macro(node),
+                is_test=in_test))
+        elif t == "macro_invocation" and _macro_name(node) == "thread_local":
+            _thread_local_statics(node, out)
         for c in reversed(node.named_children):
-            stack.append((c, impl_type, mods, impl_trait))
+            stack.append((c, impl_type, mods, impl_trait, in_test))
     from lifelint.facts import rust_flow
 
     rust_flow.extract(root, data, facts, out)

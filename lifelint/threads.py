@@ -1,0 +1,613 @@
+"""Which thread runs what: the thread model of design.md §2.2, for C++ and Rust.
+
+Built once per project from the facts (`thread_model(index)` / `rust_thread_model(index)`), read
+by the concurrency rules (LL201, LL202), which cite its roots as evidence.
+
+**Roots** are the places code starts running on a thread of its own:
+
+- `main` (one root: the program's first thread);
+- thread entry points: a lambda or a function handed to `std::thread` / `std::jthread` /
+  `boost::thread`, `pthread_create`, `_beginthreadex` / `CreateThread`, `std::async`,
+  `QtConcurrent::run`; the `run()` of a `QThread` / `QRunnable`-like subclass; Rust
+  `std::thread::spawn`, `thread::scope`'s `s.spawn`, `tokio::spawn` / `spawn_blocking`, rayon;
+- work handed to a pool or executor (`submit` / `execute` / `enqueue`, a pool's `post`), which
+  may run on several pool threads at once;
+- handlers posted to an event loop or strand (`post` / `dispatch` / `defer` / `co_spawn`, Qt's
+  queued `invokeMethod`, the sinks of `lifelint.sinks` and `cpp.async-sinks`): they all run on
+  that loop's thread, so writes confined to it do not race with each other (*thread
+  confinement*);
+- signal handlers (`signal`, `sigaction`'s `sa_handler`/`sa_sigaction`, `signal_hook`);
+- functions exported to another language (`extern "C"`, SWIG `%extend` / `%inline`, Rust
+  `extern "C"` / `#[no_mangle]`): any host thread can call them, several at once.
+
+Roots are propagated through the call graph (the lock index's resolved call sites for C++, calls
+by name for Rust) to every function and lambda they reach; a callback stored in a member and
+invoked by name (`p.on_done()`) is reached from where it is invoked.
+
+**Phases** (Eraser's *exclusive* state, statically): code that runs before a root is started in
+the same function (or in a function only called from such a point: `main`'s setup before its
+first spawn) happens before that root; code after the root's thread is joined (in the same
+function, or in a method of the class that keeps the thread in a member) happens after it.
+Neither races with that root.
+
+`may_race(a, b)` answers for two accesses: can they run at the same time on different threads?
+Only with positive evidence: two different roots that are not ordered by a phase, at least one of
+them a real thread (not `main`, not an event loop), or one root that can run concurrently with
+itself (a thread started in a loop, a pool task, an exported function). Code no root reaches runs
+on a caller's thread we cannot see: it races with a real thread root, never with `main`, an event
+loop or other such code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lifelint.model import Span
+from lifelint.sinks import BINDERS, TRANSPARENT, call_is_async_sink
+
+# Kinds of root; "strong" ones are threads of their own for sure.
+STRONG = frozenset({"thread", "task", "signal", "exported"})
+
+# Free functions that start a thread running their function argument at this index.
+THREAD_START_ARG = {"pthread_create": 2, "_beginthreadex": 2, "_beginthread": 0, "CreateThread": 2,
+                    "g_thread_new": 1, "g_thread_try_new": 1, "SDL_CreateThread": 0, "thrd_create": 1}
+THREAD_TYPES = frozenset({"thread", "jthread"})
+# Methods that queue work on a pool or executor that may run it on any of its threads.
+TASK_METHODS = frozenset({"submit", "execute", "enqueue", "run_async", "spawn_task"})
+# Receivers whose `post`/`dispatch` reach a pool (several threads), not one event loop.
+_POOL_TYPE = re.compile(r"(?i)thread_?pool|threadpool|static_thread_pool|task_group|task_arena|executor_pool")
+# Bases whose `run()` (or wxThread's `Entry()`) runs on a thread the object starts.
+THREAD_BASES = {"QThread": "run", "QRunnable": "run", "Runnable": "run", "Thread": "run", "wxThread": "Entry",
+                "PThread": "run", "thread_base": "run"}
+SIGNAL_FUNCTIONS = frozenset({"signal", "sigset", "bsd_signal", "sysv_signal"})
+SIGNAL_FIELDS = frozenset({"sa_handler", "sa_sigaction"})
+JOIN_METHODS = frozenset({"join", "join_all", "wait", "get"})
+_MAKERS = frozenset({"make_unique", "make_shared", "allocate_shared", "make_intrusive"})
+_NOT_A_HANDLER = frozenset({"SIG_IGN", "SIG_DFL", "SIG_ERR", "nullptr", "NULL", "0"})
+_FN_REF = re.compile(r"^&?\s*((?:[A-Za-z_]\w*\s*::\s*)*)([A-Za-z_~]\w*)$")
+
+
+@dataclass(eq=False)
+class Root:
+    """A place code starts running on a thread of its own."""
+
+    kind: str  # "main", "thread", "task", "posted", "signal", "exported"
+    what: str  # "the thread started in `server::start`", ...
+    path: str  # where it is created (the spawn call, or the function for main / exported / run)
+    span: Span
+    multi: bool = False  # may run concurrently with itself
+    group: str | None = None  # posted roots with one group run on one thread (one strand / loop)
+
+    @property
+    def strong(self) -> bool:
+        return self.kind in STRONG
+
+    def same_thread(self, other: "Root") -> bool:
+        return self is other or (self.group is not None and self.group == other.group)
+
+
+@dataclass
+class _Point:
+    """A spawn or join point in a body: at `byte`, in lambda context `ctx`, roots started/joined."""
+
+    byte: int
+    ctx: Any
+    roots: frozenset
+    loops: tuple = ()  # enclosing loop scopes (a spawn in a loop repeats)
+    raw: Any = None  # the lambda the point is written in (its context is settled once roots are known)
+
+
+@dataclass
+class ThreadModel:
+    roots: list[Root] = field(default_factory=list)
+    # context -> {root: label of the entry that reached it}; a context is (id(FnLocks), lambda or None)
+    reach: dict = field(default_factory=lambda: defaultdict(dict))
+    spawns: dict = field(default_factory=lambda: defaultdict(list))  # id(FnLocks) -> [_Point]
+    joins: dict = field(default_factory=lambda: defaultdict(list))  # id(FnLocks) -> [_Point]
+    entry_before: dict = field(default_factory=dict)  # id(FnLocks) -> roots started after every call of it
+    entry_after: dict = field(default_factory=dict)  # id(FnLocks) -> roots joined before every call of it
+    ctx_map: dict = field(default_factory=dict)  # (id(FnLocks), lambda) -> context lambda
+    resolve_ctx: Any = None  # (FnLocks, lambda) -> the lambda whose body is its context, or None
+
+    # -- queries ---------------------------------------------------------------------------
+    def context(self, fl, lam: int | None):
+        if lam is None:
+            return (id(fl), None)
+        got = self.ctx_map.get((id(fl), lam), ...)
+        if got is ...:
+            got = self.resolve_ctx(fl, lam) if self.resolve_ctx is not None else lam
+        return (id(fl), got)
+
+    def roots_at(self, fl, lam: int | None) -> dict:
+        """{root: how it gets here} for code of `fl` in lambda `lam` (empty: no root reaches it)."""
+        return self.reach.get(self.context(fl, lam), {})
+
+    def before(self, fl, lam: int | None, byte: int) -> frozenset:
+        """Roots started after this point, by this body or its callers: it happens before them."""
+        ctx = self.context(fl, lam)
+        out = set()
+        for p in self.spawns.get(id(fl), ()):
+            if p.ctx == ctx[1] and p.byte > byte and not any(a <= byte < b for a, b in p.loops):
+                out |= p.roots
+        if ctx[1] is None:
+            out |= self.entry_before.get(id(fl), frozenset())
+        return frozenset(out)
+
+    def after(self, fl, lam: int | None, byte: int) -> frozenset:
+        """Roots whose threads were joined before this point: it happens after them."""
+        ctx = self.context(fl, lam)
+        out = set()
+        for p in self.joins.get(id(fl), ()):
+            if p.ctx == ctx[1] and p.byte < byte:
+                out |= p.roots
+        if ctx[1] is None:
+            out |= self.entry_after.get(id(fl), frozenset())
+        return frozenset(out)
+
+    def may_race(self, fa, la, ba, fb, lb, bb):
+        """Can code at (function, lambda, byte) a and b run at the same time on two threads?
+        Returns (root of a, root of b) as evidence (None stands for code no root reaches), or
+        None when they cannot (same thread, ordered by a phase, or no evidence)."""
+        ra = self.roots_at(fa, la) or {None: ""}
+        rb = self.roots_at(fb, lb) or {None: ""}
+        same_code = self.context(fa, la) == self.context(fb, lb)
+        order_a = order_b = None
+        for x in ra:
+            for y in rb:
+                if x is None and y is None:
+                    continue
+                if x is not None and y is not None and x.same_thread(y):
+                    if x is y and x.multi and (x.strong or same_code):
+                        return x, y
+                    continue
+                if not ((x is not None and x.strong) or (y is not None and y.strong)):
+                    continue  # main, event loops and unseen callers: no evidence of two threads
+                if order_a is None:
+                    order_a = self.before(fa, la, ba) | self.after(fa, la, ba)
+                    order_b = self.before(fb, lb, bb) | self.after(fb, lb, bb)
+                if (y is not None and y in order_a) or (x is not None and x in order_b):
+                    continue
+                return x, y
+        return None
+
+
+def describe(root: Root | None, how: str = "") -> str:
+    if root is None:
+        return "code no thread root reaches (called by users of this code)"
+    return root.what + (f" ({how})" if how else "")
+
+
+# --- C++ ---------------------------------------------------------------------------------------
+
+def thread_model(index) -> ThreadModel:
+    return index.memo("lifelint.threads", _build_cpp)
+
+
+def _loops_of(flow, byte: int, lam) -> tuple:
+    out = []
+    for s in flow.scopes:
+        if s.kind in ("for", "while", "do") and s.lambda_index == lam and s.span.start_byte <= byte < s.span.end_byte:
+            out.append((s.span.start_byte, s.span.end_byte))
+    return tuple(out)
+
+
+class _CppBuilder:
+    def __init__(self, index):
+        from lifelint.locking import locking_index
+
+        self.index = index
+        self.li = locking_index(index)
+        self.settings = getattr(index, "settings", None)
+        self.m = ThreadModel()
+        self.free: dict[str, list] = defaultdict(list)
+        self.methods: dict[tuple[str, str], list] = defaultdict(list)
+        for fl in self.li.functions:
+            if fl.cls:
+                self.methods[(fl.cls, fl.fn.name)].append(fl)
+            else:
+                self.free[fl.fn.name].append(fl)
+        # lambda index -> the lambda that roots it (None: the function body)
+        self.root_lambdas: dict[tuple[int, int], Root] = {}
+        self.entries: dict[int, list] = defaultdict(list)  # id(Root) -> [(context, label)]
+        self.by_id = {id(fl): fl for fl in self.li.functions}
+        self.stored: dict[str, list] = defaultdict(list)  # callback name -> [(fl, lambda)]
+
+    # resolution ------------------------------------------------------------------------------
+    def resolve_fn(self, fl, expr: str) -> list:
+        """Functions an argument like `worker`, `&worker`, `&C::run` names."""
+        e = expr.replace(" ", "")
+        m = _FN_REF.match(e)
+        if not m:
+            return []
+        qual, name = m.group(1).rstrip(":"), m.group(2)
+        if qual:
+            owner = qual.split("::")[-1] if "::" in qual else qual
+            got = self.methods.get((owner, name), [])
+            return got or [t for t in self.free.get(name, ()) if t.fn.qualname.endswith(f"{qual}::{name}")]
+        if fl.cls and (fl.cls, name) in self.methods:
+            return self.methods[(fl.cls, name)]
+        same = [t for t in self.free.get(name, ()) if t.path == fl.path]
+        return same or [t for t in self.free.get(name, ()) if not t.fn.is_static]
+
+    # roots -----------------------------------------------------------------------------------
+    def add_root(self, kind, what, path, span, entries, multi=False, group=None) -> Root:
+        r = Root(kind, what, path, span, multi, group)
+        self.m.roots.append(r)
+        self.entries[id(r)] = list(entries)
+        return r
+
+    def classify(self, fl, c, ci: int):
+        """(kind, group, multi) when call `c` starts a root for its callable arguments, else None."""
+        name = c.name
+        q = c.callee.replace(" ", "")
+        if name in THREAD_TYPES and (c.kind in ("construct", "new") or q.startswith(("std::", "boost::"))) and \
+                (q in THREAD_TYPES or q.endswith(("std::" + name, "boost::" + name))):
+            return "thread", None, False
+        if name == "thread" and c.kind in ("construct", "new") and q.endswith("::thread"):
+            return "thread", None, False
+        if name in THREAD_START_ARG and c.receiver is None:
+            return "thread", None, False
+        if name == "async" and (q in ("std::async", "async") or q.endswith("::std::async")):
+            if c.args and "deferred" in c.args[0]:
+                return None
+            return "task", None, True
+        if name == "run" and "QtConcurrent" in q:
+            return "task", None, True
+        if c.callee_kind == "method" and name in TASK_METHODS:
+            return "task", None, True
+        if call_is_async_sink(c, self.settings) is None:
+            return None
+        if name.startswith("async_"):
+            return None  # completion handlers continue on the executor that started the operation
+        target = c.receiver if c.receiver else (c.args[0] if c.args else "")
+        ty = self.type_of(fl, target)
+        if ty and _POOL_TYPE.search(ty) or _POOL_TYPE.search(target or ""):
+            return "task", None, True
+        if name in ("invokeMethod", "singleShot"):
+            return "posted", "the Qt event loop", False
+        owner = fl.cls or fl.path
+        grp = (target or "").replace("this->", "").replace(" ", "")
+        return "posted", f"{owner}:{grp}", False
+
+    def constructed_class(self, c) -> str | None:
+        if c.kind in ("construct", "new"):
+            head = c.callee
+        elif c.name in _MAKERS and "<" in c.callee:
+            head = c.callee[c.callee.index("<") + 1:].rsplit(">", 1)[0]
+        else:
+            return None
+        name = re.sub(r"<.*", "", head.replace(" ", "")).split("::")[-1]
+        return name if (name, name) in self.methods else None
+
+    def type_of(self, fl, expr: str | None) -> str | None:
+        if not expr:
+            return None
+        root = re.match(r"[&*(]*(?:this->)?([A-Za-z_]\w*)", expr.replace(" ", ""))
+        if not root:
+            return None
+        name = root.group(1)
+        flow = fl.fn.flow
+        for d in flow.decls:
+            if d.name == name:
+                return d.type
+        got = fl.fields.get(name)
+        return got[1].type if got else None
+
+    def collect_roots(self):
+        for fl in self.li.functions:
+            fn, flow = fl.fn, fl.fn.flow
+            if fn.name in ("main", "wmain", "WinMain", "wWinMain") and not fl.cls:
+                self.main_fns.append(fl)
+            if fn.exported:
+                self.exported.append(fl)
+            if fl.cls and fl.klass is not None:
+                for b in fl.klass.bases:
+                    base = re.sub(r"\b(public|private|protected|virtual)\b|<.*", "", b).strip().split("::")[-1]
+                    if THREAD_BASES.get(base) == fn.name:
+                        self.add_root("thread", f"`{fl.label}` (the thread body of a `{base}` subclass)", fl.path,
+                                      fn.name_span, [((id(fl), None), fl.label)])
+            for li_, L in enumerate(flow.lambdas):
+                if L.stored_in:
+                    self.stored[L.stored_in.replace("this->", "").split(".")[-1].split("->")[-1]].append((fl, li_))
+            for ci, c in enumerate(flow.calls):
+                self.call_roots(fl, c, ci)
+            for a in flow.assigns:
+                tail = a.target.replace(" ", "").split(".")[-1].split("->")[-1]
+                if tail in SIGNAL_FIELDS:
+                    targets = self.resolve_fn(fl, a.value)
+                    if targets:
+                        self.add_root("signal", f"the signal handler `{targets[0].label}` (installed with `sigaction` in `{fl.label}`)",
+                                      fl.path, a.span, [((id(t), None), t.label) for t in targets])
+                        self.spawn_point(fl, a.span.start_byte, a.lambda_index, self.m.roots[-1])
+        if self.main_fns:
+            r = self.add_root("main", "`main`", self.main_fns[0].path, self.main_fns[0].fn.name_span,
+                              [((id(f), None), "main") for f in self.main_fns])
+            self.main_root = r
+        if self.exported:
+            f0 = self.exported[0]
+            self.add_root("exported", "functions exported to another language, which any host thread can call",
+                          f0.path, f0.fn.name_span, [((id(f), None), f"`{f.label}` is exported ({f.fn.exported})") for f in self.exported],
+                          multi=True)
+
+    def call_roots(self, fl, c, ci):
+        flow = fl.fn.flow
+        if c.name in SIGNAL_FUNCTIONS and c.receiver is None and len(c.args) >= 2:
+            h = c.args[1].strip()
+            if h not in _NOT_A_HANDLER:
+                targets = self.resolve_fn(fl, h)
+                lams = [i for i, L in enumerate(flow.lambdas) if L.handed_to and L.handed_to.call == ci]
+                if targets or lams:
+                    label = targets[0].label if targets else "a lambda"
+                    r = self.add_root("signal", f"the signal handler `{label}` (installed in `{fl.label}`)", fl.path, c.span,
+                                      [((id(t), None), t.label) for t in targets] + [((id(fl), i), "handler") for i in lams])
+                    for i in lams:
+                        self.root_lambdas[(id(fl), i)] = r
+                    self.spawn_point(fl, c.span.start_byte, c.lambda_index, r)
+            return
+        cls = self.classify(fl, c, ci)
+        if cls is None:
+            return
+        kind, group, multi = cls
+        loops = _loops_of(flow, c.span.start_byte, c.lambda_index)
+        multi = multi or bool(loops)
+        entries = []
+        fn_args = c.args
+        if c.name in THREAD_START_ARG and c.receiver is None:
+            k = THREAD_START_ARG[c.name]
+            fn_args = c.args[k:k + 1]
+        for a in fn_args:
+            for t in self.resolve_fn(fl, a):
+                entries.append(((id(t), None), t.label))
+        # std::bind(&C::f, this) / std::thread(std::bind(...)) as an argument
+        for cj, c2 in enumerate(flow.calls):
+            if c2.parent_call == ci and c2.name in BINDERS and c2.args:
+                for t in self.resolve_fn(fl, c2.args[0]):
+                    entries.append(((id(t), None), t.label))
+        lams = []
+        for i, L in enumerate(flow.lambdas):
+            if L.invoked:
+                continue
+            chains = []
+            if L.handed_to is not None:
+                chains.append(L.call_chain or [L.handed_to])
+            chains.extend([h] for h in L.passed_to)
+            for ch in chains:
+                hit = False
+                for h in ch:
+                    if h.call == ci:
+                        hit = True
+                        break
+                    hc = flow.calls[h.call]
+                    if not (hc.name in TRANSPARENT or hc.name in BINDERS):
+                        break
+                if hit:
+                    lams.append(i)
+                    break
+        for i in lams:
+            entries.append(((id(fl), i), "a lambda"))
+        if not entries:
+            return
+        where = f"`{fl.label}`"
+        if kind == "thread":
+            what = f"the thread started in {where}"
+        elif kind == "task":
+            what = f"work handed to `{c.callee}` in {where} (runs on another thread, maybe several at once)"
+        else:
+            what = f"handlers posted with `{c.callee}` in {where}"
+        r = self.add_root(kind, what, fl.path, c.span, entries, multi=multi, group=group)
+        for i in lams:
+            self.root_lambdas[(id(fl), i)] = r
+        self.spawn_point(fl, c.span.start_byte, c.lambda_index, r, loops)
+        self.join_points(fl, c, ci, r)
+
+    def spawn_point(self, fl, byte, lam, r, loops=()):
+        self.m.spawns[id(fl)].append(_Point(byte, None, frozenset([r]), loops, lam))
+
+    def join_points(self, fl, c, ci, r):
+        """Where the thread object of spawn `c` is joined: later in the same body (`t.join()`, a
+        loop over the container it went into), or in any method of the class that keeps it in a
+        member (`m_thread.join()` in the destructor or `stop()`)."""
+        if r.kind != "thread":
+            return
+        flow = fl.fn.flow
+        from lifelint.sinks import thread_disposition
+
+        fate = None
+        try:
+            fate = thread_disposition(flow, ci, fl.fn, self.index)
+        except Exception:
+            fate = None
+        var = c.declared or (c.result_target if c.result in ("init", "assign") else None)
+        if fate is not None and fate.kind == "joined" and fate.span is not None and fate.span.start_byte > c.span.start_byte:
+            self.m.joins[id(fl)].append(_Point(fate.span.end_byte, None, frozenset([r]), (), c.lambda_index))
+        member = None
+        if var and fl.cls:
+            member = var.replace("this->", "").strip()
+        elif c.parent_call is not None and fl.cls:
+            p = flow.calls[c.parent_call]
+            if p.name in ("emplace_back", "push_back", "emplace", "push") and p.receiver:
+                member = p.receiver.replace("this->", "").strip()
+        if member and fl.cls and member in fl.fields:
+            self.member_threads[(fl.cls, member)].append(r)
+
+    def member_joins(self):
+        if not self.member_threads:
+            return
+        for fl in self.li.functions:
+            if not fl.cls:
+                continue
+            flow = fl.fn.flow
+            for c in flow.calls:
+                if c.name not in ("join", "join_all") or not c.receiver:
+                    continue
+                recv = c.receiver.replace("this->", "").strip()
+                rs = self.member_threads.get((fl.cls, recv))
+                if rs is None:
+                    for d in flow.decls:  # for (auto& t : m_threads) t.join();
+                        if d.kind == "range" and d.name == recv and d.init:
+                            rs = self.member_threads.get((fl.cls, d.init.replace("this->", "").strip()))
+                            break
+                if rs:
+                    self.m.joins[id(fl)].append(_Point(c.span.end_byte, None, frozenset(rs), (), c.lambda_index))
+
+    # contexts --------------------------------------------------------------------------------
+    def ctx_lambda(self, fl, lam):
+        """The lambda whose body is a context of its own (a root, or a callback that runs later
+        and is not an I/O completion handler), enclosing `lam`; None for the function body."""
+        key = (id(fl), lam)
+        if key in self.m.ctx_map:
+            return self.m.ctx_map[key]
+        flow = fl.fn.flow
+        cur = lam
+        while cur is not None:
+            if (id(fl), cur) in self.root_lambdas:
+                break
+            if cur in fl.runs_later and not self._continues(fl, cur):
+                break
+            cur = flow.lambdas[cur].parent
+        self.m.ctx_map[key] = cur
+        return cur
+
+    def _continues(self, fl, lam) -> bool:
+        """A completion handler (`async_read(..., [..]{..})`, a timer's `async_wait`): it runs on
+        the executor that started the operation, taken as the starting code's thread."""
+        L = fl.fn.flow.lambdas[lam]
+        h = L.handed_to
+        if h is None:
+            return False
+        c = fl.fn.flow.calls[h.call]
+        return c.name.startswith("async_") or c.name in ("then",)
+
+    def propagate(self):
+        # edges: context -> contexts it runs now
+        edges: dict = defaultdict(list)
+        for fl in self.li.functions:
+            for cs in fl.calls:
+                src = (id(fl), self.ctx_lambda(fl, cs.lambda_index))
+                for t in cs.targets:
+                    edges[src].append((id(t), None))
+            flow = fl.fn.flow
+            for c in flow.calls:  # constructions run the class's constructor now
+                cls = self.constructed_class(c)
+                if cls:
+                    src = (id(fl), self.ctx_lambda(fl, c.lambda_index))
+                    for t in self.methods.get((cls, cls), ()):
+                        edges[src].append((id(t), None))
+            if self.stored:
+                for c in flow.calls:
+                    if c.kind == "call" and c.name in self.stored and (c.callee_kind in ("method", "member", "function")):
+                        src = (id(fl), self.ctx_lambda(fl, c.lambda_index))
+                        for sfl, i in self.stored[c.name]:
+                            edges[src].append((id(sfl), self.ctx_lambda(sfl, i)))
+        for r in self.m.roots:
+            todo = []
+            for ctx, label in self.entries[id(r)]:
+                fid, lam = ctx
+                fl = self.by_id[fid]
+                ctx = (fid, self.ctx_lambda(fl, lam) if lam is not None else None)
+                if r not in self.m.reach[ctx]:
+                    self.m.reach[ctx][r] = label
+                    todo.append(ctx)
+            while todo:
+                ctx = todo.pop()
+                how = self.m.reach[ctx][r]
+                for nxt in edges.get(ctx, ()):
+                    if nxt in self.root_ctx and self.root_ctx[nxt] is not r:
+                        continue  # a lambda that is itself a root's entry is reached through its root only
+                    got = self.m.reach[nxt]
+                    if r not in got:
+                        got[r] = how
+                        todo.append(nxt)
+        self.edges = edges
+
+    def phases(self):
+        """Roots each function starts (itself or through callees), as spawn points at the calls
+        that lead to them; then, over callers, the roots started after / joined before every call."""
+        started: dict[int, set] = defaultdict(set)
+        joined: dict[int, set] = defaultdict(set)
+        for fid, pts in self.m.spawns.items():
+            for p in pts:
+                if p.ctx is None:
+                    started[fid] |= p.roots
+        for fid, pts in self.m.joins.items():
+            for p in pts:
+                if p.ctx is None:
+                    joined[fid] |= p.roots
+        fns = self.li.functions
+        for _ in range(4):  # callees' starts/joins climb to their callers
+            changed = False
+            for fl in fns:
+                for cs in fl.calls:
+                    if not cs.runs_now:
+                        continue
+                    for t in cs.targets:
+                        st, jn = started.get(id(t)), joined.get(id(t))
+                        if st and not st <= started[id(fl)] and self.ctx_lambda(fl, cs.lambda_index) is None:
+                            started[id(fl)] |= st
+                            changed = True
+                        if jn and not jn <= joined[id(fl)] and self.ctx_lambda(fl, cs.lambda_index) is None:
+                            joined[id(fl)] |= jn
+                            changed = True
+            if not changed:
+                break
+        for fl in fns:
+            for cs in fl.calls:
+                if not cs.runs_now:
+                    continue
+                lam = self.ctx_lambda(fl, cs.lambda_index)
+                st = set()
+                jn = set()
+                for t in cs.targets:
+                    st |= started.get(id(t), set())
+                    jn |= joined.get(id(t), set())
+                if st:
+                    self.m.spawns[id(fl)].append(_Point(cs.span.start_byte, lam, frozenset(st),
+                                                        _loops_of(fl.fn.flow, cs.span.start_byte, cs.lambda_index)))
+                if jn:
+                    self.m.joins[id(fl)].append(_Point(cs.span.end_byte, lam, frozenset(jn)))
+        # entry phases: intersection over the call sites that run now (a few rounds: cycles stay empty)
+        for _ in range(4):
+            changed = False
+            for fl in fns:
+                sites = [cs for cs in fl.callers if cs.runs_now]
+                if not sites or (not fl.cls and fl.fn.name in ("main", "wmain")):
+                    continue
+                b = a = None
+                for cs in sites:
+                    lam = cs.lambda_index
+                    vb = self.m.before(cs.fn, lam, cs.span.start_byte)
+                    va = self.m.after(cs.fn, lam, cs.span.start_byte)
+                    b = vb if b is None else b & vb
+                    a = va if a is None else a & va
+                if b != self.m.entry_before.get(id(fl), frozenset()) or a != self.m.entry_after.get(id(fl), frozenset()):
+                    self.m.entry_before[id(fl)] = b
+                    self.m.entry_after[id(fl)] = a
+                    changed = True
+            if not changed:
+                break
+
+    def build(self) -> ThreadModel:
+        self.main_fns, self.exported = [], []
+        self.member_threads: dict = defaultdict(list)
+        self.main_root = None
+        self.collect_roots()
+        self.member_joins()
+        self.m.ctx_map.clear()
+        for table in (self.m.spawns, self.m.joins):
+            for fid, pts in table.items():
+                for p in pts:
+                    p.ctx = self.ctx_lambda(self.by_id[fid], p.raw)
+        self.root_ctx = {}
+        for (fid, i), r in self.root_lambdas.items():
+            self.root_ctx[(fid, self.ctx_lambda(self.by_id[fid], i))] = r
+        self.propagate()
+        self.phases()
+        self.m.resolve_ctx = self.ctx_lambda
+        return self.m
+
+
+def _build_cpp(index) -> ThreadModel:
+    return _CppBuilder(index).build()
