@@ -1,4 +1,5 @@
-"""Rust checks shared by rule modules, and the Rust halves of LL101 / LL107 / LL201 / LL202.
+"""Rust checks shared by rule modules, and the Rust halves of LL101 / LL107 (LL201's and LL202's
+live in their rule modules).
 
 The C++ rule modules for those codes call `check_ll101(facts, index)` (and the others) when
 `facts.language == "rust"`; each yields `lifelint.model.Finding`s with the code already set.
@@ -21,9 +22,6 @@ from lifelint.model import Finding, Related, Span
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 WORD_SPLIT = re.compile(r"_+|(?<=[a-z0-9])(?=[A-Z])")
-STOP_WORDS = frozenset({"abort", "aborted", "stop", "stopped", "stopping", "cancel", "cancelled", "canceled",
-                        "shutdown", "quit", "exit", "done", "running", "terminate", "terminated", "halt",
-                        "kill", "killed", "finish", "finished", "closing", "alive"})
 CONCURRENT_MARKERS = ("Atomic", "Mutex", "RwLock", "Arc<", "Condvar", "Sender", "Receiver", "JoinHandle",
                       "thread", "Runtime", "Notify", "Barrier", "Semaphore")
 FREE_KINDS = frozenset({"from_raw", "md_drop", "md_take", "drop_in_place", "dealloc"})
@@ -33,10 +31,6 @@ ORDER_RELEASE = frozenset({"Release", "AcqRel", "SeqCst"})
 
 def name_words(name: str) -> list[str]:
     return [p.lower() for p in WORD_SPLIT.split(name) if p]
-
-
-def is_stop_name(name: str) -> bool:
-    return any(w in STOP_WORDS for w in name_words(name))
 
 
 def base_ident(text: str) -> str:
@@ -539,142 +533,13 @@ def check_ll107(facts, index) -> Iterator[Finding]:
                     yield Finding("LL107", msg, e.span)
 
 
-# --- LL201 (Rust): a stop flag that is not atomic but is shared with other threads -------------
+# --- shared by the LL201 / LL202 Rust halves -------------------------------------------
 
-def _file_is_threaded(rust) -> str:
-    for flow in rust.flows:
-        for e in flow.events:
-            if e.kind == "spawn":
-                return "a thread is spawned in this file"
-    for flow in rust.flows:
-        for e in flow.events:
-            if e.kind in ("lock", "atomic"):
-                return "this file synchronises with locks or atomics"
-    return ""
-
-
-def check_ll201(facts, index) -> Iterator[Finding]:
-    rust = facts.rust
-    if rust is None:
-        return
-    threaded = _file_is_threaded(rust)
-    # (a) `static mut STOP: bool` written in a function
-    for st in rust.statics:
-        if not st.is_mut or st.is_const_item or st.type.replace(" ", "") not in ("bool", "Cell<bool>"):
-            continue
-        if not is_stop_name(st.name):
-            continue
-        writers = []
-        for f in index.files:
-            if f.rust is None:
-                continue
-            for flow in f.rust.flows:
-                for e in flow.events:
-                    if e.kind == "assign" and _static_target(e.recv) == st.name and not flow.local(st.name, e.start):
-                        writers.append((f, f.rust.functions[flow.fn], e))
-        if not writers:
-            continue
-        handler = any(fn.abi is not None for _, fn, _ in writers)
-        why = threaded or ("it is set from an `extern` function (a signal or C callback)" if handler else "")
-        if not why:
-            continue
-        wf, wfn, we = writers[0]
-        msg = (f"stop flag `static mut {st.name}: {st.type}` is set in {fn_label(wfn)} and read by other code, but a "
-               f"plain `bool` gives no cross-thread visibility or ordering ({why}): the loop polling it may never see "
-               f"the change, and the access is a data race (UB). Use `static {st.name}: AtomicBool` with "
-               "`store(true, Release)` / `load(Acquire)`.")
-        related = [Related(we.span, "written here", None if wf is facts else wf.path)]
-        yield Finding("LL201", msg, st.name_span, tuple(related))
-    # (b) a bool field named like a stop flag in a type shared across threads by `unsafe impl Sync`
-    for s in rust.structs:
-        # the impl must be in the same file: type names repeat across modules
-        sync = [im for im in rust.impls if im.type == s.name and im.is_unsafe and im.trait == "Sync"]
-        if not sync:
-            continue
-        for (fname, ftype), span in zip(s.fields, s.field_spans):
-            t = ftype.replace(" ", "")
-            if t not in ("bool", "Cell<bool>", "UnsafeCell<bool>", "core::cell::UnsafeCell<bool>",
-                         "std::cell::UnsafeCell<bool>", "std::cell::Cell<bool>") or not is_stop_name(fname):
-                continue
-            msg = (f"stop flag `{s.name}::{fname}: {ftype}` lives in a type declared `Sync` by hand, so one thread can "
-                   f"set it while another polls it with no synchronisation: a data race, and the poller may never "
-                   f"see the change. Make it an `AtomicBool` (store with `Release`, load with `Acquire`).")
-            yield Finding("LL201", msg, span, (Related(sync[0].span, "shared across threads by this impl"),))
-    # (c) a local bool whose raw pointer is handed to a spawned thread
-    for flow in rust.flows:
-        spawn_bodies = [c for c in flow.closures if c.callee.rsplit("::", 1)[-1] in ("spawn", "spawn_blocking", "scope")]
-        if not spawn_bodies:
-            continue
-        for lc in flow.locals:
-            if lc.kind != "let" or not is_stop_name(lc.name):
-                continue
-            if not (lc.type.replace(" ", "") == "bool" or lc.value_text in ("false", "true")):
-                continue
-            ptrs = [o for o in flow.locals if o.kind == "let" and o.value is not None and o.span.start_byte > lc.span.start_byte
-                    and flow.uses_in(lc.name, o.value[0], o.value[1])
-                    and ("as*mut" in o.value_text or "as*const" in o.value_text or "addr_of" in o.value_text)]
-            names = {p.name for p in ptrs}
-            # one level of wrapping: `let shared = SendPtr(p);`
-            for o in flow.locals:
-                if o.kind == "let" and o.value is not None and any(flow.uses_in(n, o.value[0], o.value[1]) for n in list(names)):
-                    names.add(o.name)
-            for c in spawn_bodies:
-                hit = next((n for n in names if flow.uses_in(n, c.body[0], c.body[1])), None)
-                if hit is None:
-                    continue
-                msg = (f"stop flag `{lc.name}` is a plain `bool` shared with a spawned thread through raw pointer "
-                       f"`{hit}`: writes on one side are a data race with reads on the other, and the thread may spin "
-                       f"forever on a cached value. Share an `Arc<AtomicBool>` instead.")
-                yield Finding("LL201", msg, lc.span, (Related(c.span, "the thread that reads it"),))
-                break
-
-
-# --- LL202 (Rust): `static mut` written in a function -------------------------------------------
-
-MUTATING_METHODS = frozenset({"push", "push_str", "push_back", "push_front", "insert", "remove", "clear", "extend",
-                              "truncate", "pop", "pop_back", "pop_front", "take", "replace", "set", "drain", "retain",
-                              "sort", "sort_by", "sort_unstable", "swap", "append", "resize", "get_mut", "iter_mut",
-                              "as_mut", "entry", "fill", "reverse", "dedup", "get_or_insert", "get_or_insert_with"})
 _STATIC_PATH = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*::)*([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def _static_target(text: str) -> str:
+def static_target(text: str) -> str:
+    """The static an expression names: `crate::STATE.field` -> `STATE`."""
     t = strip_wrappers(text)
     m = _STATIC_PATH.match(t)
     return m.group(1) if m else ""
-
-
-def check_ll202(facts, index) -> Iterator[Finding]:
-    rust = facts.rust
-    if rust is None:
-        return
-    P = project(index)
-    if not P.static_muts:
-        return
-    for flow, fn in rust.flows_with_functions():
-        if fn.is_unsafe and fn.abi is None:
-            continue  # an `unsafe fn`'s contract can require callers to serialise (e.g. hold a lock)
-        for e in flow.events:
-            if e.kind in ("assign", "ref_mut"):
-                what = "written" if e.kind == "assign" else "borrowed mutably (`&mut`)"
-            elif e.kind in ("method", "opt_take") and e.name in MUTATING_METHODS:
-                what = f"mutated through `.{e.name}()`"
-            else:
-                continue
-            if e.recv.startswith(("*", "(*")):
-                continue  # a write through a `static mut` pointer, not to the static
-            name = _static_target(e.recv)
-            if not name or name not in P.static_muts:
-                continue
-            if flow.local(name, e.start) is not None or name in param_names(fn):
-                continue
-            if in_once_closure(flow, e) or guard_alive(flow, e.start) is not None:
-                continue
-            if single_winner_gate(P, flow, e)[0]:
-                continue  # one-time initialisation behind compare_exchange / swap
-            sf, st = P.static_muts[name][0]
-            msg = (f"`static mut {name}` is {what} in {fn_label(fn)} with no synchronisation: if any other thread reads "
-                   f"or writes it at the same time this is a data race (undefined behaviour), and Rust 2024 rejects "
-                   f"references to it. Use an atomic (`static {name}: Atomic*`), a `Mutex`, or `OnceLock` for "
-                   "one-time initialisation.")
-            yield Finding("LL202", msg, e.span, (Related(st.name_span, "declared here", None if sf is facts else sf.path),))

@@ -111,6 +111,7 @@ class ThreadModel:
     entry_after: dict = field(default_factory=dict)  # id(FnLocks) -> roots joined before every call of it
     ctx_map: dict = field(default_factory=dict)  # (id(FnLocks), lambda) -> context lambda
     resolve_ctx: Any = None  # (FnLocks, lambda) -> the lambda whose body is its context, or None
+    handles: dict = field(default_factory=dict)  # Rust: id(Flow) -> the function handle queries take
 
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
@@ -147,12 +148,13 @@ class ThreadModel:
             out |= self.entry_after.get(id(fl), frozenset())
         return frozenset(out)
 
-    def may_race(self, fa, la, ba, fb, lb, bb):
+    def may_race(self, fa, la, ba, fb, lb, bb, skip_kinds=()):
         """Can code at (function, lambda, byte) a and b run at the same time on two threads?
         Returns (root of a, root of b) as evidence (None stands for code no root reaches), or
-        None when they cannot (same thread, ordered by a phase, or no evidence)."""
-        ra = self.roots_at(fa, la) or {None: ""}
-        rb = self.roots_at(fb, lb) or {None: ""}
+        None when they cannot (same thread, ordered by a phase, or no evidence). Roots of
+        `skip_kinds` are left out (a `volatile` flag is what a signal handler may write)."""
+        ra = {r: h for r, h in self.roots_at(fa, la).items() if r.kind not in skip_kinds} or {None: ""}
+        rb = {r: h for r, h in self.roots_at(fb, lb).items() if r.kind not in skip_kinds} or {None: ""}
         same_code = self.context(fa, la) == self.context(fb, lb)
         order_a = order_b = None
         for x in ra:
@@ -326,6 +328,11 @@ class _CppBuilder:
             r = self.add_root("main", "`main`", self.main_fns[0].path, self.main_fns[0].fn.name_span,
                               [((id(f), None), "main") for f in self.main_fns])
             self.main_root = r
+        # In a program (it has a `main`), `extern "C"` functions are its own C-compatible entry
+        # points (a service main, callbacks for a C library it calls): their threads are judged
+        # like any other code. In a library, and always for SWIG bindings, a host calls them.
+        if self.main_fns:
+            self.exported = [f for f in self.exported if f.fn.exported.startswith("SWIG")]
         if self.exported:
             f0 = self.exported[0]
             self.add_root("exported", "functions exported to another language, which any host thread can call",
@@ -611,3 +618,275 @@ class _CppBuilder:
 
 def _build_cpp(index) -> ThreadModel:
     return _CppBuilder(index).build()
+
+
+# --- Rust --------------------------------------------------------------------------------------
+
+# Closure-taking calls that run the closure on a thread of its own: (last path segment) -> kind.
+RUST_SPAWNS = {"spawn": "thread", "spawn_blocking": "thread", "spawn_scoped": "thread"}
+# Calls that install a signal handler (the closure or function argument runs in signal context).
+RUST_SIGNAL_CALLS = frozenset({"register", "register_unchecked", "register_signal_unchecked", "set_handler",
+                               "register_sigaction"})
+_RUST_FN_ARG = re.compile(r"^&?([A-Za-z_][\w:]*?)(?:asusize|as[\w:]+)?$")
+
+
+def rust_thread_model(index) -> ThreadModel:
+    return index.memo("lifelint.threads.rust", _build_rust)
+
+
+class _RustFn:
+    """What the model needs of one Rust function with a body."""
+
+    __slots__ = ("facts", "fn", "flow", "callers", "label", "path")
+
+    def __init__(self, facts, fn, flow):
+        self.facts, self.fn, self.flow = facts, fn, flow
+        self.callers: list = []  # [(_RustFn, closure or None, byte)]
+        self.label = fn.qualname
+        self.path = facts.path
+
+
+class _RustBuilder:
+    def __init__(self, index):
+        self.index = index
+        self.m = ThreadModel()
+        self.fns: list[_RustFn] = []
+        self.by_flow: dict[int, _RustFn] = {}
+        self.by_name: dict[str, list] = defaultdict(list)
+        for f in index.files:
+            if f.rust is None:
+                continue
+            for flow, fn in f.rust.flows_with_functions():
+                rf = _RustFn(f, fn, flow)
+                self.fns.append(rf)
+                self.by_flow[id(flow)] = rf
+                self.by_name[fn.name].append(rf)
+        self.root_closures: dict[tuple[int, int], Root] = {}
+        self.entries: dict[int, list] = defaultdict(list)
+
+    def add_root(self, kind, what, path, span, entries, multi=False) -> Root:
+        r = Root(kind, what, path, span, multi)
+        self.m.roots.append(r)
+        self.entries[id(r)] = list(entries)
+        return r
+
+    def resolve(self, rf, text: str, method: bool = False) -> list:
+        """Project functions a call or a function argument names (by last segment; a `Type::`
+        qualifier narrows it; methods only when the name is defined at most a few times)."""
+        t = text.replace(" ", "")
+        m = _RUST_FN_ARG.match(t)
+        if not m:
+            return []
+        path = m.group(1)
+        parts = path.split("::")
+        name = parts[-1]
+        cands = [c for c in self.by_name.get(name, ()) if not c.fn.is_test]
+        if len(parts) >= 2 and parts[-2][:1].isupper():
+            cands = [c for c in cands if c.fn.impl_type == parts[-2]] or []
+        if method:
+            cands = [c for c in cands if c.fn.self_kind is not None]
+            if len(cands) > 3:
+                return []
+        return cands
+
+    def closure_ctx(self, rf, ci: int):
+        """The closure whose body is a context of its own (a root) enclosing closure `ci`."""
+        if ci is None or ci < 0:
+            return None
+        key = (id(rf), ci)
+        if key in self.m.ctx_map:
+            return self.m.ctx_map[key]
+        flow = rf.flow
+        cur = ci
+        out = None
+        for _ in range(16):
+            if (id(rf), cur) in self.root_closures:
+                out = cur
+                break
+            c = flow.closures[cur]
+            parent = None
+            for j, o in enumerate(flow.closures):
+                if j != cur and o.body[0] <= c.span.start_byte and c.span.end_byte <= o.body[1]:
+                    if parent is None or flow.closures[parent].body[0] < o.body[0]:
+                        parent = j
+            if parent is None:
+                break
+            cur = parent
+        self.m.ctx_map[key] = out
+        return out
+
+    def loops_at(self, rf, byte):
+        return tuple((lp.body[0], lp.body[1]) for lp in rf.flow.loops if lp.body[0] <= byte < lp.body[1])
+
+    def collect(self):
+        mains = []
+        exported = []
+        for rf in self.fns:
+            fn, flow = rf.fn, rf.flow
+            if fn.is_test:
+                continue
+            if fn.name == "main" and fn.impl_type is None:
+                mains.append(rf)
+            if fn.abi is not None or fn.no_mangle:
+                exported.append(rf)
+            for ci, c in enumerate(flow.closures):
+                last = re.split(r"::|\.", c.callee)[-1] if c.callee else ""
+                if last in RUST_SPAWNS and not c.callee.startswith(("tokio::task::spawn_local",)):
+                    loops = self.loops_at(rf, c.span.start_byte)
+                    what = f"the thread or task started with `{c.callee}` in `{rf.label}`"
+                    r = self.add_root("thread", what, rf.path, c.span, [((id(rf), ci), "a closure")], multi=bool(loops))
+                    self.root_closures[(id(rf), ci)] = r
+                    self.m.spawns[id(rf)].append(_Point(c.span.start_byte, None, frozenset([r]), loops, ci))
+                elif last in RUST_SIGNAL_CALLS:
+                    r = self.add_root("signal", f"the signal handler installed with `{c.callee}` in `{rf.label}`", rf.path,
+                                      c.span, [((id(rf), ci), "a closure")])
+                    self.root_closures[(id(rf), ci)] = r
+                    self.m.spawns[id(rf)].append(_Point(c.span.start_byte, None, frozenset([r]), (), ci))
+            for e in flow.events:
+                if e.kind == "spawn" and e.args:
+                    targets = self.resolve(rf, e.args[0])
+                    if targets:
+                        loops = self.loops_at(rf, e.start)
+                        r = self.add_root("thread", f"the thread started with `{e.name}` in `{rf.label}`", rf.path, e.span,
+                                          [((id(t), None), t.label) for t in targets], multi=bool(loops))
+                        self.m.spawns[id(rf)].append(_Point(e.start, None, frozenset([r]), loops, e.closure))
+                elif e.kind == "call" and e.args and e.name.rsplit("::", 1)[-1] in ("signal", "register", "register_unchecked"):
+                    targets = [t for a in e.args[1:] for t in self.resolve(rf, a)]
+                    if targets:
+                        r = self.add_root("signal", f"the signal handler `{targets[0].label}` (installed in `{rf.label}`)",
+                                          rf.path, e.span, [((id(t), None), t.label) for t in targets])
+                        self.m.spawns[id(rf)].append(_Point(e.start, None, frozenset([r]), (), e.closure))
+                elif e.kind == "assign" and e.recv.rsplit(".", 1)[-1] in SIGNAL_FIELDS:
+                    names = [n for n, bytes_ in flow.uses.items() for b in bytes_
+                             if e.span.start_byte <= b < e.span.end_byte and n != e.recv.split(".")[0]]
+                    targets = [t for n in names for t in self.by_name.get(n, ()) if t.fn.impl_type is None]
+                    if targets:
+                        r = self.add_root("signal", f"the signal handler `{targets[0].label}` (installed with `sigaction` in "
+                                                    f"`{rf.label}`)", rf.path, e.span, [((id(t), None), t.label) for t in targets])
+                        self.m.spawns[id(rf)].append(_Point(e.start, None, frozenset([r]), (), e.closure))
+        if mains:
+            self.add_root("main", "`main`", mains[0].path, mains[0].fn.name_span, [((id(f), None), "main") for f in mains])
+        if exported:
+            self.add_root("exported", "functions exported to another language (`extern \"C\"` / `#[no_mangle]`), "
+                          "which any host thread can call", exported[0].path, exported[0].fn.name_span,
+                          [((id(f), None), f"`{f.label}` is exported") for f in exported], multi=True)
+
+    def joins(self):
+        """`handle.join()` on the handle a spawn was bound to, a loop joining handles after the
+        spawns, and the end of `thread::scope` (which joins every thread spawned in it)."""
+        for rf in self.fns:
+            flow = rf.flow
+            pts = self.m.spawns.get(id(rf), ())
+            if not pts:
+                continue
+            for e in flow.events:
+                if e.kind != "join":
+                    continue
+                lc = flow.local(e.recv, e.start) if e.recv.isidentifier() else None
+                roots = set()
+                for p in pts:
+                    if p.byte >= e.start:
+                        continue
+                    if lc is not None and lc.kind == "let" and lc.value and lc.value[0] <= p.byte < lc.value[1]:
+                        roots |= p.roots
+                    elif lc is not None and lc.kind == "for":
+                        roots |= p.roots
+                if roots:
+                    self.m.joins[id(rf)].append(_Point(e.span.end_byte, None, frozenset(roots), (), e.closure))
+            for ci, c in enumerate(flow.closures):
+                if c.callee.rsplit("::", 1)[-1] == "scope":
+                    inner = set()
+                    for p in pts:
+                        if c.body[0] <= p.byte < c.body[1]:
+                            inner |= p.roots
+                    if inner:
+                        self.m.joins[id(rf)].append(_Point(c.span.end_byte, None, frozenset(inner), (), None))
+
+    def build(self) -> ThreadModel:
+        self.collect()
+        self.joins()
+        for table in (self.m.spawns, self.m.joins):
+            for fid, pts in table.items():
+                rf = self._by_id[fid]
+                for p in pts:
+                    if p.ctx is None and p.raw is not None and p.raw >= 0:
+                        p.ctx = self.closure_ctx(rf, p.raw)
+        edges: dict = defaultdict(list)
+        for rf in self.fns:
+            for e in rf.flow.events:
+                if e.kind == "call":
+                    targets = self.resolve(rf, e.name)
+                elif e.kind == "method":
+                    targets = self.resolve(rf, e.name, method=True)
+                else:
+                    continue
+                src = (id(rf), self.closure_ctx(rf, e.closure))
+                for t in targets:
+                    if t is not rf:
+                        edges[src].append((id(t), None))
+                        t.callers.append((rf, e.closure, e.start))
+        root_ctx = {(fid, ci): r for (fid, ci), r in self.root_closures.items()}
+        for r in self.m.roots:
+            todo = []
+            for (fid, ci), label in self.entries[id(r)]:
+                ctx = (fid, self.closure_ctx(self._by_id[fid], ci) if ci is not None else None)
+                if r not in self.m.reach[ctx]:
+                    self.m.reach[ctx][r] = label
+                    todo.append(ctx)
+            while todo:
+                ctx = todo.pop()
+                how = self.m.reach[ctx][r]
+                for nxt in edges.get(ctx, ()):
+                    if nxt in root_ctx and root_ctx[nxt] is not r:
+                        continue
+                    if r not in self.m.reach[nxt]:
+                        self.m.reach[nxt][r] = how
+                        todo.append(nxt)
+        self.m.resolve_ctx = lambda rf, ci: self.closure_ctx(rf, ci)
+        self.m.handles = {id(rf.flow): rf for rf in self.fns}
+        self._entry_phases()
+        return self.m
+
+    def _entry_phases(self):
+        started: dict[int, set] = defaultdict(set)
+        for fid, pts in self.m.spawns.items():
+            for p in pts:
+                if p.ctx is None:
+                    started[fid] |= p.roots
+        for _ in range(3):
+            changed = False
+            for rf in self.fns:
+                for caller, ci, byte in rf.callers:
+                    st = started.get(id(rf))
+                    if st and self.closure_ctx(caller, ci) is None and not st <= started[id(caller)]:
+                        started[id(caller)] |= st
+                        changed = True
+            if not changed:
+                break
+        for rf in self.fns:
+            for caller, ci, byte in rf.callers:
+                if started.get(id(rf)):
+                    self.m.spawns[id(caller)].append(_Point(byte, self.closure_ctx(caller, ci), frozenset(started[id(rf)]),
+                                                            self.loops_at(caller, byte)))
+        for _ in range(3):
+            changed = False
+            for rf in self.fns:
+                if not rf.callers or (rf.fn.name == "main" and rf.fn.impl_type is None):
+                    continue
+                b = a = None
+                for caller, ci, byte in rf.callers:
+                    vb = self.m.before(caller, ci if ci >= 0 else None, byte)
+                    va = self.m.after(caller, ci if ci >= 0 else None, byte)
+                    b = vb if b is None else b & vb
+                    a = va if a is None else a & va
+                if b != self.m.entry_before.get(id(rf), frozenset()) or a != self.m.entry_after.get(id(rf), frozenset()):
+                    self.m.entry_before[id(rf)], self.m.entry_after[id(rf)] = b, a
+                    changed = True
+            if not changed:
+                break
+
+
+def _build_rust(index) -> ThreadModel:
+    b = _RustBuilder(index)
+    b._by_id = {id(rf): rf for rf in b.fns}
+    return b.build()

@@ -57,11 +57,13 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import _short, call_is_async_sink, lambda_sink
-from lifelint import rust_checks
+from lifelint.model import Finding
+from lifelint.rust_checks import fn_label, static_target
 
 STOP_WORDS = frozenset({
     "stop", "stopped", "stopping", "abort", "aborted", "aborting", "cancel", "cancelled", "canceled", "cancelling",
@@ -279,7 +281,7 @@ class NonAtomicStopFlag(Rule):
 
     def check(self, facts, index):
         if facts.language == "rust":
-            yield from rust_checks.check_ll201(facts, index)
+            yield from check_rust(facts, index)
             return
         for k in facts.cpp.classes:
             for v in k.fields + k.static_members:
@@ -342,3 +344,101 @@ class NonAtomicStopFlag(Rule):
         related = [Related(u.span, f"`{v.name}` written here by `{fn.name}`" + (" without a lock" if not u.locks else ""), f.path)
                    for f, fn, u in writes[:3]]
         return self.finding(v.name_span, msg, related)
+
+
+# Rust names its flags with a few more words (`alive`, `kill`, `finished`).
+RUST_STOP_WORDS = STOP_WORDS | {"kill", "killed", "finish", "finished", "closing", "alive"}
+
+
+def _rust_stop_name(name: str) -> bool:
+    return any(w in RUST_STOP_WORDS for w in name_words(name))
+
+
+# --- Rust -----------------------------------------------------------------------------------------
+
+def _file_is_threaded(rust) -> str:
+    for flow in rust.flows:
+        for e in flow.events:
+            if e.kind == "spawn":
+                return "a thread is spawned in this file"
+    for flow in rust.flows:
+        for e in flow.events:
+            if e.kind in ("lock", "atomic"):
+                return "this file synchronises with locks or atomics"
+    return ""
+
+
+def check_rust(facts, index) -> Iterator[Finding]:
+    rust = facts.rust
+    if rust is None:
+        return
+    threaded = _file_is_threaded(rust)
+    # (a) `static mut STOP: bool` written in a function
+    for st in rust.statics:
+        if not st.is_mut or st.is_const_item or st.type.replace(" ", "") not in ("bool", "Cell<bool>"):
+            continue
+        if not _rust_stop_name(st.name):
+            continue
+        writers = []
+        for f in index.files:
+            if f.rust is None:
+                continue
+            for flow in f.rust.flows:
+                for e in flow.events:
+                    if e.kind == "assign" and static_target(e.recv) == st.name and not flow.local(st.name, e.start):
+                        writers.append((f, f.rust.functions[flow.fn], e))
+        if not writers:
+            continue
+        handler = any(fn.abi is not None for _, fn, _ in writers)
+        why = threaded or ("it is set from an `extern` function (a signal or C callback)" if handler else "")
+        if not why:
+            continue
+        wf, wfn, we = writers[0]
+        msg = (f"stop flag `static mut {st.name}: {st.type}` is set in {fn_label(wfn)} and read by other code, but a "
+               f"plain `bool` gives no cross-thread visibility or ordering ({why}): the loop polling it may never see "
+               f"the change, and the access is a data race (UB). Use `static {st.name}: AtomicBool` with "
+               "`store(true, Release)` / `load(Acquire)`.")
+        related = [Related(we.span, "written here", None if wf is facts else wf.path)]
+        yield Finding("LL201", msg, st.name_span, tuple(related))
+    # (b) a bool field named like a stop flag in a type shared across threads by `unsafe impl Sync`
+    for s in rust.structs:
+        # the impl must be in the same file: type names repeat across modules
+        sync = [im for im in rust.impls if im.type == s.name and im.is_unsafe and im.trait == "Sync"]
+        if not sync:
+            continue
+        for (fname, ftype), span in zip(s.fields, s.field_spans):
+            t = ftype.replace(" ", "")
+            if t not in ("bool", "Cell<bool>", "UnsafeCell<bool>", "core::cell::UnsafeCell<bool>",
+                         "std::cell::UnsafeCell<bool>", "std::cell::Cell<bool>") or not _rust_stop_name(fname):
+                continue
+            msg = (f"stop flag `{s.name}::{fname}: {ftype}` lives in a type declared `Sync` by hand, so one thread can "
+                   f"set it while another polls it with no synchronisation: a data race, and the poller may never "
+                   f"see the change. Make it an `AtomicBool` (store with `Release`, load with `Acquire`).")
+            yield Finding("LL201", msg, span, (Related(sync[0].span, "shared across threads by this impl"),))
+    # (c) a local bool whose raw pointer is handed to a spawned thread
+    for flow in rust.flows:
+        spawn_bodies = [c for c in flow.closures if c.callee.rsplit("::", 1)[-1] in ("spawn", "spawn_blocking", "scope")]
+        if not spawn_bodies:
+            continue
+        for lc in flow.locals:
+            if lc.kind != "let" or not _rust_stop_name(lc.name):
+                continue
+            if not (lc.type.replace(" ", "") == "bool" or lc.value_text in ("false", "true")):
+                continue
+            ptrs = [o for o in flow.locals if o.kind == "let" and o.value is not None and o.span.start_byte > lc.span.start_byte
+                    and flow.uses_in(lc.name, o.value[0], o.value[1])
+                    and ("as*mut" in o.value_text or "as*const" in o.value_text or "addr_of" in o.value_text)]
+            names = {p.name for p in ptrs}
+            # one level of wrapping: `let shared = SendPtr(p);`
+            for o in flow.locals:
+                if o.kind == "let" and o.value is not None and any(flow.uses_in(n, o.value[0], o.value[1]) for n in list(names)):
+                    names.add(o.name)
+            for c in spawn_bodies:
+                hit = next((n for n in names if flow.uses_in(n, c.body[0], c.body[1])), None)
+                if hit is None:
+                    continue
+                msg = (f"stop flag `{lc.name}` is a plain `bool` shared with a spawned thread through raw pointer "
+                       f"`{hit}`: writes on one side are a data race with reads on the other, and the thread may spin "
+                       f"forever on a cached value. Share an `Arc<AtomicBool>` instead.")
+                yield Finding("LL201", msg, lc.span, (Related(c.span, "the thread that reads it"),))
+                break

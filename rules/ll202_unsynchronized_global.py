@@ -1,62 +1,69 @@
 """## What it does
-Flags a write to a mutable namespace-scope or static variable (a global, a file-`static`, a
-static data member) made inside a function with no lock held, when another function reads or
-writes the same variable and there is evidence that the variable is shared between threads:
+Flags a mutable global (namespace-scope variable, file-`static`, static data member, or a
+function-local `static`) that is written with no lock held where another access to it (or another
+run of the same code) can run at the same time on a different thread. One finding per variable,
+on its declaration; the related locations are the unsynchronised writes, the access it races
+with, and the thread roots that put them on different threads.
 
-- some other access to it holds a lock (the code already treats it as shared), or
-- an access sits in a lambda handed to `std::thread` / `std::async`, or in a function started
-  as a thread or called from such a lambda, or
-- the file that declares it (or the writing function's file) guards other globals with a
-  namespace-scope mutex, or it is a static member of a class that owns a mutex.
+Which thread runs what comes from the thread model (`lifelint.threads`): roots are `main`,
+threads (`std::thread`, `pthread_create`, `std::async`, a `QThread::run`...), work handed to a
+pool (`submit`, `execute`, `enqueue`), handlers posted to an event loop or strand, signal
+handlers, and functions exported to another language (SWIG `%extend`/`%inline`; `extern "C"` in
+a library). Two accesses race only when they can run on two threads: two roots, at least one a
+real thread, not ordered by a phase (a write before the thread that reads it is started, or
+after it was joined, is a phase, not a race), or one root that runs concurrently with itself (a
+thread started in a loop or twice, a pool task, an exported function). Handlers posted to one
+strand or event loop are one thread (confinement). Code no root reaches runs on its callers'
+thread: it races with a real thread, never with `main` or an event loop.
 
-The finding sits on the unlocked write; related locations are an access in another function and
-the declaration. Variables that are `const`/`constexpr`, `std::atomic`, `thread_local`, mutexes
-and other synchronisation objects are skipped, as are writes with a lock held (in the function,
-or by every caller), writes in `main()` and in functions only `main()` calls, and initialisers
-(static initialisation runs before any thread).
+Skipped: `const`/`constexpr`, `std::atomic`, `thread_local`, mutexes and other synchronisation
+objects, writes with a lock held (in the function, or by every caller), static initialisers.
 
-Rust: a `static mut` written inside a function (outside `unsafe fn`s whose contract serialises callers).
+Rust: a `static mut` written (assigned, borrowed `&mut`, mutated through a `&mut self` method)
+where another access can run on another thread: a spawned thread or task, a signal handler
+(`signal`, `sigaction`, `signal_hook`), an `extern "C"` / `#[no_mangle]` function. Writes inside
+`Once::call_once` / `get_or_init`, under a lock guard, or behind a `compare_exchange`/`swap` gate
+are synchronised; `unsafe fn`s whose `# Safety` section can require callers to serialise are
+trusted. `addr_of_mut!` / `&raw mut` only make a pointer. `#[thread_local]`, `thread_local!`,
+`#[cfg(test)]` items and `#[test]` functions are not reported.
 
 ## Why is this bad?
 A global has no owner: any thread may read it while another writes it. The classic shape
-(seed 001): a binding sets `memory_disk_memory_size` from whatever thread calls it, while the
-session's disk thread reads it in a storage constructor. The read can see a torn or stale value,
-and the compiler may cache or reorder the access; it is undefined behaviour even when "it is only
-an integer".
+(seed 001): a SWIG binding sets `memory_disk_memory_size` from whatever Python thread calls it,
+while the session's disk thread reads it in a storage constructor. The read can see a torn or
+stale value, and the compiler may cache or reorder the access; it is undefined behaviour even
+when "it is only an integer".
 
 ## Example
 ```cpp
-std::int64_t memory_disk_memory_size = 0;
+std::int64_t g_memory_size = 0;               // <- reported here
 
-void set_memory_disk_io(std::int64_t size) {
-    memory_disk_memory_size = size;                  // no lock
+%extend session_params {                       // exported: any host thread
+    void set_memory_disk_io(std::int64_t size) { g_memory_size = size; }
 }
-memory_storage::memory_storage() : capacity(memory_disk_memory_size) {}  // disk thread
+memory_storage::memory_storage() : capacity(g_memory_size) {}  // disk thread
 ```
 
 ## Use instead
 ```cpp
-std::atomic<std::int64_t> memory_disk_memory_size{0};
+std::atomic<std::int64_t> g_memory_size{0};
 ```
 or guard every access with one mutex, or better, pass the value to the object that needs it
 instead of going through a global.
 
 ## Known limits
-- Whether two functions really run on different threads is not known; the evidence above is a
-  proxy. A global shared between threads with none of that evidence nearby (an asio handler on
-  a multi-threaded `io_context`, a callback from a library thread) is missed, and a global in a
-  file that locks other globals but is itself only touched by one thread is reported.
-- Executors (`post`, `dispatch`, `async_*`) are not taken as evidence: a single-threaded
-  `io_context` runs handlers on the thread that calls `run()`.
-- Writes in constructors count: a self-registering static object that writes a global during
-  static initialisation is reported when the evidence holds.
-- Function-local `static` variables are not checked (they are reached only through their
-  function); neither are globals reached through a pointer or reference.
-- Writes through unknown member functions (`g_table.update(x)`) count as reads.
-- Writes in free functions named as module setup (`*_init`, `*_global_init`, `Initialize*`)
-  are taken as happening before the threads start, and are not reported.
-- The lock must be held in the writing function or by all its callers; a write protected by a
-  lock taken further up a chain lifelint cannot resolve is reported.
+- Calls are resolved by name and declared type; virtual dispatch and function pointers beyond
+  thread starts are not followed, so code reached only through them counts as "no root".
+- A callback handed to an unknown library runs on an unknown thread: it is not a root unless
+  invoked from a known one by name (`p.on_done()` for a stored `p.on_done = [..]`).
+- Phases are judged in one body (and through its callers): a thread joined in another function
+  counts only when the thread object is a class member joined in one of its methods.
+- A `post`ed handler is taken to run on one event-loop thread; an `io_context` run by several
+  threads is not known.
+- Members of singletons are not checked yet; neither are globals reached through a pointer.
+
+## Measured precision
+On the tune half after this change: see benchmarks/precision (the ledger).
 """
 
 from __future__ import annotations
@@ -65,10 +72,13 @@ import re
 from dataclasses import dataclass
 
 from lifelint.locking import access_verb, is_sync_type, locking_index
-from lifelint.threads import describe, thread_model
+from collections import defaultdict
+
+from lifelint.rust_checks import (fn_label, guard_alive, in_once_closure, param_names, project, single_winner_gate,
+                                  static_target)
+from lifelint.threads import describe, rust_thread_model, thread_model
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
-from lifelint import rust_checks
 
 
 def _candidate(var) -> bool:
@@ -130,7 +140,8 @@ def _first_race(tm, writes, items):
                 hw = w.fn.held_at(w.held, w.lambda_index, w.span.start_byte)
                 if ho & hw:
                     continue
-            ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte)
+            ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte,
+                             _signal_safe(w.var))
             if ev is not None:
                 return w, o, ev
     return None
@@ -165,10 +176,20 @@ def _static_local_races(index, facts):
                 if not held:
                     writes.append(u)
             for u in writes:
-                ev = tm.may_race(fl, u.lambda_index, u.span.start_byte, fl, u.lambda_index, u.span.start_byte)
+                ev = tm.may_race(fl, u.lambda_index, u.span.start_byte, fl, u.lambda_index, u.span.start_byte,
+                                 _signal_safe(v))
                 if ev is not None:
                     yield v, fl, writes, u, ev, tm.roots_at(fl, u.lambda_index)
                     break
+
+
+def _signal_safe(v) -> tuple:
+    """A `volatile` scalar or a `sig_atomic_t` is what C and C++ let a signal handler write: the
+    handler runs on the thread it interrupts. Only threads are evidence against it."""
+    t = v.type.replace(" ", "")
+    if "sig_atomic_t" in t or ("volatile" in v.type.split() and _scalar(v)):
+        return ("signal",)
+    return ()
 
 
 def _candidate_local(v) -> bool:
@@ -187,7 +208,7 @@ class UnsynchronizedGlobal(Rule):
 
     def check(self, facts, index):
         if facts.language == "rust":
-            yield from rust_checks.check_ll202(facts, index)
+            yield from self._check_rust(facts, index)
             return
         table = index.memo("LL202.races", _build)
         for v in facts.cpp.globals:
@@ -205,6 +226,33 @@ class UnsynchronizedGlobal(Rule):
             related = [Related(w.span, f"`{v.name}` written here with no lock") for w in writes[:3]]
             related += _root_related(ra, rb, facts)
             yield self.finding(v.name_span, message, related)
+
+    def _check_rust(self, facts, index):
+        table = index.memo("LL202.rust", _rust_races)
+        for st in facts.rust.statics:
+            race = table.get(id(st))
+            if race is None:
+                continue
+            (wf, wfn, w), (of, ofn, o), (ra, rb) = race.write, race.other, race.roots
+            what = _RUST_WRITE_WORDS.get(w.kind) or f"mutated through `.{w.name}()`"
+            if o is w:
+                other_text = f"and {fn_label(wfn)} can run on two threads at once"
+            else:
+                other_text = f"and {'written' if race.other_write else 'read'} in {fn_label(ofn)}"
+            refs = (" Taking a reference to it (`&mut`, a `&mut self` method) is also rejected by Rust 2024's "
+                    "`static_mut_refs`." if race.reference else "")
+            message = (f"`static mut {st.name}` is {what} in {fn_label(wfn)} with no synchronisation {other_text}; these "
+                       f"can run at the same time on different threads ({_evidence_text(ra, rb, '', '')}), so they race "
+                       f"(undefined behaviour).{refs} Use an atomic (`static {st.name}: Atomic*`), a `Mutex`, or `OnceLock` "
+                       "for one-time initialisation.")
+            related = [Related(w.span, "written here with no synchronisation", None if wf is facts else wf.path)]
+            if o is not w:
+                if isinstance(o, int):  # a read: rows of identifier uses are not kept, point at the function
+                    related.append(Related(ofn.name_span, f"`{ofn.qualname}` reads it", None if of is facts else of.path))
+                else:
+                    related.append(Related(o.span, "written here", None if of is facts else of.path))
+            related += _root_related(ra, rb, facts)
+            yield self.finding(st.name_span, message, related)
 
     def _report(self, v, race, facts, index):
         w, o = race.writes[0], race.other
@@ -234,6 +282,123 @@ class UnsynchronizedGlobal(Rule):
                                    None if o.fn.path == facts.path else o.fn.path))
         related += _root_related(*race.roots, facts)
         return self.finding(v.name_span, message, related)
+
+
+# --- Rust ---------------------------------------------------------------------------------------
+
+RUST_MUTATING_METHODS = frozenset({
+    "push", "push_str", "push_back", "push_front", "insert", "remove", "clear", "extend", "truncate", "pop",
+    "pop_back", "pop_front", "take", "replace", "set", "drain", "retain", "sort", "sort_by", "sort_unstable", "swap",
+    "append", "resize", "get_mut", "iter_mut", "as_mut", "entry", "fill", "reverse", "dedup", "get_or_insert",
+    "get_or_insert_with"})
+_RUST_WRITE_WORDS = {"assign": "written", "ref_mut": "borrowed mutably (`&mut`)"}
+
+
+@dataclass
+class _RustRace:
+    write: tuple  # (facts, fn, event)
+    other: tuple  # (facts, fn, event or Span of a read)
+    other_write: bool
+    roots: tuple
+    reference: bool  # some write takes a `&mut` (Rust 2024's static_mut_refs rejects it)
+
+
+def _rust_static(P, facts, name):
+    """The `static mut` a name in `facts` refers to: the one declared in the same file, else the
+    only one of that name in the project (several: ambiguous, left alone)."""
+    items = [(f, st) for f, st in P.static_muts.get(name, ()) if not st.is_thread_local and not st.is_test]
+    same = [st for f, st in items if f is facts]
+    if same:
+        return same[0]
+    if len(items) == 1 and not any(st.name == name for st in facts.rust.statics):
+        return items[0][1]
+    return None
+
+
+def _rust_races(index):
+    """id(RStatic) -> _RustRace for `static mut`s with an unsynchronised write that can run at
+    the same time as another access (or another run of itself) on another thread."""
+    P = project(index)
+    if not P.static_muts:
+        return {}
+    tm = rust_thread_model(index)
+    acc: dict[int, list] = defaultdict(list)  # id(static) -> [(facts, fn, flow, event/Span, write, closure)]
+    statics = {}
+    for f in index.files:
+        if f.rust is None:
+            continue
+        for flow, fn in f.rust.flows_with_functions():
+            if fn.is_test:
+                continue
+            contract = fn.is_unsafe and fn.abi is None and fn.safety_doc  # documented: callers serialise
+            params = param_names(fn)
+            covered = []
+            for e in flow.events:
+                if e.kind in ("assign", "ref_mut"):
+                    pass
+                elif e.kind in ("method", "opt_take") and e.name in RUST_MUTATING_METHODS:
+                    pass
+                elif e.kind in ("raw_mut", "addr_of"):
+                    covered.append((e.span.start_byte, e.span.end_byte))  # a raw pointer: not an access here
+                    continue
+                else:
+                    continue
+                if e.recv.startswith(("*", "(*")):
+                    continue  # a write through a pointer stored in the static, not to the static
+                name = static_target(e.recv)
+                if not name or name not in P.static_muts or flow.local(name, e.start) is not None or name in params:
+                    continue
+                st = _rust_static(P, f, name)
+                if st is None:
+                    continue
+                covered.append((e.span.start_byte, e.span.end_byte))
+                if contract or in_once_closure(flow, e) or guard_alive(flow, e.start) is not None \
+                        or single_winner_gate(P, flow, e)[0]:
+                    continue  # one-time initialisation, or serialised by a lock / a gate / the caller
+                statics[id(st)] = st
+                acc[id(st)].append((f, fn, flow, e, True, e.closure))
+            for name in P.static_muts:
+                for b in flow.uses.get(name, ()):
+                    if any(a <= b < z for a, z in covered) or flow.local(name, b) is not None or name in params:
+                        continue
+                    st = _rust_static(P, f, name)
+                    if st is None:
+                        continue
+                    statics[id(st)] = st
+                    acc[id(st)].append((f, fn, flow, b, False, _closure_at(flow, b)))
+    out = {}
+    for sid, items in acc.items():
+        writes = [x for x in items if x[4]]
+        if not writes:
+            continue
+        reference = any(x[3].kind == "ref_mut" or x[3].kind in ("method", "opt_take") for x in writes)
+        found = None
+        for w in writes[:32]:
+            wf, wfn, wflow, we, _, wc = w
+            hw = tm.handles[id(wflow)]
+            for o in sorted(items, key=lambda o: (o is w, o[4]))[:256]:
+                of, ofn, oflow, oe, owrite, oc = o
+                if o is not w and oflow is wflow and oc == wc:
+                    continue
+                ho = tm.handles[id(oflow)]
+                ev = tm.may_race(hw, wc if wc >= 0 else None, we.start, ho, oc if oc >= 0 else None,
+                                 oe if isinstance(oe, int) else oe.start)
+                if ev is not None:
+                    found = _RustRace((wf, wfn, we), (of, ofn, oe), owrite, ev, reference)
+                    break
+            if found:
+                break
+        if found:
+            out[sid] = found
+    return out
+
+
+def _closure_at(flow, byte: int) -> int:
+    best = -1
+    for i, c in enumerate(flow.closures):
+        if c.body[0] <= byte < c.body[1] and (best < 0 or flow.closures[best].body[0] <= c.body[0]):
+            best = i
+    return best
 
 
 def _evidence_text(ra, rb, how_a, how_b, same=False) -> str:

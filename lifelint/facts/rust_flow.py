@@ -50,6 +50,9 @@ BOUND_METHODS = frozenset({"min", "clamp", "checked_add", "checked_sub", "checke
                            "checked_next_power_of_two", "checked_offset"})
 PANIC_MACROS = frozenset({"panic", "unreachable", "todo", "unimplemented"})
 SPAWN_OWNERS = frozenset({"thread", "tokio", "task", "rayon", "async_std", "smol", "std::thread"})
+# Calls that install a callback (signal handlers): their arguments are kept on the `call` event.
+HANDLER_CALLS = frozenset({"signal", "sigaction", "register", "register_unchecked", "register_signal_unchecked",
+                           "set_handler", "register_sigaction"})
 COMPARISON_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 BRANCHY = frozenset({"if_expression", "match_expression", "loop_expression", "while_expression", "for_expression"})
 
@@ -752,7 +755,9 @@ class _Extractor:
         else:
             kind = "call"
         if kind == "call":
-            self._event(flow, ctx, "call", node, name=path, owner=owner)
+            # arguments kept for the calls that install a handler (the thread model reads them)
+            self._event(flow, ctx, "call", node, name=path, owner=owner,
+                        args=_args(args_node) if name in HANDLER_CALLS else ())
             return
         ords = _orderings(args_node) if kind == "fence" else ()
         self._event(flow, ctx, kind, node, name=path, owner=owner, args=_args(args_node), orderings=ords,
@@ -771,7 +776,8 @@ class _Extractor:
             flow.exits.append(("panic", node.start_byte))
         elif name in ("addr_of_mut", "addr_of"):
             inner = _compact(tt)[1:-1] if tt is not None else ""
-            self._event(flow, ctx, "ref_mut" if name == "addr_of_mut" else "addr_of", node, name=inner, recv=inner)
+            # a raw pointer, not a `&mut` borrow: no reference to the place is created
+            self._event(flow, ctx, "raw_mut" if name == "addr_of_mut" else "addr_of", node, name=inner, recv=inner)
         elif name in ("ready", "try_ready") and tt is not None:
             flow.exits.append(("?", node.start_byte))
 
@@ -1000,7 +1006,8 @@ class _Extractor:
         elif t == "reference_expression":
             if any(c.type == "mutable_specifier" for c in n.children):
                 val = n.child_by_field_name("value")
-                self._event(flow, ctx, "ref_mut", n, name=_compact(val), recv=_compact(val))
+                raw = n.text.startswith(b"&raw")  # `&raw mut X`: a raw pointer, like addr_of_mut!
+                self._event(flow, ctx, "raw_mut" if raw else "ref_mut", n, name=_compact(val), recv=_compact(val))
         elif t == "unary_expression":
             if n.text.startswith(b"*"):
                 arg = n.named_children[0] if n.named_children else None
