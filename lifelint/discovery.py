@@ -16,6 +16,7 @@ SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".jj", "target", "build", "_build", "out", "cmake-build-debug",
     "cmake-build-release", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".cache",
     ".lifelint_cache", "CMakeFiles", "bazel-out", "bazel-bin", "bazel-testlogs",
+    ".pc",  # quilt's state: pristine copies of the files its patches changed (Debian source trees)
 })
 
 

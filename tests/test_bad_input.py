@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -119,3 +120,16 @@ def test_cpp_like_noise_never_crashes_rules(text):
         p.write_text(text)
         result = scan_paths([str(p)], root=d, jobs=1)
         assert not [x for x in result.diagnostics if x.kind == "internal"], result.diagnostics
+
+
+def test_tool_state_folders_are_not_sources(tmp_path):
+    """quilt's .pc/ holds pre-patch copies of patched files (every Debian source tree that was
+    unpacked has one): scanning it would report each hazard twice, once in a stale copy."""
+    from lifelint.discovery import discover
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.cpp").write_text("int a;\n")
+    (tmp_path / ".pc" / "fix.patch" / "src").mkdir(parents=True)
+    (tmp_path / ".pc" / "fix.patch" / "src" / "a.cpp").write_text("int a;\n")
+    found = {Path(f.path).relative_to(tmp_path).as_posix() for f in discover([str(tmp_path)], tmp_path, [], False).files}
+    assert found == {"src/a.cpp"}

@@ -82,6 +82,8 @@ def fetch_cpp(corpus: dict, corpora_dir: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     # --skip-patches would give upstream; Debian's patches are part of the pinned source.
     _run(["dpkg-source", "--no-check", "-x", str(dsc), str(tmp)])
+    # quilt keeps pre-patch copies of the patched files in .pc/: not part of the source.
+    shutil.rmtree(tmp / ".pc", ignore_errors=True)
     tmp.rename(dest)
     stamp.write_text(corpus["source"] + "\n")
     log(f"{name}: unpacked {pkg} {upstream} into {dest}")
