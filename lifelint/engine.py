@@ -39,6 +39,11 @@ class ScanOptions:
     context_root: Path | None = None
 
 
+# A scan of at least this many lines freezes its facts out of the cyclic collector's sight while
+# the rules run; a smaller one (an editor buffer, a few files) is left to the collector as usual.
+FREEZE_MIN_LINES = 20_000
+
+
 # --- per file (runs in workers) --------------------------------------------------------------
 
 def analyse_file(src: SourcePath, settings: Settings) -> tuple[FileFacts | None, list[FileDiagnostic]]:
@@ -359,11 +364,19 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
         analysed = analyse_all(disc.files, settings, opts.jobs, opts.progress, use_cache=opts.use_cache, cache_dir=opts.cache_dir)
         # The facts live until the end: keep the collector from re-walking a million objects
         # (frozen before it is back on, or its first pass would walk them all once).
-        gc.freeze()
+        frozen = sum(facts.line_count for facts, _ in analysed if facts is not None) >= FREEZE_MIN_LINES
+        if frozen:
+            gc.freeze()
     try:
         return _check(opts, disc, analysed, result)
     finally:
-        gc.unfreeze()
+        if frozen:
+            gc.unfreeze()
+            # Unfrozen objects do not count toward the collector's next full pass, and the facts
+            # are cyclic (the lock index's call graph links them): in a long-lived process they
+            # would never be freed (issue 16). Collect once, now that they are dropped.
+            del analysed
+            gc.collect()
 
 
 def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:

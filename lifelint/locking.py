@@ -26,6 +26,7 @@ handed to a synchronous algorithm: it sees only the locks taken in its own body.
 from __future__ import annotations
 
 import re
+import weakref
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
@@ -905,7 +906,10 @@ def _build(index: "ProjectIndex") -> LockingIndex:
         b.collect_accesses(fl)
     _entry_fixpoint(b.fns)
     threaded = _threaded_files(b.fns, index)
-    return LockingIndex(b.fns, {id(fl.fn): fl for fl in b.fns}, dict(b.classes), bool(threaded), threaded, index=index)
+    return LockingIndex(b.fns, {id(fl.fn): fl for fl in b.fns}, dict(b.classes), bool(threaded), threaded,
+                        # The index memoizes this object: a strong reference back would make a cycle holding
+                        # every file's facts, left to the cyclic collector (a leak in a long-lived process).
+                        index=weakref.proxy(index))
 
 
 def locking_index(index: "ProjectIndex") -> LockingIndex:
