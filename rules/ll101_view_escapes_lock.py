@@ -130,6 +130,7 @@ class ViewEscapesLock(Rule):
         end_what = {"unlock": f"the `unlock()` at {_lines(end_line)}", "scope": f"the end of the guard's scope at {_lines(end_line)}",
                     "function": f"the function's end at {_lines(end_line)}"}[region.end_kind]
         related_end = Related(region.end_span, f"{mutex} is released here")
+        related_lock = Related(region.span, f"{mutex} is locked here")  # the first step of the path (SARIF codeFlows)
         # 1. Views that get their value from protected state while the lock is held.
         tainted: dict[int, tuple[str, object]] = {}  # decl -> (value text, span)
         events = []
@@ -178,7 +179,7 @@ class ViewEscapesLock(Rule):
                        "thread can change or free what it points to in between. Copy the data into an owning "
                        "container while the lock is held, or finish using it inside the locked scope.")
                 reported.add(di)
-                yield self.finding(esc.span, msg, [Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                yield self.finding(esc.span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
                 continue
             # b. captured inside the lock by a lambda that runs later
             for li, L in enumerate(flow.lambdas):
@@ -195,7 +196,7 @@ class ViewEscapesLock(Rule):
                        f"{end_what} releases the lock: the callback reads it unprotected. Capture an owning copy "
                        "instead, or take the lock again inside the callback and re-fetch.")
                 reported.add(di)
-                yield self.finding(span, msg, [Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                yield self.finding(span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
                 break
             if di in reported:
                 continue
@@ -207,7 +208,7 @@ class ViewEscapesLock(Rule):
                             msg = (f"{what} {origin} and is returned at {_lines(r.span.line)}; the lock is released as "
                                    f"`{fn.name}` returns, so the caller uses it unprotected. Return a copy instead.")
                             reported.add(di)
-                            yield self.finding(r.span, msg, [Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                            yield self.finding(r.span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
                             break
         # 2. A getter that returns a view of guarded state directly.
         if lam is None and flow.return_view is not None:
@@ -220,7 +221,7 @@ class ViewEscapesLock(Rule):
                 msg = (f"`{fn.name}` returns {VIEW_WORDS[flow.return_view]} to `{_short(v)}` while {mutex} is locked; the lock "
                        f"is released as it returns, so the caller reads the guarded data unprotected. Return a copy "
                        f"(by value), or let the caller hold the lock while it uses the result.")
-                yield self.finding(r.span, msg, [related_end])
+                yield self.finding(r.span, msg, [related_lock, related_end])
         # 3. A view of guarded state stored into a member that is read without the lock.
         if lam is None and fn.class_name and index is not None:
             for a in flow.assigns:
@@ -244,7 +245,7 @@ class ViewEscapesLock(Rule):
                 msg = (f"`{a.target}` ({VIEW_WORDS[mview]} member) is set to `{_short(v)}`, a view of data guarded by {mutex}, "
                        f"but `{ufn.qualname}` reads `{a.target_name}` without holding that lock (line {uuse.span.line}): it "
                        f"can follow the view after the data changed. Store an owning copy, or read the member only under {mutex}.")
-                rel = [related_end, Related(uuse.span, f"`{a.target_name}` is read here without {mutex}", None if ufile is None else ufile.path)]
+                rel = [related_lock, related_end, Related(uuse.span, f"`{a.target_name}` is read here without {mutex}", None if ufile is None else ufile.path)]
                 yield self.finding(a.span, msg, rel)
 
     @staticmethod

@@ -326,7 +326,57 @@ def test_real_scan_is_valid(tmp_path, validator):
     doc, result = engine_sarif(tmp_path)
     assert schema_errors(validator, doc) == []
     assert github_problems(doc) == []
-    assert len(doc["runs"][0]["results"]) == len(result.findings)
+    assert len(doc["runs"][0]["results"]) == len(result.findings) + len(result.hidden)
+
+
+def test_every_multi_step_result_has_a_code_flow_in_order(tmp_path):
+    doc, result = engine_sarif(tmp_path)
+    multi = [r for r in doc["runs"][0]["results"] if r.get("relatedLocations")]
+    assert multi, "the fixtures have findings with related locations"
+    for r in multi:
+        steps = r["codeFlows"][0]["threadFlows"][0]["locations"]
+        assert len(steps) == len(r["relatedLocations"]) + 1
+        assert [s["executionOrder"] for s in steps] == list(range(1, len(steps) + 1))
+        # the primary location is one of the steps
+        prim = r["locations"][0]["physicalLocation"]
+        assert any(s["location"]["physicalLocation"]["region"]["startLine"] == prim["region"]["startLine"]
+                   and s["location"]["physicalLocation"]["artifactLocation"] == prim["artifactLocation"] for s in steps)
+    for r in doc["runs"][0]["results"]:
+        if not r.get("relatedLocations"):
+            assert "codeFlows" not in r
+    # a path through a lock's release starts where the lock is taken
+    ll101 = [[s["location"]["message"]["text"] for s in r["codeFlows"][0]["threadFlows"][0]["locations"]]
+             for r in multi if r["ruleId"] == "LL101"]
+    released = [texts for texts in ll101 if any("released here" in t or "dropped here" in t for t in texts)]
+    assert released and all("locked here" in t[0] or "lock taken here" in t[0] for t in released), released
+
+
+def test_rule_descriptions_are_whole_sentences():
+    from lifelint.registry import all_rules
+    from lifelint.report.sarif import rule_descriptor
+
+    dangling = ("when", "then", "and", "or", "the", "a", "an", "to", "of", "with", "that", "which")
+    for rule in all_rules():
+        text = rule_descriptor(rule)["fullDescription"]["text"]
+        assert text.endswith(".") and not text.endswith((":.", "….", "…")), (rule.code, text[-60:])
+        assert text.rstrip(".").split()[-1].lower() not in dangling, (rule.code, text[-60:])
+        assert len(text) <= 1024
+
+
+def test_suppressed_and_baselined_results_carry_suppressions(tmp_path, run_cli):
+    from conftest import NOOP_DEALLOCATOR
+
+    (tmp_path / "a.cpp").write_text(NOOP_DEALLOCATOR.replace(
+        "void free_disk_buffer(char* b) override {", "void free_disk_buffer(char* b) override {  // lifelint: ignore[LL108] -- pool-owned"))
+    (tmp_path / "b.cpp").write_text(NOOP_DEALLOCATOR)
+    code, out, _ = run_cli(["check", "--write-baseline", "base.json", "b.cpp"], tmp_path)
+    code, out, _ = run_cli(["check", "--format", "sarif", "--baseline", "base.json", "."], tmp_path)
+    assert code == 0
+    results = json.loads(out)["runs"][0]["results"]
+    by_file = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: r for r in results}
+    assert by_file["a.cpp"]["suppressions"] == [{"kind": "inSource", "status": "accepted", "justification": "pool-owned"}]
+    assert by_file["b.cpp"]["suppressions"][0]["kind"] == "external"
+    assert "base.json" in by_file["b.cpp"]["suppressions"][0]["justification"]
 
 
 # --- the Microsoft SARIF Multitool ----------------------------------------------------------------

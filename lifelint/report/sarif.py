@@ -8,6 +8,11 @@
   after the last character.
 - `partialFingerprints`: GitHub's `primaryLocationLineHash` (computed the codeql-action way) and
   lifelint's own line-shift-stable `lifelint/v1`.
+- `codeFlows[0].threadFlows[0].locations`: a finding with related locations is also a path
+  through its steps in order (lock taken, view made, lock released, use), which GitHub shows.
+- `fullDescription`: the rule's "What it does", whole sentences only (a list is folded in).
+- Results an inline suppression, the baseline or `--diff-base` hid are emitted too, with
+  `suppressions` (`inSource` / `external`, `status: accepted`, the justification).
 - File diagnostics are `invocations[0].toolExecutionNotifications`.
 
 The output passes the OASIS schema and the SARIF Multitool's `validate --rule-kind "Gh;Sarif"`
@@ -55,6 +60,36 @@ def first_paragraph(markdown: str) -> str:
         if para.strip() and not para.lstrip().startswith("```"):
             return " ".join(para.split())
     return ""
+
+
+_BULLET = re.compile(r"^\s*(?:[-*]|\d+[.)])\s+", re.M)
+
+
+def full_description(section: str, limit: int = MAX_DESCRIPTION) -> str:
+    """A rule's "What it does" as plain text, whole sentences only: paragraphs are taken until
+    the text ends a sentence (a paragraph ending in `:` or `when` is followed by its list, whose
+    items join with `; `), then cut at the last sentence end that fits `limit`."""
+    text = ""
+    for para in re.split(r"\n\s*\n", section.strip()):
+        if para.lstrip().startswith("```"):
+            break
+        if _BULLET.match(para):
+            items = [" ".join(i.split()).rstrip(" ,;.") for i in _BULLET.split(para) if i.strip()]
+            chunk = "; ".join(items) + "."
+        else:
+            chunk = " ".join(para.split())
+        text = f"{text} {chunk}".strip()
+        if text[-1:] in ".!?" and len(text) >= 80:
+            break
+    text = text.replace(":.", ".")
+    if len(text) <= limit:
+        return sentence(text)
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    if end > 0:
+        return cut[:end + 1]
+    end = cut.rfind("; ")
+    return sentence(cut[:end] if end > 0 else truncate(text, limit - 1))
 
 
 def artifact_location(path: str, root: str) -> dict:
@@ -109,7 +144,7 @@ def physical_location(loc: Location, root: str, cache: SourceCache | None = None
 def rule_descriptor(rule) -> dict:
     sections = rule.doc_sections()
     summary = sentence(rule.summary)
-    full = first_paragraph(sections.get("What it does", "")) or summary
+    full = full_description(sections.get("What it does", "")) or summary
     doc = rule.doc().strip() or summary
     title = f"{rule.code} {rule.name}"
     tags = list(dict.fromkeys(rule.tags))
@@ -117,7 +152,7 @@ def rule_descriptor(rule) -> dict:
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": truncate(summary)},
-        "fullDescription": {"text": truncate(sentence(full))},
+        "fullDescription": {"text": full},
         "help": {
             "text": f"{title}: {summary}\n\n{doc}\n",
             "markdown": f"# {title}\n\n{summary}\n\n{doc}\n",
@@ -166,8 +201,38 @@ def result_object(f: ReportedFinding, index: dict[str, int], root: str, cache: S
             {"id": i, "physicalLocation": physical_location(loc, root, cache), "message": {"text": sentence(msg) or "Related location."}}
             for i, (loc, msg) in enumerate(f.related, start=1)
         ]
+        res["codeFlows"] = [code_flow(f, root, cache)]
     res["partialFingerprints"] = {"primaryLocationLineHash": f.line_hash, "lifelint/v1": f.fingerprint}
+    if f.suppression is not None:
+        kind, justification = f.suppression
+        sup: dict = {"kind": kind, "status": "accepted"}
+        if justification:
+            sup["justification"] = justification
+        res["suppressions"] = [sup]
     return res
+
+
+def flow_steps(f: ReportedFinding) -> list[tuple[Location, str]]:
+    """The finding's steps in order: in the primary's file by position (the lock taken, the view
+    made, the lock released, the use), the primary among them; steps in other files after, in
+    the order the rule gave them."""
+    here = [(f.location, f.message)] + [(loc, msg) for loc, msg in f.related if loc.path == f.location.path]
+    elsewhere = [(loc, msg) for loc, msg in f.related if loc.path != f.location.path]
+    here.sort(key=lambda lm: (lm[0].line, lm[0].col))
+    return here + elsewhere
+
+
+def code_flow(f: ReportedFinding, root: str, cache: SourceCache | None = None) -> dict:
+    """SARIF 3.36: one thread flow through the finding's steps (GitHub shows it as a path)."""
+    locations = []
+    for order, (loc, msg) in enumerate(flow_steps(f), start=1):
+        locations.append({
+            "location": {"physicalLocation": physical_location(loc, root, cache),
+                         "message": {"text": _escape_brackets(sentence(msg) or "Step.")}},
+            "nestingLevel": 0,
+            "executionOrder": order,
+        })
+    return {"threadFlows": [{"locations": locations}]}
 
 
 def _escape_brackets(text: str) -> str:
@@ -194,8 +259,13 @@ def diagnostic_notification(d: FileDiagnostic, root: str) -> dict:
     return notification(DIAGNOSTIC_LEVEL.get(d.kind, "warning"), f"{d.path}: {d.message}", d.path, root, kind=d.kind)
 
 
-def document(result: ScanResult, rules: Sequence[type], sources: Mapping[str, list[str]] | None = None) -> dict:
+def document(result: ScanResult, rules: Sequence[type], sources: Mapping[str, list[str]] | None = None,
+             suppressed: bool = True) -> dict:
+    """`suppressed`: also emit the results an inline suppression, the baseline or --diff-base
+    hid, each with `suppressions` saying which and why (SARIF 3.27.23)."""
     findings = sorted_findings(result)
+    if suppressed and result.hidden:
+        findings = sorted_findings(ScanResult(root=result.root, findings=[*findings, *result.hidden]))
     cache = SourceCache(result.root, sources)
     descriptors = {r.code: rule_descriptor(r) for r in rule_list(rules, findings)}
     for f in findings:
@@ -229,6 +299,6 @@ def document(result: ScanResult, rules: Sequence[type], sources: Mapping[str, li
 
 
 def render(result: ScanResult, rules: Sequence[type], stream: TextIO, *, color: bool = False,
-           sources: Mapping[str, list[str]] | None = None) -> None:
-    json.dump(document(result, rules, sources), stream, indent=2, ensure_ascii=True)
+           sources: Mapping[str, list[str]] | None = None, suppressed: bool = True) -> None:
+    json.dump(document(result, rules, sources, suppressed), stream, indent=2, ensure_ascii=True)
     stream.write("\n")
