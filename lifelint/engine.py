@@ -405,22 +405,6 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
     by_code = {r.code: r for r in rule_classes}
     index = ProjectIndex(facts_list, settings)
     facts_by_path = {f.path: f for f in facts_list}
-    suppressions: dict[str, SuppressionIndex] = {}
-    kept: list[tuple[Finding, tuple[str, str] | None]] = []
-    for facts in facts_list:
-        findings, diags = run_rules(rules, facts, index)
-        result.diagnostics.extend(diags)
-        for f in findings:
-            rc = by_code[f.code]
-            if ignored_for_file(settings, f.path, rc.code, rc.name):
-                continue
-            target = facts_by_path.get(f.path, facts)
-            sup = suppressions.get(target.path)
-            if sup is None:
-                sup = suppressions[target.path] = SuppressionIndex(target)
-            hit = sup.match(rc.code, rc.name, f.span)
-            kept.append((f, None if hit is None else ("inSource", hit.reason or "")))
-
     lines_cache: dict[str, tuple[list[bytes], list[str]]] = {}
 
     def lines_of(path: str) -> list[bytes]:
@@ -432,6 +416,24 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
             raw = _read_lines(open_path.get(path, str(root / path)))
             lines_cache[path] = (raw, [ln.decode("utf-8", "replace") for ln in raw])
         return lines_cache[path]
+
+    # Every file's directives are read, so a malformed one is reported even where nothing fires.
+    suppressions: dict[str, SuppressionIndex] = {}
+    for facts in facts_list:
+        sup = suppressions[facts.path] = SuppressionIndex(facts, lambda p=facts.path: text_of(p)[1])
+        result.diagnostics.extend(sup.diagnostics())
+    kept: list[tuple[Finding, tuple[str, str] | None]] = []
+    for facts in facts_list:
+        findings, diags = run_rules(rules, facts, index)
+        result.diagnostics.extend(diags)
+        for f in findings:
+            rc = by_code[f.code]
+            if ignored_for_file(settings, f.path, rc.code, rc.name):
+                continue
+            target = facts_by_path.get(f.path, facts)
+            sup = suppressions[target.path]
+            hit = sup.match(rc.code, rc.name, f.span)
+            kept.append((f, None if hit is None else ("inSource", hit.reason or "")))
 
     # Stable fingerprints count earlier identical (code, line text) pairs in a file.
     occurrences: dict[tuple[str, str, str], int] = {}
@@ -478,7 +480,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
         enabled = {r.code: r.name for r in rule_classes}
         known = {r.code: r.name for r in all_rules()}
         for facts in facts_list:
-            sup = suppressions.get(facts.path) or SuppressionIndex(facts)
+            sup = suppressions[facts.path]
             for s, why in sup.unused(enabled, known):
                 result.unused_suppressions.append((to_location(facts.path, s.span, lines_of(facts.path)), why))
     result.diagnostics.sort(key=lambda d: (d.path, d.kind))
