@@ -25,7 +25,7 @@ from lifelint.model import Span
 _ATOMIC_TYPE = re.compile(r"(?:^|::|\b)(?:atomic\s*<|atomic_(?:bool|int|uint|long|ulong|llong|ullong|size_t|"
                           r"intptr_t|uintptr_t|int\d+_t|uint\d+_t|char|schar|uchar|short|ushort)\b)")
 _LOCK_TYPES = re.compile(r"\b(?:lock_guard|unique_lock|scoped_lock|shared_lock|MutexLock|LockGuard|mutex::scoped_lock)\b")
-_CONST_VALUE = re.compile(r"^(?:true|false|nullptr|NULL|-?\d[\w.']*|[A-Z][A-Za-z0-9_]*|(?:[A-Za-z_]\w*::)+[A-Za-z_]\w*|"
+_CONST_VALUE = re.compile(r"^(?:true|false|nullptr|NULL|-?\d[\w.']*|[A-Z][A-Za-z0-9_]*|k[A-Z]\w*|(?:[A-Za-z_]\w*::)+[A-Za-z_]\w*|"
                           r"static_cast<[^>]+>\((?:[A-Z_][\w:]*|-?\d+)\))$")
 _EXITS = frozenset({"return_statement", "break_statement", "continue_statement", "throw_statement", "goto_statement"})
 
@@ -37,6 +37,14 @@ class CheckThenAct:
     store: Span  # the write in the guarded code
     store_text: str  # `started_.store(true)` / `started_ = true`
     value: str  # the stored value
+    # Does reaching the store imply the check saw a value other than the stored one? True: the
+    # store changes the flag (a claim); False: it may store what was already there (idempotent);
+    # None: the condition does not say (a load inside a call, a mix of conditions).
+    claims: bool | None = None
+    # Something is done after the store on the path it guards (a call, a write, `return true` or a
+    # computed value): the exclusive work the claim is for. A store after all the work is a
+    # "done" marker, not a claim.
+    work_after: bool = True
 
 
 def _t(node) -> str:
@@ -99,7 +107,9 @@ def _atomic_name(expr, atomics: set[str]) -> str | None:
 def _reads(cond, atomics: set[str]) -> list[tuple[str, object]]:
     """Atomic reads in a condition: `x.load(..)`, or `x` used as a value."""
     out = []
-    for n in _walk(cond):
+    # An atomic handed to a function (`atomic_compare_exchange(flag, 1, 0)`, `std::atomic_exchange(&f, 1)`,
+    # `is_set(f.load())`) is that function's business: its result is not this flag's value.
+    for n in _walk(cond, prune=("lambda_expression", "argument_list")):
         if n.type == "call_expression":
             fn = n.child_by_field_name("function")
             if fn is not None and fn.type == "field_expression" and _t(fn.child_by_field_name("field")) == "load":
@@ -163,6 +173,104 @@ def _has_other_effects(region_nodes, store_node, name: str) -> bool:
                 return True
             if n.type == "return_statement" and n.named_children:
                 return True
+    return False
+
+
+def _work_after(region_nodes, store_node, name: str) -> bool:
+    """Work done after the store on the guarded path: what a claim is for. A return hands the
+    caller something exclusive only as `return true` (the "you won" answer of a first-caller
+    check); `return 0;`, `return S_OK;` or returning a result computed before the store records
+    work already done, and calls in a return are seen as calls."""
+    end = store_node.end_byte
+    for top in region_nodes:
+        for n in _walk(top):
+            if n.start_byte < end or _inside(n, store_node):
+                continue
+            if n.type in ("call_expression", "assignment_expression", "update_expression", "delete_expression",
+                          "new_expression"):
+                if n.type == "call_expression":
+                    fn = n.child_by_field_name("function")
+                    if fn is not None and fn.type == "field_expression" and _norm(_t(fn.child_by_field_name("argument"))) == name:
+                        continue
+                return True
+            if n.type in ("break_statement", "continue_statement", "goto_statement"):
+                return True
+            if n.type == "return_statement" and n.named_children and _t(n.named_children[0]).strip() == "true":
+                return True
+    return False
+
+
+_FALSY = frozenset({"false", "0", "nullptr", "NULL", "0L", "0l", "0u", "0U"})
+
+
+def _unwrap(n):
+    while n is not None and n.type in ("condition_clause", "parenthesized_expression") and n.named_child_count == 1:
+        n = n.named_children[0]
+    return n
+
+
+def _implied(cond, name: str, atoms: set, truth: bool):
+    """What `cond` being `truth` says about atomic `name` (read at the nodes in `atoms`):
+    ("truthy",) / ("falsy",) / ("eq", C) / ("ne", C), or None when it says nothing sure."""
+    n = _unwrap(cond)
+    if n is None:
+        return None
+    if (n.start_byte, n.end_byte) in atoms:
+        return ("truthy",) if truth else ("falsy",)
+    if n.type == "unary_expression" and _t(n.child_by_field_name("operator")) == "!":
+        return _implied(n.child_by_field_name("argument"), name, atoms, not truth)
+    if n.type == "binary_expression":
+        op = _t(n.child_by_field_name("operator"))
+        left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+        if op in ("&&", "||"):
+            a = _implied(left, name, atoms, truth)
+            b = _implied(right, name, atoms, truth)
+            # `a && b` true (or `a || b` false): both hold, either side's fact is sure
+            if (op == "&&") == truth:
+                return a or b
+            return a if a == b else None  # one of them holds: only a fact both give is sure
+        if op in ("==", "!="):
+            lu, ru = _unwrap(left), _unwrap(right)
+            for atom, other in ((lu, ru), (ru, lu)):
+                if atom is not None and (atom.start_byte, atom.end_byte) in atoms and other is not None:
+                    c = re.sub(r"\s+", "", _t(other))
+                    if not _CONST_VALUE.match(c):
+                        return None
+                    eq = (op == "==") == truth
+                    if c in _FALSY:
+                        return ("falsy",) if eq else ("truthy",)
+                    return ("eq", c) if eq else ("ne", c)
+    return None
+
+
+def _claims(fact, value: str) -> bool | None:
+    """Whether storing `value` where `fact` holds changes the flag (True), may leave it as it
+    was (False), or nobody can tell (None)."""
+    v = re.sub(r"\s+", "", value)
+    falsy = v in _FALSY
+    if fact is None:
+        return None
+    if fact[0] == "falsy":
+        return not falsy
+    if fact[0] == "truthy":
+        return True if falsy else (False if v == "true" else None)
+    if fact[0] == "eq":
+        return v != fact[1]
+    if fact[0] == "ne":
+        return True if v == fact[1] else None  # `if (s != CLOSED) { s = CLOSED; ..}`: a transition into it
+    return None
+
+
+def _rechecked_inside(if_node, wnode, name: str, atomics: set[str]) -> bool:
+    """The store sits under a nearer `if` that reads the same atomic again (double-checked:
+    the outer read is a fast path, the inner check is the one that guards the store)."""
+    p = wnode.parent
+    while p is not None and p != if_node:
+        if p.type == "if_statement":
+            c = p.child_by_field_name("condition")
+            if c is not None and any(nm == name for nm, _ in _reads(c, atomics)):
+                return True
+        p = p.parent
     return False
 
 
@@ -246,20 +354,22 @@ def extract(root, data: bytes, facts, out) -> None:
             if name in seen or _shadowed_by_local(n, name):
                 continue
             found = None
-            for reg in regions:
+            for reg, truth in zip(regions, (True, False)):
                 w = _writes(reg, name, atomics)
                 if w:
-                    found = (w[0], [reg])
+                    found = (w[0], [reg], truth)
                     break
             if found is None and after:
                 for i, s in enumerate(after):
                     w = _writes(s, name, atomics)
                     if w:
-                        found = (w[0], after[i:])
+                        found = (w[0], after[i:], False)
                         break
             if found is None:
                 continue
-            (wnode, wtext, value), region_nodes = found
+            (wnode, wtext, value), region_nodes, truth = found
+            if _rechecked_inside(n, wnode, name, atomics):
+                continue
             if not _CONST_VALUE.match(re.sub(r"\s+", "", value)):
                 continue
             if any(_single_steps(r, name, atomics) for r in region_nodes):
@@ -269,6 +379,9 @@ def extract(root, data: bytes, facts, out) -> None:
             if _under_lock(n) or _under_lock(wnode):
                 continue
             seen.add(name)
+            atoms = {(r.start_byte, r.end_byte) for nm, r in reads if nm == name}
+            claims = _claims(_implied(cond, name, atoms, truth), value)
             items.append(CheckThenAct(name, Span.of(rnode), Span.of(wnode), re.sub(r"\s+", " ", wtext)[:80],
-                                      re.sub(r"\s+", " ", value)))
+                                      re.sub(r"\s+", " ", value), claims,
+                                      _work_after(region_nodes, wnode, name)))
     out.extra["atomic_check_then_act"] = items
