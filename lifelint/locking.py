@@ -217,7 +217,6 @@ class FnLocks:
     entry_guarded: frozenset[str] = frozenset()  # ... through the guard it passes in (ends at `l.unlock()`)
     context: str = "any"  # "ctor" (reached only from constructors/destructors), "main" (only from main), "any"
     runs_later: set = field(default_factory=set)  # lambda indexes whose bodies run after the function returns
-    deferred: list = field(default_factory=list)  # (keys, start, end, lambda) for `std::lock(a, b)` on deferred guards
     annotated: frozenset[str] = frozenset()  # locks a thread-safety annotation says the caller holds (`REQUIRES(mu_)`)
 
     @property
@@ -555,50 +554,25 @@ class _Builder:
         for ri, r in enumerate(regions):
             keys = fl.region_keys[ri]
             lam = flow.lock_lambda[ri] if ri < len(flow.lock_lambda) else None
-            held = set()
-            for rj, r2 in enumerate(regions):
-                if rj != ri and r2.holds(r.span.start_byte) and (flow.lock_lambda[rj] if rj < len(flow.lock_lambda) else None) == lam \
-                        and not (r2.span.start_byte == r.span.start_byte):
-                    held.update(fl.region_keys[rj])
-            held -= set(keys)
-            multi = len(keys) > 1 or fl.region_adopted[ri]
-            for k, w in zip(keys, r.mutexes or [r.guard or "?"]):
-                fl.acquires.append(Acquire(k, w, ri, r.span, lam, frozenset(held) if not fl.region_adopted[ri] else frozenset(),
-                                           multi, r.shared))
-        # `std::unique_lock<std::mutex> a(m1, std::defer_lock); ...; std::lock(a, b);` holds m1 and
-        # m2 from the std::lock() call to the guards' scope end (or their unlock()). The region
-        # facts only see guards that lock when they are declared.
-        for c in lock_calls:
-            if len(c.args) < 2:
-                continue
-            taken = []
-            for a in c.args:
-                a = a.strip()
-                di = flow.decl_named(a, c.span.start_byte, c.scope)
-                if di is None:
+            for op in r.ops:
+                if op[0] == "acq":
+                    span, together = op[2], len(op) > 3
+                elif op[0] == "test":
+                    span, together = op[4], False
+                else:
                     continue
-                d = flow.decls[di]
-                if last_name(split_template(d.type)[0]) not in GUARD_PARAM_TYPES or "defer_lock" not in (d.init or ""):
-                    continue
-                inner = (d.init or "").strip()[1:-1].split(",")[0] if (d.init or "").strip()[:1] in "({" else ""
-                if not inner.strip():
-                    continue
-                end = flow.scopes[d.scope].span.end_byte
-                rel = [x.span.start_byte for x in flow.calls if x.receiver == a and x.name in ("unlock", "release")
-                       and x.span.start_byte > c.span.end_byte and x.lambda_index == c.lambda_index]
-                if rel:
-                    end = min(rel + [end])
-                key = self.lock_key(fl, inner.strip(), c.span.start_byte, c.scope)
-                taken.append((key, inner.strip(), end))
-            if len(taken) < 2:
-                continue
-            before = set()
-            for i, r in enumerate(regions):
-                if r.holds(c.span.start_byte) and (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) == c.lambda_index:
-                    before.update(fl.region_keys[i])
-            for key, written, end in taken:
-                fl.deferred.append(((key,), c.span.end_byte, end, c.lambda_index))
-                fl.acquires.append(Acquire(key, written, -1, c.span, c.lambda_index, frozenset(before - {key}), True, False))
+                # The locks held (on every path) where this one is taken.
+                held = set()
+                for rj in flow.held_at(span.start_byte, lam):
+                    if rj != ri and regions[rj].span.start_byte != r.span.start_byte:
+                        held.update(fl.region_keys[rj])
+                held -= set(keys)
+                adopted = fl.region_adopted[ri]
+                multi = len(keys) > 1 or adopted or together
+                if together:
+                    held = {k for k in held if not any(k in fl.region_keys[rj] for rj in _together(regions, span))}
+                for k, w in zip(keys, r.mutexes or [r.guard or "?"]):
+                    fl.acquires.append(Acquire(k, w, ri, span, lam, frozenset(held) if not adopted else frozenset(), multi, r.shared))
         # `void f() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)`: the caller holds mu_.
         if fn.requires_locks and fn.body is not None:
             fl.annotated = frozenset(self.lock_key(fl, m, fn.body.start_byte, 0) for m in fn.requires_locks
@@ -635,10 +609,6 @@ class _Builder:
         for i in locks:
             if i < len(fl.region_keys):
                 out.update(fl.region_keys[i])
-        if byte is not None:
-            for keys, start, end, rl in fl.deferred:
-                if rl == lam and start <= byte < end:
-                    out.update(keys)
         return frozenset(out)
 
     def resolve_calls(self, fl: FnLocks) -> None:
@@ -848,6 +818,11 @@ def _entry_step(fl: FnLocks) -> bool:
         fl.entry, fl.context, fl.entry_guarded = entry, context, guarded
         return True
     return False
+
+
+def _together(regions, span) -> list[int]:
+    """Holders taken together by the `std::lock(a, b)` call at `span`."""
+    return [i for i, r in enumerate(regions) if any(op[0] == "acq" and len(op) > 3 and op[2] == span for op in r.ops)]
 
 
 def flow_call(fl: FnLocks, cs: CallSite):

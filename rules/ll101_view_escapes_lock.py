@@ -126,10 +126,10 @@ class ViewEscapesLock(Rule):
 
     def _region(self, fn, flow, ri, region, lam, methods, index):
         mutex = ", ".join(f"`{m}`" for m in region.mutexes) or "the mutex"
-        end_line = region.end_span.line
-        end_what = {"unlock": f"the `unlock()` at {_lines(end_line)}", "scope": f"the end of the guard's scope at {_lines(end_line)}",
-                    "function": f"the function's end at {_lines(end_line)}"}[region.end_kind]
-        related_end = Related(region.end_span, f"{mutex} is released here")
+        if flow.lockflow is None:
+            return
+        end_span, end_kind = _next_release(region, region.span.start_byte)
+        related_end = Related(end_span, f"{mutex} is released here")
         related_lock = Related(region.span, f"{mutex} is locked here")  # the first step of the path (SARIF codeFlows)
         # 1. Views that get their value from protected state while the lock is held.
         tainted: dict[int, tuple[str, object]] = {}  # decl -> (value text, span)
@@ -154,7 +154,7 @@ class ViewEscapesLock(Rule):
                 if vk == "pointer" and not self._pointer_view(flow, d.init, d.scope, d.visible_from, tainted):
                     continue
                 if self._protected(flow, d.init_span, set(tainted), methods):
-                    tainted[di] = (d.init, d.init_span)
+                    tainted[di] = (d.init, d.init_span, d.visible_from)
             else:
                 vk = d.view
                 if vk is None or vk == "reference" or _TRIVIAL.match(ev.value):
@@ -162,9 +162,9 @@ class ViewEscapesLock(Rule):
                 if vk == "pointer" and not self._pointer_view(flow, ev.value, ev.scope, ev.span.start_byte, tainted):
                     continue
                 if self._protected(flow, ev.value_span, set(tainted), methods):
-                    tainted[di] = (ev.value, ev.span)
+                    tainted[di] = (ev.value, ev.span, ev.span.end_byte)
         reported: set[int] = set()
-        for di, (value, vspan) in tainted.items():
+        for di, (value, vspan, obtained) in tainted.items():
             d = flow.decls[di]
             what = f"`{d.name}` ({VIEW_WORDS[d.view]})"
             origin = f"gets its value from `{_short(value)}` while {mutex} is locked ({_lines(vspan.line)})"
@@ -172,14 +172,18 @@ class ViewEscapesLock(Rule):
                 what = f"`{d.name}` ({VIEW_WORDS[d.view]} to an element of `{_short(value)}`)"
                 origin = f"is bound while {mutex} is locked ({_lines(vspan.line)})"
             # a. used after the lock is released
-            esc = self._use_after(flow, di, region, lam)
-            if esc is not None:
+            found = self._use_after(flow, di, ri, lam, obtained)
+            if found is not None:
+                esc, (rspan, rkind) = found
                 where = "captured by a lambda" if esc.lambda_index != lam else "used"
-                msg = (f"{what} {origin}, but is {where} at {_lines(esc.span.line)} after {end_what} releases it: another "
-                       "thread can change or free what it points to in between. Copy the data into an owning "
-                       "container while the lock is held, or finish using it inside the locked scope.")
+                again = (" (taking the lock again does not make it valid: re-fetch it under the new hold)"
+                         if ri in _locks_at(flow, esc, lam) else "")
+                msg = (f"{what} {origin}, but is {where} at {_lines(esc.span.line)} after {_release_words(rspan, rkind)} "
+                       f"releases it{again}: another thread can change or free what it points to in between. Copy the "
+                       "data into an owning container while the lock is held, or finish using it inside the locked scope.")
                 reported.add(di)
-                yield self.finding(esc.span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                yield self.finding(esc.span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
+                                                   Related(rspan, f"{mutex} is released here")])
                 continue
             # b. captured inside the lock by a lambda that runs later
             for li, L in enumerate(flow.lambdas):
@@ -192,11 +196,13 @@ class ViewEscapesLock(Rule):
                 if sink is None:
                     continue
                 span = cap.span if cap is not None else L.span
+                b_span, b_kind = _next_release(region, L.span.start_byte)
                 msg = (f"{what} {origin} and is captured by the lambda handed to {sink.what}, which runs after "
-                       f"{end_what} releases the lock: the callback reads it unprotected. Capture an owning copy "
+                       f"{_release_words(b_span, b_kind)} releases the lock: the callback reads it unprotected. Capture an owning copy "
                        "instead, or take the lock again inside the callback and re-fetch.")
                 reported.add(di)
-                yield self.finding(span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                yield self.finding(span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
+                                               Related(b_span, f"{mutex} is released here")])
                 break
             if di in reported:
                 continue
@@ -262,35 +268,35 @@ class ViewEscapesLock(Rule):
             return src is not None and src in tainted
         return False
 
-    def _use_after(self, flow, di, region, lam):
-        """The first use of decl `di` after the region ends (in the same body or a lambda created after it)."""
-        reassigned_at = None
-        for a in flow.assigns:
-            if a.target_decl == di and a.plain and a.span.start_byte >= region.end_byte and a.lambda_index == lam:
-                if region.end_byte <= a.span.start_byte and not a.locks:
-                    reassigned_at = a.span.start_byte if reassigned_at is None else min(reassigned_at, a.span.start_byte)
-        best = None
+    def _use_after(self, flow, di, ri, lam, obtained: int):
+        """The first use of decl `di` (in the same body, or a capture by a lambda created there)
+        reached on some path from where it was obtained through a release of holder `ri`, with
+        that release; a path through a new assignment of `di` does not count."""
+        lf = flow.lockflow
+        kills = [flow.decls[di].decl_span.start_byte]
+        kills += [a.span.start_byte for a in flow.assigns if a.target_decl == di and a.plain and a.lambda_index == lam]
+        cands = []
         for u in flow.uses:
-            if u.decl != di or u.span.start_byte < region.end_byte or u.access == "write" or u.test:
+            if u.decl != di or u.access == "write" or u.test:
                 continue
-            if reassigned_at is not None and u.span.start_byte > reassigned_at:
+            if u.lambda_index == lam:
+                cands.append((u.span.start_byte, u, u.span.start_byte))
                 continue
-            if lam is not None and lam not in flow.lambda_ancestors(u.lambda_index):
-                continue
-            best = u
-            break
-        # An explicit capture in a lambda created after the lock is the first place the view escapes.
+            outer = _child_lambda(flow, u.lambda_index, lam)
+            if outer is not None:
+                cands.append((u.span.start_byte, u, flow.lambdas[outer].span.start_byte))
         for L in flow.lambdas:
-            if L.span.start_byte < region.end_byte or (reassigned_at is not None and L.span.start_byte > reassigned_at):
-                continue
-            if lam is not None and lam not in flow.lambda_ancestors(L.parent):
+            if L.parent != lam:
                 continue
             cap = next((c for c in L.captures if c.decl == di), None)
             if cap is not None:
-                if best is None or cap.span.start_byte < best.span.start_byte:
-                    return _Esc(cap.span, -1)  # -1: never equal to a body index, reads as "captured"
-                break
-        return best
+                cands.append((cap.span.start_byte, _Esc(cap.span, -1), L.span.start_byte))
+        cands.sort(key=lambda c: c[0])
+        for _b, u, at in cands:
+            rel = lf.released_between(obtained, at, lam, ri, kills)
+            if rel is not None:
+                return u, rel
+        return None
 
     def _direct_view(self, flow, r, v: str, rv: str, methods) -> bool:
         if v in ("this", "*this") or v.startswith(("*this", "this->get")):
@@ -327,6 +333,43 @@ class ViewEscapesLock(Rule):
                 if not held & set(mutexes):
                     return (f, other, u)
         return None
+
+
+def _child_lambda(flow, inner: int | None, lam: int | None) -> int | None:
+    """The lambda directly in body `lam` that holds body `inner` (None when `inner` is not in `lam`)."""
+    cur = inner
+    while cur is not None:
+        parent = flow.lambdas[cur].parent
+        if parent == lam:
+            return cur
+        cur = parent
+    return None
+
+
+def _locks_at(flow, esc, lam) -> tuple[int, ...]:
+    return getattr(esc, "locks", ()) if getattr(esc, "lambda_index", None) == lam else ()
+
+
+def _next_release(holder, byte: int):
+    """(span, kind) of the holder's next release after `byte` in the source, for messages."""
+    rel = [op[2] for op in holder.ops if op[0] == "rel" and op[1] > byte]
+    if rel:
+        return min(rel, key=lambda s: s.start_byte), "unlock"
+    scope = next((op[4] for op in holder.ops if op[0] == "scope" and op[3] < 0), None)
+    if scope is not None:
+        return scope, "scope"
+    return holder.span, "function"
+
+
+def _release_words(span, kind: str) -> str:
+    line = _lines(span.start_row + 1)
+    if kind == "unlock":
+        return f"the `unlock()` at {line}"
+    if kind == "scope":
+        return f"the end of the guard's scope at {line}"
+    if kind in ("return", "break", "continue", "throw"):
+        return f"the `{kind}` at {line} (leaving the guard's scope)"
+    return f"the function's end at {line}"
 
 
 class _Esc:

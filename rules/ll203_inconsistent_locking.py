@@ -166,6 +166,26 @@ _TEARDOWN_NAME = re.compile(r"(?i)(?:close|shutdown|shut_down|destroy|tear_?down
 _LOCKED_SUFFIX = re.compile(r"(?:[a-z0-9]Locked|_locked|_Locked)\Z")
 
 
+def _release_reaching(fl, a, g):
+    """(holder, (span, kind), held on some path) for a release of a lock in `g` that reaches the
+    access `a` (the lock flow's answer), or None."""
+    flow = fl.fn.flow
+    lf = flow.lockflow
+    if lf is None:
+        return None
+    regions = fl.fn.locks or []
+    may = lf.may(a.span.start_byte, a.lambda_index)
+    for i, r in enumerate(regions):
+        if i >= len(fl.region_keys) or not set(fl.region_keys[i]) & g:
+            continue
+        if (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) != a.lambda_index:
+            continue
+        pts = lf.releases_reaching(a.span.start_byte, a.lambda_index, i)
+        if pts:
+            return r, pts[0], i in may
+    return None
+
+
 def _caller_holds(fl) -> bool:
     return _LOCKED_SUFFIX.search(fl.fn.name) is not None
 
@@ -221,12 +241,17 @@ class InconsistentLocking(Rule):
                     how = a.verb
                 ctx = ("in a lambda that runs later, after the guard around it is gone"
                        if a.lambda_index is not None and fl.lambda_runs_later(a.lambda_index) else "with no lock held")
-                released = [r for i, r in enumerate(fl.fn.locks or [])
-                            if r.end_kind == "unlock" and r.end_byte <= a.span.start_byte and i < len(fl.region_keys)
-                            and set(fl.region_keys[i]) & g and (fl.fn.flow.lock_lambda[i] if i < len(fl.fn.flow.lock_lambda) else None) == a.lambda_index]
-                if released and not held:
-                    r = released[-1]
-                    ctx = f"after `{r.guard}.unlock()` released it" if r.guard else "after the mutex was unlocked"
+                release = None if held else _release_reaching(fl, a, g)
+                if release is not None:
+                    r, (rspan, rkind), some = release
+                    if rkind == "unlock":
+                        ctx = f"after `{r.guard}.unlock()` released it" if r.guard else "after the mutex was unlocked"
+                    elif rkind == "scope":
+                        ctx = "after the guard's scope ended"
+                    else:
+                        ctx = "after the lock was released"
+                    if some:
+                        ctx += f" on one path (line {rspan.start_row + 1}), so it is held on some paths only"
                 held_note = ""
                 if held:
                     held_note = f" (only {', '.join(f'`{display_lock(k)}`' for k in sorted(held))} is held here)"
@@ -243,6 +268,8 @@ class InconsistentLocking(Rule):
                            f"too, or work on a copy made under the lock.")
                 related = [Related(w.span, f"`{a.name}` written with `{m}` held in `{w.fn.label}`",
                                    None if w.fn.path == facts.path else w.fn.path)]
+                if release is not None:
+                    related.append(Related(release[1][0], f"`{m}` released here"))
                 if via:
                     related.append(Related(unlocked_callers[0].span, f"`{fl.fn.name}()` called here without `{m}`",
                                            None if unlocked_callers[0].fn.path == facts.path else unlocked_callers[0].fn.path))

@@ -82,14 +82,14 @@ class Edge:
 
 def _hold_span(fl, held_key, lam, byte):
     """Where the held lock was taken, for the related location."""
+    held = fl.fn.flow.held_at(byte, lam)
+    best = None
     for a in fl.acquires:
-        if a.lock != held_key or a.lambda_index != lam:
+        if a.lock != held_key or a.lambda_index != lam or a.region not in held:
             continue
-        if a.region >= 0 and fl.fn.locks[a.region].holds(byte):
-            return a.span
-        if a.region < 0 and any(held_key in keys and s <= byte < e for keys, s, e, _l in fl.deferred):
-            return a.span
-    return None
+        if best is None or best.start_byte < a.span.start_byte <= byte:
+            best = a.span
+    return best
 
 
 def _build(index):

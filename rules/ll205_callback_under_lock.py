@@ -225,8 +225,9 @@ class CallbackUnderLock(Rule):
                     if taken_here:
                         r = regions[taken_here[-1]]
                         related.append(Related(r.span, f"{where} taken here"))
-                        if r.end_kind in ("scope", "unlock"):
-                            related.append(Related(r.end_span, "released here"))
+                        end = _release_after(r, c.span.start_byte)
+                        if end is not None:
+                            related.append(Related(end, "released here"))
                     else:
                         for cs in fl.callers:
                             if cs.held or cs.fn.entry:
@@ -259,3 +260,12 @@ class CallbackUnderLock(Rule):
                                        None if cs.fn.path == facts.path else cs.fn.path)]
                     yield self.finding(c.span, message, related)
                     break
+
+
+def _release_after(holder, byte: int):
+    """Where the holder is next released after `byte` in the source: an `unlock()`, else the end
+    of the guard's scope (for the related location only)."""
+    rel = [op[2] for op in holder.ops if op[0] == "rel" and op[1] > byte]
+    if rel:
+        return min(rel, key=lambda s: s.start_byte)
+    return next((op[4] for op in holder.ops if op[0] == "scope" and op[3] < 0), None)

@@ -17,9 +17,12 @@ A flow holds typed lists, each in source order (by start byte):
 - `lambdas`  capture list parsed, body span, which members / `this` / outer locals the body uses,
              and the call it is handed to (directly or through a local variable)
 
-Every event carries `locks`: indexes into `Function.locks` of the lock regions holding at the
-event's start, counting only regions of the same body (a guard in the enclosing function does
-not protect code in a lambda that runs later, and vice versa).
+Every event carries `locks`: indexes into `Function.locks` (lock holders) held on every path to
+the event's start, by dataflow over the body's control-flow graph (`FunctionFlow.lockflow`, see
+lifelint.facts.cpp_locksets), counting only holders of the same body (a guard in the enclosing
+function does not protect code in a lambda that runs later, and vice versa; a lambda that runs
+on the spot also holds what was held where it was created). `partial` lists the holders held
+on some paths to the event but not all (an `unlock()` on one branch): they are not held.
 
 Everything is a plain slotted dataclass (picklable, cacheable). The walk is iterative.
 """
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from lifelint.facts.common import text
+from lifelint.facts.cpp_locksets import LockFlow, _bits, build_lockflow
 from lifelint.model import Span
 
 # --- views ---------------------------------------------------------------------------------
@@ -156,6 +160,7 @@ class Decl:
     init: str | None = None  # initialiser text (`= x`, `(a, b)`, `{a}`; for range-for the range)
     init_span: Span | None = None
     locks: tuple[int, ...] = ()
+    partial: tuple[int, ...] = ()  # holders held on some paths here but not on all
 
     @property
     def start_byte(self) -> int:
@@ -184,6 +189,7 @@ class Use(_AtSpan):
     # Only tested, never dereferenced: `if (p)`, `!p`, `p == nullptr`, `it != m.end()`, `bool(p)`.
     test: bool = False
     locks: tuple[int, ...] = ()
+    partial: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -199,6 +205,7 @@ class Assign(_AtSpan):
     scope: int = 0
     lambda_index: int | None = None
     locks: tuple[int, ...] = ()
+    partial: tuple[int, ...] = ()
 
     @property
     def plain(self) -> bool:
@@ -226,6 +233,7 @@ class Call(_AtSpan):
     scope: int = 0
     lambda_index: int | None = None
     locks: tuple[int, ...] = ()
+    partial: tuple[int, ...] = ()
 
     @property
     def discarded(self) -> bool:
@@ -241,6 +249,7 @@ class Return(_AtSpan):
     scope: int = 0
     lambda_index: int | None = None  # a return inside a lambda returns from the lambda
     locks: tuple[int, ...] = ()
+    partial: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -253,6 +262,7 @@ class Jump(_AtSpan):
     scope: int = 0
     lambda_index: int | None = None
     locks: tuple[int, ...] = ()
+    partial: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -328,7 +338,13 @@ class FunctionFlow:
     # (`void do_run_one(mutex::scoped_lock& lock)`, `void f(std::unique_lock<std::mutex>& l)`),
     # as (parameter name, type). By convention the body runs with that lock held.
     held_by_caller: list[tuple[str, str]] = field(default_factory=list)
-    lock_lambda: list[int | None] = field(default_factory=list)  # per Function.locks region: the lambda it is in
+    lock_lambda: list[int | None] = field(default_factory=list)  # per Function.locks holder: the lambda it is in
+    # Lock sets by dataflow (see lifelint.facts.cpp_locksets): None when the function takes no lock.
+    lockflow: LockFlow | None = None
+
+    def held_at(self, byte: int, lam: int | None) -> tuple[int, ...]:
+        """Holders (indexes in Function.locks) held on every path to `byte` in body `lam`."""
+        return self.lockflow.must(byte, lam) if self.lockflow is not None else ()
 
     def events(self) -> list:
         """Every event of every kind, in source order."""
@@ -953,36 +969,41 @@ class _Builder:
         flow = self.flow
         fn = self.fn
         regions = fn.locks or []
-        # Which lambda each lock region is in.
+        # Which body each lock holder is in.
         flow.lock_lambda = [self.innermost_lambda(r.span.start_byte) for r in regions]
-
-        def held(byte: int, lam: int | None) -> tuple[int, ...]:
-            return tuple(i for i, r in enumerate(regions) if flow.lock_lambda[i] == lam and r.start_byte <= byte < r.end_byte)
-
         for L in flow.lambdas:
             if L.invoked:
                 L.sync = True
             elif L.handed_to is not None and L.handed_to.via is None:
                 c = flow.calls[L.handed_to.call]
                 L.sync = c.name in SYNC_CALLEES or (c.name in ("wait", "wait_for", "wait_until") and c.callee_kind == "method")
-        if regions:
+        lf = build_lockflow(self.node, regions, flow.lambdas, self.innermost_lambda) if regions else None
+        flow.lockflow = lf
+        if lf is not None and lf.bodies:
             # Locks held where each lambda is created (lambdas are in source order: parents first).
             inherited: list[tuple[int, ...]] = []
             for L in flow.lambdas:
-                L.locks = held(L.span.start_byte, L.parent)
-                if L.parent is not None and flow.lambdas[L.parent].sync:
+                L.locks = lf.must(L.span.start_byte, L.parent)
+                if L.parent is not None and flow.lambdas[L.parent].sync and inherited[L.parent]:
                     L.locks = tuple(sorted(set(L.locks) | set(inherited[L.parent])))
                 inherited.append(L.locks if L.sync else ())
-
-            def held_ev(byte: int, lam: int | None) -> tuple[int, ...]:
-                h = held(byte, lam)
-                if lam is not None and inherited[lam]:
-                    return tuple(sorted(set(h) | set(inherited[lam])))
-                return h
-
+            bodies = lf.bodies
+            masks = lf.masks
             for lst in (flow.decls, flow.uses, flow.assigns, flow.calls, flow.returns, flow.jumps):
                 for e in lst:
-                    e.locks = held_ev(e.start_byte, e.lambda_index)
+                    lam = e.lambda_index
+                    inh = inherited[lam] if lam is not None else ()
+                    if lam not in bodies:
+                        if inh:
+                            e.locks = inh
+                        continue
+                    must, may = masks(e.start_byte, lam)
+                    if must:
+                        e.locks = _bits(must)
+                    if may & ~must:
+                        e.partial = _bits(may & ~must)
+                    if inh:
+                        e.locks = tuple(sorted(set(e.locks) | set(inh)))
         # Lambda summaries: what each body (nested lambdas included) touches.
         for L in flow.lambdas:
             L.call_chain = []

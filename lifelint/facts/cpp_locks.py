@@ -34,21 +34,32 @@ LAMBDA = "lambda_expression"
 
 
 @dataclass(slots=True)
-class LockRegion:
+class LockHolder:
+    """One thing that holds a lock: a guard variable, or a mutex locked and unlocked by hand.
+    Where it is held is a dataflow fact (lifelint.facts.cpp_locksets), computed from `ops`."""
+
     guard: str | None  # guard variable, None for a bare `m.lock()`
     guard_type: str  # as written, "" for a bare lock() call
     mutexes: list[str]  # normalised: "m_mutex", "ptr->mtx", "g_lock" (no `this->`, `&`, `*`)
     shared: bool  # a reader lock
-    span: Span  # the guard declaration or the lock() call
-    start_byte: int  # held from here ...
-    end_byte: int  # ... to here (exclusive)
-    end_span: Span  # the `}` closing the scope, the unlock() call, or the function's last `}`
-    end_kind: str  # "scope", "unlock", "function"
+    span: Span  # the guard declaration or the first lock() call
+    kind: str = "guard"  # "guard", "manual" (lock()/unlock() by hand), "assert" (the caller holds it)
     in_lambda: bool = False
     mutex_spans: list[Span] = field(default_factory=list)
+    # What happens to it, in source terms (placed on the control-flow graph by cpp_locksets):
+    # ("acq", byte, span) taken from byte on; ("rel", byte, span) released from byte on;
+    # ("test", start, end, when_true, span) taken on the edge where that expression is `when_true`;
+    # ("scope", start, end, delta, span) released (-1) / taken again (+1) as that scope is left;
+    # ("entry", span) held when the body starts (the caller took it).
+    ops: list[tuple] = field(default_factory=list)
 
-    def holds(self, byte: int) -> bool:
-        return self.start_byte <= byte < self.end_byte
+    def acquisitions(self) -> list[Span]:
+        """Where it is taken (declaration, lock(), a successful try_lock())."""
+        out = [op[2] for op in self.ops if op[0] == "acq"] + [op[4] for op in self.ops if op[0] == "test"]
+        return out or [self.span]
+
+    def releases(self) -> list[Span]:
+        return [op[2] for op in self.ops if op[0] == "rel"]
 
 
 def strip_wrapping(e: str) -> str:
@@ -217,13 +228,31 @@ _LOCKS_WITH_ARGUMENT = frozenset({"LockWhen", "WriterLockWhen", "ReaderLockWhen"
 ASSERT_HELD_METHODS = frozenset({"AssertHeld", "AssertReaderHeld", "AssertAcquired", "assert_held", "assertHeld"})
 
 
-def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockRegion]:
+_RELEASES = frozenset({"unlock", "release", "unlock_shared"})
+_TAKES = frozenset({"lock", "lock_shared"})
+# More of the same body, found with the lock events: ownership tests of try_to_lock guards and
+# std::lock(a, b) over deferred guards.
+_MORE_EVENTS = """
+(call_expression
+  function: (field_expression argument: (_) @owns_recv field: (field_identifier) @owns_method
+    (#any-of? @owns_method "owns_lock" "owns" "try_lock"))) @owns_call
+(condition_clause value: (identifier) @cond_ident)
+(condition_clause value: (unary_expression argument: (identifier) @cond_ident))
+(condition_clause value: (parenthesized_expression (unary_expression argument: (identifier) @cond_ident)))
+(call_expression
+  function: [(qualified_identifier) (identifier)] @std_lock_fn
+    (#any-of? @std_lock_fn "std::lock" "lock" "boost::lock")
+  arguments: (argument_list) @std_lock_args) @std_lock_call
+"""
+
+
+def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockHolder]:
+    """The lock holders of a function (lambdas inside it included), each with what happens to it."""
     guard_types = GUARD_TYPES | frozenset(guard_extra or ())
     body = fn_node.child_by_field_name("body")
     if body is None:
         return []
-    fn_end = Span.of(body.children[-1]) if body.children else Span.of(body)
-    regions: list[LockRegion] = []
+    holders: list[LockHolder] = []
     found = captures(body, "cpp", _LOCK_EVENTS)
     decls = found.get("decl", [])
     member_calls = []  # (receiver text, method, call node)
@@ -234,6 +263,7 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         if args is not None and args.named_children and method not in _LOCKS_WITH_ARGUMENT:
             continue  # `m.lock()` takes no argument; `blocker.lock(this)` is some other protocol
         member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), _CAPITALISED.get(method, method), n))
+    more = None
     for decl in decls:
         g = _guard_decl(decl, guard_types)
         if g is None:
@@ -243,146 +273,115 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockReg
         mutex_nodes = [a for a in args if not any(t in text(a) for t in TAG_ARGS)]
         mutexes = [normalise_mutex(text(a)) for a in mutex_nodes]
         scope = _enclosing_scope(decl)
-        scope_end, scope_span = _scope_end(scope)
         held = not any(any(t in tag for t in NOT_HELD_TAGS) for tag in tags)
-        in_lambda = _inside_lambda(decl, fn_node)
-        # Explicit unlock()/lock() on the guard split its life into regions.
-        events = [(c[2].start_byte, c[1], c[2]) for c in member_calls if c[0] == name and decl.end_byte <= c[2].start_byte < scope_end]
-        if not held and any(tag.strip().endswith("try_to_lock") for tag in tags) and _checks_ownership(body, name):
-            held = True  # `unique_lock l(m, try_to_lock); if (!l.owns_lock()) return;`: what follows holds it
-        # An unlock in a branch that then leaves (`if (..) { l.unlock(); notify(); return; }`)
-        # does not release the lock for the code after that branch.
-        for _at, method, call in list(events):
-            if method in ("unlock", "release", "unlock_shared"):
-                exit_block = _exiting_block(call, scope)
-                if exit_block is not None:
-                    events.append((exit_block.end_byte, "relock", exit_block))
-        events.sort(key=lambda e: e[0])
-        start = decl.end_byte if held else None
-        start_span = Span.of(decl)
-        for _at, method, call in events:
-            if method in ("unlock", "release", "unlock_shared") and start is not None:
-                regions.append(LockRegion(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS, start_span,
-                                          start, call.start_byte, Span.of(call), "unlock", in_lambda, [Span.of(m) for m in mutex_nodes]))
-                start = None
-            elif method == "relock" and start is None:
-                start, start_span = call.end_byte, Span.of(decl)
-            elif method in ("lock", "lock_shared") and start is None:
-                start, start_span = call.end_byte, Span.of(call)
-        if start is not None:
-            kind = "function" if scope is not None and scope == body else "scope"
-            regions.append(LockRegion(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS, start_span,
-                                      start, scope_end, scope_span if kind == "scope" else fn_end, kind, in_lambda,
-                                      [Span.of(m) for m in mutex_nodes]))
+        h = LockHolder(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS, Span.of(decl), "guard",
+                       _inside_lambda(decl, fn_node), [Span.of(m) for m in mutex_nodes])
+        if held:
+            h.ops.append(("acq", decl.end_byte, Span.of(decl)))
+        elif any(tag.strip().endswith("try_to_lock") for tag in tags):
+            if more is None:
+                more = captures(body, "cpp", _MORE_EVENTS)
+            _ownership_tests(h, name, decl.end_byte, more)
+        if scope is not None:
+            h.ops.append(("scope", scope.start_byte, scope.end_byte, -1, _scope_end(scope)[1]))
+        # Explicit unlock()/lock() on the guard, after its declaration.
+        for recv, method, call in member_calls:
+            if recv != name or call.start_byte < decl.end_byte or (scope is not None and call.start_byte >= scope.end_byte):
+                continue
+            if method in _RELEASES:
+                h.ops.append(("rel", call.start_byte, Span.of(call)))
+            elif method in _TAKES:
+                h.ops.append(("acq", call.end_byte, Span.of(call)))
+            elif method == "try_lock":
+                h.ops.append(("test", call.start_byte, call.end_byte, True, Span.of(call)))
+        holders.append(h)
     # Bare m.lock(); ... m.unlock(); with the result discarded (weak_ptr::lock() keeps its result).
-    guard_names = {r.guard for r in regions}
+    guard_names = {h.guard for h in holders}
     bare = [c for c in member_calls if c[0] not in guard_names and c[2].parent is not None and c[2].parent.type == "expression_statement"]
-    # `if (m.try_lock()) { ...; m.unlock(); }`: held from the test on, like a lock() there.
-    bare += [(recv, "lock", call) for recv, method, call in member_calls
-             if method == "try_lock" and recv not in guard_names and _tested_by_if(call)]
+    # `if (m.try_lock()) { ...; m.unlock(); }`: held on the edge where the test succeeded.
+    tested = [(recv, call) for recv, method, call in member_calls if method == "try_lock" and recv not in guard_names]
     asserted = {recv for recv, method, _ in member_calls if method in ASSERT_HELD_METHODS}
-    bare = [(recv, "lock" if method in ASSERT_HELD_METHODS else method, call) for recv, method, call in bare]
+    bare = [(recv, "assert" if method in ASSERT_HELD_METHODS else method, call) for recv, method, call in bare]
     for call, arg in zip(found.get("assert_call", []), found.get("asserted", [])):
         if call.parent is not None and call.parent.type == "expression_statement":
             recv = normalise_mutex(text(arg))
-            bare.append((recv, "lock", call))
+            bare.append((recv, "assert", call))
             asserted.add(recv)
     # C-style pairs: `pthread_mutex_lock(&m); ... pthread_mutex_unlock(&m);`
+    failed_tests = []
     for call, fn_name, arg in zip(found.get("c_lock_call", []), found.get("c_lock_fn", []), found.get("c_lock_arg", [])):
         method = _C_LOCK_FUNCTIONS[text(fn_name)]
         if call.parent is not None and call.parent.type == "expression_statement":
             bare.append((normalise_mutex(text(arg)), method, call))
-        elif method in ("lock", "lock_shared") and _if_failed_leaves(call):
-            # `if (pthread_mutex_lock(&m)) throw ...;`: past the `if`, it is held.
-            bare.append((normalise_mutex(text(arg)), method, call))
+        elif method in _TAKES and _in_condition(call):
+            # `if (pthread_mutex_lock(&m)) throw ...;`: it returns 0 when it took the lock.
+            failed_tests.append((normalise_mutex(text(arg)), call))
     by_mutex: dict[str, list] = {}
     for c in bare:
         by_mutex.setdefault(c[0], []).append(c)
+    for recv, call in tested:
+        by_mutex.setdefault(recv, []).append((recv, "try", call))
+    for recv, call in failed_tests:
+        by_mutex.setdefault(recv, []).append((recv, "try0", call))
     for mutex, calls in by_mutex.items():
         has_unlock = any(m in ("unlock", "unlock_shared") for _, m, _ in calls)
         if not (has_unlock or mutex in asserted or _mutex_like(mutex)):
             continue
         calls.sort(key=lambda c: c[2].start_byte)
-        start = None
-        start_call = None
         first = calls[0]
+        start = next((c for c in calls if c[1] != "unlock" and c[1] != "unlock_shared"), first)
+        h = LockHolder(None, "", [mutex], first[1] in ("unlock_shared", "lock_shared"), Span.of(start[2]),
+                       "assert" if start[1] == "assert" else "manual", _inside_lambda(start[2], fn_node), [Span.of(start[2])])
         if first[1] in ("unlock", "unlock_shared") and not _inside_lambda(first[2], fn_node):
             # Released before it was taken here: the caller held it (`start_thread_and_unlock()`).
-            regions.append(LockRegion(None, "", [mutex], first[1] == "unlock_shared", Span.of(body), body.start_byte + 1,
-                                      first[2].start_byte, Span.of(first[2]), "unlock", False, [Span.of(first[2])]))
-        # As for guards: an unlock in a branch that leaves does not release it for what follows.
-        events = [(c[2].start_byte, c[1], c[2]) for c in calls]
-        for _at, method, call in list(events):
+            h.ops.append(("entry", Span.of(body)))
+        for _m, method, call in calls:
             if method in ("unlock", "unlock_shared"):
-                exit_block = _exiting_block(call, body)
-                if exit_block is not None:
-                    events.append((exit_block.end_byte, "relock", exit_block))
-        events.sort(key=lambda e: e[0])
-        last_lock = None
-        for _at, method, call in events:
-            if method in ("lock", "lock_shared") and start is None:
-                start, start_call = call.end_byte, call
-                last_lock = call
-            elif method == "relock" and start is None and last_lock is not None:
-                start, start_call = call.end_byte, last_lock
-            elif method in ("unlock", "unlock_shared") and start is not None:
-                regions.append(LockRegion(None, "", [mutex], method == "unlock_shared", Span.of(start_call), start, call.start_byte,
-                                          Span.of(call), "unlock", _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
-                start = None
-        if start is not None:
-            regions.append(LockRegion(None, "", [mutex], False, Span.of(start_call), start, fn_end.start_byte, fn_end, "function",
-                                      _inside_lambda(start_call, fn_node), [Span.of(start_call)]))
-    if regions and any(w in (body.text or b"") for w in (b"nlock", b"everse")):  # cheap: most bodies have no reverse guard
-        regions = _cut_unlockers(regions, decls, body)
-    regions.sort(key=lambda r: r.start_byte)
-    return regions
+                h.ops.append(("rel", call.start_byte, Span.of(call)))
+            elif method in ("lock", "lock_shared", "assert"):
+                h.ops.append(("acq", call.end_byte, Span.of(call)))
+            elif method == "try":
+                h.ops.append(("test", call.start_byte, call.end_byte, True, Span.of(call)))
+            elif method == "try0":
+                h.ops.append(("test", call.start_byte, call.end_byte, False, Span.of(call)))
+        holders.append(h)
+    if holders and any(w in (body.text or b"") for w in (b"nlock", b"everse")):  # cheap: most bodies have no reverse guard
+        _add_unlockers(holders, decls)
+    if holders and b"lock" in (body.text or b""):
+        if more is None:
+            more = captures(body, "cpp", _MORE_EVENTS)
+        _std_lock(holders, more)
+    holders.sort(key=lambda h: h.span.start_byte)
+    return holders
 
 
-_EXITS = frozenset({"return_statement", "throw_statement", "break_statement", "continue_statement", "goto_statement",
-                    "co_return_statement"})
+def _ownership_tests(h: LockHolder, name: str, after: int, more) -> None:
+    """`unique_lock l(m, std::try_to_lock); if (!l.owns_lock()) return;`: held where the test says so."""
+    for call, recv, method in zip(more.get("owns_call", []), more.get("owns_recv", []), more.get("owns_method", [])):
+        if text(recv) == name and call.start_byte >= after:
+            h.ops.append(("test", call.start_byte, call.end_byte, True, Span.of(call)))
+    for ident in more.get("cond_ident", []):
+        if text(ident) == name and ident.start_byte >= after:
+            h.ops.append(("test", ident.start_byte, ident.end_byte, True, Span.of(ident)))
 
 
-def _leaves(stmt) -> bool:
-    """The statement leaves the enclosing code (return, throw, break, continue, goto), or is a
-    `{...}` block whose last statement does."""
-    if stmt is None:
-        return False
-    if stmt.type == "compound_statement":
-        kids = [c for c in stmt.named_children if c.type != "comment"]
-        return bool(kids) and _leaves(kids[-1])
-    return stmt.type in _EXITS or (stmt.type == "expression_statement" and stmt.named_child_count > 0
-                                   and stmt.named_children[0].type == "throw_expression")
+def _std_lock(holders: list[LockHolder], more) -> None:
+    """`std::lock(a, b)` takes every deferred guard (or mutex locked by hand) it is given."""
+    for call, args in zip(more.get("std_lock_call", []), more.get("std_lock_args", [])):
+        names = [normalise_mutex(text(a)) for a in args.named_children]
+        if len(names) < 2:
+            continue
+        for h in holders:
+            if (h.guard is not None and h.guard in names) or (h.kind == "manual" and h.mutexes and h.mutexes[0] in names):
+                if h.span.start_byte <= call.start_byte or h.guard is None:
+                    h.ops.append(("acq", call.end_byte, Span.of(call), "together"))
 
 
-def _exiting_block(call, guard_scope):
-    """The `{...}` block around `call`, below the guard's own scope, when that block ends by
-    leaving: code after the block never ran the call."""
+def _in_condition(call) -> bool:
     p = call.parent
-    while p is not None and p != guard_scope and p.type != "compound_statement":
-        if p.type == LAMBDA:
-            return None
+    while p is not None and p.type in ("parenthesized_expression", "binary_expression", "unary_expression"):
         p = p.parent
-    if p is None or p == guard_scope:
-        return None
-    return p if _leaves(p) else None
-
-
-def _if_failed_leaves(call) -> bool:
-    """`if (lock(&m)) throw/return ...;` (or `!= 0`): the lock call is the `if`'s test and its
-    branch leaves, so the code after the `if` runs with the lock taken."""
-    p = call.parent
-    while p is not None and p.type in ("parenthesized_expression", "binary_expression"):
-        p = p.parent
-    if p is None or p.type != "condition_clause" or p.parent is None or p.parent.type != "if_statement":
-        return False
-    return _leaves(p.parent.child_by_field_name("consequence"))
-
-
-def _checks_ownership(body, guard: str) -> bool:
-    """Whether the function tests if `guard` got its lock (`owns_lock()`, `owns()`, `if (guard)`)."""
-    t = body.text or b""
-    g = re.escape(guard.encode())
-    return re.search(rb"\b" + g + rb"\s*\.\s*owns(?:_lock)?\s*\(|\(\s*!?\s*" + g + rb"\s*[)&|]", t) is not None
+    return p is not None and p.type == "condition_clause"
 
 
 # Reverse guards: unlock in the constructor, lock again in the destructor (boost
@@ -390,8 +389,9 @@ def _checks_ownership(body, guard: str) -> bool:
 _UNLOCKER_NAMED = re.compile(r"(?i)\w*(?:scoped_?unlock|unlock_?guard|reverse_?lock|auto_?unlock|unlocker|mutex_?unlock)(?:_t|_type)?")
 
 
-def _cut_unlockers(regions: list[LockRegion], decls, body) -> list[LockRegion]:
-    """Take the scope of each reverse guard out of the regions holding its mutex."""
+def _add_unlockers(holders: list[LockHolder], decls) -> None:
+    """A reverse guard releases the holders of its mutex where it is declared and takes them
+    again as its scope is left."""
     for decl in decls:
         ty, d = decl.child_by_field_name("type"), decl.child_by_field_name("declarator")
         if ty is None or d is None or not _UNLOCKER_NAMED.fullmatch(_last_name(ty)):
@@ -404,29 +404,16 @@ def _cut_unlockers(regions: list[LockRegion], decls, body) -> list[LockRegion]:
             args = list(v.named_children) if v.type in ("argument_list", "initializer_list") else [v]
         else:
             continue
-        mutexes = {normalise_mutex(text(a)) for a in args}
+        names = {normalise_mutex(text(a)) for a in args}
         scope = _enclosing_scope(decl)
-        scope_end, _ = _scope_end(scope)
-        cut: list[LockRegion] = []
-        for r in regions:
-            if not (set(r.mutexes) & mutexes) or not (r.start_byte <= decl.start_byte < r.end_byte):
-                cut.append(r)
+        for h in holders:
+            if not (set(h.mutexes) & names or (h.guard is not None and h.guard in names)):
                 continue
-            cut.append(LockRegion(r.guard, r.guard_type, r.mutexes, r.shared, r.span, r.start_byte, decl.start_byte,
-                                  Span.of(decl), "unlock", r.in_lambda, r.mutex_spans))
-            if scope_end < r.end_byte:
-                cut.append(LockRegion(r.guard, r.guard_type, r.mutexes, r.shared, r.span, scope_end, r.end_byte,
-                                      r.end_span, r.end_kind, r.in_lambda, r.mutex_spans))
-        regions = cut
-    return regions
-
-
-def _tested_by_if(call) -> bool:
-    """The call is the whole condition of an `if` (so its then-branch runs with the lock)."""
-    p = call.parent
-    while p is not None and p.type == "parenthesized_expression":
-        p = p.parent
-    return p is not None and p.type == "condition_clause" and p.parent is not None and p.parent.type == "if_statement"
+            if h.span.start_byte > decl.start_byte:
+                continue
+            h.ops.append(("rel", decl.start_byte, Span.of(decl)))
+            if scope is not None:
+                h.ops.append(("scope", scope.start_byte, scope.end_byte, 1, _scope_end(scope)[1]))
 
 
 def _last_name_text(type_text: str) -> str:
