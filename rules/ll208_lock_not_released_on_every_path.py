@@ -1,6 +1,6 @@
 """## What it does
 Flags a mutex locked by hand (`m.lock()`, `pthread_mutex_lock(&m)`, `EnterCriticalSection`, a
-successful `try_lock()`) where some way out of the function (a `return`, a `throw`, falling off
+successful `try_lock()`, a call to a helper of the same file that returns holding it) where some way out of the function (a `return`, a `throw`, falling off
 the end) still holds the lock while another way out has released it: the early exit that forgot
 its `unlock()`.
 
@@ -44,8 +44,8 @@ bool Journal::append(const Entry& e) {
   whose held exits all `return true` (or a non-zero constant) and whose released exits return
   `false` / `0` / `nullptr` (a "try to take it" protocol: the result says whether the caller now
   holds it).
-- A callee that unlocks the mutex for the caller is not seen unless its definition is in the
-  same function; a function with a `goto` is not examined.
+- A callee that unlocks the mutex for the caller is seen only when it is defined in the same
+  file (lifelint.facts.cpp_lock_effects); a function with a `goto` is not examined.
 
 ## Measured precision
 Not measured yet (new in this round; opt-in).
@@ -78,7 +78,7 @@ class LockNotReleasedOnEveryPath(Rule):
                 continue
             lf = flow.lockflow
             for hi, h in enumerate(fn.locks):
-                if h.kind != "manual" or any(op[0] == "entry" for op in h.ops):
+                if h.kind not in ("manual", "helper") or any(op[0] == "entry" for op in h.ops):
                     continue
                 lam = flow.lock_lambda[hi] if hi < len(flow.lock_lambda) else None
                 if lf.uncertain(lam):

@@ -968,42 +968,13 @@ class _Builder:
     def finish(self):
         flow = self.flow
         fn = self.fn
-        regions = fn.locks or []
-        # Which body each lock holder is in.
-        flow.lock_lambda = [self.innermost_lambda(r.span.start_byte) for r in regions]
         for L in flow.lambdas:
             if L.invoked:
                 L.sync = True
             elif L.handed_to is not None and L.handed_to.via is None:
                 c = flow.calls[L.handed_to.call]
                 L.sync = c.name in SYNC_CALLEES or (c.name in ("wait", "wait_for", "wait_until") and c.callee_kind == "method")
-        lf = build_lockflow(self.node, regions, flow.lambdas, self.innermost_lambda) if regions else None
-        flow.lockflow = lf
-        if lf is not None and lf.bodies:
-            # Locks held where each lambda is created (lambdas are in source order: parents first).
-            inherited: list[tuple[int, ...]] = []
-            for L in flow.lambdas:
-                L.locks = lf.must(L.span.start_byte, L.parent)
-                if L.parent is not None and flow.lambdas[L.parent].sync and inherited[L.parent]:
-                    L.locks = tuple(sorted(set(L.locks) | set(inherited[L.parent])))
-                inherited.append(L.locks if L.sync else ())
-            bodies = lf.bodies
-            masks = lf.masks
-            for lst in (flow.decls, flow.uses, flow.assigns, flow.calls, flow.returns, flow.jumps):
-                for e in lst:
-                    lam = e.lambda_index
-                    inh = inherited[lam] if lam is not None else ()
-                    if lam not in bodies:
-                        if inh:
-                            e.locks = inh
-                        continue
-                    must, may = masks(e.start_byte, lam)
-                    if must:
-                        e.locks = _bits(must)
-                    if may & ~must:
-                        e.partial = _bits(may & ~must)
-                    if inh:
-                        e.locks = tuple(sorted(set(e.locks) | set(inh)))
+        assign_locks(fn, self.node, flow)
         # Lambda summaries: what each body (nested lambdas included) touches.
         for L in flow.lambdas:
             L.call_chain = []
@@ -1076,6 +1047,48 @@ class _Builder:
                 if best is None or self.flow.lambdas[best].body.start_byte <= L.body.start_byte:
                     best = i
         return best
+
+
+def _innermost_lambda(flow, byte: int) -> int | None:
+    best = None
+    for i, L in enumerate(flow.lambdas):
+        if L.body.start_byte <= byte < L.body.end_byte:
+            if best is None or flow.lambdas[best].body.start_byte <= L.body.start_byte:
+                best = i
+    return best
+
+
+def assign_locks(fn, fn_node, flow) -> None:
+    """Solve the lock flow of `fn` (from `fn.locks`) and set every event's `locks` / `partial`."""
+    regions = fn.locks or []
+    inner = lambda byte: _innermost_lambda(flow, byte)  # noqa: E731
+    flow.lock_lambda = [inner(r.span.start_byte) for r in regions]
+    lf = build_lockflow(fn_node, regions, flow.lambdas, inner) if regions else None
+    flow.lockflow = lf
+    if lf is None or not lf.bodies:
+        return
+    # Locks held where each lambda is created (lambdas are in source order: parents first).
+    inherited: list[tuple[int, ...]] = []
+    for L in flow.lambdas:
+        L.locks = lf.must(L.span.start_byte, L.parent)
+        if L.parent is not None and flow.lambdas[L.parent].sync and inherited[L.parent]:
+            L.locks = tuple(sorted(set(L.locks) | set(inherited[L.parent])))
+        inherited.append(L.locks if L.sync else ())
+    bodies = lf.bodies
+    masks = lf.masks
+    for lst in (flow.decls, flow.uses, flow.assigns, flow.calls, flow.returns, flow.jumps):
+        for e in lst:
+            lam = e.lambda_index
+            inh = inherited[lam] if lam is not None else ()
+            if lam not in bodies:
+                e.locks = inh
+                e.partial = ()
+                continue
+            must, may = masks(e.start_byte, lam)
+            e.locks = _bits(must)
+            e.partial = _bits(may & ~must)
+            if inh:
+                e.locks = tuple(sorted(set(e.locks) | set(inh)))
 
 
 _NULLISH = re.compile(r"^(nullptr|NULL|0|false|\w[\w.\->\[\]]*(?:\.|->)c?end\(\)|std::c?end\(.*\))$")
@@ -1283,3 +1296,49 @@ def extract(root, data: bytes, facts, out, settings=None) -> None:
             fn.flow = b.run()
         except RecursionError:
             fn.flow = None
+    _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_)
+
+
+def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, methods_by_class, globals_) -> None:
+    """Guards and lock helpers defined in this file (lifelint.facts.cpp_lock_effects): re-read the
+    locks of the functions that use them."""
+    from lifelint.facts import cpp_lock_effects as fx
+    from lifelint.facts.cpp_locks import GUARD_TYPES, extract_locks
+
+    learned = fx.guard_classes(out.functions)
+    macros = fx.effect_macros(root, GUARD_TYPES | lock_types | frozenset(learned)) if b"#define" in data else {}
+    if learned or macros:
+        names = [n.encode() for n in (*learned, *macros)]
+        extra = sorted(lock_types | frozenset(learned))
+        for fn in out.functions:
+            if fn.body is None or fn.flow is None or not any(n in data[fn.body.start_byte:fn.body.end_byte] for n in names):
+                continue
+            node = _function_node(root, fn)
+            if node is None:
+                continue
+            fn.locks = extract_locks(node, extra, macros)
+            cname = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+            b = _Builder(fn, node, fields_by_class.get(cname, set()) if cname else set(),
+                         methods_by_class.get(cname, set()) if cname else set(), globals_)
+            b.lock_types = lock_types
+            try:
+                fn.flow = b.run()
+            except RecursionError:
+                fn.flow = None
+    # Acquire / release helpers, one level per round.
+    for _round in range(3):
+        sums = fx.summaries(out.functions)
+        if not sums:
+            return
+        changed = False
+        for fn in out.functions:
+            if fn.flow is None:
+                continue
+            eff = fx.helper_ops(fn, sums)
+            if eff and fx.add_helper_holders(fn, eff, out.functions):
+                node = _function_node(root, fn)
+                if node is not None:
+                    assign_locks(fn, node, fn.flow)
+                    changed = True
+        if not changed:
+            return

@@ -246,8 +246,14 @@ _MORE_EVENTS = """
 """
 
 
-def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockHolder]:
-    """The lock holders of a function (lambdas inside it included), each with what happens to it."""
+_MACRO_CALLS = """
+(expression_statement (call_expression function: (identifier) @m_fn arguments: (argument_list) @m_args)) @m_stmt
+"""
+
+
+def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | None = None) -> list[LockHolder]:
+    """The lock holders of a function (lambdas inside it included), each with what happens to it.
+    `macros`: the file's lock macros (lifelint.facts.cpp_lock_effects.effect_macros)."""
     guard_types = GUARD_TYPES | frozenset(guard_extra or ())
     body = fn_node.child_by_field_name("body")
     if body is None:
@@ -295,6 +301,27 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockHol
             elif method == "try_lock":
                 h.ops.append(("test", call.start_byte, call.end_byte, True, Span.of(call)))
         holders.append(h)
+    macro_bare = []
+    if macros:
+        for stmt, fn_name, args in zip(*(captures(body, "cpp", _MACRO_CALLS).get(k, []) for k in ("m_stmt", "m_fn", "m_args"))):
+            eff = macros.get(text(fn_name))
+            if eff is None:
+                continue
+            kind, pi = eff
+            arg_nodes = [a for a in args.named_children if a.type != "comment"]
+            if pi >= len(arg_nodes):
+                continue
+            mutex = normalise_mutex(text(arg_nodes[pi]))
+            if kind == "guard":
+                scope = _enclosing_scope(stmt)
+                h = LockHolder(f"<{text(fn_name)}>", text(fn_name), [mutex], False, Span.of(stmt), "guard",
+                               _inside_lambda(stmt, fn_node), [Span.of(arg_nodes[pi])])
+                h.ops.append(("acq", stmt.end_byte, Span.of(stmt)))
+                if scope is not None:
+                    h.ops.append(("scope", scope.start_byte, scope.end_byte, -1, _scope_end(scope)[1]))
+                holders.append(h)
+            else:
+                macro_bare.append((mutex, "lock" if kind == "acq" else "unlock", stmt.named_children[0]))
     # Bare m.lock(); ... m.unlock(); with the result discarded (weak_ptr::lock() keeps its result).
     guard_names = {h.guard for h in holders}
     bare = [c for c in member_calls if c[0] not in guard_names and c[2].parent is not None and c[2].parent.type == "expression_statement"]
@@ -302,6 +329,7 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None) -> list[LockHol
     tested = [(recv, call) for recv, method, call in member_calls if method == "try_lock" and recv not in guard_names]
     asserted = {recv for recv, method, _ in member_calls if method in ASSERT_HELD_METHODS}
     bare = [(recv, "assert" if method in ASSERT_HELD_METHODS else method, call) for recv, method, call in bare]
+    bare += macro_bare
     for call, arg in zip(found.get("assert_call", []), found.get("asserted", [])):
         if call.parent is not None and call.parent.type == "expression_statement":
             recv = normalise_mutex(text(arg))

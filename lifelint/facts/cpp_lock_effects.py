@@ -1,0 +1,209 @@
+"""Lock effects learned from the definitions in a file, not from names (design.md §2.2):
+
+- **acquire / release helpers**: a function that returns holding a lock it did not hold on entry
+  (on every way out) acquires it; one that was entered holding it and leaves without it (on
+  every way out) releases it. `enter()` / `leave()`, `lock_table()` / `unlock_table()`. Calls
+  to them take / release the lock in the caller's lock flow, one level or more (a few rounds);
+  a mutex the helper takes as a parameter is the caller's argument.
+- **guard classes**: a class whose constructor locks a member (a reference or pointer to the
+  mutex it was given) and whose destructor unlocks it is a guard type, like `std::lock_guard`.
+- **guard macros**: a function-like macro whose expansion declares a known guard over one of its
+  parameters (`#define MUTEX_LOCK(m) std::lock_guard<std::mutex> _g(m)`) is a guard; one that
+  calls `lock()` / `unlock()` (or a C lock function) on a parameter takes / releases it.
+
+Only definitions in the same file are seen (the per-file facts are cached file by file);
+configuration (`cpp.lock-types`) names guards defined elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lifelint.facts.common import text
+
+_LOCK_NAMES = frozenset({"lock", "Lock", "lock_shared", "WriterLock", "ReaderLock", "pthread_mutex_lock", "pthread_spin_lock",
+                         "EnterCriticalSection", "AcquireSRWLockExclusive", "mtx_lock", "uv_mutex_lock", "g_mutex_lock"})
+_UNLOCK_NAMES = frozenset({"unlock", "Unlock", "unlock_shared", "WriterUnlock", "ReaderUnlock", "pthread_mutex_unlock",
+                           "pthread_spin_unlock", "LeaveCriticalSection", "ReleaseSRWLockExclusive", "mtx_unlock",
+                           "uv_mutex_unlock", "g_mutex_unlock"})
+
+
+def _norm(expr: str) -> str:
+    from lifelint.facts.cpp_locks import normalise_mutex
+
+    return normalise_mutex(expr)
+
+
+def _lock_target(c) -> tuple[str, int] | None:
+    """(mutex, +1 / -1) for a lock / unlock call event, else None."""
+    if c.kind != "call":
+        return None
+    if c.name in _LOCK_NAMES or c.name in _UNLOCK_NAMES:
+        delta = 1 if c.name in _LOCK_NAMES else -1
+        if c.receiver is not None and not c.args:
+            return _norm(c.receiver), delta
+        if c.receiver is None and len(c.args) == 1 and c.name.startswith(("pthread", "Enter", "Leave", "Acquire", "Release",
+                                                                          "mtx", "uv_", "g_mutex")):
+            return _norm(c.args[0]), delta
+    return None
+
+
+def guard_classes(functions) -> set[str]:
+    """Classes whose constructor locks a member and whose destructor unlocks the same member."""
+    ctor_locks: dict[str, set[str]] = {}
+    dtor_unlocks: dict[str, set[str]] = {}
+    for fn in functions:
+        if fn.flow is None or not fn.class_name or not (fn.is_ctor or fn.is_dtor):
+            continue
+        cls = fn.class_name.split("::")[-1].split("<")[0]
+        for c in fn.flow.calls:
+            if c.lambda_index is not None:
+                continue
+            t = _lock_target(c)
+            if t is None:
+                continue
+            if fn.is_ctor and t[1] > 0:
+                ctor_locks.setdefault(cls, set()).add(t[0])
+            elif fn.is_dtor and t[1] < 0:
+                dtor_unlocks.setdefault(cls, set()).add(t[0])
+    return {k for k, v in ctor_locks.items() if v & dtor_unlocks.get(k, set())}
+
+
+_GUARD_DECL = re.compile(r"\b(?:[A-Za-z_][\w:]*::)?([A-Za-z_]\w*)\s*(?:<[^;{}]*>)?\s+[A-Za-z_][\w#]*\s*[({]\s*([^;{}()]*?)\s*[)}]")
+_MEMBER_CALL = re.compile(r"\(?\s*([A-Za-z_]\w*)\s*\)?\s*(?:\.|->)\s*(lock|unlock|Lock|Unlock|lock_shared|unlock_shared)\s*\(\s*\)")
+_C_CALL = re.compile(r"\b(pthread_mutex_lock|pthread_mutex_unlock|EnterCriticalSection|LeaveCriticalSection|mtx_lock|mtx_unlock)"
+                     r"\s*\(\s*&?\s*\(?\s*([A-Za-z_]\w*)\s*\)?\s*\)")
+
+
+def effect_macros(root, guard_types: frozenset[str]) -> dict[str, tuple[str, int]]:
+    """{macro name: ("guard" | "acq" | "rel", index of the mutex parameter)} for the file's
+    function-like macros that declare a guard over a parameter or lock / unlock one."""
+    from lifelint.facts.cpp_locks import _GUARD_NAMED
+
+    out: dict[str, tuple[str, int]] = {}
+    for n in root.children:
+        if n.type != "preproc_function_def":
+            continue
+        name = text(n.child_by_field_name("name"))
+        params = n.child_by_field_name("parameters")
+        value = n.child_by_field_name("value")
+        if not name or params is None or value is None:
+            continue
+        pnames = [text(p) for p in params.named_children]
+        body = text(value).replace("\\\n", " ")
+        for m in _GUARD_DECL.finditer(body):
+            ty, arg = m.group(1), m.group(2).split(",")[0].strip().lstrip("&*( ").rstrip(") ")
+            if (ty in guard_types or _GUARD_NAMED.fullmatch(ty)) and arg in pnames:
+                out[name] = ("guard", pnames.index(arg))
+                break
+        if name in out:
+            continue
+        for m in _MEMBER_CALL.finditer(body):
+            if m.group(1) in pnames:
+                out[name] = ("acq" if "unlock" not in m.group(2).lower() else "rel", pnames.index(m.group(1)))
+                break
+        if name in out:
+            continue
+        for m in _C_CALL.finditer(body):
+            if m.group(2) in pnames:
+                out[name] = ("acq" if "unlock" not in m.group(1).lower() and "Leave" not in m.group(1) else "rel",
+                             pnames.index(m.group(2)))
+                break
+    return out
+
+
+def summaries(functions) -> dict[tuple[str | None, str], list[tuple[str, int]]]:
+    """{(class or None, name): [(mutex, +1 acquires / -1 releases)]} from each function's lock flow."""
+    out: dict = {}
+    for fn in functions:
+        flow = fn.flow
+        if flow is None or flow.lockflow is None or fn.is_ctor or fn.is_dtor or not fn.locks:
+            continue
+        lf = flow.lockflow
+        if lf.uncertain(None):
+            continue
+        exits = lf.exits(None)
+        if not exits:
+            continue
+        effects = []
+        for hi, h in enumerate(fn.locks):
+            if h.kind not in ("manual", "helper") or not h.mutexes or (flow.lock_lambda[hi] if hi < len(flow.lock_lambda) else None) is not None:
+                continue
+            bit = 1 << hi
+            entry = any(op[0] == "entry" for op in h.ops)
+            if not entry and all(m & bit for _k, _s, m, _y in exits):
+                effects.append((h.mutexes[0], 1))
+            elif entry and not any(y & bit for _k, _s, _m, y in exits):
+                effects.append((h.mutexes[0], -1))
+        if effects:
+            cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+            out.setdefault((cls, fn.name), effects)
+    return out
+
+
+def helper_ops(fn, sums) -> list[tuple[str, int, object]]:
+    """(mutex, delta, call) for each call of `fn` to a helper with a lock effect."""
+    flow = fn.flow
+    if flow is None:
+        return []
+    cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+    out = []
+    for c in flow.calls:
+        if c.kind != "call":
+            continue
+        if c.receiver not in (None, "this"):
+            continue
+        callee = c.callee.replace(" ", "")
+        key = None
+        if cls and (cls, c.name) in sums and (callee in (c.name, f"this->{c.name}", f"{cls}::{c.name}")):
+            key = (cls, c.name)
+        elif (None, c.name) in sums and callee in (c.name, f"::{c.name}"):
+            key = (None, c.name)
+        if key is None or (key == (cls, fn.name) and not fn.class_name == cls):
+            continue
+        if key[1] == fn.name and key[0] == cls:
+            continue  # recursion
+        for mutex, delta in sums[key]:
+            out.append((mutex, delta, c, key))
+    return out
+
+
+def param_index(functions, key, mutex: str) -> int | None:
+    """Position of `mutex` among the parameters of the helper `key`, when it is one."""
+    for fn in functions:
+        cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+        if (cls, fn.name) == key:
+            names = [p.name for p in fn.params]
+            return names.index(mutex) if mutex in names else None
+    return None
+
+
+def add_helper_holders(fn, effects, functions) -> bool:
+    """Add the helpers' lock effects to `fn.locks`; True when something was added."""
+    from lifelint.facts.cpp_locks import LockHolder, normalise_mutex
+
+    added = False
+    for mutex, delta, c, key in effects:
+        pi = param_index(functions, key, mutex)
+        if pi is not None:
+            if pi >= len(c.args):
+                continue
+            mutex = normalise_mutex(c.args[pi])
+        op = ("acq", c.span.end_byte, c.span) if delta > 0 else ("rel", c.span.start_byte, c.span)
+        if any(op[:2] == o[:2] for h in fn.locks for o in h.ops):
+            continue
+        h = next((h for h in fn.locks if h.kind in ("manual", "helper") and h.mutexes == [mutex]), None)
+        if h is None:
+            h = LockHolder(None, "", [mutex], False, c.span, "helper", c.lambda_index is not None, [c.span])
+            fn.locks.append(h)
+        h.ops.append(op)
+        added = True
+    if added:
+        for h in fn.locks:
+            if h.kind != "helper":
+                continue
+            first = min(h.ops, key=lambda o: o[1] if len(o) > 1 and isinstance(o[1], int) else 0)
+            if first[0] == "rel" and not any(o[0] == "entry" for o in h.ops):
+                h.ops.append(("entry", h.span))
+        fn.locks.sort(key=lambda h: h.span.start_byte)
+    return added

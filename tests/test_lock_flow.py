@@ -1,0 +1,97 @@
+"""The lock-set dataflow on small bodies: must/may sets per point, release points, stale views,
+exits, and that lock-free functions get no graph."""
+
+from __future__ import annotations
+
+from lifelint.facts import cpp as cpp_facts
+from lifelint.facts import cpp_flow
+from lifelint.parsing import parse
+
+
+def _functions(src: str):
+    data = src.encode()
+    tree = parse("cpp", data)
+    out = cpp_facts.extract(tree.root_node, data, None)
+    cpp_flow.extract(tree.root_node, data, None, out)
+    return {f.name: f for f in out.functions}, data
+
+
+def _at(data: bytes, marker: str) -> int:
+    return data.index(marker.encode())
+
+
+SRC = """
+#include <mutex>
+struct A {
+  std::mutex m; int x;
+  void f(bool c) {
+    m.lock();
+    if (c) m.unlock();
+    x = 1; /*A*/
+    if (!c) m.unlock();
+    x = 2; /*B*/
+  }
+  void g(int n) {
+    std::unique_lock<std::mutex> l(m);
+    int* p = &x;
+    for (int i = 0; i < n; ++i) {
+      *p = i; /*C*/
+      l.unlock();
+      l.lock();
+    }
+  }
+  int h() { return x; }
+  void k() {
+    m.lock();
+    try { x = 3; } catch (...) { m.unlock(); throw; }
+    x = 4; /*D*/
+    m.unlock();
+  }
+};
+"""
+
+
+def test_must_and_may_follow_the_branches():
+    fns, data = _functions(SRC)
+    f = fns["f"]
+    lf = f.flow.lockflow
+    a, b = _at(data, "x = 1; /*A*/"), _at(data, "x = 2; /*B*/")
+    assert lf.must(a, None) == () and lf.may(a, None) == (0,)
+    assert lf.must(b, None) == () and lf.may(b, None) == (0,)  # path-insensitive: c and !c not correlated
+    use_a = next(u for u in f.flow.uses if u.span.start_byte == a)
+    assert use_a.locks == () and use_a.partial == (0,)
+    rel = lf.releases_reaching(a, None, 0)
+    assert [s.start_row + 1 for s, _k in rel] == [data[: _at(data, "m.unlock();")].count(b"\n") + 1]
+
+
+def test_a_release_on_the_back_edge_makes_the_view_stale():
+    fns, data = _functions(SRC)
+    g = fns["g"]
+    lf = g.flow.lockflow
+    decl = _at(data, "int* p = &x;")
+    use = _at(data, "*p = i; /*C*/")
+    assert 0 in lf.must(use, None)  # held on every path (relocked)
+    assert lf.released_between(decl + len("int* p = &x;"), use, None, 0) is not None
+    # a new assignment of the view on the way kills it
+    assert lf.released_between(decl + len("int* p = &x;"), use, None, 0, kills=[_at(data, "l.lock();")]) is None
+
+
+def test_catch_and_rethrow_keeps_the_lock_after_the_try():
+    fns, data = _functions(SRC)
+    k = fns["k"]
+    d = _at(data, "x = 4; /*D*/")
+    assert k.flow.lockflow.must(d, None) == (0,)
+    kinds = sorted(kind for kind, _s, _m, _y in k.flow.lockflow.exits(None))
+    assert kinds == ["end", "throw"]
+
+
+def test_lock_free_functions_get_no_graph():
+    fns, _ = _functions(SRC)
+    assert fns["h"].flow.lockflow is None
+
+
+def test_ll206_suggests_a_swap_that_keeps_the_logic():
+    from rules.ll206_check_then_act_atomic import _swap_test
+
+    assert _swap_test("closed", "true") == "`!closed.swap(true, ..)`"
+    assert _swap_test("pending", "false").startswith("`pending.swap(false, ..)`")
