@@ -11,7 +11,9 @@ on *every* path to the reported exit, and released on every path to some other e
 The function's contract is evidently "unlock before leaving" (most paths do), so the caller does
 not know it must unlock on this one. The next `lock()` from any thread blocks forever (or, on the
 same thread, is undefined behaviour for a `std::mutex`). Clang's `-Wthread-safety` reports the
-same shape as "mutex is still held at the end of function".
+same shape as "mutex is still held at the end of function". The seed 001 review counts
+`std::lock_guard` in the async operations as the correct pattern for exactly this reason: a
+scoped guard cannot be forgotten on one path; this rule finds the hand-locked code that lacks it.
 
 ## Example
 ```cpp
