@@ -207,8 +207,8 @@ class FnLocks:
     region_keys: list[tuple[str, ...]] = field(default_factory=list)  # per Function.locks region
     region_adopted: list[bool] = field(default_factory=list)
     guard_params: dict[str, int] = field(default_factory=dict)  # guard reference parameter -> index
-    # param -> [(byte, held after it)]: its unlock()/lock() calls in order; held before the first.
-    guard_param_events: dict[str, list[tuple[int, bool]]] = field(default_factory=dict)
+    # param -> its lock holder (Function.locks index): held where the lock flow says so.
+    guard_param_holders: dict[str, int] = field(default_factory=dict)
     # Calls that take a guard as an argument (`cond.wait(lock)`, `ev.clear(lock)`): the guard's
     # lock is held for them whatever happened before (the callee expects it so).
     guard_arg_calls: list[tuple[int, int]] = field(default_factory=list)
@@ -252,11 +252,8 @@ class FnLocks:
             out.update(self.annotated)
             if byte is not None:
                 for p in self.guard_params:
-                    held = True
-                    for at, state in self.guard_param_events.get(p, ()):
-                        if at > byte:
-                            break
-                        held = state
+                    hi = self.guard_param_holders.get(p)
+                    held = hi is None or hi in flow.held_at(byte, None)
                     if held or any(a <= byte < b for a, b in self.guard_arg_calls):
                         out.add(WILDCARD)
                         out.update(self.entry_guarded)
@@ -544,6 +541,8 @@ class _Builder:
         for ri, r in enumerate(regions):
             scope = self.scope_at(flow, r.span.start_byte)
             keys = tuple(self.lock_key(fl, m, r.span.start_byte, scope) for m in r.mutexes) or (f"{fn.qualname}:{r.guard}",)
+            if r.kind == "param":
+                keys = ()  # the caller's lock: WILDCARD / entry locks stand for it (held_at)
             fl.region_keys.append(keys)
             # `std::lock(a, b); std::lock_guard<std::mutex> g(a, std::adopt_lock);`
             adopted = False
@@ -582,17 +581,10 @@ class _Builder:
         for i, (name, ty) in enumerate(flow.held_by_caller):
             if last_name(split_template(ty)[0]) in GUARD_PARAM_TYPES:
                 fl.guard_params[name or f"<unnamed {i}>"] = len(fl.guard_params)
+        for hi, r in enumerate(regions):
+            if r.kind == "param" and r.guard in fl.guard_params:
+                fl.guard_param_holders[r.guard] = hi
         for p in fl.guard_params:
-            events = [(c.span.start_byte, c.name == "lock") for c in flow.calls
-                      if c.receiver == p and c.name in ("unlock", "release", "lock") and c.lambda_index is None]
-            # `cleanup c = {this, &lock};` hands the guard to a local object whose destructor
-            # may re-lock it (asio's task_cleanup): from that object's scope end, assume held.
-            amp = re.compile(r"&\s*" + re.escape(p) + r"\b")
-            for d in flow.decls:
-                if d.kind == "local" and d.lambda_index is None and d.init and amp.search(d.init):
-                    events.append((flow.scopes[d.scope].span.end_byte - 1, True))
-            if events:
-                fl.guard_param_events[p] = sorted(events)
             fl.guard_arg_calls.extend((c.span.start_byte, c.span.end_byte) for c in flow.calls
                                       if c.lambda_index is None and any(a.strip().lstrip("&*") == p for a in c.args))
 
@@ -840,7 +832,7 @@ def _threaded_files(fns: list[FnLocks], index: "ProjectIndex") -> frozenset[str]
     for fl in fns:
         if fl.path in out:
             continue
-        if fl.fn.locks:
+        if any(h.kind != "param" for h in fl.fn.locks or ()):
             out.add(fl.path)
             continue
         flow = fl.fn.flow

@@ -101,6 +101,8 @@ class ViewEscapesLock(Rule):
                 continue
             methods = None
             for ri, region in enumerate(fn.locks):
+                if region.kind == "param":
+                    continue  # the caller's guard: its views are the caller's business
                 lam = flow.lock_lambda[ri] if ri < len(flow.lock_lambda) else None
                 if methods is None:
                     methods = class_members(index, fn.class_name)[1] if fn.class_name else frozenset()

@@ -221,7 +221,7 @@ class CallbackUnderLock(Rule):
                     names = [display_lock(k) for k in sorted(held) if k != WILDCARD] or ["the caller's lock"]
                     where = ", ".join(f"`{n}`" for n in names)
                     related = []
-                    taken_here = [i for i in c.locks if i < len(regions)]
+                    taken_here = [i for i in c.locks if i < len(regions) and regions[i].kind != "param"]
                     if taken_here:
                         r = regions[taken_here[-1]]
                         related.append(Related(r.span, f"{where} taken here"))

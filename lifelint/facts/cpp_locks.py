@@ -43,7 +43,9 @@ class LockHolder:
     mutexes: list[str]  # normalised: "m_mutex", "ptr->mtx", "g_lock" (no `this->`, `&`, `*`)
     shared: bool  # a reader lock
     span: Span  # the guard declaration or the first lock() call
-    kind: str = "guard"  # "guard", "manual" (lock()/unlock() by hand), "assert" (the caller holds it)
+    # "guard", "manual" (lock()/unlock() by hand), "assert" (the caller holds it), "helper" (taken
+    # or released by a call to a helper: cpp_lock_effects), "param" (a guard the caller lends)
+    kind: str = "guard"
     in_lambda: bool = False
     mutex_spans: list[Span] = field(default_factory=list)
     # What happens to it, in source terms (placed on the control-flow graph by cpp_locksets):
@@ -373,6 +375,7 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
             elif method == "try0":
                 h.ops.append(("test", call.start_byte, call.end_byte, False, Span.of(call)))
         holders.append(h)
+    holders.extend(_lent_guards(fn_node, body, guard_types, member_calls, decls))
     if holders and any(w in (body.text or b"") for w in (b"nlock", b"everse")):  # cheap: most bodies have no reverse guard
         _add_unlockers(holders, decls)
     if holders and b"lock" in (body.text or b""):
@@ -381,6 +384,46 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
         _std_lock(holders, more)
     holders.sort(key=lambda h: h.span.start_byte)
     return holders
+
+
+def _lent_guards(fn_node, body, guard_types, member_calls, decls) -> list[LockHolder]:
+    """Guards the caller lends by reference (`void run_one(std::unique_lock<std::mutex>& lock)`):
+    held on entry, released by `lock.unlock()`, taken again by `lock.lock()` or as a local object
+    that was handed `&lock` is destroyed (asio's `task_cleanup` re-locks in its destructor). Their
+    mutex is the caller's: `kind` "param", no mutex names."""
+    d = fn_node.child_by_field_name("declarator")
+    while d is not None and d.type != "function_declarator":
+        d = d.child_by_field_name("declarator")
+    params = d.child_by_field_name("parameters") if d is not None else None
+    out: list[LockHolder] = []
+    for p in params.named_children if params is not None else []:
+        if p.type != "parameter_declaration":
+            continue
+        ty, pd = p.child_by_field_name("type"), p.child_by_field_name("declarator")
+        if ty is None or pd is None or pd.type != "reference_declarator" or _last_name(ty) not in guard_types:
+            continue
+        name_node = next((c for c in pd.named_children if c.type == "identifier"), None)
+        if name_node is None:
+            continue
+        name = text(name_node)
+        h = LockHolder(name, text(ty), [], _last_name(ty) in SHARED_GUARDS, Span.of(p), "param")
+        h.ops.append(("entry", Span.of(p)))
+        for recv, method, call in member_calls:
+            if recv != name:
+                continue
+            if method in _RELEASES:
+                h.ops.append(("rel", call.start_byte, Span.of(call)))
+            elif method in _TAKES:
+                h.ops.append(("acq", call.end_byte, Span.of(call)))
+        amp = re.compile(r"&\s*" + re.escape(name) + r"\b")
+        for decl in decls:
+            v = decl.child_by_field_name("declarator")
+            if v is not None and amp.search(text(v)):
+                scope = _enclosing_scope(decl)
+                if scope is not None:
+                    h.ops.append(("scope", scope.start_byte, scope.end_byte, 1, _scope_end(scope)[1]))
+        out.append(h)
+    return out
 
 
 def _ownership_tests(h: LockHolder, name: str, after: int, more) -> None:
