@@ -3,7 +3,9 @@ Flags a non-owning view of lock-protected data that outlives the lock: a `span`,
 `string_view`, raw pointer (`.data()`, `.c_str()`, `&x[i]`, `.get()`), iterator or reference
 obtained while a lock guard is held and then
 
-- used after the guard's scope ends or after an explicit `unlock()`,
+- used where some path from it went through a release of that lock (the guard's scope end, an
+  explicit `unlock()`, the unlock at the end of a previous loop iteration), even when the lock was
+  taken again since (a fresh lookup under the new hold clears it),
 - captured into a lambda that runs later,
 - returned (the lock is released as the function returns), including a getter that locks and
   returns a reference, pointer or view to the member it guards
@@ -13,7 +15,10 @@ obtained while a lock guard is held and then
 All guards lifelint knows count: `std::lock_guard`, `std::unique_lock` (with `unlock()`),
 `std::scoped_lock`, `std::shared_lock`, boost and absl guards, a project's own guard classes
 named like guards (`scoped_lock_t`, `InstrumentedMutexLock`), bare `m.lock()/m.unlock()` (also
-`mu.Lock()/mu.Unlock()`), and `cpp.lock-types`.
+`mu.Lock()/mu.Unlock()`), guards, helpers and macros the file itself defines (see
+lifelint.facts.cpp_lock_effects), and `cpp.lock-types`. Where a lock is held comes from the
+lock-set dataflow over each function's control-flow graph (lifelint.facts.cpp_locksets): held
+means held on every path.
 
 Rust: a raw pointer taken from a `MutexGuard` / `RwLock` guard (`guard.as_ptr()`, `&*guard as *const _`,
 `guard.as_mut_ptr()`) used after `drop(guard)` or after the guard's scope ends, or returned.
@@ -49,8 +54,8 @@ std::vector<char> data;
 For getters, return by value (`T load() const`).
 
 ## Known limits
-- Control flow is not followed: a view re-fetched under a new lock before use, on every path,
-  is still reported if an older value could reach the use syntactically.
+- The flow is path-insensitive: two branches on the same condition are not correlated, so an
+  `unlock()` under `if (c)` followed by a use under `if (!c)` is still reported.
 - A reference initialised from an arbitrary function call is not treated as a view (the call
   may return by value); only subscripts, `at()`, `front()`, `back()`, `*it`, and member chains are.
 - Views derived only from parameters or function calls of other objects are not considered

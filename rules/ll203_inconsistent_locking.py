@@ -71,6 +71,14 @@ A lone counter read for statistics can become a `std::atomic`.
   of its own and does not match the field's mutex.
 - A method that is public but only called under the lock inside the project is treated as
   always locked; callers outside the project are not seen.
+- Held means held on every path to the access (the lock-set dataflow,
+  lifelint.facts.cpp_locksets): an access after an `unlock()` on one branch, a `break` that left
+  a loop unlocked or a `continue` that skipped the relock counts as unlocked, and the message
+  names the release that reaches it. The flow is path-insensitive (branches on the same
+  condition are not correlated). Lock helpers (`enter()` / `leave()`), RAII classes and lock
+  macros are learned from definitions in the same file only.
+- An unlocked access and a locked write in the same method (a method racing with another run of
+  itself) is not reported yet.
 """
 
 from __future__ import annotations
