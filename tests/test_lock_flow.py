@@ -3,17 +3,14 @@ exits, and that lock-free functions get no graph."""
 
 from __future__ import annotations
 
-from lifelint.facts import cpp as cpp_facts
-from lifelint.facts import cpp_flow
+from lifelint.facts import extract_facts
 from lifelint.parsing import parse
 
 
 def _functions(src: str):
     data = src.encode()
-    tree = parse("cpp", data)
-    out = cpp_facts.extract(tree.root_node, data, None)
-    cpp_flow.extract(tree.root_node, data, None, out)
-    return {f.name: f for f in out.functions}, data
+    facts = extract_facts("t.cpp", "cpp", data, parse("cpp", data))
+    return {f.name: f for f in facts.cpp.functions}, data
 
 
 def _at(data: bytes, marker: str) -> int:
