@@ -86,9 +86,3 @@ def test_lock_free_functions_get_no_graph():
     fns, _ = _functions(SRC)
     assert fns["h"].flow.lockflow is None
 
-
-def test_ll206_suggests_a_swap_that_keeps_the_logic():
-    from rules.ll206_check_then_act_atomic import _swap_test
-
-    assert _swap_test("closed", "true") == "`!closed.swap(true, ..)`"
-    assert _swap_test("pending", "false").startswith("`pending.swap(false, ..)`")
