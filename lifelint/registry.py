@@ -61,7 +61,8 @@ class Rule:
 
     @classmethod
     def doc(cls) -> str:
-        return inspect.cleandoc(inspect.getmodule(cls).__doc__ or "")
+        """The module docstring, with the measured precision appended (from the ledger's data)."""
+        return inspect.cleandoc(inspect.getmodule(cls).__doc__ or "") + "\n\n## Measured precision\n" + measured_text(cls.code, cls.group)
 
     @classmethod
     def doc_sections(cls) -> dict[str, str]:
@@ -82,6 +83,49 @@ class Rule:
         from lifelint import HOMEPAGE
 
         return f"{HOMEPAGE}/blob/main/rules/{cls.__module__.rsplit('.', 1)[-1]}.py"
+
+
+# --- measured precision (benchmarks/precision/, written into lifelint.rules._measured) -------------
+
+DEFAULT_BAR = 0.8  # test-half precision a rule needs to be on by default ...
+DEFAULT_MIN_TRIAGED = 10  # ... over at least this many triaged findings (or no FALSE over fewer)
+
+
+def measured(code: str) -> dict[str, dict[str, int]]:
+    """{"test": {"reported", "TRUE", "FALSE", "UNCLEAR", "untriaged"}, "tune": {...}} for a rule."""
+    from lifelint.rules._measured import MEASURED
+
+    return MEASURED.get(code, {})
+
+
+def earns_default(code: str) -> tuple[bool, str]:
+    """Whether the rule's test-half figures earn the default group, and why (issue 11's bar)."""
+    t = measured(code).get("test", {})
+    true, false = t.get("TRUE", 0), t.get("FALSE", 0)
+    if true + false >= DEFAULT_MIN_TRIAGED:
+        p = true / (true + false)
+        return p >= DEFAULT_BAR, f"precision {p:.2f} over {true + false} triaged test-half findings"
+    return false == 0, f"{true} TRUE and {false} FALSE of {true + false} triaged test-half findings (fewer than {DEFAULT_MIN_TRIAGED})"
+
+
+def measured_text(code: str, group: str) -> str:
+    from lifelint.rules._measured import MEASURED_WITH
+
+    m = measured(code)
+
+    def half(name: str) -> str:
+        h = m.get(name)
+        if not h or not h["reported"]:
+            return f"no finding on the {name} half"
+        tf = h["TRUE"] + h["FALSE"]
+        p = f"precision {h['TRUE'] / tf:.2f}" if tf else "precision not measured"
+        return (f"{h['reported']} findings on the {name} half; of those triaged, {h['TRUE']} TRUE, {h['FALSE']} FALSE, "
+                f"{h['UNCLEAR']} UNCLEAR ({p}); {h['untriaged']} not triaged")
+    ok, why = earns_default(code)
+    verdict = (f"Group: **{group}**. " + ("It earns the default group: " if ok else "It does not earn the default group yet: ")
+               + why + f" (the bar: {DEFAULT_BAR} over at least {DEFAULT_MIN_TRIAGED}, or no FALSE over fewer).")
+    return (f"On the precision ledger's corpora (`benchmarks/precision/`: public code nobody here tuned on; "
+            f"measured with {MEASURED_WITH}): {half('test')}; {half('tune')}. {verdict}\n")
 
 
 @functools.cache

@@ -158,6 +158,18 @@ def test_ledger_verdicts_are_matched_and_survive_a_line_shift(first_run):
     assert "default-on precision, tune half: 0.50" in stdout
     # --from-json gives the same figures without running lifelint.
     assert _run(*base, "--from-json", str(shifted)) == stdout
+    # --measured-out writes those figures as the module the rule docs read.
+    dest = tmp / "measured.py"
+    _run(*base, "--from-json", str(shifted), "--measured-out", str(dest), "--measured-label", "probe")
+    ns: dict = {}
+    exec(dest.read_text(), ns)
+    assert ns["MEASURED_WITH"] == "probe"
+    fig = ns["MEASURED"][f_true["code"]]["tune"]
+    if f_false["code"] == f_true["code"]:
+        assert (fig["TRUE"], fig["FALSE"]) == (1, 1)
+    else:
+        assert (fig["TRUE"], ns["MEASURED"][f_false["code"]]["tune"]["FALSE"]) == (1, 1)
+    assert sum(h["reported"] for r in ns["MEASURED"].values() for h in r.values()) == int(reported)
 
 
 def test_sample_is_deterministic_and_capped_per_rule_and_corpus(first_run):

@@ -41,3 +41,23 @@ def test_catalog_matches_the_rule_classes():
     from lifelint.registry import catalog
 
     assert [(c.code, c.name, c.default_enabled) for c in catalog()] == [(r.code, r.name, r.default_enabled) for r in all_rules()]
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.code)
+def test_rule_doc_says_its_measured_precision(rule):
+    """`lifelint rule CODE` ends with the figures of the precision ledger and the group they earn."""
+    section = rule.doc_sections().get("Measured precision", "")
+    assert "test half" in section and f"Group: **{rule.group}**" in section
+
+
+def test_the_default_bar(monkeypatch):
+    import lifelint.rules._measured as m
+    from lifelint.registry import earns_default
+
+    def fig(t, f):
+        return {"test": {"reported": t + f, "TRUE": t, "FALSE": f, "UNCLEAR": 0, "untriaged": 0}}
+
+    monkeypatch.setattr(m, "MEASURED", {"LL901": fig(8, 2), "LL902": fig(7, 3), "LL903": fig(3, 0), "LL904": fig(3, 1), "LL905": fig(0, 0)})
+    assert earns_default("LL901")[0] and not earns_default("LL902")[0]  # 0.8 over 10 earns it, 0.7 does not
+    assert earns_default("LL903")[0] and not earns_default("LL904")[0]  # fewer than 10: no FALSE at all
+    assert earns_default("LL905")[0] and earns_default("LL999")[0]  # nothing reported: nothing false

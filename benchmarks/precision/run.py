@@ -207,6 +207,21 @@ def print_report(result: dict, default_on: set[str], halves: list[str]) -> None:
         print(f"  {name:24} {half:5} {n:7} {n_default:7}")
 
 
+def write_measured(dest: Path, result: dict, label: str) -> None:
+    """Per rule and half: reported, TRUE, FALSE, UNCLEAR, untriaged, as a Python literal the rule
+    docs render ("Measured precision") and tests/test_rule_groups.py holds the groups to."""
+    figures: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for (half, code), st in sorted(result["stats"].items()):
+        figures[code][half] = {"reported": st["reported"], "TRUE": st["TRUE"], "FALSE": st["FALSE"],
+                               "UNCLEAR": st["UNCLEAR"], "untriaged": st["new"]}
+    body = json.dumps(figures, indent=4, sort_keys=True)
+    dest.write_text(
+        '"""Measured precision of each rule on the precision ledger (benchmarks/precision/): written by\n'
+        '`benchmarks/precision/run.py --measured-out`, never by hand."""\n\n'
+        f"MEASURED_WITH = {label!r}\n\n"
+        f"MEASURED: dict[str, dict[str, dict[str, int]]] = {body}\n", encoding="utf-8")
+
+
 # --- the triage sample ------------------------------------------------------------------------
 
 def sample_rows(corpora: list[dict], docs: dict[str, dict], ledger: Ledger, n: int, seed: int) -> list[dict]:
@@ -244,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, metavar="N", help="write at most N untriaged findings per (rule, corpus) to --sample-out")
     ap.add_argument("--seed", type=int, default=1, help="seed of --sample (default 1)")
     ap.add_argument("--sample-out", type=Path, help="the sample TSV (default: OUT/sample.tsv)")
+    ap.add_argument("--measured-out", type=Path, metavar="FILE",
+                    help="write the per-rule figures as the Python module the rule docs and the group test read (rules/_measured.py)")
+    ap.add_argument("--measured-label", default="", help="what was measured, for --measured-out (e.g. 'lifelint 1a2b3c4, 2026-12-07')")
     args = ap.parse_args(argv)
 
     try:
@@ -289,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     corpora = [c for c in corpora if c["name"] in docs]
 
     halves = [h for h in ("tune", "test") if any(c["half"] == h for c in corpora)]
-    print_report(compare(corpora, docs, ledger, default_on), default_on, halves)
+    result = compare(corpora, docs, ledger, default_on)
+    print_report(result, default_on, halves)
+    if args.measured_out:
+        write_measured(args.measured_out, result, args.measured_label)
+        print(f"\nmeasured figures written to {args.measured_out}")
     if args.sample is not None:
         rows = sample_rows(corpora, docs, ledger, args.sample, args.seed)
         dest = args.sample_out or out / "sample.tsv"
