@@ -56,8 +56,11 @@ class Rule:
         raise NotImplementedError
 
     # Helpers so rules read as one line per finding.
-    def finding(self, span: Span, message: str, related: tuple[Related, ...] | list[Related] = ()) -> Finding:
-        return Finding(self.code, message, span, tuple(related))
+    def finding(self, span: Span, message: str, related: tuple[Related, ...] | list[Related] = (), *,
+                why: str = "", fix: str = "") -> Finding:
+        """`message`: the headline (one sentence: what and where), with `why` and `fix` given; or
+        one text that model.split_message splits (last sentence the fix, first the headline)."""
+        return Finding(self.code, message, span, tuple(related), why=why, fix=fix)
 
     @classmethod
     def doc(cls) -> str:

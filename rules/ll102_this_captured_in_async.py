@@ -191,12 +191,12 @@ class ThisCapturedInAsync(Rule):
 
     def _finding(self, fn, span, what: str, sink, flow):
         obj = f"`{fn.class_name.split('::')[-1]}` object" if fn.class_name else "object `this` points to"
+        why = f"If the {obj} is destroyed before the callback runs, the callback uses a dangling pointer."
         if "raw pointer from" in what:
-            advice = "Capture or bind the shared_ptr itself (or a weak_ptr checked with lock()) so the object outlives the callback."
+            fix = "Capture or bind the shared_ptr itself (or a weak_ptr checked with lock()) so the object outlives the callback."
         else:
-            advice = (f"If the {obj} is destroyed before the callback runs, the callback uses a dangling pointer. "
-                      "Capture `self = shared_from_this()` (or a `weak_from_this()` checked with lock()), copy what the "
-                      "callback needs, or make the destructor wait for queued callbacks.")
-        msg = f"In `{fn.qualname}`, {what}, and nothing keeps the object alive. {advice}"
+            fix = ("Capture `self = shared_from_this()` (or a `weak_from_this()` checked with lock()), copy what the "
+                   "callback needs, or make the destructor wait for queued callbacks.")
+        msg = f"{what[:1].upper()}{what[1:]} in `{fn.name}`, and nothing keeps the object alive."
         related = [Related(sink.span, f"handed to {sink.what} here; it runs later")]
-        return self.finding(span, msg, related)
+        return self.finding(span, msg, related, why=why, fix=fix)
