@@ -274,3 +274,16 @@ def test_text_collapses_minor_syntax_notes(tmp_path):
     out = io.StringIO()
     REPORTERS["json"](result, [], out)
     assert {"a.cpp", "b.cpp", "c.cpp", "d.hpp"} <= {d["path"] for d in __import__("json").loads(out.getvalue())["diagnostics"]}
+
+
+def test_text_draws_a_related_span_through_the_primary_line_on_that_line(tmp_path):
+    (tmp_path / "a.cpp").write_text("void f() {\n    async_write(s, buf,\n        std::bind(&c::on_sent, this, _1));\n}\n")
+    f = ReportedFinding("LL102", "this-captured-in-async", Level.WARNING, "binds a raw `this`.",
+                        Location("a.cpp", 3, 32, 3, 36), [(Location("a.cpp", 2, 5, 3, 42), "handed to `async_write` here")],
+                        "1:0", "1:1", "")
+    lines = render("text", ScanResult(root=str(tmp_path), findings=[f], files_scanned=1)).splitlines()
+    assert lines[1:3] == [
+        "3 |         std::bind(&c::on_sent, this, _1));",
+        "  |         -----------------------^^^^------ handed to `async_write` here",
+    ]
+    assert not lines[3].startswith("2 |")

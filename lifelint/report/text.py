@@ -76,9 +76,11 @@ def _markers(src: str, spans: list[tuple[int, int, str]]) -> tuple[int, str]:
     return lo, "".join(cells.get(c, " ") for c in range(lo, hi + 1))
 
 
-def _span_on_line(loc: Location, src: str) -> tuple[int, int]:
-    end = loc.end_col if loc.end_line == loc.line else len(src) + 1
-    return loc.col, max(end, loc.col + 1)
+def _span_on_line(loc: Location, src: str, line_no: int) -> tuple[int, int]:
+    """The part of `loc` on line `line_no` (1-based character columns, end exclusive)."""
+    start = loc.col if loc.line == line_no else len(src) - len(src.lstrip()) + 1
+    end = loc.end_col if loc.end_line == line_no else len(src) + 1
+    return start, max(end, start + 1)
 
 
 def _snippet(cache: SourceCache, f, style: str) -> list[Text]:
@@ -86,9 +88,15 @@ def _snippet(cache: SourceCache, f, style: str) -> list[Text]:
     lines of its related locations (in their order) with `-` under theirs and their messages
     after the marks; several spans on one line share that line (frames on the same line merge)."""
     groups: dict[tuple[str, int], list[tuple[Location, str | None]]] = {}
-    groups[(f.location.path, f.location.line)] = [(f.location, None)]
+    prim = f.location
+    groups[(prim.path, prim.line)] = [(prim, None)]
     for loc, msg in f.related:
-        groups.setdefault((loc.path, loc.line), []).append((loc, msg))
+        if loc.path == prim.path and loc.line < prim.line <= loc.end_line:
+            # A related span running through the primary's line (the call a lambda is handed
+            # to) is drawn on that line: one frame line instead of two.
+            groups[(prim.path, prim.line)].append((loc, msg))
+        else:
+            groups.setdefault((loc.path, loc.line), []).append((loc, msg))
     # In source order: the primary's file first, then other files as the related locations name them.
     files = list(dict.fromkeys(path for path, _ in groups))
     groups = dict(sorted(groups.items(), key=lambda kv: (files.index(kv[0][0]), kv[0][1])))
@@ -118,7 +126,7 @@ def _snippet(cache: SourceCache, f, style: str) -> list[Text]:
         row.append(f"{line_no:>{width}} | ", style=GUTTER_STYLE)
         row.append(_display(src))
         rows.append(row)
-        spans = [(*_span_on_line(loc, src), "^" if msg is None else "-") for loc, msg in items]
+        spans = [(*_span_on_line(loc, src, line_no), "^" if msg is None else "-") for loc, msg in items]
         pad, marks = _markers(src, spans)
         caret = Text()
         caret.append(f"{'':>{width}} | ", style=GUTTER_STYLE)
