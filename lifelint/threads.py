@@ -65,6 +65,18 @@ THREAD_BASES = {"QThread": "run", "QRunnable": "run", "Runnable": "run", "Thread
 SIGNAL_FUNCTIONS = frozenset({"signal", "sigset", "bsd_signal", "sysv_signal"})
 SIGNAL_FIELDS = frozenset({"sa_handler", "sa_sigaction"})
 JOIN_METHODS = frozenset({"join", "join_all", "wait", "get"})
+# Synchronous fault signals: their handler runs on the faulting thread while the process dies.
+_FAULT_SIGNAL = re.compile(r"\bSIG(?:SEGV|BUS|FPE|ILL|ABRT|SYS|TRAP)\b")
+_ENDS_PROCESS = frozenset({"abort", "_exit", "_Exit", "exit", "quick_exit", "terminate", "raise", "ExitProcess",
+                           "TerminateProcess"})
+
+
+def _terminates(fl) -> bool:
+    """A handler that ends the process (a crash handler: logs, then aborts or re-raises): what it
+    reads or writes on the way out is no race worth a finding."""
+    return any(c.name in _ENDS_PROCESS and c.receiver is None and c.lambda_index is None for c in fl.fn.flow.calls)
+
+
 _MAKERS = frozenset({"make_unique", "make_shared", "allocate_shared", "make_intrusive"})
 _NOT_A_HANDLER = frozenset({"SIG_IGN", "SIG_DFL", "SIG_ERR", "nullptr", "NULL", "0"})
 _FN_REF = re.compile(r"^&?\s*((?:[A-Za-z_]\w*\s*::\s*)*)([A-Za-z_~]\w*)$")
@@ -319,7 +331,7 @@ class _CppBuilder:
             for a in flow.assigns:
                 tail = a.target.replace(" ", "").split(".")[-1].split("->")[-1]
                 if tail in SIGNAL_FIELDS:
-                    targets = self.resolve_fn(fl, a.value)
+                    targets = [t for t in self.resolve_fn(fl, a.value) if not _terminates(t)]
                     if targets:
                         self.add_root("signal", f"the signal handler `{targets[0].label}` (installed with `sigaction` in `{fl.label}`)",
                                       fl.path, a.span, [((id(t), None), t.label) for t in targets])
@@ -343,8 +355,8 @@ class _CppBuilder:
         flow = fl.fn.flow
         if c.name in SIGNAL_FUNCTIONS and c.receiver is None and len(c.args) >= 2:
             h = c.args[1].strip()
-            if h not in _NOT_A_HANDLER:
-                targets = self.resolve_fn(fl, h)
+            if h not in _NOT_A_HANDLER and not _FAULT_SIGNAL.search(c.args[0]):
+                targets = [t for t in self.resolve_fn(fl, h) if not _terminates(t)]
                 lams = [i for i, L in enumerate(flow.lambdas) if L.handed_to and L.handed_to.call == ci]
                 if targets or lams:
                     label = targets[0].label if targets else "a lambda"

@@ -1,23 +1,28 @@
 """## What it does
-Flags a plain `bool` (or `volatile bool`) member or global whose name says it stops or reports
-the end of work — a word of the name is stop, abort, cancel, quit, shutdown, exit, done,
-running or terminate, inflections included (`m_abort`, `stop_requested_`, `is_running`,
-`m_shutting_down`) — when
+Flags a plain `bool` (or `volatile bool`) member or global used as a flag between threads,
+written somewhere other than the constructor and not always under one common mutex, when there
+is positive evidence that another thread reads it:
 
-- it is written somewhere other than the constructor (in any file of the project),
-- its class is shared across threads: it has a mutex, a thread, an atomic or a condition
-  variable; one of its methods starts a thread or hands work to one (`std::async`,
-  `cpp.async-sinks`); or it posts a callback that writes the flag (`post`, `dispatch`, `defer`,
-  `co_spawn`), so the write happens on the executor's thread and the reads wherever callers are
-  (for a global: a file that writes it does one of these). Posting alone is not evidence: an
-  io_context run by one thread serialises its handlers, the common asio design.
-- and not every access to it holds one common mutex.
+- it is polled in a loop that sleeps or waits (`sleep_for`, `usleep`, `yield`, a condition
+  wait...) and written elsewhere: the loop waits for another thread, whatever the flag is called;
+- the thread model (`lifelint.threads`) puts an unlocked write and another access on two
+  threads that can overlap (a thread's callback sets it, a caller reads it meanwhile);
+- or its name says it stops or reports the end of work (stop, abort, cancel, quit, shutdown,
+  exit, done, running, terminate, inflections included: `m_abort`, `stop_requested_`,
+  `is_running`) and its class is shared across threads: it has a mutex, a thread or a
+  condition variable, one of its methods starts a thread or hands work to one (`std::async`,
+  `cpp.async-sinks`), or it posts a callback that writes the flag (for a global: a file that
+  writes it does one of these). An atomic member alone is no evidence (counters are atomics
+  too), nor is posting alone (an io_context run by one thread serialises its handlers).
 
+Writes the thread model orders before the polling thread starts are a phase, not evidence.
 The finding is on the declaration; related locations show the unprotected writes. Readers need
-not be visible: a flag is written to be read by someone else.
+not be visible: a flag is written to be read by someone else. `std::atomic<bool>`, however it is
+declared (`auto f = std::atomic<bool>{}`, `static inline auto`), is never reported.
 
 Rust: a stop flag that is a `static mut bool`, or a plain `bool` shared with a spawned thread
-through a raw pointer or `UnsafeCell`.
+through a raw pointer or `UnsafeCell`, or a `Cell<bool>`/`UnsafeCell<bool>` field of a type
+declared `Sync` by hand.
 
 ## Why is this bad?
 A plain `bool` written by one thread and read by another is a data race: undefined behaviour.
@@ -46,8 +51,9 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
 ## Known limits
 - Accesses are matched by name within the class's methods (and, for globals, any function);
   a flag written through a pointer or reference from outside the class is not seen.
-- "Shared across threads" is judged from the class's own fields and methods (and its bases
-  when they are in the project), not from how objects are used. A class that declares itself
+- For stop-named flags, "shared across threads" is judged from the class's own fields and
+  methods (and its bases when they are in the project), not from how objects are used; the
+  poll and thread-model evidence follow code, not objects (two objects of one class count as one). A class that declares itself
   confined to one thread (a `single_threaded` / ThreadChecker-like base, or methods asserting
   `is_single_thread()`) is trusted.
 - Lambdas that run synchronously under a lock (condition-variable predicates, algorithms) count
@@ -62,7 +68,9 @@ from typing import Iterator
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import _short, call_is_async_sink, lambda_sink
+from lifelint.locking import locking_index
 from lifelint.model import Finding
+from lifelint.threads import describe, thread_model
 from lifelint.rust_checks import fn_label, static_target
 
 STOP_WORDS = frozenset({
@@ -165,10 +173,9 @@ def _shared_evidence(index, class_name: str) -> str | None:
         for _f, k in index.cpp_classes.get(c, []):
             for v in [*k.fields, *k.static_members]:
                 t = v.type.replace(" ", "")
+                # An atomic member alone is no evidence: counters and caches are atomics too.
                 if v.is_mutex:
                     why = f"it has the mutex `{v.name}`"
-                elif v.is_atomic:
-                    why = f"it has the atomic `{v.name}`"
                 elif _THREAD_TYPE.search(t) and not v.pointer_depth:
                     why = f"it has `{v.name}` ({v.type})"
                 if why:
@@ -223,8 +230,8 @@ def _file_evidence(index, f) -> str | None:
         return cache[f.path]
     why = None
     for g in f.cpp.globals:
-        if g.is_mutex or g.is_atomic:
-            why = f"`{f.path}` has the {'mutex' if g.is_mutex else 'atomic'} `{g.name}`"
+        if g.is_mutex:
+            why = f"`{f.path}` has the mutex `{g.name}`"
             break
     if why is None:
         for fn in f.cpp.functions:
@@ -238,6 +245,87 @@ def _file_evidence(index, f) -> str | None:
                 break
     cache[f.path] = why
     return why
+
+
+# Calls that wait inside a polling loop: the loop expects another thread to change its condition.
+SLEEP_CALLS = frozenset({"sleep_for", "sleep_until", "usleep", "sleep", "Sleep", "SleepEx", "nanosleep", "msleep",
+                         "yield", "sched_yield", "wait", "wait_for", "wait_until", "pause", "processEvents"})
+
+
+def _poll_evidence(index, accesses) -> str | None:
+    """A read of the flag in a loop that sleeps or waits, where the loop itself never writes it:
+    the loop waits for another thread to change it, whatever the flag is called. A write the
+    thread model orders before the polling thread starts (or after it ends) does not count."""
+    li, tm = locking_index(index), thread_model(index)
+
+    def ordered(wfn, w, fn, u) -> bool:
+        flw, flr = li.of(wfn), li.of(fn)
+        if flw is None or flr is None:
+            return False
+        roots = tm.roots_at(flr, u.lambda_index)
+        if not roots:
+            return False
+        phase = tm.before(flw, w.lambda_index, w.span.start_byte) | tm.after(flw, w.lambda_index, w.span.start_byte)
+        return all(r in phase for r in roots)
+
+    writes = [(fn, u) for _f, fn, u in accesses if u.access in ("write", "update")]
+    if not writes:
+        return None
+    for _f, fn, u in accesses:
+        if u.access != "read" or fn.flow is None:
+            continue
+        flow = fn.flow
+        for sc in flow.scopes:
+            if sc.kind not in ("while", "for", "do") or sc.lambda_index != u.lambda_index:
+                continue
+            a, b = sc.span.start_byte, sc.span.end_byte
+            if not a <= u.span.start_byte < b:
+                continue
+            if any(wfn is fn and a <= w.span.start_byte < b for wfn, w in writes):
+                continue
+            if not any((wfn is not fn or not a <= w.span.start_byte < b) and not ordered(wfn, w, fn, u)
+                       for wfn, w in writes):
+                continue
+            sleep = next((c for c in flow.calls if c.name in SLEEP_CALLS and a <= c.span.start_byte < b
+                          and c.lambda_index == u.lambda_index), None)
+            if sleep is not None:
+                return (f"`{fn.name}` polls it in a loop that waits (`{sleep.callee}`), so another thread is "
+                        "expected to change it")
+    return None
+
+
+def _race_evidence(index, var) -> str | None:
+    """The thread model shows an unlocked write and another access on two threads."""
+    table = index.memo("ll201.accesses", _accesses_by_var)
+    items = table.get(id(var))
+    if not items:
+        return None
+    tm = thread_model(index)
+    for w in items:
+        if not w.write or w.fn.held_at(w.held, w.lambda_index, w.span.start_byte):
+            continue
+        for o in items:
+            if o is w or (o.fn is w.fn and o.lambda_index == w.lambda_index):
+                continue
+            if o.fn.held_at(o.held, o.lambda_index, o.span.start_byte) & w.fn.held_at(w.held, w.lambda_index, w.span.start_byte):
+                continue
+            ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte)
+            if ev is not None:
+                ra, rb = ev
+                return (f"`{w.fn.label}` writes it on {describe(ra)} while `{o.fn.label}` "
+                        f"{'writes' if o.write else 'reads'} it on {describe(rb)}")
+    return None
+
+
+def _accesses_by_var(index) -> dict:
+    out: dict = {}
+    for fl in locking_index(index).functions:
+        if fl.fn.is_ctor:
+            continue
+        for a in fl.accesses:
+            if a.var is not None:
+                out.setdefault(id(a.var), []).append(a)
+    return out
 
 
 def _before_threads_in_main(fn, u, index) -> bool:
@@ -285,8 +373,9 @@ class NonAtomicStopFlag(Rule):
             return
         for k in facts.cpp.classes:
             for v in k.fields + k.static_members:
-                if not is_plain_bool(v) or not is_stop_name(v.name):
+                if not is_plain_bool(v):
                     continue
+                stop = is_stop_name(v.name)
                 accesses = []
                 for f, fn in index.methods_of(k.name):
                     if fn.flow is None or fn.is_ctor:
@@ -294,28 +383,41 @@ class NonAtomicStopFlag(Rule):
                     for u in fn.flow.uses:
                         if u.name == v.name and u.kind in ("member", "unknown", "global"):
                             accesses.append((f, fn, u))
-                finding = self._judge(v, accesses, lambda: None if thread_confined(index, k.name) else (_shared_evidence(index, k.name) or _posted_write(index, k.name, v.name)), f"`{k.name}`")
+
+                def evidence(v=v, k=k, stop=stop, accesses=accesses):
+                    if thread_confined(index, k.name):
+                        return None
+                    why = _poll_evidence(index, accesses) or _race_evidence(index, v)
+                    if why is None and stop:
+                        why = _shared_evidence(index, k.name) or _posted_write(index, k.name, v.name)
+                    return why
+
+                finding = self._judge(v, accesses, evidence, f"member of `{k.name}`", stop)
                 if finding is not None:
                     yield finding
         for v in facts.cpp.globals:
-            if v.kind not in ("global",) or v.is_thread_local or not is_plain_bool(v) or not is_stop_name(v.name):
+            if v.kind not in ("global",) or v.is_thread_local or not is_plain_bool(v):
                 continue
+            stop = is_stop_name(v.name)
             accesses = [(f, fn, u) for f, fn, u in _global_accesses(index).get(v.name, [])
                         if not fn.is_ctor and not _before_threads_in_main(fn, u, index)]
 
-            def evidence(accesses=accesses):
-                for f, _fn, u in accesses:
-                    if u.access in ("write", "update"):
-                        why = _file_evidence(index, f)
-                        if why:
-                            return why
-                return _file_evidence(index, facts)
+            def evidence(v=v, stop=stop, accesses=accesses):
+                why = _poll_evidence(index, accesses) or _race_evidence(index, v)
+                if why is None and stop:
+                    for f, _fn, u in accesses:
+                        if u.access in ("write", "update"):
+                            why = _file_evidence(index, f)
+                            if why:
+                                return why
+                    why = _file_evidence(index, facts)
+                return why
 
-            finding = self._judge(v, accesses, evidence, "this module")
+            finding = self._judge(v, accesses, evidence, "global", stop)
             if finding is not None:
                 yield finding
 
-    def _judge(self, v, accesses, evidence, owner: str):
+    def _judge(self, v, accesses, evidence, owner: str, stop: bool = True):
         writes = [(f, fn, u) for f, fn, u in accesses if u.access in ("write", "update")]
         if not writes:
             return None
@@ -337,7 +439,8 @@ class NonAtomicStopFlag(Rule):
         others = len(writes) - 1
         more = f" (and {others} other write{'s' if others > 1 else ''})" if others else ""
         kind = "volatile bool" if "volatile" in v.type else "bool"
-        msg = (f"`{v.name}` is a plain `{kind}` stop flag in {owner}, which is shared across threads ({why}); "
+        role = "stop flag" if stop else "flag"
+        msg = (f"`{v.name}` is a plain `{kind}` {owner} used as a cross-thread {role} ({why}); "
                f"{where}{more} with no lock that every access holds, so another thread may never see the change "
                f"or see it out of order. Make it `std::atomic<bool>` (store with release, load with acquire), "
                "or access it only while holding one mutex.")

@@ -37,6 +37,9 @@ class Param:
     kind: str = "plain"  # "plain", "default" (has a default argument), "variadic" (`...`, a pack)
 
 
+_ATOMIC_INIT = re.compile(r"(?:::)?(?:std::)?atomic(?:_\w+)?(?:<|\(|\{)")
+
+
 @dataclass(slots=True)
 class Variable:
     """A field, a global, a static member or a static local."""
@@ -58,7 +61,14 @@ class Variable:
     @property
     def is_atomic(self) -> bool:
         t = self.type.replace(" ", "")
-        return "atomic" in t and self.pointer_depth == 0
+        if self.pointer_depth:
+            return False
+        if "atomic" in t:
+            return True
+        # `auto x = std::atomic<T>{}`, `static inline auto flag = std::atomic_bool(false)`
+        if t.endswith("auto") and self.initializer:
+            return bool(_ATOMIC_INIT.match(self.initializer.lstrip("=({ ").replace(" ", "")))
+        return False
 
     @property
     def is_mutex(self) -> bool:
