@@ -65,6 +65,17 @@ THREAD_BASES = {"QThread": "run", "QRunnable": "run", "Runnable": "run", "Thread
 SIGNAL_FUNCTIONS = frozenset({"signal", "sigset", "bsd_signal", "sysv_signal"})
 SIGNAL_FIELDS = frozenset({"sa_handler", "sa_sigaction"})
 JOIN_METHODS = frozenset({"join", "join_all", "wait", "get"})
+# C library functions that projects re-implement in platform shims (a win32 `close`, a compat
+# `strdup`): an unqualified call to one is taken to reach the C library, not the shim.
+LIBC_NAMES = frozenset({
+    "close", "read", "write", "open", "socket", "connect", "accept", "bind", "listen", "send", "recv", "sendto",
+    "recvfrom", "select", "poll", "stat", "fstat", "lstat", "unlink", "rename", "opendir", "readdir", "closedir",
+    "dup", "dup2", "pipe", "fcntl", "ioctl", "kill", "getpid", "sleep", "usleep", "strerror", "getaddrinfo",
+    "gettimeofday", "localtime", "gmtime", "strdup", "free", "malloc", "realloc", "calloc", "printf", "fprintf",
+    "snprintf", "vsnprintf", "syslog", "openlog", "getenv", "setenv", "mkdir", "rmdir", "chdir", "getcwd", "fork",
+    "waitpid", "signal", "sigaction", "inet_ntop", "inet_pton", "gethostname", "shutdown", "truncate", "ftruncate",
+    "fsync", "mmap", "munmap", "access", "chmod", "time", "clock_gettime", "exit", "abort"})
+
 # Synchronous fault signals: their handler runs on the faulting thread while the process dies.
 _FAULT_SIGNAL = re.compile(r"\bSIG(?:SEGV|BUS|FPE|ILL|ABRT|SYS|TRAP)\b")
 _ENDS_PROCESS = frozenset({"abort", "_exit", "_Exit", "exit", "quick_exit", "terminate", "raise", "ExitProcess",
@@ -92,6 +103,7 @@ class Root:
     span: Span
     multi: bool = False  # may run concurrently with itself
     group: str | None = None  # posted roots with one group run on one thread (one strand / loop)
+    cls: str | None = None  # the class whose method creates it (a class that starts its own threads)
 
     @property
     def strong(self) -> bool:
@@ -417,6 +429,7 @@ class _CppBuilder:
         else:
             what = f"handlers posted with `{c.callee}` in {where}"
         r = self.add_root(kind, what, fl.path, c.span, entries, multi=multi, group=group)
+        r.cls = fl.cls
         for i in lams:
             self.root_lambdas[(id(fl), i)] = r
         self.spawn_point(fl, c.span.start_byte, c.lambda_index, r, loops)
@@ -504,7 +517,11 @@ class _CppBuilder:
         # edges: context -> contexts it runs now
         edges: dict = defaultdict(list)
         for fl in self.li.functions:
+            calls = fl.fn.flow.calls
             for cs in fl.calls:
+                c = calls[cs.call] if 0 <= cs.call < len(calls) else None
+                if c is not None and c.name in LIBC_NAMES and c.receiver is None and "::" not in c.callee:
+                    continue  # `close(fd)` means the C library's, not a project's platform shim of that name
                 src = (id(fl), self.ctx_lambda(fl, cs.lambda_index))
                 for t in cs.targets:
                     edges[src].append((id(t), None))

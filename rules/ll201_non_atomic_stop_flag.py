@@ -312,6 +312,8 @@ def _race_evidence(index, var) -> str | None:
             ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte)
             if ev is not None:
                 ra, rb = ev
+                if var.kind == "field" and not any(r is not None and r.cls == var.owner for r in (ra, rb)):
+                    continue  # threads that each use their own object of the class: no evidence of sharing one
                 return (f"`{w.fn.label}` writes it on {describe(ra)} while `{o.fn.label}` "
                         f"{'writes' if o.write else 'reads'} it on {describe(rb)}")
     return None
