@@ -57,6 +57,8 @@ THREAD_START_ARG = {"pthread_create": 2, "_beginthreadex": 2, "_beginthread": 0,
 THREAD_TYPES = frozenset({"thread", "jthread"})
 # Methods that queue work on a pool or executor that may run it on any of its threads.
 TASK_METHODS = frozenset({"submit", "execute", "enqueue", "run_async", "spawn_task"})
+# Receivers whose `execute` is synchronous (runs the work inside the arena, then returns).
+_SYNC_EXECUTE = re.compile(r"(?i)arena")
 # Receivers whose `post`/`dispatch` reach a pool (several threads), not one event loop.
 _POOL_TYPE = re.compile(r"(?i)thread_?pool|threadpool|static_thread_pool|task_group|task_arena|executor_pool")
 # Bases whose `run()` (or wxThread's `Entry()`) runs on a thread the object starts.
@@ -283,6 +285,8 @@ class _CppBuilder:
         if name == "run" and "QtConcurrent" in q:
             return "task", None, True
         if c.callee_kind == "method" and name in TASK_METHODS:
+            if name == "execute" and _SYNC_EXECUTE.search(f"{c.receiver} {self.type_of(fl, c.receiver) or ''}"):
+                return None  # oneTBB's task_arena::execute runs the functor before it returns
             return "task", None, True
         if call_is_async_sink(c, self.settings) is None:
             return None
