@@ -461,24 +461,13 @@ def _rust_stop_name(name: str) -> bool:
 
 # --- Rust -----------------------------------------------------------------------------------------
 
-def _file_is_threaded(rust) -> str:
-    for flow in rust.flows:
-        for e in flow.events:
-            if e.kind == "spawn":
-                return "a thread is spawned in this file"
-    for flow in rust.flows:
-        for e in flow.events:
-            if e.kind in ("lock", "atomic"):
-                return "this file synchronises with locks or atomics"
-    return ""
-
-
 def check_rust(facts, index) -> Iterator[Finding]:
     rust = facts.rust
     if rust is None:
         return
-    threaded = _file_is_threaded(rust)
-    # (a) `static mut STOP: bool` written in a function
+    # (a) `static mut STOP: bool` written in a function where the thread model (LL202's races)
+    # shows another thread, or from an `extern` function (a signal or C callback)
+    from .ll202_unsynchronized_global import rust_races
     for st in rust.statics:
         if not st.is_mut or st.is_const_item or st.type.replace(" ", "") not in ("bool", "Cell<bool>"):
             continue
@@ -495,7 +484,13 @@ def check_rust(facts, index) -> Iterator[Finding]:
         if not writers:
             continue
         handler = any(fn.abi is not None for _, fn, _ in writers)
-        why = threaded or ("it is set from an `extern` function (a signal or C callback)" if handler else "")
+        race = rust_races(index).get(id(st))
+        why = ""
+        if race is not None:
+            ra, rb = race.roots
+            why = f"another thread can touch it: {describe(ra) if ra is not None else describe(rb)}"
+        elif handler:
+            why = "it is set from an `extern` function (a signal or C callback)"
         if not why:
             continue
         wf, wfn, we = writers[0]

@@ -228,7 +228,7 @@ class UnsynchronizedGlobal(Rule):
             yield self.finding(v.name_span, message, related)
 
     def _check_rust(self, facts, index):
-        table = index.memo("LL202.rust", _rust_races)
+        table = rust_races(index)
         for st in facts.rust.statics:
             race = table.get(id(st))
             if race is None:
@@ -313,6 +313,11 @@ def _rust_static(P, facts, name):
     if len(items) == 1 and not any(st.name == name for st in facts.rust.statics):
         return items[0][1]
     return None
+
+
+def rust_races(index) -> dict:
+    """id(RStatic) -> _RustRace, computed once per project (LL201 reads it too)."""
+    return index.memo("LL202.rust", _rust_races)
 
 
 def _rust_races(index):
