@@ -272,6 +272,7 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
             continue  # `m.lock()` takes no argument; `blocker.lock(this)` is some other protocol
         member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), _CAPITALISED.get(method, method), n))
     more = None
+    owns_tested = b"owns" in (body.text or b"")
     for decl in decls:
         g = _guard_decl(decl, guard_types)
         if g is None:
@@ -286,7 +287,8 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
                        _inside_lambda(decl, fn_node), [Span.of(m) for m in mutex_nodes])
         if held:
             h.ops.append(("acq", decl.end_byte, Span.of(decl)))
-        elif any(tag.strip().endswith("try_to_lock") for tag in tags):
+        if (not held and any(tag.strip().endswith("try_to_lock") for tag in tags)) or owns_tested:
+            # `if (!l.owns_lock()) l.lock();`: where the test says it owns the lock, it holds it.
             if more is None:
                 more = captures(body, "cpp", _MORE_EVENTS)
             _ownership_tests(h, name, decl.end_byte, more)
