@@ -71,7 +71,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lifelint.locking import access_verb, is_sync_type, locking_index
+from lifelint.locking import access_verb, class_of_type, is_sync_type, locking_index
 from collections import defaultdict
 
 from lifelint.rust_checks import (fn_label, guard_alive, in_once_closure, param_names, project, single_winner_gate,
@@ -110,7 +110,8 @@ def _build(index):
                 accesses.setdefault(a.key, []).append(a)
     out = {}
     for key, items in accesses.items():
-        writes = [a for a in items if a.write and not a.fn.held_at(a.held, a.lambda_index, a.span.start_byte)]
+        writes = [a for a in items if a.write and not a.fn.held_at(a.held, a.lambda_index, a.span.start_byte)
+                  and not _through_synced_field(index, li, a)]
         if not writes:
             continue
         race = _first_race(tm, writes, items)
@@ -119,6 +120,36 @@ def _build(index):
             out[id(w.var)] = _Race(w.var, [w, *[x for x in writes if x is not w]], o, (ra, rb),
                                    (tm.roots_at(w.fn, w.lambda_index).get(ra, ""), tm.roots_at(o.fn, o.lambda_index).get(rb, "")))
     return out
+
+
+def _through_synced_field(index, li, a) -> bool:
+    """A write to a field of the global (`g_stats.hits++`) whose declared type synchronises itself
+    (an atomic, through aliases: `using stat_t = std::atomic<uint64_t>`; a mutex-guarded wrapper):
+    the field's own operations are the synchronisation."""
+    flow = a.fn.fn.flow
+    use = next((u for u in flow.uses if u.span == a.span), None)
+    if use is None:
+        return False
+    m = re.match(r"(?:::)?(?:\w+::)*" + re.escape(a.name) + r"(?:\[[^\]]*\])?(?:\.|->)(\w+)", use.path.replace(" ", ""))
+    if not m:
+        return False
+    cls = class_of_type(a.var.type, element=True)
+    for k in li.classes.get(cls or "", ()):
+        f = k.field_named(m.group(1))
+        if f is None:
+            continue
+        t = f.type
+        for _ in range(3):
+            if f.is_atomic or is_sync_type(t):
+                return True
+            base = re.sub(r"<.*", "", t.replace("const", "").strip()).split("::")[-1]
+            nxt = index.resolve_alias(base)
+            if not nxt or nxt == t:
+                break
+            t = nxt
+            if "atomic" in t or is_sync_type(t):
+                return True
+    return False
 
 
 def _first_race(tm, writes, items):
