@@ -114,10 +114,40 @@ def apply(result: ScanResult, opts, ref: str) -> None:
 
     base_result, base = base_scan(opts, ref)
     known = {baseline.key(f) for f in (*base_result.findings, *base_result.hidden)}
-    kept, old = [], []
+    # `git archive` leaves submodules out of the base: what is inside one cannot be compared,
+    # and a change to this repository does not add it, so it is never reported as new.
+    inside = _submodule_test(opts)
+    kept, old, sub = [], [], []
     for f in result.findings:
-        (old if baseline.key(f) in known else kept).append(f)
+        if baseline.key(f) in known:
+            old.append(f)
+        elif inside(f.location.path):
+            sub.append(f)
+        else:
+            kept.append(f)
     result.findings = kept
-    result.baselined += len(old)
+    result.baselined += len(old) + len(sub)
     result.hidden += [replace(f, suppression=("external", f"present at the merge-base {base[:12]} with {ref}")) for f in old]
+    result.hidden += [replace(f, suppression=("external", "inside a submodule, which --diff-base does not compare")) for f in sub]
+    if sub:
+        result.notes.append(f"--diff-base {ref}: {len(sub)} finding(s) inside submodules not compared, not reported")
     result.notes.append(f"--diff-base {ref}: {len(old)} finding(s) already present at the merge-base {base[:12]} not reported")
+
+
+def _submodule_test(opts):
+    """A predicate: is this display path inside a submodule (a gitlink) of the repository?"""
+    root = opts.root.absolute().resolve()
+    try:
+        repo = repo_root(Path(opts.paths[0]).absolute() if opts.paths else root).resolve()
+        listing = _git(repo, "ls-files", "--stage")
+    except ConfigError:
+        return lambda path: False
+    links = [line.split("\t", 1)[1] for line in listing.splitlines() if line.startswith("160000 ") and "\t" in line]
+    if not links:
+        return lambda path: False
+    prefixes = tuple(str(repo / link) + os.sep for link in links)
+
+    def inside(path: str) -> bool:
+        full = os.path.normpath(path if os.path.isabs(path) else os.path.join(root, path))
+        return full.startswith(prefixes)
+    return inside

@@ -65,3 +65,21 @@ def test_a_ref_that_does_not_exist_is_a_usage_error(tmp_path, run_cli):
     work = _repo(tmp_path)
     code, _, err = run_cli(["check", "--diff-base", "no-such-branch", "."], work)
     assert code == 2 and "no-such-branch" in err
+
+
+def test_findings_inside_a_submodule_are_not_new(tmp_path, run_cli):
+    work = _repo(tmp_path)
+    sub = work / "third_party" / "lib"
+    sub.mkdir(parents=True)
+    _git(sub, "init", "-q")
+    _git(sub, "config", "user.email", "t@example.com")
+    _git(sub, "config", "user.name", "t")
+    (sub / "pool.cpp").write_text(NOOP_DEALLOCATOR)
+    _git(sub, "add", ".")
+    _git(sub, "commit", "-q", "-m", "vendored")
+    _git(work, "add", "third_party/lib")  # a gitlink: `git archive` leaves its content out
+    _git(work, "commit", "-q", "-m", "add a submodule")
+    code, out, err = run_cli(["check", "--format", "json", "--diff-base", "HEAD~1", "."], work)
+    assert findings_json(out) == [] and code == 0, err
+    code, out, _ = run_cli(["check", "--format", "concise", "--diff-base", "HEAD~1", "."], work)
+    assert "inside submodules not compared" in out
