@@ -28,6 +28,8 @@ from __future__ import annotations
 import functools
 import re
 
+from lifelint.cpp_class_scope import blank_class_scope_code
+
 # Every byte except CR and LF becomes a space.
 _BLANK = bytes(b if b in (10, 13) else 32 for b in range(256))
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -96,6 +98,15 @@ def prepass(data: bytes, options=None) -> bytes:
     _conditionals(text, {**_BUILTIN_DEFINES, **_defines_of(options)})
     _macros(text, _globs_of(options))
     return bytes(text.out)
+
+
+def code_view(data: bytes) -> bytearray:
+    """`data` with comments, literals and preprocessor lines blanked (same length): what brace
+    matching may read."""
+    view = bytearray(_LEXEMES.sub(_blank_match, data))
+    for _, start, end, _ in _directives(view):
+        view[start:end] = view[start:end].translate(_BLANK)
+    return view
 
 
 def _defines_of(options) -> dict[str, str]:
@@ -742,6 +753,8 @@ def _macros(text: _Text, globs: tuple[str, ...]) -> None:
     _try_catch_macros(text)
     _foreach_macros(text)
     classes = _class_heads(text)
+    # Before the macro lines go: a `BEGIN_X()`/`END_X()` pair at class scope is found by them.
+    blank_class_scope_code(view, text.blank)
     _blank_glob_macros(text, globs)
     for m in _word_starts(_TEMPLATE_NO_PARAMS, view):
         extern = _EXTERN_BEFORE.search(view, max(0, m.start() - 16), m.start())

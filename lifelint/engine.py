@@ -53,6 +53,7 @@ def analyse_file(src: SourcePath, settings: Settings) -> tuple[FileFacts | None,
 
 def _analyse(src: SourcePath, settings: Settings, want_digest: bool) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None]:
     """`analyse_file`, plus the digest of the bytes analysed (when asked, and the file was read)."""
+    from lifelint import parse_stats
     from lifelint.facts import extract_facts
     from lifelint.parsing import parse
     from lifelint.source import read_source
@@ -67,11 +68,9 @@ def _analyse(src: SourcePath, settings: Settings, want_digest: bool) -> tuple[tu
         tree = parse(src.language, data, settings.cpp)
         facts = extract_facts(src.display, src.language, data, tree, settings)
         del tree
-        if facts.error_ranges:
-            first = data.count(b"\n", 0, facts.error_ranges[0][0]) + 1
-            share = 100.0 * facts.error_bytes / max(1, len(data))
-            diags.append(FileDiagnostic(src.display, "syntax", f"{share:.1f}% of the file could not be parsed (first at line {first}); nothing is reported from those parts",
-                                        share / 100.0))
+        syntax = parse_stats.syntax_message(facts, data)
+        if syntax is not None:
+            diags.append(FileDiagnostic(src.display, "syntax", syntax[0], syntax[1]))
         return (facts, diags), digest
     except RecursionError:
         return (None, [FileDiagnostic(src.display, "internal", "nesting too deep to analyse; skipped")]), None

@@ -60,6 +60,34 @@ class ParseStats:
         return sorted(bad, key=lambda f: (-f.share, -f.error_bytes, f.path))[:n]
 
 
+def syntax_message(facts, data: bytes) -> tuple[str, float | None] | None:
+    """The "syntax" diagnostic of one analysed file: (message, share of the file unparsed), or
+    None when it parsed cleanly. A class the grammar closed early is said first: it is what
+    decides which members a rule sees (share None: never folded into the "small parts" line)."""
+    if not facts.error_ranges:
+        return None
+    first_err = data.count(b"\n", 0, facts.error_ranges[0][0]) + 1
+    share = facts.error_bytes / max(1, len(data))
+    broken = getattr(facts.cpp, "broken_classes", None) or []
+    if broken:
+        b = broken[0]
+        close_line = data.count(b"\n", 0, b.end_byte) + 1
+        more = f" (and {len(broken) - 1} more class{'es' if len(broken) > 2 else ''})" if len(broken) > 1 else ""
+        return (f"the class structure could not be parsed: `{b.name}` (line {b.span.start_row + 1}) was cut off at line "
+                f"{b.span.end_row + 1}, before its closing brace at line {close_line}{more}; the members after the cut "
+                f"were kept in the class by brace matching, and nothing is reported from the unparsed parts", None)
+    return (f"{_share_text(share, facts.error_bytes)} of the file could not be parsed (first at line {first_err}); "
+            "nothing is reported from those parts", share)
+
+
+def _share_text(share: float, nbytes: int) -> str:
+    """`12.5%`, `0.25%`, or `under 0.1% (7 bytes)`: never a `0.0%` next to a failing line."""
+    pct = 100.0 * share
+    if pct < 0.1:
+        return f"under 0.1% ({nbytes} byte{'s' if nbytes != 1 else ''})"
+    return f"{pct:.2f}%" if pct < 1 else f"{pct:.1f}%"
+
+
 def iter_sources(paths: Iterable[str]) -> Iterable[str]:
     """The files `lifelint check` would scan for these paths (same discovery and ignores)."""
     from pathlib import Path

@@ -130,12 +130,23 @@ class Class:
 
 
 @dataclass(slots=True)
+class BrokenClass:
+    name: str
+    span: Span  # the class as the grammar read it
+    end_byte: int  # where its body really ends (the matching `}`)
+    rescued: int = 0  # members found after the point where the grammar closed it
+
+
+@dataclass(slots=True)
 class CppFacts:
     classes: list[Class] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)  # every definition, methods included
     globals: list[Variable] = field(default_factory=list)  # namespace-scope variables and static locals
     # `using name = T;` / `typedef T name;` at namespace or class scope: name -> T as written.
     aliases: dict[str, str] = field(default_factory=dict)
+    # Classes the grammar closed early (error recovery at something it could not read inside
+    # them); their later members were kept in them by brace matching.
+    broken_classes: list[BrokenClass] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # room for extractor add-ons
 
 
@@ -462,6 +473,61 @@ def _block_end(data: bytes, open_at: int) -> int:
     return -1
 
 
+class _Containment:
+    """Class bodies that error recovery closed early, with their real extent from brace
+    matching: what lies between the grammar's end of the body and the matching `}` still
+    belongs to the class."""
+
+    def __init__(self, root):
+        self.root = root
+        self._bodies: dict[int, Any] | None = None
+        self._base = 0
+        self.extents: list[tuple[int, int, tuple, BrokenClass]] = []  # (from, to, class stack, record)
+
+    def real_close(self, body_node) -> int | None:
+        """The brace-matched `}` of a class body the grammar closed before it, else None."""
+        if not body_node.has_error:
+            return None
+        if self._bodies is None:
+            from lifelint.cpp_class_scope import class_bodies
+            from lifelint.cpp_prepass import code_view
+
+            # The root's text starts at its first token, not at byte 0.
+            self._base = self.root.start_byte
+            self._bodies = {b.open + self._base: b for b in class_bodies(code_view(self.root.text or b""))}
+        b = self._bodies.get(body_node.start_byte)
+        if b is None or b.close is None or b.close + self._base < body_node.end_byte:
+            return None
+        return b.close + self._base
+
+    def check(self, body_node, cls: tuple, k: Class) -> BrokenClass | None:
+        close = self.real_close(body_node)
+        if close is None:
+            return None
+        rec = BrokenClass(k.name, k.span, close + 1)
+        self.extents.append((body_node.end_byte, close, cls, rec))
+        return rec
+
+    def glued(self, decl) -> tuple[int, int] | None:
+        """For `class X {...broken...} junk;` read as one declaration: the byte range after
+        the class where its declarators are recovery debris, not variables."""
+        for c in decl.children:
+            if c.type in CLASS_TYPES:
+                body = c.child_by_field_name("body")
+                close = self.real_close(body) if body is not None else None
+                if close is not None:
+                    return body.end_byte, close
+        return None
+
+    def owner_of(self, node) -> tuple | None:
+        at = node.start_byte
+        for lo, hi, cls, rec in reversed(self.extents):
+            if lo <= at < hi:
+                rec.rescued += 1
+                return cls
+        return None
+
+
 def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
     from lifelint.facts.cpp_locks import extract_locks
@@ -471,9 +537,16 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     # Explicit stack of (node, class_stack, namespace_stack, inside_function).
     stack: list[tuple[Any, tuple, tuple, str | None]] = [(root, (), (), None)]
     classes_by_node: dict[int, Class] = {}
+    contain = _Containment(root) if root.has_error else None
     while stack:
         node, cls, ns, fn = stack.pop()
         t = node.type
+        rescued = False
+        if contain is not None and contain.extents and not cls and fn is None and node.parent is not None \
+                and node.parent.type in NAMESPACE_SCOPES and t not in ("comment", "ERROR"):
+            inside = contain.owner_of(node)
+            if inside is not None:
+                cls, rescued = inside, True
         if t in CLASS_TYPES and node.child_by_field_name("body") is not None:
             name = _class_name(node) or "<anonymous>"
             bases = []
@@ -485,6 +558,10 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
             out.classes.append(k)
             classes_by_node[node.id] = k
             body = node.child_by_field_name("body")
+            if contain is not None:
+                broken = contain.check(body, (*cls, name), k)
+                if broken is not None:
+                    out.broken_classes.append(broken)
             for c in reversed(body.named_children):
                 stack.append((c, (*cls, name), ns, None))
             # Members are read when their declarations are visited below.
@@ -528,7 +605,12 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
         elif t == "declaration":
             parent = node.parent
             if fn is None and not cls and parent is not None and parent.type in NAMESPACE_SCOPES | {"template_declaration"}:
-                out.globals.extend(_variables(node, "global", None))
+                found = _variables(node, "global", None)
+                debris = contain.glued(node) if contain is not None and found else None
+                if debris is not None:
+                    # A declarator that error recovery glued to a broken class is not a global.
+                    found = [v for v in found if not debris[0] <= v.name_span.start_byte < debris[1]]
+                out.globals.extend(found)
             elif fn is not None:
                 storage, _ = _specifiers(node)
                 if "static" in storage or "thread_local" in storage:
@@ -539,6 +621,15 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                 d0 = node.child_by_field_name("declarator")
                 if owner is not None and d0 is not None and unwrap_declarator(d0).function is not None:
                     owner.method_decls.append(_name_parts(unwrap_declarator(d0).name_node)[0])
+                elif owner is not None and rescued:
+                    # A member that error recovery pushed out of its class: still a field.
+                    for v in _variables(node, "field", owner.name):
+                        if v.is_static:
+                            v.kind = "static-member"
+                            owner.static_members.append(v)
+                            out.globals.append(v)
+                        else:
+                            owner.fields.append(v)
         for c in reversed(node.named_children):
             stack.append((c, cls, ns, fn))
     from lifelint.facts import cpp_atomics, cpp_flow
