@@ -689,6 +689,8 @@ def owned_loop_joined(flow, fn, index, sink: Sink) -> str | None:
     threads = [f for f in fields if _THREAD_TYPE.search(f.type)]
     if threads and all(joined_in_destructor(index, fn.class_name, t.name) for t in threads):
         return loop
+    if not threads and loop_run_inline(index, fn.class_name, loop):
+        return loop
     return None
 
 
@@ -740,3 +742,131 @@ def _run_scoped(index, short: str) -> bool:
                     return False
                 sites += 1
     return sites > 0
+
+
+# --- object lifecycle: what the class owns and stops before it dies -------------------------
+
+# Calls that stop, drain or wait out the work an owned executor, thread, timer or future holds.
+STOP_CALLS = frozenset({"join", "join_all", "stop", "cancel", "cancel_all", "shutdown", "close", "wait", "get",
+                        "request_stop", "abort", "interrupt", "quit", "terminate", "drain", "wait_all", "reset"})
+# Methods an owner calls before it destroys the object (`svc->Stop(); delete svc;`): their name
+# says they end the object's work.
+_TEARDOWN_NAME = re.compile(r"(?i)^(?:stop|shutdown|shut_down|close|abort|cancel|terminate|quit|finish|join|halt|"
+                            r"teardown|tear_down|destroy|dispose|deinit|uninit|cleanup|clean_up|release|exit)")
+
+
+def teardown_methods(index, class_name: str):
+    """Definitions that run before an object of the class dies: its destructors and test
+    teardowns, the methods named like stop/shutdown/close (what owners call before `delete`),
+    and the methods of `this` any of those call."""
+    by_name: dict[str, list] = {}
+    for k in _class_and_bases(index, class_name):
+        for _f, f in index.methods_of(_short(k.name)):
+            by_name.setdefault(f.name, []).append(f)
+    todo = [f for fs in by_name.values() for f in fs
+            if f.is_dtor or f.name in TEARDOWN_METHODS or _TEARDOWN_NAME.match(f.name)]
+    seen: set[int] = set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        yield f
+        for c in (f.flow.calls if f.flow is not None else ()):
+            if (c.callee_kind == "function" and c.callee in by_name) or (c.callee_kind == "method" and c.receiver == "this"
+                                                                        and c.name in by_name):
+                todo.extend(by_name[c.name])
+
+
+def stopped_in_teardown(index, class_name: str, member: str) -> bool:
+    """True when the class's teardown stops, joins, cancels or waits out the member `member`
+    (`m_pool.join()`, `m_timer.cancel()`, `m_ioc.stop()` then the thread joined, `m_future.wait()`),
+    or loops over it doing so."""
+    for f in teardown_methods(index, class_name):
+        if f.flow is None:
+            continue
+        for c in f.flow.calls:
+            if c.name in STOP_CALLS and c.callee_kind == "method" and _root_name(c.receiver) == member:
+                return True
+        for d in f.flow.decls:
+            if d.kind == "range" and d.init and _root_name(d.init) == member:
+                if any(c.receiver == d.name and c.name in STOP_CALLS for c in f.flow.calls):
+                    return True
+    return False
+
+
+def owned_sink_stopped(flow, fn, index, sink: Sink) -> str | None:
+    """The member, when the sink queues onto an executor, pool, strand, timer or socket the class
+    owns outright and the class's teardown stops, joins or cancels it (queued callbacks run
+    before that returns, or are dropped unrun); or a `std::async` whose future is kept in a member
+    (the future's destructor waits for the task)."""
+    c = flow.calls[sink.call]
+    if c.name == "async" and c.result == "assign" and c.result_target and fn is not None:
+        v = member_variable(index, fn.class_name, _root_name(c.result_target) or "")
+        if v is not None and "future" in v.type:
+            return v.name
+    obj = sink_object(flow, sink, fn, index)
+    if obj is None or not _owned(obj[1]):
+        return None
+    name, _v = obj
+    return name if stopped_in_teardown(index, fn.class_name, name) else None
+
+
+def loop_run_inline(index, class_name: str, loop: str) -> bool:
+    """True when the class runs its own event loop `loop` on the caller's thread (`m_ioc.run()`
+    inside a method) and owns no thread that could run it instead: queued callbacks run inside
+    that call or die unrun with the loop."""
+    fields = [f for k in _class_and_bases(index, class_name) for f in k.fields]
+    if any(_THREAD_TYPE.search(f.type) for f in fields):
+        return False
+    for _f, f in index.methods_of(_short(class_name)):
+        for c in (f.flow.calls if f.flow is not None else ()):
+            if c.name in RUN_LOOP_CALLS and c.callee_kind == "method" and _root_name(c.receiver) == loop \
+                    and c.parent_call is None:
+                return True
+    return False
+
+
+# --- evidence that the object can die while its callbacks are queued -------------------------
+
+def shared_ownership(index, class_name: str | None) -> str | None:
+    """Why objects of the class are shared-owned, or None: it (or a base) derives from
+    `enable_shared_from_this`, or the project makes it with `make_shared`/`allocate_shared`.
+    Such an object dies when its last shared_ptr goes, whoever drops it: a raw `this` in a queued
+    callback does not count."""
+    if not class_name or index is None:
+        return None
+    cache = index.memo("sinks.shared_ownership", _made_shared)
+    for k in _class_and_bases(index, class_name):
+        if any("enable_shared_from_this" in b for b in k.bases):
+            return f"`{_short(class_name)}` derives from `enable_shared_from_this`" if _short(k.name) == _short(class_name) \
+                else f"`{_short(class_name)}` derives (through `{_short(k.name)}`) from `enable_shared_from_this`"
+    where = cache.get(_short(class_name))
+    return f"the project makes `{_short(class_name)}` objects with {where}" if where else None
+
+
+def _made_shared(index) -> dict[str, str]:
+    from lifelint.facts.cpp_flow import type_base_name
+
+    out: dict[str, str] = {}
+    for f in index.files:
+        if f.cpp is None:
+            continue
+        for fn in f.cpp.functions:
+            for c in (fn.flow.calls if fn.flow is not None else ()):
+                if c.name in ("make_shared", "allocate_shared") and "<" in c.callee:
+                    arg = c.callee.split("<", 1)[1].rsplit(">", 1)[0]
+                    out.setdefault(type_base_name(arg), f"`{c.name}` ({f.path}:{c.span.line})")
+    return out
+
+
+def deletes_itself(index, class_name: str | None) -> str | None:
+    """`Cls::method` (file:line) when a method of the class ends the object with `delete this`:
+    an object made per connection or request and destroyed by one of its own handlers."""
+    if not class_name or index is None:
+        return None
+    for f, m in index.methods_of(_short(class_name)):
+        for c in (m.flow.calls if m.flow is not None else ()):
+            if c.kind == "delete" and c.args and c.args[0].replace(" ", "") == "this":
+                return f"`{m.qualname}` ends the object with `delete this` ({f.path}:{c.span.line})"
+    return None

@@ -18,6 +18,7 @@ CATALOG: tuple[tuple[str, str, str], ...] = (
     ("LL106", "container-invalidation", "default"),
     ("LL107", "borrowed-buffer-as-owned", "default"),
     ("LL108", "noop-deallocator", "default"),
+    ("LL109", "this-in-async-audit", "nursery"),
     ("LL201", "non-atomic-stop-flag", "default"),
     ("LL202", "unsynchronized-global", "default"),
     ("LL203", "inconsistent-locking", "default"),
