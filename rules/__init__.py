@@ -25,6 +25,7 @@ CATALOG: tuple[tuple[str, str, str], ...] = (
     ("LL204", "lock-order-inversion", "default"),
     ("LL205", "callback-under-lock", "default"),
     ("LL206", "check-then-act-atomic", "default"),
+    ("LL207", "shutdown-without-drain", "nursery"),
     ("LL208", "lock-not-released-on-every-path", "nursery"),
     ("LL301", "ffi-free-without-quiesce", "default"),
     ("LL302", "ffi-double-take", "default"),
