@@ -862,11 +862,21 @@ def _made_shared(index) -> dict[str, str]:
 
 def deletes_itself(index, class_name: str | None) -> str | None:
     """`Cls::method` (file:line) when a method of the class ends the object with `delete this`:
-    an object made per connection or request and destroyed by one of its own handlers."""
+    an object made per connection or request and destroyed by one of its own handlers. Not when
+    the same method counts references down first (`if (--m_refs == 0) delete this;`, COM's
+    `Release()`): an intrusive count is a keep-alive each handler may hold."""
     if not class_name or index is None:
         return None
     for f, m in index.methods_of(_short(class_name)):
-        for c in (m.flow.calls if m.flow is not None else ()):
+        flow = m.flow
+        for c in (flow.calls if flow is not None else ()):
             if c.kind == "delete" and c.args and c.args[0].replace(" ", "") == "this":
-                return f"`{m.qualname}` ends the object with `delete this` ({f.path}:{c.span.line})"
+                counted = any(u.kind == "member" and u.access == "update" for u in flow.uses) \
+                    or any(c2.name in _COUNT_DOWN for c2 in flow.calls)
+                if not counted:
+                    return f"`{m.qualname}` ends the object with `delete this` ({f.path}:{c.span.line})"
     return None
+
+
+_COUNT_DOWN = frozenset({"fetch_sub", "fetch_add", "sub_fetch", "InterlockedDecrement", "decrement", "__sync_sub_and_fetch",
+                         "__atomic_sub_fetch"})
