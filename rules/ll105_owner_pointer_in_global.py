@@ -36,8 +36,14 @@ or clear the global from the object's destructor.
 
 ## Known limits
 - Only setters that assign a parameter straight to a global (one level) are followed.
-- "Cleared by the destructor" means the pointee class's destructor assigns the global or calls a
-  function that does; clearing by an unrelated shutdown function is not credited.
+- "Cleared by the destructor" means the pointee class's destructor (or, when the owner is a
+  member, the owning class's destructor) assigns the global a null value, or reaches a function
+  that does through a few calls (methods of `this`, free functions, a setter given `nullptr`). A
+  clear function that exists but is called only from an unrelated path (a test reset, a
+  shutdown nothing calls on destruction) is not credited.
+- Scoped publication is not reported: a function that sets the global and clears it again before
+  it returns (directly, through a clear function, or a setter given `nullptr`). Early returns
+  between the two are not checked.
 - The pointee class is read from `unique_ptr<T>` / `make_unique<T>` / `make_shared<T>`; an
   `auto` owner from another factory is still reported, without the destructor check.
 - An unqualified name written in a method names that class's own member when the class declares
@@ -160,18 +166,59 @@ def _clearers(index, gname: str) -> set[str]:
     return out
 
 
+_NULLS = ("nullptr", "NULL", "0", "{}")
+
+
+def _clears_here(flow, gname: str, clearers: set[str], setters, after: int = -1, lam=False) -> object | None:
+    """The span of a clear of `gname` in this body (after byte `after`; in lambda level `lam` unless
+    False): an assignment of a null value, a call of a function that does one, or a setter of
+    `gname` called with a null value."""
+    for a in flow.assigns:
+        if a.span.start_byte > after and (lam is False or a.lambda_index == lam) \
+                and a.target_name.split("::")[-1] == gname and a.value.strip() in _NULLS:
+            return a.span
+    for c in flow.calls:
+        if c.span.start_byte <= after or (lam is not False and c.lambda_index != lam):
+            continue
+        if c.name in clearers or c.name == f"clear_{gname}":
+            return c.span
+        for pi, g, _sf, _sfn in setters.get(c.name, []):
+            if g == gname and pi < len(c.args) and c.args[pi].strip() in _NULLS:
+                return c.span
+    return None
+
+
 def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
+    """Whether destroying an object of the class reaches a clear of `gname`: its destructor clears
+    it, or calls (on `this`, or as a free function) something that does, a few calls deep. A
+    clear function that exists is not a clear that happens: only what the destructor reaches
+    counts."""
     if not class_name:
         return False
     clearers = _clearers(index, gname)
+    setters = _setters(index)
     short = class_name.split("::")[-1].split("<")[0]
-    for _f, fn in index.methods_of(short):
-        if not fn.is_dtor or fn.flow is None:
+    methods = index.methods_of(short)
+    by_name: dict[str, list] = {}
+    for _f, fn in methods:
+        by_name.setdefault(fn.name, []).append(fn)
+    todo = [(fn, 0) for _f, fn in methods if fn.is_dtor]
+    seen: set[int] = set()
+    while todo:
+        fn, depth = todo.pop()
+        if id(fn) in seen or fn.flow is None:
             continue
-        if any(a.target_name.split("::")[-1] == gname for a in fn.flow.assigns):
+        seen.add(id(fn))
+        if _clears_here(fn.flow, gname, clearers, setters) is not None:
             return True
-        if any(c.name in clearers or c.name == f"clear_{gname}" for c in fn.flow.calls):
-            return True
+        if depth >= 3:
+            continue
+        for c in fn.flow.calls:
+            if c.callee_kind == "method" and c.receiver not in ("this", None):
+                continue
+            targets = by_name.get(c.name, []) if c.callee_kind == "method" or c.name in by_name else \
+                [g for _f, g in index.cpp_functions.get(c.name, [])[:4] if not g.class_name]
+            todo.extend((g, depth + 1) for g in targets)
     return False
 
 
@@ -206,6 +253,9 @@ class OwnerPointerInGlobal(Rule):
 
     def _judge(self, fn, flow, gname, value, span, lam, index, via):
         v = " ".join(value.split())
+        # Scoped publication: the same call clears the global again before it returns.
+        if _clears_here(flow, gname, _clearers(index, gname), _setters(index), after=span.end_byte, lam=lam) is not None:
+            return
         owner = pointee = None
         kind = None
         m = _GET.match(v) or _DEREF_ADDR.match(v)
@@ -226,6 +276,9 @@ class OwnerPointerInGlobal(Rule):
                     return  # `.get()` on something that is not a smart pointer (an optional, a handle)
             if pointee and _dtor_clears(index, pointee, gname):
                 return
+            if d is None and fn.class_name and re.fullmatch(r"(?:this->)?\w+", owner) \
+                    and _dtor_clears(index, fn.class_name, gname):
+                return  # the owner is a member: its class's destructor clears the global
         elif v == "this":
             kind = "this"
             if _dtor_clears(index, fn.class_name, gname):
