@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from lifelint import cache as cache_mod
 from lifelint.discovery import SourcePath, discover
-from lifelint.model import FileDiagnostic, Finding, Location, ReportedFinding, ScanResult, Span, message_parts
+from lifelint.model import Related, FileDiagnostic, Finding, Location, ReportedFinding, ScanResult, Span, message_parts
 from lifelint.settings import Settings
 
 # Parsing, facts, rules and the process pool load only when something must be analysed: a
@@ -237,7 +237,24 @@ def run_rules(rules: list[Rule], facts: FileFacts, index: ProjectIndex) -> tuple
                 findings.append(f)
         except Exception as e:
             diags.append(FileDiagnostic(facts.path, "internal", f"rule {rule.code} failed: {type(e).__name__}: {e}"))
-    return findings, diags
+    return fold_findings(findings, rules), diags
+
+
+def fold_findings(findings: list[Finding], rules: list[Rule]) -> list[Finding]:
+    """One finding per token: a rule that declares `folds_into = "LL101"` gives its finding, when
+    that rule reported the same token (same file, same start), to that finding as a note."""
+    folds = {r.code: r.folds_into for r in rules if getattr(r, "folds_into", None)}
+    if not folds:
+        return findings
+    by_token = {(f.path, f.span.start_byte, f.code): f for f in findings}
+    out = []
+    for f in findings:
+        host = by_token.get((f.path, f.span.start_byte, folds.get(f.code, "")))
+        if host is None:
+            out.append(f)
+        else:
+            host.related = (*host.related, Related(f.span, f"also {f.code}: {f.message}"))
+    return out
 
 
 def _char_col(line: bytes, byte_col: int) -> int:
