@@ -218,7 +218,14 @@ class ViewEscapesLock(Rule):
                 for r in flow.returns:
                     if r.lambda_index is None and ri in r.locks and r.value_span is not None:
                         if any(u.decl == di and r.value_span.contains(u.span) and not u.test for u in flow.uses):
-                            msg = (f"{what} {origin} and is returned at {_lines(r.span.line)}; the lock is released as "
+                            rv = " ".join((r.value or "").split())
+                            if rv in (d.name, f"std::move({d.name})"):
+                                gone = f"and is returned at {_lines(r.span.line)}"
+                            else:
+                                # `return it->second;`: what goes back is the element, not the view itself
+                                gone = (f"and `{_short(rv)}`, what it refers to, is returned as "
+                                        f"{VIEW_WORDS[flow.return_view]} at {_lines(r.span.line)}")
+                            msg = (f"{what} {origin} {gone}; the lock is released as "
                                    f"`{fn.name}` returns, so the caller uses it unprotected. Return a copy instead.")
                             reported.add(di)
                             yield self.finding(r.span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])

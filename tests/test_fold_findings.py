@@ -19,3 +19,29 @@ def test_view_captured_after_its_lock_is_one_finding_with_a_note():
     assert [f.code for f in on_26] == ["LL101"]
     notes = [msg for _loc, msg in on_26[0].related]
     assert any(msg.startswith("also LL104:") and "copy of the view" in msg for msg in notes)
+
+
+def test_ll101_says_the_element_is_returned_not_the_iterator(tmp_path):
+    src = tmp_path / "registry.cpp"
+    src.write_text("""
+#include <map>
+#include <mutex>
+#include <string>
+class registry {
+public:
+    const std::string& name_of(int id) {
+        std::lock_guard<std::mutex> l(m_mutex);
+        auto it = m_names.find(id);
+        return it->second;
+    }
+private:
+    std::mutex m_mutex;
+    std::map<int, std::string> m_names;
+};
+""")
+    settings = Settings()
+    enabled = enabled_codes(settings, validate_selectors("t", "select", ["LL101"]), None)
+    result = scan(ScanOptions(paths=[str(src)], root=tmp_path, settings=settings, enabled=enabled, jobs=1))
+    [f] = result.findings
+    assert "`it->second`, what it refers to, is returned as a reference" in f.message
+    assert "and is returned at" not in f.message
