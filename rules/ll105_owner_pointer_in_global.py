@@ -169,13 +169,16 @@ def _clearers(index, gname: str) -> set[str]:
 _NULLS = ("nullptr", "NULL", "0", "{}")
 
 
-def _clears_here(flow, gname: str, clearers: set[str], setters, after: int = -1, lam=False) -> object | None:
+def _clears_here(flow, gname: str, clearers: set[str], setters, after: int = -1, lam=False,
+                 stored: str | None = None) -> object | None:
     """The span of a clear of `gname` in this body (after byte `after`; in lambda level `lam` unless
-    False): an assignment of a null value, a call of a function that does one, or a setter of
-    `gname` called with a null value."""
+    False): an assignment of another value than `stored`, a call of a function that assigns it
+    a null value, or a setter of `gname` called with a null value."""
     for a in flow.assigns:
+        # Any new value unpublishes the object: null, or the previous one restored
+        # (`caches[fs] = this->parent;` in a destructor, `g_current = saved;`).
         if a.span.start_byte > after and (lam is False or a.lambda_index == lam) \
-                and a.target_name.split("::")[-1] == gname and a.value.strip() in _NULLS:
+                and a.target_name.split("::")[-1] == gname and a.value.strip() != stored:
             return a.span
     for c in flow.calls:
         if c.span.start_byte <= after or (lam is not False and c.lambda_index != lam):
@@ -254,7 +257,8 @@ class OwnerPointerInGlobal(Rule):
     def _judge(self, fn, flow, gname, value, span, lam, index, via):
         v = " ".join(value.split())
         # Scoped publication: the same call clears the global again before it returns.
-        if _clears_here(flow, gname, _clearers(index, gname), _setters(index), after=span.end_byte, lam=lam) is not None:
+        if _clears_here(flow, gname, _clearers(index, gname), _setters(index), after=span.end_byte, lam=lam,
+                        stored=v) is not None:
             return
         owner = pointee = None
         kind = None
