@@ -35,8 +35,9 @@ void disk_io::abort(bool wait) {
 - A teardown counts as draining when it, or a method of `this` it calls, makes any
   stop/join/cancel/wait-like call (`join`, `stop`, `cancel`, `wait`, `get`, `shutdown`, `close`,
   `reset`, `request_stop`, ...), on anything: whether it waits for the right thing is not checked.
-- Callbacks that keep the object alive themselves (`shared_from_this()`, a `weak_ptr`), or that
-  the posting function waits for, do not count as queued work.
+- Callbacks that keep the object alive themselves (`shared_from_this()`, a `weak_ptr`), that
+  the posting function waits for, or that LL102's protections cover (a Qt context object that is
+  `this`, a composed operation, the class's own joined event loop) do not count as queued work.
 - The owner's side is not followed: a teardown method is one the class defines.
 - Opt-in (nursery) until measured.
 
@@ -52,7 +53,7 @@ from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import STOP_CALLS, teardown_methods
 
-from lifelint.rules.ll102_this_captured_in_async import candidates
+from lifelint.rules.ll102_this_captured_in_async import _this_vouched_for, candidates
 
 # Parameters by which a caller asks the teardown to wait for pending work.
 _WAIT_PARAM = re.compile(r"(?i)^(?:wait|block|blocking|sync|synchronous|drain|join|graceful|wait_for_\w+|should_wait)$")
@@ -74,7 +75,10 @@ class ShutdownWithoutDrain(Rule):
     def check(self, facts, index):
         posted: dict[str, list] = {}  # class -> callbacks queued with a raw `this`
         for cand in candidates(self, facts, index):
-            if cand.fn.class_name and not cand.from_get:
+            # Work something else vouches for (a Qt context object that drops it, a composed
+            # operation's caller, the class's own joined loop) is not left behind by a teardown.
+            if cand.fn.class_name and not cand.from_get and not _this_vouched_for(
+                    cand.flow, cand.fn, index, cand.sink, lam_idx=cand.lam_idx, binder=cand.binder):
                 posted.setdefault(cand.fn.class_name.split("::")[-1], []).append(cand)
         for cls, cands in posted.items():
             teardown = [f for f in teardown_methods(index, cls) if f.body is not None]
