@@ -489,6 +489,11 @@ def waits_for_lambda(flow, lam_idx: int, sink: Sink, index=None) -> bool:
         return True
     body_calls = [c for c in flow.calls if flow.inside_lambda(c.lambda_index, lam_idx)]
     signals = any(c.name in SIGNAL_CALLS for c in body_calls)
+    # An event object the callback sets and the caller then waits on (`done.Set()` ...
+    # `done.Wait()`, `ev.signal()` ... `ev.wait_for(...)`): the same receiver on both sides.
+    set_on = {_root_name(c.receiver) for c in body_calls if c.callee_kind == "method" and c.receiver
+              and c.name.lower() in _EVENT_SET}
+    set_on.discard(None)
     written = {u.name for u in flow.uses if flow.inside_lambda(u.lambda_index, lam_idx) and u.captured
                and u.access in ("write", "update")}
     levels = [L.parent] + [flow.lambdas[a].parent for a in flow.lambda_ancestors(L.parent)]
@@ -506,7 +511,12 @@ def waits_for_lambda(flow, lam_idx: int, sink: Sink, index=None) -> bool:
             continue
         if signals or mentions_written:
             return True
+        if "wait" in c.name.lower() and c.receiver and _root_name(c.receiver) in set_on:
+            return True
     return False
+
+
+_EVENT_SET = frozenset({"set", "signal", "notify", "fire", "trigger", "setevent", "set_event"})
 
 
 # --- objects the class owns: composed operations and event loops it joins ------------------

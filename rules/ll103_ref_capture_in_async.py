@@ -28,7 +28,8 @@ post(m_ioc, [url = std::move(url), request = std::move(request)] { send(url, req
 ## Known limits
 - Reference parameters and reference locals captured by reference are not reported: what they
   refer to may well outlive the callback, and that is not visible in the function.
-- A function that blocks until the callback has run (a condition variable, a future, a helper
+- A function that blocks until the callback has run (a condition variable, a future, an event
+  object the callback sets and the caller waits on (`done.Set()` ... `done.Wait()`), a helper
   named like `*wait*` given a flag the lambda sets) is treated as synchronous. So are threads
   kept in a local container and all joined later in the function (`for (auto& t : threads)
   t.join();`), a `std::async` whose future stays local (its destructor waits), threads a test
