@@ -61,6 +61,7 @@ struct session {
             });
     }
 };
+std::shared_ptr<session> make_session() { return std::make_shared<session>(); }
 """
 
 
