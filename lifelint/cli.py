@@ -16,7 +16,7 @@ from lifelint.model import Level
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # File problems that mean part of the tree was not analysed: the exit code must say so.
 FAILING_DIAGNOSTICS = frozenset({"unreadable", "binary", "too-large", "symlink-loop", "internal"})
-FORMATS = ("text", "concise", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "sarif", "github", "html")
 LEVELS = ("note", "warning", "error")
 
 
@@ -46,7 +46,7 @@ one of its related locations is in a named file.
 @main.command(help=CONTEXT_HELP)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format: text (code frames), concise (one line per finding), json, sarif, github.")
+              help="Output format: text (code frames), concise (one line per finding), json, sarif, github, html (one self-contained page).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to FILE instead of stdout.")
 @click.option("--select", multiple=True, help="Rules to enable: codes, prefixes (LL1), names, groups (default, nursery, restriction) or ALL. Comma-separated.")
 @click.option("--extend-select", multiple=True, help="Rules to enable on top of the configured selection.")

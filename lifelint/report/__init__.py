@@ -1,4 +1,4 @@
-"""Reporters: turn a `ScanResult` into text, JSON, SARIF or GitHub workflow commands.
+"""Reporters: turn a `ScanResult` into text, JSON, SARIF, GitHub workflow commands or an HTML page.
 
 Every reporter has the same signature:
 
@@ -132,6 +132,12 @@ def _github(result, rules, stream, **kw):
     github.render(result, rules, stream, **kw)
 
 
+def _html(result, rules, stream, **kw):
+    from lifelint.report import html
+
+    html.render(result, rules, stream, **kw)
+
+
 REPORTERS: dict[str, Renderer] = {
     "text": _text,
     "concise": _concise,
@@ -139,6 +145,7 @@ REPORTERS: dict[str, Renderer] = {
     "json": _json,
     "sarif": _sarif,
     "github": _github,
+    "html": _html,
 }
 
 __all__ = ["REPORTERS", "Renderer", "SourceCache", "counts_by_rule", "plural", "rule_list",
