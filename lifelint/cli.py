@@ -71,14 +71,21 @@ one of its related locations is in a named file.
 @click.option("--force-exclude", is_flag=True, help="Apply config excludes to files named on the command line too (for pre-commit).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Where to cache per-file results (default: the user cache dir).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+# --- editor integration (issue 15) ---
+@click.option("--stdin-filename", metavar="PATH", help="Check the source read from stdin as if it were PATH (for editor plugins), with PATH's project as context.")
 def check(paths, fmt, output, select, extend_select, ignore, config_file, root, context_root, no_context, diff_base, jobs,
           report_unused_suppressions, baseline_file, write_baseline, fail_level, exit_zero, statistics, show_settings,
-          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache):
+          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache, stdin_filename):
     from lifelint.engine import ScanOptions, default_jobs, find_context_root, scan
     from lifelint.registry import all_rules, catalog
     from lifelint.report import REPORTERS
 
     named = bool(paths)
+    if stdin_filename:
+        if paths:
+            click.echo("lifelint: error: --stdin-filename checks stdin; name no PATHS with it", err=True)
+            sys.exit(EXIT_ERROR)
+        paths = (stdin_filename,)
     paths = list(paths) or ["."]
     try:
         settings = load_settings(config_file, Path(paths[0]))
@@ -109,8 +116,13 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     if show_files:
         _show_files(opts)
         sys.exit(EXIT_CLEAN)
+    stdin_text = None
     try:
-        result = scan(opts)
+        if stdin_filename:
+            stdin_text = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+            result = _check_stdin(stdin_filename, stdin_text, opts, settings, enabled, ctx)
+        else:
+            result = scan(opts)
         if diff_base:
             from lifelint import diffbase
 
@@ -161,6 +173,11 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     rules = [r for r in (all_rules() if fmt == "sarif" else catalog()) if r.code in enabled]
     render = REPORTERS["statistics" if statistics and fmt in ("text", "concise") else fmt]
     extra = {"parse_gaps": show_parse_gaps} if fmt == "github" else {}
+    if stdin_text is not None:  # code frames show the text that was checked, not the file on disk
+        from lifelint.discovery import _display
+
+        extra["sources"] = {_display(os.path.abspath(stdin_filename), root_path.absolute()):
+                            stdin_text.decode("utf-8", "replace").split("\n")}
     if output:
         buf = io.StringIO()
         render(result, rules, buf, color=False, **extra)
@@ -180,6 +197,27 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     if any(d.kind == "missing" for d in result.diagnostics):
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CLEAN if exit_zero else status)
+
+
+def _check_stdin(filename: str, text: bytes, opts, settings, enabled, ctx):
+    """The text on stdin checked as `filename`, its project (the context root) read for facts."""
+    from lifelint.workspace import Workspace
+
+    if ctx is not None:
+        ws = Workspace(ctx, settings, enabled, use_cache=opts.use_cache, cache_dir=opts.cache_dir, display_root=opts.root)
+    else:
+        ws = Workspace(Path(filename).absolute().parent, settings, enabled, use_cache=opts.use_cache,
+                       cache_dir=opts.cache_dir, context=False, display_root=opts.root)
+    return ws.check(filename, text)
+
+
+@main.command("server")
+def server_cmd():
+    """Run the Language Server (LSP over stdio) for editors: diagnostics on open, change and
+    save, with the project as context; a quick fix that suppresses a finding; rule docs on hover."""
+    from lifelint.server import main as serve
+
+    serve()
 
 
 def _hidden(f, kind: str, why: str):

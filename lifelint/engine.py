@@ -51,7 +51,12 @@ def analyse_file(src: SourcePath, settings: Settings) -> tuple[FileFacts | None,
     return _analyse(src, settings, False)[0]
 
 
-def _analyse(src: SourcePath, settings: Settings, want_digest: bool) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None]:
+def analyse_text(src: SourcePath, data: bytes, settings: Settings) -> tuple[FileFacts | None, list[FileDiagnostic]]:
+    """`analyse_file` of bytes held in memory (an editor's unsaved buffer, stdin). Never raises."""
+    return _analyse(src, settings, False, data)[0]
+
+
+def _analyse(src: SourcePath, settings: Settings, want_digest: bool, text: bytes | None = None) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None]:
     """`analyse_file`, plus the digest of the bytes analysed (when asked, and the file was read)."""
     from lifelint import parse_stats
     from lifelint.facts import extract_facts
@@ -60,7 +65,10 @@ def _analyse(src: SourcePath, settings: Settings, want_digest: bool) -> tuple[tu
 
     digest = None
     try:
-        data, diags = read_source(src.path, src.display, settings.max_file_size)
+        if text is not None:
+            data, diags = text, []
+        else:
+            data, diags = read_source(src.path, src.display, settings.max_file_size)
         if data is None:
             return (None, diags), None
         if want_digest:
@@ -395,8 +403,11 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
             gc.collect()
 
 
-def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
-    """Index, rules, filters, then report-ready findings."""
+def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[str] | None = None,
+           texts: dict[str, bytes] | None = None) -> ScanResult:
+    """Index, rules, filters, then report-ready findings. `only`: display paths whose rules run
+    (the others are context: indexed, not checked); `texts`: the bytes of files read from memory
+    rather than disk (display path -> bytes), for locations and code frames."""
     from lifelint import fingerprint
     from lifelint.config import ignored_for_file
     from lifelint.index import ProjectIndex
@@ -412,6 +423,8 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
         if facts is not None:
             facts_list.append(facts)
             open_path[facts.path] = src.path
+            if only is not None and facts.path not in only:
+                continue
             result.files_scanned += 1
             result.lines_scanned += facts.line_count
             result.scanned[facts.path] = facts.line_count
@@ -429,7 +442,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
     def text_of(path: str) -> tuple[list[bytes], list[str]]:
         """(raw lines, decoded lines) of a file, read and decoded once."""
         if path not in lines_cache:
-            raw = _read_lines(open_path.get(path, str(root / path)))
+            raw = texts[path].split(b"\n") if texts and path in texts else _read_lines(open_path.get(path, str(root / path)))
             lines_cache[path] = (raw, [ln.decode("utf-8", "replace") for ln in raw])
         return lines_cache[path]
 
@@ -437,9 +450,12 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
     suppressions: dict[str, SuppressionIndex] = {}
     for facts in facts_list:
         sup = suppressions[facts.path] = SuppressionIndex(facts, lambda p=facts.path: text_of(p)[1])
-        result.diagnostics.extend(sup.diagnostics())
+        if only is None or facts.path in only:
+            result.diagnostics.extend(sup.diagnostics())
     kept: list[tuple[Finding, tuple[str, str] | None]] = []
     for facts in facts_list:
+        if only is not None and facts.path not in only:
+            continue
         findings, diags = run_rules(rules, facts, index)
         result.diagnostics.extend(diags)
         for f in findings:
@@ -496,11 +512,24 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult) -> ScanResult:
         enabled = {r.code: r.name for r in rule_classes}
         known = {r.code: r.name for r in all_rules()}
         for facts in facts_list:
+            if only is not None and facts.path not in only:
+                continue
             sup = suppressions[facts.path]
             for s, why in sup.unused(enabled, known):
                 result.unused_suppressions.append((to_location(facts.path, s.span, lines_of(facts.path)), why))
     result.diagnostics.sort(key=lambda d: (d.path, d.kind))
     return result
+
+
+def check_in_memory(opts: ScanOptions, files: list[SourcePath], analysed: list, only: set[str],
+                    texts: dict[str, bytes]) -> ScanResult:
+    """The rules on the `only` files (display paths) of already analysed `files`, every file's
+    facts indexed as context; `texts` holds files read from memory (see `_check`). For the editor
+    server and `check --stdin-filename`."""
+    from lifelint.discovery import Discovery
+
+    result = ScanResult(root=str(opts.root.absolute()))
+    return _check(opts, Discovery(files, []), analysed, result, only=only, texts=texts)
 
 
 def default_jobs() -> int:
