@@ -73,9 +73,11 @@ one of its related locations is in a named file.
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
 # --- editor integration (issue 15) ---
 @click.option("--stdin-filename", metavar="PATH", help="Check the source read from stdin as if it were PATH (for editor plugins), with PATH's project as context.")
+@click.option("--fix", "apply_fixes", is_flag=True, help="Apply the fixes that are certain (LL201: a bool flag becomes std::atomic<bool>), then report what is left.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the fixes --fix would make as a unified diff, change nothing (exit 1 when there are some).")
 def check(paths, fmt, output, select, extend_select, ignore, config_file, root, context_root, no_context, diff_base, jobs,
           report_unused_suppressions, baseline_file, write_baseline, fail_level, exit_zero, statistics, show_settings,
-          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache, stdin_filename):
+          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache, stdin_filename, apply_fixes, show_diff):
     from lifelint.engine import ScanOptions, default_jobs, find_context_root, scan
     from lifelint.registry import all_rules, catalog
     from lifelint.report import REPORTERS
@@ -138,6 +140,8 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
         sys.exit(EXIT_ERROR)
     finally:
         progress_done()
+    if apply_fixes or show_diff:
+        result = _fixes(result, opts, show_diff, stdin_filename)
     if write_baseline:
         try:
             n = baseline.write(write_baseline, result.findings)
@@ -197,6 +201,32 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     if any(d.kind == "missing" for d in result.diagnostics):
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CLEAN if exit_zero else status)
+
+
+def _fixes(result, opts, show_diff: bool, stdin_filename):
+    """--diff: print the certain fixes and exit; --fix: write them, and scan again."""
+    from lifelint import fix
+    from lifelint.engine import scan
+
+    if stdin_filename:
+        click.echo("lifelint: error: --fix and --diff rewrite files; they do not work on stdin", err=True)
+        sys.exit(EXIT_ERROR)
+    plans = fix.plan(result)
+    if show_diff:
+        for fx in plans:
+            click.echo(fx.diff(), nl=False)
+        n = sum(len(fx.fixed) for fx in plans)
+        click.echo(f"lifelint: {n} fix(es) available in {len(plans)} file(s); apply with --fix", err=True)
+        sys.exit(EXIT_FINDINGS if plans else EXIT_CLEAN)
+    try:
+        n = fix.apply(plans)
+    except OSError as e:
+        click.echo(f"lifelint: error: cannot write a fixed file: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    if not n:
+        return result
+    click.echo(f"lifelint: fixed {n} finding(s) in {len(plans)} file(s)", err=True)
+    return scan(opts)
 
 
 def _check_stdin(filename: str, text: bytes, opts, settings, enabled, ctx):
