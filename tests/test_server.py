@@ -218,3 +218,41 @@ def test_check_stdin_filename(project, monkeypatch):
     # text output shows the stdin's code in its frame
     r = CliRunner().invoke(main, ["check", "--no-cache", "--stdin-filename", "src/table.cpp"], input=TABLE_CPP, catch_exceptions=False)
     assert "log_line(name);" in r.stdout
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+EDITS, WARM_UP = 300, 100
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="RSS is read from /proc")
+def test_server_memory_stays_flat_over_many_edits_of_one_buffer(project, tmp_path):
+    """Each edit is checked (a fresh index over the project's facts): nothing may pile up."""
+    client = Client(project, tmp_path / "cache")
+    try:
+        client.request("initialize", {"processId": os.getpid(), "rootUri": project.as_uri(), "capabilities": {}})
+        client.notify("initialized", {})
+        uri = (project / "src" / "table.cpp").as_uri()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "cpp", "version": 1, "text": TABLE_CPP}})
+        client.diagnostics(uri)
+        samples = []
+        for i in range(1, EDITS + 1):
+            # varied text: a new comment line each time, the hazard kept or fixed in turn
+            text = (TABLE_CPP if i % 2 else GOOD_CPP) + f"// edit {i} {'x' * (i % 50)}\n"
+            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": i + 1}, "contentChanges": [{"text": text}]})
+            diags = client.diagnostics(uri)
+            assert [d["code"] for d in diags] == (["LL101"] if i % 2 else [])
+            if i >= WARM_UP and i % 25 == 0:
+                samples.append(_rss_mb(client.proc.pid))
+        grown = max(samples) - samples[0]
+        print("server RSS (MB) every 25 edits after warm-up:", samples)
+        assert grown <= 5.0, f"server RSS grew {grown:.1f} MB over {EDITS - WARM_UP} edits: {samples}"
+        client.request("shutdown", None)
+        client.notify("exit", None)
+        client.proc.wait(timeout=20)
+    finally:
+        if client.proc.poll() is None:
+            client.proc.kill()
