@@ -57,7 +57,10 @@ def test_the_default_bar(monkeypatch):
     def fig(t, f):
         return {"test": {"reported": t + f, "TRUE": t, "FALSE": f, "UNCLEAR": 0, "untriaged": 0}}
 
-    monkeypatch.setattr(m, "MEASURED", {"LL901": fig(8, 2), "LL902": fig(7, 3), "LL903": fig(3, 0), "LL904": fig(3, 1), "LL905": fig(0, 0)})
+    few_but_tune_says_no = {**fig(2, 0), "tune": fig(0, 9)["test"]}
+    monkeypatch.setattr(m, "MEASURED", {"LL901": fig(8, 2), "LL902": fig(7, 3), "LL903": fig(3, 0), "LL904": fig(3, 1),
+                                        "LL905": fig(0, 0), "LL906": few_but_tune_says_no})
     assert earns_default("LL901")[0] and not earns_default("LL902")[0]  # 0.8 over 10 earns it, 0.7 does not
     assert earns_default("LL903")[0] and not earns_default("LL904")[0]  # fewer than 10: no FALSE at all
     assert earns_default("LL905")[0] and earns_default("LL999")[0]  # nothing reported: nothing false
+    assert not earns_default("LL906")[0]  # too few on the test half, and the tune half contradicts it
