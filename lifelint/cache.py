@@ -64,6 +64,15 @@ def content_digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=32).digest()
 
 
+def file_digest(data: bytes, src) -> bytes:
+    """What a file's entry is valid for: its bytes, and its compile flags when a compile
+    database gives it some (lifelint.compdb.FileFlags.key)."""
+    flags = getattr(src, "flags", None)
+    if flags is None:
+        return content_digest(data)
+    return hashlib.blake2b(data + b"\0flags\0" + flags.key().encode(), digest_size=32).digest()
+
+
 @functools.cache
 def extractor_digest() -> str:
     """Digest of the source of lifelint's fact extractors (computed once per process)."""
@@ -181,7 +190,7 @@ class FactCache:
         if digest is None:
             try:
                 with open(src.path, "rb") as fh:
-                    digest = content_digest(fh.read())
+                    digest = file_digest(fh.read(), src)
             except OSError:
                 digest = b""
         ident = f"{src.language}\0{src.display}\0".encode("utf-8", "surrogatepass") + digest
@@ -197,7 +206,7 @@ class FactCache:
             return None
         if len(data) > max_size:
             return None
-        digest = content_digest(data)
+        digest = file_digest(data, src)
         entry = self.entry_path(src, digest)
         try:
             with open(entry, "rb") as fh:
@@ -328,7 +337,7 @@ def scan_key(opts, discovery, extra: bytes = b"") -> tuple[str, str] | None:
             return [canon(x) for x in v]
         return repr(v)
 
-    skip = {"progress", "jobs", "use_cache", "cache_dir", "cache_results"}
+    skip = {"progress", "jobs", "use_cache", "cache_dir", "cache_results", "compile_db"}  # a database's flags: per file, below
     options = repr([(f.name, canon(getattr(opts, f.name))) for f in dataclasses.fields(opts) if f.name not in skip])
     settings = opts.settings
     slot = hashlib.blake2b(f"{os.path.abspath(opts.root)}\0{options}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
@@ -343,7 +352,7 @@ def scan_key(opts, discovery, extra: bytes = b"") -> tuple[str, str] | None:
         except OSError:
             return None
         h.update(f"{src.display}\0{src.language}\0{src.path}\0".encode("utf-8", "surrogatepass"))
-        h.update(content_digest(data))
+        h.update(file_digest(data, src))
     return slot, h.hexdigest()
 
 

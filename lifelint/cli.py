@@ -71,13 +71,20 @@ one of its related locations is in a named file.
 @click.option("--force-exclude", is_flag=True, help="Apply config excludes to files named on the command line too (for pre-commit).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Where to cache per-file results (default: the user cache dir).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+# --- compile database and deep mode (options land in **compile_opts; see _compile_options) ---
+@click.option("-p", "build_dir", type=click.Path(path_type=str), metavar="DIR", help="Build folder holding compile_commands.json (as clang-tidy's -p): each file's -D/-U/-I/-include/-std, and libclang facts (deep mode).")
+@click.option("--compile-commands", "compile_commands", type=click.Path(dir_okay=False, path_type=str), metavar="FILE", help="The compile database file itself (config: cpp.compile-commands).")
+@click.option("-D", "--define", "cli_defines", multiple=True, metavar="NAME[=VALUE]", help="Define a macro for #if branches (repeatable; wins over the database and config).")
+@click.option("-U", "--undefine", "cli_undefines", multiple=True, metavar="NAME", help="Take NAME as not defined in #if branches (repeatable).")
+@click.option("--deep/--no-deep", "deep", default=None, help="libclang facts from the compile database (default: on when a database is given; config: cpp.deep).")
+@click.option("--clang-resource-dir", type=click.Path(file_okay=False, path_type=str), help="Clang's resource dir (holds include/stddef.h) for deep mode (config: cpp.clang-resource-dir).")
 # --- editor integration (issue 15) ---
 @click.option("--stdin-filename", metavar="PATH", help="Check the source read from stdin as if it were PATH (for editor plugins), with PATH's project as context.")
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply the fixes that are certain (LL201: a bool flag becomes std::atomic<bool>), then report what is left.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes --fix would make as a unified diff, change nothing (exit 1 when there are some).")
 def check(paths, fmt, output, select, extend_select, ignore, config_file, root, context_root, no_context, diff_base, jobs,
           report_unused_suppressions, baseline_file, write_baseline, fail_level, exit_zero, statistics, show_settings,
-          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache, stdin_filename, apply_fixes, show_diff):
+          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache, stdin_filename, apply_fixes, show_diff, **compile_opts):
     from lifelint.engine import ScanOptions, default_jobs, find_context_root, scan
     from lifelint.registry import all_rules, catalog
     from lifelint.report import REPORTERS
@@ -92,6 +99,7 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     try:
         settings = load_settings(config_file, Path(paths[0]))
         enabled = enabled_codes(settings, _split(select) or None, _split(ignore) or None, _split(extend_select) or None)
+        compile_db = _compile_options(settings, **compile_opts)
     except ConfigError as e:
         click.echo(f"lifelint: error: {e}", err=True)
         sys.exit(EXIT_ERROR)
@@ -111,7 +119,8 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
         progress_cb, progress_done = _progress_bar()
     opts = ScanOptions(paths=paths, root=root_path, settings=settings, enabled=enabled,
                        jobs=jobs or default_jobs(), report_unused_suppressions=report_unused_suppressions,
-                       progress=progress_cb, use_cache=not no_cache, cache_dir=cache_dir, context_root=ctx)
+                       progress=progress_cb, use_cache=not no_cache, cache_dir=cache_dir, context_root=ctx,
+                       compile_db=compile_db)
     if show_settings:
         _show_settings(opts, fail_at)
         sys.exit(EXIT_CLEAN)
@@ -307,6 +316,43 @@ def _show_files(opts) -> None:
                    f"({len(ctx.files)} file(s) read for their facts)", err=True)
     else:
         click.echo(f"lifelint: {len(disc.files)} file(s); no context root", err=True)
+
+
+def _compile_options(settings, build_dir, compile_commands, cli_defines, cli_undefines, deep, clang_resource_dir):
+    """Apply -p/--compile-commands/-D/-U/--deep/--clang-resource-dir to `settings.cpp`; load the
+    compile database when there is one (a missing or unreadable one is a ConfigError: exit 2)."""
+    cpp = settings.cpp
+    for item in cli_defines:
+        name, eq, value = item.partition("=")
+        if not name.strip():
+            raise ConfigError(f"-D {item!r}: expected NAME or NAME=VALUE")
+        cpp.defines[name.strip()] = value.strip() if eq else "1"
+        if name.strip() in cpp.undefines:
+            cpp.undefines.remove(name.strip())
+    for name in cli_undefines:
+        cpp.undefines.append(name.strip())
+        cpp.defines.pop(name.strip(), None)
+    if deep is not None:
+        cpp.deep = deep
+    if clang_resource_dir:
+        cpp.clang_resource_dir = os.path.abspath(clang_resource_dir)
+    if build_dir and compile_commands:
+        raise ConfigError("give either -p DIR or --compile-commands FILE, not both")
+    if not (build_dir or compile_commands or cpp.compile_commands):
+        return None
+    from lifelint import compdb
+
+    if build_dir:
+        cpp.compile_commands = os.path.abspath(compdb.find_database(build_dir))
+    elif compile_commands:
+        if not os.path.isfile(compile_commands):
+            raise ConfigError(f"--compile-commands {compile_commands}: no such file")
+        cpp.compile_commands = os.path.abspath(compile_commands)
+    if cpp.compile_commands is None:
+        return None
+    db = compdb.CompileDatabase.load(cpp.compile_commands)
+    cpp.compile_commands = db.path
+    return db
 
 
 def _drop_excluded(paths: list[str], settings, root: Path) -> list[str]:

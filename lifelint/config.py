@@ -68,7 +68,9 @@ TOP_KEYS = {
     "respect-gitignore", "max-file-size", "baseline", "cpp", "rust", "levels", "fail-level", "context",
 }
 LEVEL_NAMES = ("note", "warning", "error")
-CPP_KEYS = {"defines", "ignore-macros", "extend-ignore-macros", "async-sinks", "keep-alive", "lock-types"}
+CPP_KEYS = {"defines", "ignore-macros", "extend-ignore-macros", "async-sinks", "keep-alive", "lock-types",
+            # compile database and deep mode (lifelint.compdb)
+            "undefines", "compile-commands", "deep", "clang-resource-dir", "deep-timeout"}
 RUST_KEYS: set[str] = set()
 
 
@@ -195,6 +197,7 @@ def settings_from_table(table: dict[str, Any], where: str) -> Settings:
     for key, attr in (("async-sinks", "async_sinks"), ("keep-alive", "keep_alive"), ("lock-types", "lock_types")):
         if key in cpp:
             setattr(c, attr, _str_list(where, f"cpp.{key}", cpp[key]))
+    _compile_database_keys(where, cpp, c)
     s.cpp = c
     rust = table.get("rust", {})
     if not isinstance(rust, dict):
@@ -203,6 +206,27 @@ def settings_from_table(table: dict[str, Any], where: str) -> Settings:
         raise ConfigError(f"{where}: unknown key 'rust.{sorted(rust)[0]}' (the rust table has no keys yet)")
     s.rust = RustSettings()
     return s
+
+
+def _compile_database_keys(where: str, cpp: dict[str, Any], c: CppSettings) -> None:
+    """`cpp.undefines`, `cpp.compile-commands` (a database file or its folder, relative to the
+    config file), `cpp.deep`, `cpp.clang-resource-dir`, `cpp.deep-timeout`."""
+    if "undefines" in cpp:
+        c.undefines = _str_list(where, "cpp.undefines", cpp["undefines"])
+    for key, attr in (("compile-commands", "compile_commands"), ("clang-resource-dir", "clang_resource_dir")):
+        if key in cpp:
+            if not isinstance(cpp[key], str) or not cpp[key]:
+                raise ConfigError(f"{where}: key 'cpp.{key}' must be a path (string)")
+            setattr(c, attr, str((Path(where).parent / cpp[key]).absolute()))
+    if "deep" in cpp:
+        if not isinstance(cpp["deep"], bool):
+            raise ConfigError(f"{where}: key 'cpp.deep' must be true or false")
+        c.deep = cpp["deep"]
+    if "deep-timeout" in cpp:
+        v = cpp["deep-timeout"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise ConfigError(f"{where}: key 'cpp.deep-timeout' must be a positive number of seconds, got {v!r}")
+        c.deep_timeout = float(v)
 
 
 def load_settings(config: str | None, start: Path) -> Settings:

@@ -95,7 +95,7 @@ def prepass(data: bytes, options=None) -> bytes:
     text = _Text(data)
     if _has_swig(text.view):
         _swig(text)
-    _conditionals(text, {**_BUILTIN_DEFINES, **_defines_of(options)})
+    _conditionals(text, _defines_of(options))
     _macros(text, _globs_of(options))
     return bytes(text.out)
 
@@ -109,9 +109,24 @@ def code_view(data: bytes) -> bytearray:
     return view
 
 
-def _defines_of(options) -> dict[str, str]:
+class _Defines(dict):
+    """NAME -> value of the names known to be defined; `.undefined`: the names known not to be
+    (`-U`, a compile database's flags, Objective-C), which `#ifdef`/`defined()` read as false."""
+
+    __slots__ = ("undefined",)
+
+
+def _defines_of(options) -> _Defines:
     raw = getattr(options, "defines", None) or {}
-    return {str(k): ("1" if v is None else str(v)) for k, v in raw.items()}
+    undefined = frozenset(getattr(options, "undefines", None) or ())
+    out = _Defines({k: v for k, v in _BUILTIN_DEFINES.items() if k not in undefined})
+    out.update((str(k), "1" if v is None else str(v)) for k, v in raw.items() if k not in undefined)
+    out.undefined = _BUILTIN_UNDEFINED | undefined
+    return out
+
+
+def _undefined(defines) -> frozenset[str]:
+    return getattr(defines, "undefined", _BUILTIN_UNDEFINED)
 
 
 def _globs_of(options) -> tuple[str, ...]:
@@ -438,7 +453,7 @@ def _branch_value(b: _Branch, defines: dict[str, str]) -> int | None:
     if kw in (b"ifdef", b"ifndef", b"elifdef", b"elifndef"):
         words = b.cond.split()
         name = words[0].decode("latin-1") if words else ""
-        if name in defines or name in _BUILTIN_UNDEFINED:
+        if name in defines or name in _undefined(defines):
             return int((name in defines) == (kw in (b"ifdef", b"elifdef")))
         return None  # not defined by the settings: unknown, not false
     return _evaluate(b.cond.replace(b"\\\r\n", b"   ").replace(b"\\\n", b"  "), defines)
@@ -557,14 +572,14 @@ class _ExprParser:
             self.expect(")")
         if name in self.defines:
             return 1
-        return 0 if name in _BUILTIN_UNDEFINED else None
+        return 0 if name in _undefined(self.defines) else None
 
     def identifier(self, name: str):
         if name in ("true", "false"):
             return int(name == "true")
         value = self.defines.get(name)
         if value is None:
-            return None
+            return 0 if name in _undefined(self.defines) else None  # an undefined name is 0 in #if
         m = re.fullmatch(r"\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*", value)
         return _int(m.group(1).encode()) if m else (1 if value == "" else None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pathspec
@@ -34,6 +35,7 @@ class SourcePath:
     path: str  # as opened
     display: str  # relative to the scan root, forward slashes
     language: str
+    flags: Any = None  # lifelint.compdb.FileFlags: how the compile database builds it (None: no database entry)
 
 
 @dataclass(slots=True)

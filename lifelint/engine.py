@@ -7,7 +7,7 @@ import gc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from lifelint import cache as cache_mod
 from lifelint.discovery import SourcePath, discover
@@ -37,6 +37,7 @@ class ScanOptions:
     # The context root (design §2.1): the files under it are read for their facts (through the
     # cache), findings are reported only for `paths`. None: `paths` are the whole project.
     context_root: Path | None = None
+    compile_db: Any = None  # lifelint.compdb.CompileDatabase: per-file flags (and, with settings.cpp.deep_on(), libclang facts)
 
 
 # A scan of at least this many lines freezes its facts out of the cyclic collector's sight while
@@ -56,10 +57,46 @@ def analyse_text(src: SourcePath, data: bytes, settings: Settings) -> tuple[File
     return _analyse(src, settings, False, data)[0]
 
 
-def _analyse(src: SourcePath, settings: Settings, want_digest: bool, text: bytes | None = None) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None]:
+def _file_settings(src: SourcePath, settings: Settings) -> Settings:
+    """The settings one file is analysed with: its compile flags' macros (lifelint.compdb), under
+    the config's `cpp.defines`/`cpp.undefines` and the command line's -D/-U, which win."""
+    if src.flags is None:
+        return settings
+    import dataclasses
+
+    defined, undefined = src.flags.defines()
+    cpp = settings.cpp
+    undefined = (undefined - set(cpp.defines)) | set(cpp.undefines)
+    defined = {k: v for k, v in {**defined, **cpp.defines}.items() if k not in undefined}
+    return dataclasses.replace(settings, cpp=dataclasses.replace(cpp, defines=defined, undefines=sorted(undefined)))
+
+
+def _is_tu(src: SourcePath) -> bool:
+    """A file its compile database entry builds (a header borrowing an includer's flags is not)."""
+    return src.flags is not None and src.flags.source == os.path.normpath(os.path.abspath(src.path))
+
+
+def _deep_file(src: SourcePath) -> bool:
+    """A TU, or a scanned header whose types its includer's libclang parse reads."""
+    return _is_tu(src) or (src.flags is not None and os.path.normpath(os.path.abspath(src.path)) in src.flags.headers)
+
+
+def _deep_types(src: SourcePath, settings: Settings, deep_cache: str | None, diags: list[FileDiagnostic]):
+    """libclang's types for a translation unit in deep mode (lifelint.facts.clang_types), else None."""
+    if not (settings.cpp.deep_on() and _deep_file(src)):
+        return None
+    from lifelint.facts import clang_types
+
+    res = clang_types.tu_types(src.flags.source, src.flags, settings.cpp, deep_cache)
+    if res.problem and _is_tu(src):  # said once, on the TU
+        diags.append(FileDiagnostic(src.display, "deep", res.problem))
+    return res.types_of(src.path)
+
+
+def _analyse(src: SourcePath, settings: Settings, want_digest: bool, text: bytes | None = None, deep_cache: str | None = None) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None]:
     """`analyse_file`, plus the digest of the bytes analysed (when asked, and the file was read)."""
     from lifelint import parse_stats
-    from lifelint.facts import extract_facts
+    from lifelint.facts import clang_types, extract_facts
     from lifelint.parsing import parse
     from lifelint.source import read_source
 
@@ -72,9 +109,11 @@ def _analyse(src: SourcePath, settings: Settings, want_digest: bool, text: bytes
         if data is None:
             return (None, diags), None
         if want_digest:
-            digest = cache_mod.content_digest(data)
+            digest = cache_mod.file_digest(data, src)
+        settings = _file_settings(src, settings)
         tree = parse(src.language, data, settings.cpp)
-        facts = extract_facts(src.display, src.language, data, tree, settings)
+        with clang_types.active(_deep_types(src, settings, deep_cache, diags)):
+            facts = extract_facts(src.display, src.language, data, tree, settings)
         del tree
         syntax = parse_stats.syntax_message(facts, data)
         if syntax is not None:
@@ -88,7 +127,8 @@ def _analyse(src: SourcePath, settings: Settings, want_digest: bool, text: bytes
 
 def _analyse_cached(src: SourcePath, settings: Settings, cache) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None, bool]:
     """Analyse one file; with a cache, store the result. Returns (result, its pickle or None, stored)."""
-    result, digest = _analyse(src, settings, cache is not None)
+    deep_cache = str(cache.directory.parent.parent) if cache is not None else None
+    result, digest = _analyse(src, settings, cache is not None, deep_cache=deep_cache)
     if cache is None or digest is None or result[0] is None:
         return result, None, False
     try:
@@ -147,14 +187,32 @@ def _plan_chunks(files: list[SourcePath], todo: list[int], jobs: int) -> list[li
         except OSError:
             sizes[i] = 0
     order = sorted(todo, key=lambda i: (-sizes[i], i))
+    # Deep mode: a header borrowing a TU's flags goes right after that TU, in its chunk, so it
+    # reads the types the TU's libclang parse just produced (lifelint.facts.clang_types).
+    group_of = {i: files[i].flags.source for i in todo if files[i].flags is not None and files[i].flags.headers}
+    if group_of:
+        members: dict[str, list[int]] = {}
+        for i in order:
+            if i in group_of:
+                members.setdefault(group_of[i], []).append(i)
+        tu_first = {g: sorted(ms, key=lambda i: os.path.normpath(os.path.abspath(files[i].path)) != g) for g, ms in members.items()}
+        regrouped: list[int] = []
+        for i in order:
+            g = group_of.get(i)
+            if g is None:
+                regrouped.append(i)
+            elif g in tu_first:
+                regrouped.extend(tu_first.pop(g))
+        order = regrouped
     target = max(1, sum(sizes.values()) // (jobs * 8))
     chunks: list[list[tuple[int, SourcePath]]] = []
     current: list[tuple[int, SourcePath]] = []
     acc = 0
-    for i in order:
+    for k, i in enumerate(order):
         current.append((i, files[i]))
         acc += sizes[i]
-        if acc >= target or len(current) >= 64:
+        same_group = group_of and k + 1 < len(order) and group_of.get(i) is not None and group_of.get(order[k + 1]) == group_of.get(i)
+        if (acc >= target or len(current) >= 64) and not same_group:
             chunks.append(current)
             current, acc = [], 0
     if current:
@@ -176,6 +234,10 @@ def analyse_all(files: list[SourcePath], settings: Settings, jobs: int, progress
 
 
 def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
+    if settings.cpp.deep_on():
+        from lifelint.facts import clang_types
+
+        clang_types.new_scan()
     total = len(files)
     stats = cache_mod.CacheStats()
     cache_mod.last_stats = stats
@@ -183,8 +245,11 @@ def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
     out: list = [None] * total
     todo: list[int] = []
     if cache is not None and cache.exists():
+        deep = settings.cpp.deep_on()
         for i, s in enumerate(files):
-            hit = cache.lookup(s, settings.max_file_size)
+            # A TU's deep facts hang on every header it includes: its own per-TU cache
+            # (lifelint.facts.clang_types) checks those; the syntax part is re-read.
+            hit = None if deep and _deep_file(s) else cache.lookup(s, settings.max_file_size)
             if hit is None:
                 todo.append(i)
             else:
@@ -325,9 +390,13 @@ def scan(opts: ScanOptions) -> ScanResult:
 
 
 def _scan_cached(opts: ScanOptions, disc) -> ScanResult:
+    if opts.compile_db is not None or opts.settings.cpp.deep_on():
+        opts, disc = _apply_compile_db(opts, disc, opts.root.absolute())
     settings = opts.settings
-    # A re-run over unchanged files and options is served whole from the cache.
-    fc = cache_mod.FactCache.open(opts.cache_dir, settings) if opts.use_cache and opts.cache_results else None
+    # A re-run over unchanged files and options is served whole from the cache (not in deep mode:
+    # a header outside the scanned paths can change a TU's facts; the per-TU cache covers that).
+    fc = (cache_mod.FactCache.open(opts.cache_dir, settings)
+          if opts.use_cache and opts.cache_results and not settings.cpp.deep_on() else None)
     scan_key = cache_mod.scan_key(opts, disc) if fc is not None else None
     if fc is not None and (hit := fc.load_result(scan_key)) is not None:
         return hit
@@ -335,6 +404,58 @@ def _scan_cached(opts: ScanOptions, disc) -> ScanResult:
     if fc is not None:
         fc.store_result(scan_key, result)
     return result
+
+
+def _apply_compile_db(opts: ScanOptions, disc, root: Path):
+    """Give each C++ file its compile flags; the database's problems and deep mode's setup
+    problem become diagnostics (the run goes on)."""
+    import dataclasses
+
+    from lifelint.discovery import _display
+
+    db = opts.compile_db
+    problems = list(disc.problems)
+    settings = opts.settings
+    if db is None:
+        from lifelint import compdb
+
+        db = compdb.CompileDatabase.load(settings.cpp.compile_commands)
+    shown = _display(db.path, root)
+    problems.extend((shown, "compdb", p.message) for p in db.problems)
+    files = []
+    without = []
+    borrowers: dict[str, list[str]] = {}  # a TU -> the scanned headers that borrow its flags
+    for src in disc.files:
+        if src.language == "cpp":
+            flags = db.flags_for(src.path)
+            if flags is None:
+                without.append(src.display)
+            else:
+                full = os.path.normpath(os.path.abspath(src.path))
+                if flags.source != full:
+                    borrowers.setdefault(flags.source, []).append(full)
+                src = dataclasses.replace(src, flags=flags)
+        files.append(src)
+    if borrowers and settings.cpp.deep is not False:
+        # The TU and its borrowers share one FileFlags naming the headers, so the TU's parse
+        # (and its cache key) covers them.
+        shared = {tu: dataclasses.replace(db.entries[tu], headers=tuple(sorted(hs))) for tu, hs in borrowers.items()}
+        files = [dataclasses.replace(s, flags=shared[s.flags.source]) if s.flags is not None and s.flags.source in shared else s
+                 for s in files]
+    if without:
+        problems.append((shown, "compdb", f"{len(without)} C++ file(s) have no entry and no including source in the database "
+                                          f"(first: {without[0]}); analysed without compile flags"))
+    if settings.cpp.compile_commands is None:
+        settings = dataclasses.replace(settings, cpp=dataclasses.replace(settings.cpp, compile_commands=db.path))
+    if settings.cpp.deep_on():
+        from lifelint.facts import clang_types
+
+        why = clang_types.setup_problem(settings.cpp.clang_resource_dir)
+        if why is not None:
+            problems.append((shown, "deep", why))
+            settings = dataclasses.replace(settings, cpp=dataclasses.replace(settings.cpp, deep=False))
+    opts = dataclasses.replace(opts, settings=settings, compile_db=db)
+    return opts, dataclasses.replace(disc, files=files, problems=problems)
 
 
 def _scan_in_context(opts: ScanOptions, disc) -> ScanResult:

@@ -26,10 +26,22 @@ class CppSettings:
     keep_alive: list[str] = field(default_factory=list)
     # Extra RAII lock types (beyond std/boost/absl guards).
     lock_types: list[str] = field(default_factory=list)
+    # --- compile database and deep mode (lifelint.compdb, lifelint.facts.clang_types) ---
+    # Names known NOT to be defined (`-U`): `#ifdef NAME` is false, `#if NAME` is 0.
+    undefines: list[str] = field(default_factory=list)
+    compile_commands: str | None = None  # compile_commands.json (absolute), from -p / --compile-commands / config
+    deep: bool | None = None  # libclang facts; None: on when there is a compile database
+    clang_resource_dir: str | None = None  # clang's resource dir (its include/ has stddef.h...); None: searched
+    deep_timeout: float = 60.0  # seconds per translation unit
+
+    def deep_on(self) -> bool:
+        return self.compile_commands is not None and self.deep is not False
 
     def fact_key(self) -> str:
-        """Everything here that changes the facts of a file (for the cache key)."""
-        return repr((sorted(self.defines.items()), self.ignore_macros, self.async_sinks, self.keep_alive, self.lock_types))
+        """Everything here that changes the facts of a file (for the cache key). A file's own
+        compile flags are part of its entry's key instead (lifelint.cache)."""
+        return repr((sorted(self.defines.items()), self.ignore_macros, self.async_sinks, self.keep_alive, self.lock_types,
+                     sorted(self.undefines), self.deep_on(), self.clang_resource_dir))
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from lifelint.facts import clang_types
 from lifelint.facts.common import captures, text
 from lifelint.model import Span
 
@@ -344,14 +345,16 @@ def _variables(decl, kind: str, owner: str | None) -> list[Variable]:
         if d.pointer_depth and "const" in text(c).split("*")[-1].split():
             is_const = True
         value = d.value if d.value is not None else decl.child_by_field_name("default_value")
+        # libclang's type, where it knows better (an alias, a macro, `auto`): lifelint.facts.clang_types
+        deep = clang_types.reconcile(type_text, d.pointer_depth, d.is_reference, None, d.name_node.start_point)
         out.append(Variable(
             name=name,
-            type=type_text,
+            type=deep[0] if deep else type_text,
             span=Span.of(decl),
             name_span=Span.of(d.name_node),
             kind=kind,
-            pointer_depth=d.pointer_depth,
-            is_reference=d.is_reference,
+            pointer_depth=deep[1] if deep else d.pointer_depth,
+            is_reference=deep[2] if deep else d.is_reference,
             is_const=is_const,
             is_static="static" in storage,
             is_thread_local="thread_local" in storage or "__thread" in storage or (kind == "global" and name in PER_THREAD_BY_STANDARD),

@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from lifelint.facts import clang_types
 from lifelint.facts.common import text
 from lifelint.facts.cpp_locksets import LockFlow, _bits, build_lockflow
 from lifelint.model import Span
@@ -524,6 +525,9 @@ class _Builder:
                  const=False, init_node=None, init_text=None, visible_from=None) -> int:
         name = text(name_node)
         init = init_text if init_text is not None else (text(init_node) if init_node is not None else None)
+        deep = clang_types.reconcile(type_text, pd, ref, init, name_node.start_point)  # libclang's type, where it knows better
+        if deep is not None:
+            type_text, pd, ref = deep
         d = Decl(name=name, type=type_text, span=Span.of(name_node), decl_span=Span.of(decl_node), kind=kind, scope=scope,
                  lambda_index=lam, visible_from=visible_from if visible_from is not None else name_node.end_byte,
                  pointer_depth=pd, is_reference=ref, is_const=const,
