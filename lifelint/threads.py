@@ -78,6 +78,10 @@ LIBC_NAMES = frozenset({
     "waitpid", "signal", "sigaction", "inet_ntop", "inet_pton", "gethostname", "shutdown", "truncate", "ftruncate",
     "fsync", "mmap", "munmap", "access", "chmod", "time", "clock_gettime", "exit", "abort"})
 
+# _SIGNAL_DEPTH: a signal handler is a root for its own body only. What it calls (a handler that
+# saves the whole game on SIGTERM) is async-signal-unsafe as a whole, which is not this model's
+# finding to make variable by variable; the flags a handler sets itself are.
+
 # Synchronous fault signals: their handler runs on the faulting thread while the process dies.
 _FAULT_SIGNAL = re.compile(r"\bSIG(?:SEGV|BUS|FPE|ILL|ABRT|SYS|TRAP)\b")
 _ENDS_PROCESS = frozenset({"abort", "_exit", "_Exit", "exit", "quick_exit", "terminate", "raise", "ExitProcess",
@@ -551,7 +555,7 @@ class _CppBuilder:
                 if r not in self.m.reach[ctx]:
                     self.m.reach[ctx][r] = label
                     todo.append(ctx)
-            while todo:
+            while todo and r.kind != "signal":  # see _SIGNAL_DEPTH
                 ctx = todo.pop()
                 how = self.m.reach[ctx][r]
                 for nxt in edges.get(ctx, ()):
@@ -866,7 +870,7 @@ class _RustBuilder:
                 if r not in self.m.reach[ctx]:
                     self.m.reach[ctx][r] = label
                     todo.append(ctx)
-            while todo:
+            while todo and r.kind != "signal":  # see _SIGNAL_DEPTH
                 ctx = todo.pop()
                 how = self.m.reach[ctx][r]
                 for nxt in edges.get(ctx, ()):
