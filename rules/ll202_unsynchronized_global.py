@@ -66,7 +66,7 @@ instead of going through a global.
 ## Measured precision
 Tune half, the 66 triaged LL202 findings of the before run (3 TRUE, 63 FALSE): after the thread
 model 1 TRUE and 10 FALSE are still reported (2 TRUE lost: threads that reach the variable only
-through a logging macro). Counts on the 14 tune corpora: 425 -> about 100 (before excluding
+through a logging macro). Counts on the 14 tune corpora (quilt .pc/ copies left out): 425 -> 103 (before excluding
 openttd's signal handler callees: 341). The test half is measured by the ledger.
 """
 
