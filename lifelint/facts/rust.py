@@ -92,8 +92,8 @@ def _doc_before(node) -> str:
     return "\n".join(reversed(parts))
 
 
-# `#[test]`, `#[tokio::test]`, `#[cfg(test)]`: code that only a test build compiles.
-_TEST_ATTR = re.compile(r"^#\[\s*(?:[\w:]*::)?test\s*(?:\(|\])|^#\[\s*cfg\s*\(\s*test\s*\)\s*\]")
+# `#[test]`, `#[tokio::test]`, `#[bench]`, `#[cfg(test)]`: code that only a test build compiles.
+_TEST_ATTR = re.compile(r"^#\[\s*(?:[\w:]*::)?(?:test|bench)\s*(?:\(|\])|^#\[\s*cfg\s*\(\s*test\s*\)\s*\]")
 
 
 def _is_test_item(node) -> bool:
