@@ -105,7 +105,7 @@ def _element_is_function(type_text: str) -> bool:
     return _is_function_type(arg)
 
 
-_WRAPPERS = re.compile(r"^(?:std::)?(?:move|forward(?:<[^>]*>)?|ref|cref|as_const)\((.*)\)$", re.DOTALL)
+_WRAPPERS = re.compile(r"^(?:std::)?(?:move|forward(?:<.*>)?|ref|cref|as_const)\((.*)\)$", re.DOTALL)
 
 
 def _unwrap_arg(a: str) -> str:
