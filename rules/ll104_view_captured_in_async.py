@@ -155,7 +155,8 @@ class ViewCapturedInAsync(Rule):
                     span = capture_list_span(L)
                 how = "by value" if views[0][0] is not None else "by value through `[=]`"
                 src = f" (from `{_short(origin)}`)" if origin else ""
-                fix = {"string_view": "`std::string(...)`", "iterator": "the element's value"}.get(kind, "`std::vector<char>(b.begin(), b.end())` or a shared_ptr to the buffer")
+                fix = {"string_view": f"`std::string({name})`", "iterator": "the element's value"}.get(
+                    kind, f"`std::vector<char>({name}.begin(), {name}.end())` or a shared_ptr to the buffer")
                 msg = (f"In `{fn.qualname}`, `{name}`, {VIEW_WORDS[kind]}{src}, is captured {how} into the lambda handed to "
                        f"{sink.what}: the callback gets a copy of the view, not of the data, and what it points into can be "
                        f"changed or freed before the callback runs. Capture an owning copy instead ({fix}).")
