@@ -1,39 +1,39 @@
 """Measured precision of each rule on the precision ledger (benchmarks/precision/): written by
 `benchmarks/precision/run.py --measured-out`, never by hand."""
 
-MEASURED_WITH = 'lifelint df02a19 (before this round), 2026-12-07'
+MEASURED_WITH = 'lifelint bca9827, 2026-12-07'
 
 MEASURED: dict[str, dict[str, dict[str, int]]] = {
     "LL101": {
         "test": {
-            "FALSE": 5,
+            "FALSE": 3,
             "TRUE": 1,
             "UNCLEAR": 0,
-            "reported": 6,
+            "reported": 4,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 5,
+            "FALSE": 4,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 5,
+            "reported": 4,
             "untriaged": 0
         }
     },
     "LL102": {
         "test": {
-            "FALSE": 8,
+            "FALSE": 0,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 8,
+            "reported": 0,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 18,
-            "TRUE": 2,
+            "FALSE": 1,
+            "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 64,
-            "untriaged": 44
+            "reported": 5,
+            "untriaged": 4
         }
     },
     "LL103": {
@@ -54,17 +54,17 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL105": {
         "test": {
-            "FALSE": 10,
+            "FALSE": 9,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 10,
+            "reported": 9,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 17,
+            "FALSE": 16,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 20,
+            "reported": 19,
             "untriaged": 3
         }
     },
@@ -95,59 +95,75 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL108": {
         "tune": {
-            "FALSE": 9,
+            "FALSE": 0,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 9,
+            "reported": 0,
             "untriaged": 0
+        }
+    },
+    "LL109": {
+        "test": {
+            "FALSE": 8,
+            "TRUE": 0,
+            "UNCLEAR": 0,
+            "reported": 8,
+            "untriaged": 0
+        },
+        "tune": {
+            "FALSE": 0,
+            "TRUE": 0,
+            "UNCLEAR": 0,
+            "reported": 54,
+            "untriaged": 54
         }
     },
     "LL201": {
         "test": {
-            "FALSE": 13,
-            "TRUE": 3,
+            "FALSE": 38,
+            "TRUE": 10,
             "UNCLEAR": 0,
-            "reported": 16,
+            "reported": 48,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 3,
+            "FALSE": 2,
             "TRUE": 1,
             "UNCLEAR": 0,
-            "reported": 4,
-            "untriaged": 0
+            "reported": 13,
+            "untriaged": 10
         }
     },
     "LL202": {
         "test": {
-            "FALSE": 19,
-            "TRUE": 4,
-            "UNCLEAR": 2,
-            "reported": 47,
-            "untriaged": 22
+            "FALSE": 37,
+            "TRUE": 11,
+            "UNCLEAR": 4,
+            "reported": 127,
+            "untriaged": 75
         },
         "tune": {
-            "FALSE": 63,
-            "TRUE": 3,
+            "FALSE": 0,
+            "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 425,
-            "untriaged": 359
+            "reported": 100,
+            "untriaged": 100
         }
     },
     "LL203": {
         "test": {
-            "FALSE": 14,
-            "TRUE": 2,
+            "FALSE": 36,
+            "TRUE": 5,
             "UNCLEAR": 0,
-            "reported": 84,
-            "untriaged": 68
+            "reported": 85,
+            "untriaged": 44
         },
         "tune": {
             "FALSE": 17,
             "TRUE": 4,
             "UNCLEAR": 0,
-            "reported": 35,
-            "untriaged": 14
+            "reported": 39,
+            "untriaged": 18
         }
     },
     "LL204": {
@@ -161,34 +177,52 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL205": {
         "test": {
-            "FALSE": 9,
+            "FALSE": 5,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 9,
+            "reported": 5,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 4,
+            "FALSE": 1,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 4,
-            "untriaged": 0
+            "reported": 3,
+            "untriaged": 2
         }
     },
     "LL206": {
         "test": {
+            "FALSE": 0,
+            "TRUE": 0,
+            "UNCLEAR": 0,
+            "reported": 0,
+            "untriaged": 0
+        },
+        "tune": {
             "FALSE": 1,
             "TRUE": 0,
             "UNCLEAR": 0,
             "reported": 1,
             "untriaged": 0
-        },
+        }
+    },
+    "LL207": {
         "tune": {
-            "FALSE": 11,
+            "FALSE": 0,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 11,
-            "untriaged": 0
+            "reported": 3,
+            "untriaged": 3
+        }
+    },
+    "LL208": {
+        "tune": {
+            "FALSE": 0,
+            "TRUE": 0,
+            "UNCLEAR": 0,
+            "reported": 7,
+            "untriaged": 7
         }
     },
     "LL303": {
@@ -209,10 +243,10 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL304": {
         "tune": {
-            "FALSE": 2,
+            "FALSE": 0,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 2,
+            "reported": 0,
             "untriaged": 0
         }
     },

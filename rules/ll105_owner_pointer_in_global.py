@@ -228,6 +228,7 @@ def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
 class OwnerPointerInGlobal(Rule):
     code = "LL105"
     name = "owner-pointer-in-global"
+    group = "nursery"  # measured: 0 TRUE and 9 FALSE of 9 triaged test-half findings (fewer than 10)
     languages = ("cpp",)
     level = Level.WARNING
     precision = Precision.HIGH

@@ -223,6 +223,7 @@ class _Fn:
 class ContainerInvalidation(Rule):
     code = "LL106"
     name = "container-invalidation"
+    group = "nursery"  # measured: precision 0.10 over 10 triaged test-half findings
     languages = ("cpp",)
     level = Level.WARNING
     precision = Precision.HIGH

@@ -362,6 +362,7 @@ def _global_accesses(index):
 class NonAtomicStopFlag(Rule):
     code = "LL201"
     name = "non-atomic-stop-flag"
+    group = "nursery"  # measured: precision 0.21 over 48 triaged test-half findings
     languages = ("cpp", "rust")
     level = Level.WARNING
     precision = Precision.HIGH

@@ -35,7 +35,12 @@ def run_cli(monkeypatch):
 
     def run(args, cwd: Path):
         monkeypatch.chdir(cwd)
-        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        args = [str(a) for a in args]
+        # These tests exercise features (context, suppressions, deep mode...) through rules of any
+        # group; which rules a group enables is tested on its own (test_config, test_rule_groups).
+        if args[:1] == ["check"] and not any(a == "--select" or a.startswith("--select=") for a in args):
+            args = ["check", "--extend-select", "nursery", *args[1:]]
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
 
     return run

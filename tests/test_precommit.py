@@ -115,7 +115,9 @@ def test_hook_sees_the_repository_and_reports_on_staged_files(tmp_path):
     _git(work, "config", "user.email", "t@example.com")
     _git(work, "config", "user.name", "t")
     (work / "worker.hpp").write_text(WORKER_HPP)
-    _git(work, "add", "worker.hpp")
+    # LL201 is in the nursery group: this project opts in, as a team adopting it would.
+    (work / "lifelint.toml").write_text('extend-select = ["nursery"]\n')
+    _git(work, "add", "worker.hpp", "lifelint.toml")
     _git(work, "commit", "-q", "-m", "header")
     (work / "worker.cpp").write_text(WORKER_CPP)
     (work / "api.i").write_text(SWIG_API)

@@ -127,6 +127,7 @@ def project(tmp_path):
     root = tmp_path / "proj"
     (root / "src").mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    (root / "lifelint.toml").write_text('extend-select = ["nursery"]\n')  # the rules these files trip are opt-in
     (root / "src" / "table.hpp").write_text(TABLE_HPP)
     (root / "src" / "table.cpp").write_text(TABLE_CPP)
     return root
@@ -210,13 +211,13 @@ def test_check_stdin_filename(project, monkeypatch):
     monkeypatch.chdir(project)
     # the file on disk is clean; the text on stdin is what is checked
     (project / "src" / "table.cpp").write_text(GOOD_CPP)
-    args = ["check", "--no-cache", "--format", "concise", "--stdin-filename", "src/table.cpp"]
+    args = ["check", "--no-cache", "--extend-select", "nursery", "--format", "concise", "--stdin-filename", "src/table.cpp"]
     r = CliRunner().invoke(main, args, input=TABLE_CPP, catch_exceptions=False)
     assert r.exit_code == 1 and r.stdout.startswith("src/table.cpp:12:14: LL101"), r.output
     r = CliRunner().invoke(main, args, input=GOOD_CPP, catch_exceptions=False)
     assert r.exit_code == 0 and "LL101" not in r.stdout, r.output
     # text output shows the stdin's code in its frame
-    r = CliRunner().invoke(main, ["check", "--no-cache", "--stdin-filename", "src/table.cpp"], input=TABLE_CPP, catch_exceptions=False)
+    r = CliRunner().invoke(main, ["check", "--no-cache", "--extend-select", "nursery", "--stdin-filename", "src/table.cpp"], input=TABLE_CPP, catch_exceptions=False)
     assert "log_line(name);" in r.stdout
 
 

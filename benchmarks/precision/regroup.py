@@ -4,7 +4,8 @@ Reads the figures `run.py --measured-out` wrote to `lifelint.rules._measured` an
 now in the default or nursery group, decides: default when the test half shows precision >= 0.8
 over >= 10 triaged findings, or no FALSE over fewer; nursery otherwise. A rule the ledger has never
 seen fire (no figures at all) keeps its group: a new rule waits in the nursery until measured, an
-old one is not demoted on no evidence. Restriction rules are left alone.
+old one is not demoted on no evidence; a nursery rule is promoted only once triaged test-half
+findings back it. Restriction rules are left alone.
 
     python benchmarks/precision/regroup.py           # print what would change
     python benchmarks/precision/regroup.py --apply   # rewrite the catalog, the rule classes, the README table
@@ -33,6 +34,11 @@ def decide() -> list[tuple[str, str, str, str]]:
             out.append((r.code, r.group, r.group, "no figures" if r.group != "restriction" else "restriction"))
             continue
         ok, why = earns_default(r.code)
+        test = measured(r.code).get("test", {})
+        if ok and r.group == "nursery" and test.get("TRUE", 0) + test.get("FALSE", 0) == 0:
+            # Promotion needs triaged test-half findings: silence on the test half is not a measurement.
+            out.append((r.code, r.group, r.group, f"{why}; not measured on the test half yet"))
+            continue
         out.append((r.code, r.group, "default" if ok else "nursery", why))
     return out
 
