@@ -164,11 +164,10 @@ HEADLINE_MAX = 120
 _SENTENCE_END = frozenset(".!?")
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences of `text`: a `.`/`!`/`?` outside backquotes and parentheses, followed by a space
-    and a capital letter, a backquote or an opening parenthesis, ends one."""
-    out, start, depth, quoted = [], 0, 0, False
-    n = len(text)
+def _top_level(text: str):
+    """(index, char) of the characters of `text` outside backquotes and brackets: where a
+    sentence or a clause can end."""
+    depth, quoted = 0, False
     for i, ch in enumerate(text):
         if ch == "`":
             quoted = not quoted
@@ -178,7 +177,17 @@ def _sentences(text: str) -> list[str]:
             depth += 1
         elif ch in ")]}":
             depth = max(0, depth - 1)
-        elif ch in _SENTENCE_END and depth == 0 and i + 2 < n and text[i + 1] == " " and (text[i + 2].isupper() or text[i + 2] in "`("):
+        elif depth == 0:
+            yield i, ch
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of `text`: a `.`/`!`/`?` outside backquotes and parentheses, followed by a space
+    and a capital letter, a backquote or an opening parenthesis, ends one."""
+    out, start = [], 0
+    n = len(text)
+    for i, ch in _top_level(text):
+        if ch in _SENTENCE_END and i + 2 < n and text[i + 1] == " " and (text[i + 2].isupper() or text[i + 2] in "`("):
             out.append(text[start:i + 1].strip())
             start = i + 2
     tail = text[start:].strip()
@@ -190,17 +199,8 @@ def _sentences(text: str) -> list[str]:
 def _cut_clause(sentence: str) -> tuple[str, str]:
     """(head, rest) at the first `: ` or `; ` outside backquotes and parentheses; rest is '' when
     there is none."""
-    depth, quoted = 0, False
-    for i, ch in enumerate(sentence):
-        if ch == "`":
-            quoted = not quoted
-        elif quoted:
-            continue
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth = max(0, depth - 1)
-        elif ch in ":;" and depth == 0 and sentence[i + 1:i + 2] == " " and i > 20:
+    for i, ch in _top_level(sentence):
+        if ch in ":;" and sentence[i + 1:i + 2] == " " and i > 20:
             return sentence[:i], sentence[i + 2:].strip()
     return sentence, ""
 
