@@ -329,6 +329,18 @@ def _function(node, class_stack: list, ns: list[str]) -> Function | None:
     )
 
 
+def _add_fields(owner, decl, out) -> None:
+    """The variables a member declaration declares: fields of `owner`, or static members (which
+    are also globals)."""
+    for v in _variables(decl, "field", owner.name):
+        if v.is_static:
+            v.kind = "static-member"
+            owner.static_members.append(v)
+            out.globals.append(v)
+        else:
+            owner.fields.append(v)
+
+
 def _variables(decl, kind: str, owner: str | None) -> list[Variable]:
     storage, quals = _specifiers(decl)
     type_text = _type_text(decl)
@@ -598,13 +610,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                 if owner is not None:
                     owner.method_decls.append(_name_parts(unwrap_declarator(d0).name_node)[0])
             elif owner is not None:
-                for v in _variables(node, "field", owner.name):
-                    if v.is_static:
-                        v.kind = "static-member"
-                        owner.static_members.append(v)
-                        out.globals.append(v)
-                    else:
-                        owner.fields.append(v)
+                _add_fields(owner, node, out)
         elif t == "declaration":
             parent = node.parent
             if fn is None and not cls and parent is not None and parent.type in NAMESPACE_SCOPES | {"template_declaration"}:
@@ -626,13 +632,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                     owner.method_decls.append(_name_parts(unwrap_declarator(d0).name_node)[0])
                 elif owner is not None and rescued:
                     # A member that error recovery pushed out of its class: still a field.
-                    for v in _variables(node, "field", owner.name):
-                        if v.is_static:
-                            v.kind = "static-member"
-                            owner.static_members.append(v)
-                            out.globals.append(v)
-                        else:
-                            owner.fields.append(v)
+                    _add_fields(owner, node, out)
         for c in reversed(node.named_children):
             stack.append((c, cls, ns, fn))
     from lifelint.facts import cpp_atomics, cpp_flow

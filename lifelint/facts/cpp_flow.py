@@ -1292,15 +1292,20 @@ def extract(root, data: bytes, facts, out, settings=None) -> None:
         node = _function_node(root, fn)
         if node is None:
             continue
-        cname = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
-        b = _Builder(fn, node, fields_by_class.get(cname, set()) if cname else set(),
-                     methods_by_class.get(cname, set()) if cname else set(), globals_)
-        b.lock_types = lock_types
-        try:
-            fn.flow = b.run()
-        except RecursionError:
-            fn.flow = None
+        _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
     _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_)
+
+
+def _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types) -> None:
+    """Walk `fn`'s body into `fn.flow` (None when the body nests too deep to walk)."""
+    cname = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+    b = _Builder(fn, node, fields_by_class.get(cname, set()) if cname else set(),
+                 methods_by_class.get(cname, set()) if cname else set(), globals_)
+    b.lock_types = lock_types
+    try:
+        fn.flow = b.run()
+    except RecursionError:
+        fn.flow = None
 
 
 def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, methods_by_class, globals_) -> None:
@@ -1321,14 +1326,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
             if node is None:
                 continue
             fn.locks = extract_locks(node, extra, macros)
-            cname = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
-            b = _Builder(fn, node, fields_by_class.get(cname, set()) if cname else set(),
-                         methods_by_class.get(cname, set()) if cname else set(), globals_)
-            b.lock_types = lock_types
-            try:
-                fn.flow = b.run()
-            except RecursionError:
-                fn.flow = None
+            _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
     # Acquire / release helpers, one level per round.
     for _round in range(3):
         sums = fx.summaries(out.functions)
