@@ -46,6 +46,9 @@ bool Journal::append(const Entry& e) {
   whose held exits all `return true` (or a non-zero constant) and whose released exits return
   `false` / `0` / `nullptr` (a "try to take it" protocol: the result says whether the caller now
   holds it).
+- The lock must be released somewhere on a path that took it (an `unlock()` reached with it held
+  on every path): a callback that locks or unlocks depending on its argument (OpenSSL's
+  `locking_callback(mode, ...)`) is not reported.
 - A callee that unlocks the mutex for the caller is seen only when it is defined in the same
   file (lifelint.facts.cpp_lock_effects); a function with a `goto` is not examined.
 
@@ -85,7 +88,10 @@ class LockNotReleasedOnEveryPath(Rule):
                 lam = flow.lock_lambda[hi] if hi < len(flow.lock_lambda) else None
                 if lf.uncertain(lam):
                     continue
-                unlocks = [op[2] for op in h.ops if op[0] == "rel"]
+                # Unlocks that release what this function took: held on every path to them. A
+                # callback that locks or unlocks by its argument (OpenSSL's locking callback)
+                # never unlocks what it locked itself.
+                unlocks = [op[2] for op in h.ops if op[0] == "rel" and lf.before(op[1], lam)[0] & (1 << hi)]
                 takes = h.acquisitions()
                 if not unlocks or not takes:
                     continue

@@ -116,6 +116,17 @@ class LockFlow:
         s = self._state(byte, lam)
         return s if s is not None else (0, 0)
 
+    def before(self, byte: int, lam: int | None) -> tuple[int, int]:
+        """(must, may) masks just before the operations at `byte` (an unlock() call's own effect excluded)."""
+        bf = self.bodies.get(lam)
+        if bf is None:
+            return 0, 0
+        g = bf.cfg
+        leaf = g.leaf_at(byte)
+        if leaf is None or bf.must_in[leaf] == -1:
+            return 0, 0
+        return _apply(g.ops[leaf], bf.must_in[leaf], bf.may_in[leaf], byte - 1)
+
     def must(self, byte: int, lam: int | None) -> tuple[int, ...]:
         return _bits(self.masks(byte, lam)[0])
 
