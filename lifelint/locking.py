@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from lifelint.facts.cpp_flow import SYNC_CALLEES as _FLOW_SYNC_CALLEES
+from lifelint.facts.cpp_lock_notes import ONE_LOCK
 from lifelint.facts.cpp_locks import strip_wrapping
 from lifelint.model import Span
 
@@ -67,6 +68,8 @@ WILDCARD = "*"
 _MACRO = re.compile(r"[A-Z][A-Z0-9_]{2,}")  # TORRENT_ASSERT, DLOG, CHECK: usually compiled out  # "some lock the caller passed in, not nameable here"
 
 _IDENT = re.compile(r"[A-Za-z_]\w*$")
+# The Google convention for "call me with the lock held": `PublishTransportLocked()`, `flush_locked()`.
+_LOCKED_SUFFIX = re.compile(r"(?:[a-z0-9]Locked|_locked|_Locked)\Z")
 _QUALS = re.compile(r"\b(const|volatile|constexpr|static|inline|mutable|thread_local|extern|typename|struct|class|register)\b")
 
 
@@ -273,6 +276,21 @@ class LockingIndex:
     def of(self, fn) -> FnLocks | None:
         return self.by_fn.get(id(fn))
 
+    def held(self, fn, event) -> frozenset[str] | None:
+        """Lock keys held at a flow event (`event.locks`, `.lambda_index`, `.span`) of `fn`: its own
+        holders there, plus what every caller holds, what its annotations and comments say the
+        caller holds, and the caller's guard it was handed (WILDCARD: some lock the caller took).
+        The one answer to "is a lock held here" for rules that compare locks across functions.
+        None when `fn` is not in the index."""
+        fl = self.by_fn.get(id(fn))
+        if fl is None:
+            return None
+        local = set()
+        for i in getattr(event, "locks", ()) or ():
+            if i < len(fl.region_keys):
+                local.update(fl.region_keys[i])
+        return fl.held_at(frozenset(local), event.lambda_index, event.span.start_byte)
+
     def in_file(self, path: str) -> list[FnLocks]:
         by_path = self._by_path
         if by_path is None:
@@ -318,6 +336,17 @@ class _Builder:
             for f, v in items:
                 if v.kind in ("global", "static-member"):
                     self.globals[name].append((f, v))
+        # Caller-held locks said in comments and annotations (lifelint.facts.cpp_lock_notes).
+        self.fn_notes: dict[tuple[str, int], list] = {}
+        self.decl_notes: dict[tuple[str, str], list] = defaultdict(list)
+        for f in index.files:
+            notes = f.cpp.extra.get("caller_locks") if f.cpp is not None else None
+            if not notes:
+                continue
+            for start, items in notes["fn"].items():
+                self.fn_notes[(f.path, start)] = items
+            for cls, meth, name, how in notes["decl"]:
+                self.decl_notes[(cls, meth)].append((name, how))
         self.fns: list[FnLocks] = []
         self.methods: dict[tuple[str, str], list[FnLocks]] = defaultdict(list)
         self.free: dict[str, list[FnLocks]] = defaultdict(list)
@@ -572,10 +601,10 @@ class _Builder:
                     held = {k for k in held if not any(k in fl.region_keys[rj] for rj in _together(regions, span))}
                 for k, w in zip(keys, r.mutexes or [r.guard or "?"]):
                     fl.acquires.append(Acquire(k, w, ri, span, lam, frozenset(held) if not adopted else frozenset(), multi, r.shared))
-        # `void f() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)`: the caller holds mu_.
-        if fn.requires_locks and fn.body is not None:
-            fl.annotated = frozenset(self.lock_key(fl, m, fn.body.start_byte, 0) for m in fn.requires_locks
-                                     if m and not m.startswith("!"))
+        # What the author says the caller holds: `void f() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)` on the
+        # definition or on the declaration in the class, "called with mu_ held" next to either.
+        if fn.body is not None:
+            fl.annotated = self.caller_locks_said(fl)
         # Guard references handed in by the caller (the flow facts list them, unnamed ones too:
         # `bool empty(unique_lock<mutex>&) const` only says "call me with it held").
         for i, (name, ty) in enumerate(flow.held_by_caller):
@@ -587,6 +616,36 @@ class _Builder:
         for p in fl.guard_params:
             fl.guard_arg_calls.extend((c.span.start_byte, c.span.end_byte) for c in flow.calls
                                       if c.lambda_index is None and any(a.strip().lstrip("&*") == p for a in c.args))
+
+    def caller_locks_said(self, fl: FnLocks) -> frozenset[str]:
+        """Lock keys the function's annotations and comments say its callers hold (see
+        lifelint.facts.cpp_lock_notes); WILDCARD for the `...Locked` naming convention. A lock a
+        comment names must be a mutex (a field, static member or global of a mutex type); "the
+        lock" is the class's mutex when it has exactly one."""
+        fn = fl.fn
+        at = fn.body.start_byte
+        out = {self.lock_key(fl, m, at, 0) for m in fn.requires_locks if m and not m.startswith("!")}
+        said = [(n, how) for n, how in self.fn_notes.get((fl.path, fn.span.start_byte), ())]
+        if fl.cls:
+            said += [(n, how) for n, how in self.decl_notes.get((fl.cls, fn.name), ())]
+        for name, how in said:
+            if how == "annotation":
+                out.add(self.lock_key(fl, name, at, 0))
+                continue
+            if name == ONE_LOCK:
+                mus = {f"{owner}::{n}" for n, (owner, v) in fl.fields.items() if v.is_mutex}
+                if len(mus) == 1:
+                    out |= mus
+                continue
+            e = strip_wrapping(_norm_path(name))
+            var = fl.fields.get(e, (None, None))[1] if _IDENT.match(e) else None
+            if var is None and _IDENT.match(e):
+                var = self.global_var(fl, e)
+            if var is not None and var.is_mutex:
+                out.add(self.lock_key(fl, e, at, 0))
+        if _LOCKED_SUFFIX.search(fn.name):
+            out.add(WILDCARD)
+        return frozenset(out)
 
     @staticmethod
     def scope_at(flow, byte: int) -> int:

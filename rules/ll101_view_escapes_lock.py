@@ -259,7 +259,7 @@ class ViewEscapesLock(Rule):
                 direct = bool(_PTR_EXPR.search(v) or _ITER_EXPR.search(v)) and self._protected(flow, a.value_span, set(tainted), methods)
                 if not direct and src_decl not in tainted:
                     continue
-                unlocked = self._unlocked_access(index, fn, a.target_name, region.mutexes)
+                unlocked = self._unlocked_access(index, fn, a.target_name, ri)
                 if unlocked is None:
                     continue
                 ufile, ufn, uuse = unlocked
@@ -335,8 +335,14 @@ class ViewEscapesLock(Rule):
             return bool(re.fullmatch(r"(this->)?[\w]+((\.|->)[\w]+)*", v) or "data()" in v)
         return False
 
-    def _unlocked_access(self, index, fn, member: str, mutexes: list[str]):
-        """A read of `member` in another method of the class without any of `mutexes` held."""
+    def _unlocked_access(self, index, fn, member: str, ri: int):
+        """A read of `member` in another method of the class without the lock of holder `ri`
+        held (its own lock, or one its callers hold: lifelint.locking's answer)."""
+        from lifelint.locking import WILDCARD, locking_index
+
+        li = locking_index(index)
+        me = li.of(fn)
+        keys = set(me.region_keys[ri]) if me is not None and ri < len(me.region_keys) else set()
         short = fn.class_name.split("::")[-1]
         for f, other in index.methods_of(short):
             if other is fn or other.flow is None or other.is_ctor or other.is_dtor:
@@ -344,8 +350,13 @@ class ViewEscapesLock(Rule):
             for u in other.flow.uses:
                 if u.name != member or u.kind not in ("member", "unknown") or u.lambda_index is not None:
                     continue
-                held = {m for i in u.locks for m in other.locks[i].mutexes}
-                if not held & set(mutexes):
+                held = li.held(other, u)
+                if held is None:
+                    held = {m for i in u.locks for m in other.locks[i].mutexes}
+                    if held & set(fn.locks[ri].mutexes):
+                        continue
+                    return (f, other, u)
+                if not (held & keys or WILDCARD in held):
                     return (f, other, u)
         return None
 

@@ -68,7 +68,7 @@ from typing import Iterator
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.sinks import _short, call_is_async_sink, lambda_sink
-from lifelint.locking import locking_index
+from lifelint.locking import WILDCARD, locking_index
 from lifelint.model import Finding
 from lifelint.threads import describe, thread_model
 from lifelint.rust_checks import fn_label, static_target
@@ -395,7 +395,7 @@ class NonAtomicStopFlag(Rule):
                         why = _shared_evidence(index, k.name) or _posted_write(index, k.name, v.name)
                     return why
 
-                finding = self._judge(v, accesses, evidence, f"member of `{k.name}`", stop)
+                finding = self._judge(index, v, accesses, evidence, f"member of `{k.name}`", stop)
                 if finding is not None:
                     yield finding
         for v in facts.cpp.globals:
@@ -416,22 +416,27 @@ class NonAtomicStopFlag(Rule):
                     why = _file_evidence(index, facts)
                 return why
 
-            finding = self._judge(v, accesses, evidence, "global", stop)
+            finding = self._judge(index, v, accesses, evidence, "global", stop)
             if finding is not None:
                 yield finding
 
-    def _judge(self, v, accesses, evidence, owner: str, stop: bool = True):
+    def _judge(self, index, v, accesses, evidence, owner: str, stop: bool = True):
         writes = [(f, fn, u) for f, fn, u in accesses if u.access in ("write", "update")]
         if not writes:
             return None
+        # The locks held at each access: its own, and those its callers hold (every call site,
+        # annotations, "called with mu_ held" comments, a guard handed in): lifelint.locking.
+        li = locking_index(index)
         common = None
         by_caller = 0
         for f, fn, u in accesses:
-            if fn.flow is not None and fn.flow.held_by_caller and u.lambda_index is None:
+            held = li.held(fn, u)
+            if held is None:
+                held = {m for i in u.locks for m in fn.locks[i].mutexes}
+            if WILDCARD in held and u.lambda_index is None:
                 by_caller += 1  # the caller holds a lock we cannot name: compatible with any
                 continue
-            held = {m for i in u.locks for m in fn.locks[i].mutexes}
-            common = held if common is None else common & held
+            common = set(held) if common is None else common & held
         if common or (common is None and by_caller):
             return None
         why = evidence()

@@ -58,7 +58,11 @@ A lone counter read for statistics can become a `std::atomic`.
   that way is not seen as protected.
 - Methods named `...Locked` / `..._locked` (the Google convention for "the caller holds the
   lock") are taken as locked, and `NO_THREAD_SAFETY_ANALYSIS` functions are not reported;
-  `EXCLUSIVE_LOCKS_REQUIRED(mu)` / `REQUIRES(mu)` annotations name the lock the caller holds.
+  `EXCLUSIVE_LOCKS_REQUIRED(mu)` / `REQUIRES(mu)` annotations (on the definition or on the
+  declaration in the class, in another file too) and comments next to either that name the mutex
+  ("called with `mu_` held", "caller must hold mu_", "the lock must be held" when the class has
+  one mutex) say what the caller holds (lifelint.facts.cpp_lock_notes). LL101 and LL201 ask the
+  same fact (`LockingIndex.held`).
 - Taking a field's address (`&m_x`) is not reported: it reads nothing, and what the callee
   does with the pointer is not followed.
 - Accesses inside the arguments of ALL_CAPS macro calls (`TORRENT_ASSERT(...)`, `DLOG(...)`)
@@ -169,11 +173,6 @@ _TEARDOWN_NAME = re.compile(r"(?i)(?:close|shutdown|shut_down|destroy|tear_?down
                             r"fini|clean_?up)_?(?:helper|impl|internal|locked|all)?")
 
 
-# The Google convention for "call me with the lock held": `PublishTransportLocked()`,
-# `flush_locked()`. (Explicit `EXCLUSIVE_LOCKS_REQUIRED(mu)` annotations name the lock: facts.)
-_LOCKED_SUFFIX = re.compile(r"(?:[a-z0-9]Locked|_locked|_Locked)\Z")
-
-
 def _release_reaching(fl, a, g):
     """(holder, (span, kind), held on some path) for a release of a lock in `g` that reaches the
     access `a` (the lock flow's answer), or None."""
@@ -195,7 +194,9 @@ def _release_reaching(fl, a, g):
 
 
 def _caller_holds(fl) -> bool:
-    return _LOCKED_SUFFIX.search(fl.fn.name) is not None
+    """Named `...Locked` / `..._locked` (the Google convention for "call me with the lock held"):
+    lifelint.locking counts that as some lock the caller holds."""
+    return WILDCARD in fl.annotated
 
 
 def _teardown(fl, depth: int = 3) -> bool:

@@ -635,9 +635,10 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                     _add_fields(owner, node, out)
         for c in reversed(node.named_children):
             stack.append((c, cls, ns, fn))
-    from lifelint.facts import cpp_atomics, cpp_flow
+    from lifelint.facts import cpp_atomics, cpp_flow, cpp_lock_notes
 
     _thread_safety_annotations(out.functions, data)
+    cpp_lock_notes.extract(root, data, out)
     _mark_exported(out.functions, root, data, facts.path)
     cpp_flow.extract(root, data, facts, out, settings)
     cpp_atomics.extract(root, data, facts, out)
