@@ -488,7 +488,7 @@ class _Builder:
         return None
 
     # locks -----------------------------------------------------------------------------------
-    def lock_key(self, fl: FnLocks, written: str, byte: int, scope: int) -> str:
+    def lock_key(self, fl: FnLocks, written: str, byte: int, scope: int, depth: int = 0) -> str:
         e = strip_wrapping(_norm_path(written))
         fn = fl.fn
         if _IDENT.match(e):
@@ -498,6 +498,11 @@ class _Builder:
                 d = flow.decls[di]
                 if d.kind in ("param", "lambda-param") and (d.is_reference or d.pointer_depth):
                     return f"{fn.qualname}({e})"
+                # `auto& m = obj.mu;` / `std::mutex* m = &ctx->mutex;`: the lock is the one it refers
+                # to, named by its declaration path.
+                alias = _alias_of(d) if depth < 3 else None
+                if alias is not None:
+                    return self.lock_key(fl, alias, d.decl_span.start_byte, d.scope, depth + 1)
                 if d.kind not in ("static",):
                     return f"{fn.qualname}:{e}"
             f = fl.fields.get(e)
@@ -758,6 +763,28 @@ class _Builder:
         return next((v for v in cands if not v.is_extern), cands[0])
 
 
+def _alias_of(d) -> str | None:
+    """What a local reference or pointer to a mutex is initialised with (`auto& m = obj.mu;` ->
+    `obj.mu`), when it is a plain path; None for anything else (a call, a copy)."""
+    if d.kind not in ("local", "condition") or not (d.is_reference or d.pointer_depth) or not d.init:
+        return None
+    v = d.init.strip()
+    if v.startswith("="):
+        v = v[1:].strip()
+    elif v[:1] in "({" and v[-1:] in ")}":
+        v = v[1:-1].strip()
+    v = v.replace(" ", "")
+    if d.pointer_depth and not d.is_reference:
+        if not v.startswith("&"):
+            return None
+        v = v[1:]
+    elif v.startswith(("&", "*")):
+        v = v.lstrip("*")
+    v = strip_wrapping(_norm_path(v))
+    return v if _LOCK_PATH.fullmatch(v) else None
+
+
+_LOCK_PATH = re.compile(r"[A-Za-z_]\w*(?:(?:\.|->|::)[A-Za-z_]\w*)*")
 _THROUGH_POINTER = re.compile(r"(?:this->)?([A-Za-z_]\w*)->([A-Za-z_]\w*)(?![\w(])")
 
 

@@ -59,7 +59,8 @@ For getters, return by value (`T load() const`).
 - A reference initialised from an arbitrary function call is not treated as a view (the call
   may return by value); only subscripts, `at()`, `front()`, `back()`, `*it`, and member chains are.
 - Views derived only from parameters or function calls of other objects are not considered
-  lock-protected.
+  lock-protected, unless the lock held is that object's own mutex (`c.items` under `c.mutex`,
+  `ctx->buf` under `ctx->mu`).
 - Comparing a pointer or iterator after the lock (`if (!p)`, `it == m.end()`) is not reported.
 """
 
@@ -79,6 +80,7 @@ _REF_INIT = re.compile(r"(\]|\.at\s*\(.*\)|\.front\s*\(\s*\)|\.back\s*\(\s*\)|->
 _PTR_EXPR = re.compile(r"(?:\.|->)\s*(data|c_str|get)\s*\(\s*\)\s*$|^&(?!&)")
 _ITER_EXPR = re.compile(r"(?:\.|->)\s*(begin|end|cbegin|cend|rbegin|rend|find|lower_bound|upper_bound)\s*\(.*\)\s*$")
 _TRIVIAL = re.compile(r"^\s*(nullptr|NULL|0|\{\s*\}|\"[^\"]*\")\s*$")
+_OWNER = re.compile(r"([A-Za-z_]\w*)\s*(?:\.|->)\s*[A-Za-z_]\w*$")
 PROTECTED_KINDS = frozenset({"member", "unknown", "global", "this"})
 
 
@@ -115,12 +117,15 @@ class ViewEscapesLock(Rule):
                 yield from self._region(fn, flow, ri, region, lam, methods, index)
 
     # -----------------------------------------------------------------------------------
-    def _protected(self, flow, span, tainted: set[int], methods) -> bool:
+    def _protected(self, flow, span, tainted: set[int], methods, owners=frozenset()) -> bool:
         """Does the expression at `span` read lock-protected state (a member, a global, something
-        not declared in the function, or a view already obtained under this lock)?"""
+        not declared in the function, a view already obtained under this lock, or a member of
+        the object whose mutex is held: `c.items` under `c.mutex`, `ctx->buf` under `ctx->mu`)?"""
         for u in flow.uses:
             if span.start_byte <= u.span.start_byte and u.span.end_byte <= span.end_byte:
                 if u.kind in PROTECTED_KINDS and u.kind != "this":
+                    return True
+                if owners and u.name in owners and re.match(rf"{re.escape(u.name)}\s*(?:\.|->)", u.path or ""):
                     return True
                 if u.kind == "this" and u.access == "method":
                     return True
@@ -139,6 +144,9 @@ class ViewEscapesLock(Rule):
         end_span, end_kind = _next_release(region, region.span.start_byte)
         related_end = Related(end_span, f"{mutex} is released here")
         related_lock = Related(region.span, f"{mutex} is locked here")  # the first step of the path (SARIF codeFlows)
+        # The objects whose mutex this is (`c` for `c.mutex`, `ctx` for `ctx->mu`): their members
+        # are what the lock protects.
+        owners = frozenset(m.group(1) for m in (_OWNER.match(x) for x in region.mutexes) if m)
         # 1. Views that get their value from protected state while the lock is held.
         tainted: dict[int, tuple[str, object]] = {}  # decl -> (value text, span)
         events = []
@@ -161,7 +169,7 @@ class ViewEscapesLock(Rule):
                     continue
                 if vk == "pointer" and not self._pointer_view(flow, d.init, d.scope, d.visible_from, tainted):
                     continue
-                if self._protected(flow, d.init_span, set(tainted), methods):
+                if self._protected(flow, d.init_span, set(tainted), methods, owners):
                     tainted[di] = (d.init, d.init_span, d.visible_from)
             else:
                 vk = d.view
@@ -169,7 +177,7 @@ class ViewEscapesLock(Rule):
                     continue
                 if vk == "pointer" and not self._pointer_view(flow, ev.value, ev.scope, ev.span.start_byte, tainted):
                     continue
-                if self._protected(flow, ev.value_span, set(tainted), methods):
+                if self._protected(flow, ev.value_span, set(tainted), methods, owners):
                     tainted[di] = (ev.value, ev.span, ev.span.end_byte)
         reported: set[int] = set()
         for di, (value, vspan, obtained) in tainted.items():

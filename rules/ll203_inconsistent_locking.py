@@ -72,7 +72,8 @@ A lone counter read for statistics can become a `std::atomic`.
   are at least as many as those touching it with no lock: a class-wide lock that happens to
   cover an instance field, or a lock taken in one method out of many, is not a discipline.
 - A lock passed by pointer, or a mutex reached through a chain lifelint cannot type, gets a key
-  of its own and does not match the field's mutex.
+  of its own and does not match the field's mutex. A local reference or pointer to a mutex
+  (`auto& m = mu_;`, `std::mutex* p = &ctx->mutex;`) is the mutex it refers to.
 - A method that is public but only called under the lock inside the project is treated as
   always locked; callers outside the project are not seen.
 - Held means held on every path to the access (the lock-set dataflow,
