@@ -82,8 +82,9 @@ A lone counter read for statistics can become a `std::atomic`.
   names the release that reaches it. The flow is path-insensitive (branches on the same
   condition are not correlated). Lock helpers (`enter()` / `leave()`), RAII classes and lock
   macros are learned from definitions in the same file only.
-- An unlocked access and a locked write in the same method (a method racing with another run of
-  itself) is not reported yet.
+- An unlocked access and a locked write of the same field in one method (a method racing with
+  another run of itself: a fast path that skips the lock, a double-checked flag) is reported with
+  both lines; the field must be guarded by the class's discipline as above.
 """
 
 from __future__ import annotations
@@ -242,6 +243,14 @@ class InconsistentLocking(Rule):
                 # The locked write must be in another method (or another body: a posted lambda).
                 others = [(w, g) for w, g in writes if w.fn is not fl or w.lambda_index != a.lambda_index]
                 if not others:
+                    # A method racing with another run of itself: the same body writes the field
+                    # under the lock on one path and touches it unlocked on another.
+                    same = [(w, g) for w, g in writes if w.fn is fl and w.lambda_index == a.lambda_index and w.span != a.span]
+                    if not same:
+                        continue
+                    w, g = min(same, key=lambda x: abs(x[0].span.start_byte - a.span.start_byte))
+                    reported.add((a.key, a.lambda_index))
+                    yield self._self_race(fl, a, w, g, held)
                     continue
                 w, g = min(others, key=lambda x: (x[0].fn.path != facts.path, x[0].fn.path, x[0].span.start_byte))
                 reported.add((a.key, a.lambda_index))
@@ -285,3 +294,23 @@ class InconsistentLocking(Rule):
                     related.append(Related(unlocked_callers[0].span, f"`{fl.fn.name}()` called here without `{m}`",
                                            None if unlocked_callers[0].fn.path == facts.path else unlocked_callers[0].fn.path))
                 yield self.finding(a.span, message, related)
+
+    def _self_race(self, fl, a, w, g, held):
+        m = display_lock(sorted(g)[0])
+        how = "written" if a.write else "read"
+        if a.verb not in ("read", "assigned"):
+            how = a.verb
+        release = None if held else _release_reaching(fl, a, g)
+        ctx = "with no lock held"
+        if held:
+            ctx = f"with only {', '.join(f'`{display_lock(k)}`' for k in sorted(held))} held"
+        elif release is not None:
+            ctx = f"after `{m}` is released (line {release[1][0].start_row + 1})"
+        message = (f"`{a.name}` is written under `{m}` at line {w.span.line} of `{fl.label}`, but {how} at line "
+                   f"{a.span.line} of the same method {ctx}: two calls of `{fl.fn.name}` on different threads race on "
+                   f"it (one on the locked path, one on the other). Take `{m}` around this access too, or make the "
+                   f"field atomic.")
+        related = [Related(w.span, f"`{a.name}` written with `{m}` held")]
+        if release is not None:
+            related.append(Related(release[1][0], f"`{m}` released here"))
+        return self.finding(a.span, message, related)
