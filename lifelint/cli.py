@@ -133,7 +133,9 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
             stdin_text = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
             result = _check_stdin(stdin_filename, stdin_text, opts, settings, enabled, ctx)
         else:
-            result = scan(opts)
+            import dataclasses
+
+            result = scan(dataclasses.replace(opts, process_exits=not (diff_base or apply_fixes or show_diff)))
         if diff_base:
             from lifelint import diffbase
 
