@@ -528,10 +528,12 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
 
 
 def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[str] | None = None,
-           texts: dict[str, bytes] | None = None) -> ScanResult:
+           texts: dict[str, bytes] | None = None, index_cache=None) -> ScanResult:
     """Index, rules, filters, then report-ready findings. `only`: display paths whose rules run
     (the others are context: indexed, not checked); `texts`: the bytes of files read from memory
-    rather than disk (display path -> bytes), for locations and code frames."""
+    rather than disk (display path -> bytes), for locations and code frames; `index_cache`: a
+    lifelint.index.IndexCache whose index (and the project-wide passes built on it) is reused
+    while the same facts are indexed."""
     from lifelint import fingerprint
     from lifelint.config import ignored_for_file
     from lifelint.index import ProjectIndex
@@ -556,7 +558,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
     rule_classes = [r for r in all_rules() if opts.enabled is None or r.code in opts.enabled]
     rules = [r(settings) for r in rule_classes]
     by_code = {r.code: r for r in rule_classes}
-    index = ProjectIndex(facts_list, settings)
+    index = ProjectIndex(facts_list, settings) if index_cache is None else index_cache.get(facts_list, settings)
     facts_by_path = {f.path: f for f in facts_list}
     lines_cache: dict[str, tuple[list[bytes], list[str]]] = {}
 
@@ -570,12 +572,20 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
             lines_cache[path] = (raw, [ln.decode("utf-8", "replace") for ln in raw])
         return lines_cache[path]
 
-    # Every file's directives are read, so a malformed one is reported even where nothing fires.
+    # Every checked file's directives are read, so a malformed one is reported even where nothing
+    # fires; a context file's only when a finding lands in it (an editor's check of one file in a
+    # big project would otherwise read every file's comments again).
     suppressions: dict[str, SuppressionIndex] = {}
+
+    def suppressions_of(facts: FileFacts) -> SuppressionIndex:
+        sup = suppressions.get(facts.path)
+        if sup is None:
+            sup = suppressions[facts.path] = SuppressionIndex(facts, lambda p=facts.path: text_of(p)[1])
+        return sup
+
     for facts in facts_list:
-        sup = suppressions[facts.path] = SuppressionIndex(facts, lambda p=facts.path: text_of(p)[1])
         if only is None or facts.path in only:
-            result.diagnostics.extend(sup.diagnostics())
+            result.diagnostics.extend(suppressions_of(facts).diagnostics())
     kept: list[tuple[Finding, tuple[str, str] | None]] = []
     for facts in facts_list:
         if only is not None and facts.path not in only:
@@ -586,8 +596,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
             rc = by_code[f.code]
             if ignored_for_file(settings, f.path, rc.code, rc.name):
                 continue
-            target = facts_by_path.get(f.path, facts)
-            sup = suppressions[target.path]
+            sup = suppressions_of(facts_by_path.get(f.path, facts))
             hit = sup.match(rc.code, rc.name, f.span)
             kept.append((f, None if hit is None else ("inSource", hit.reason or "")))
 
@@ -638,7 +647,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
         for facts in facts_list:
             if only is not None and facts.path not in only:
                 continue
-            sup = suppressions[facts.path]
+            sup = suppressions_of(facts)
             for s, why in sup.unused(enabled, known):
                 result.unused_suppressions.append((to_location(facts.path, s.span, lines_of(facts.path)), why))
     result.diagnostics.sort(key=lambda d: (d.path, d.kind))
@@ -646,14 +655,14 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
 
 
 def check_in_memory(opts: ScanOptions, files: list[SourcePath], analysed: list, only: set[str],
-                    texts: dict[str, bytes]) -> ScanResult:
+                    texts: dict[str, bytes], index_cache=None) -> ScanResult:
     """The rules on the `only` files (display paths) of already analysed `files`, every file's
-    facts indexed as context; `texts` holds files read from memory (see `_check`). For the editor
-    server and `check --stdin-filename`."""
+    facts indexed as context; `texts` holds files read from memory, `index_cache` keeps the
+    project index between calls (see `_check`). For the editor server and `check --stdin-filename`."""
     from lifelint.discovery import Discovery
 
     result = ScanResult(root=str(opts.root.absolute()))
-    return _check(opts, Discovery(files, []), analysed, result, only=only, texts=texts)
+    return _check(opts, Discovery(files, []), analysed, result, only=only, texts=texts, index_cache=index_cache)
 
 
 def default_jobs() -> int:

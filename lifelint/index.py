@@ -68,3 +68,33 @@ def _methods_by_class(index: ProjectIndex) -> dict[str, list[tuple[FileFacts, An
             if fn.class_name:
                 out[fn.class_name.split("::")[-1]].append((f, fn))
     return dict(out)
+
+
+class IndexCache:
+    """The last ProjectIndex built, with its memos (lock index, thread model, the rules'
+    project-wide tables), reused while exactly the same facts objects are indexed in the same
+    order under the same settings. A long-lived caller (lifelint.workspace) keeps its context
+    files' facts objects between checks, so a check that changes no facts (another file opened,
+    a save of the text just checked) skips every project-wide pass; a changed file is a new facts
+    object, and the index is built again."""
+
+    __slots__ = ("_key", "_index", "builds")
+
+    def __init__(self):
+        self._key: tuple | None = None
+        self._index: ProjectIndex | None = None
+        self.builds = 0  # indexes built (for tests)
+
+    def get(self, files: list[FileFacts], settings) -> ProjectIndex:
+        # Object identities are a sound key: the cached index holds every facts object it was
+        # built from, so none of those ids can be taken by a new object while it is cached.
+        key = (id(settings), *map(id, files))
+        if self._index is None or key != self._key or self._index.settings is not settings:
+            self._index = None  # the old index (and its memos) go before the next is built
+            self._index = ProjectIndex(files, settings)
+            self._key = key
+            self.builds += 1
+        return self._index
+
+    def clear(self) -> None:
+        self._key = self._index = None

@@ -121,6 +121,10 @@ def make_server() -> LifelintServer:
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LifelintServer, params: T.DidCloseTextDocumentParams):
         ls.findings.pop(params.text_document.uri, None)
+        path = to_fs_path(params.text_document.uri)
+        if path:
+            for ws in ls.workspaces.values():
+                ws.forget_buffer(path)
         ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[]))
 
     @server.feature(T.WORKSPACE_DID_CHANGE_WATCHED_FILES)

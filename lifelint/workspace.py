@@ -10,13 +10,15 @@ context (types, fields, locks, threads), so a lock declared in a header is known
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from lifelint.config import enabled_codes, load_settings
 from lifelint.discovery import SourcePath, _display, discover, language_of
-from lifelint.engine import ScanOptions, analyse_all, analyse_text, check_in_memory, default_jobs, find_context_root
+from lifelint.cache import content_digest
+from lifelint.engine import FREEZE_MIN_LINES, ScanOptions, analyse_all, analyse_text, check_in_memory, default_jobs, find_context_root
 from lifelint.model import ScanResult
 
 
@@ -24,6 +26,11 @@ from lifelint.model import ScanResult
 class _Entry:
     stamp: tuple[int, int]  # (size, mtime_ns) the facts were read at
     result: tuple  # (FileFacts | None, diagnostics)
+    digest: bytes | None = None  # content digest of the bytes read (None: unreadable)
+
+
+# Buffers whose last analysed text is kept (the files open in an editor, roughly).
+MAX_BUFFERS = 32
 
 
 class Workspace:
@@ -40,6 +47,15 @@ class Workspace:
         self.context = context
         self._files: list[SourcePath] | None = None
         self._facts: dict[str, _Entry] = {}  # absolute path -> facts as of its stamp
+        # absolute path -> (content digest, result) of the text last checked from memory: the same
+        # text again (a save after the edit was checked, the file reopened) is not analysed again,
+        # and the file on disk holding that text takes these very facts as its context entry.
+        self._buffers: dict[str, tuple[bytes, tuple]] = {}
+        # The project index and its passes, kept while no file's facts change (lifelint.index).
+        from lifelint.index import IndexCache
+
+        self._index = IndexCache()
+        self.analysed = 0  # files analysed (parsed or read from the fact cache) so far, for tests
 
     @classmethod
     def for_file(cls, path: str | Path, config: str | None = None, settings=None, **kw) -> "Workspace":
@@ -56,6 +72,10 @@ class Workspace:
         """Discover the project's files again at the next check (a file was created or deleted)."""
         self._files = None
 
+    def forget_buffer(self, path: str | Path) -> None:
+        """The editor closed the file: its in-memory text is no longer wanted."""
+        self._buffers.pop(str(Path(path).absolute()), None)
+
     def _discover(self) -> list[SourcePath]:
         if self._files is None:
             if self.context:
@@ -66,7 +86,7 @@ class Workspace:
         return self._files
 
     def _context_facts(self, files: list[SourcePath]) -> list[tuple]:
-        stale: list[int] = []
+        stale: list[tuple[int, bytes | None]] = []
         stamps: list[tuple[int, int] | None] = []
         for i, src in enumerate(files):
             try:
@@ -79,13 +99,45 @@ class Workspace:
             if entry is None or entry.stamp != stamp:
                 stale.append(i)
         if stale:
-            fresh = analyse_all([files[i] for i in stale], self.settings, default_jobs(), use_cache=self.use_cache, cache_dir=self.cache_dir)
-            for i, res in zip(stale, fresh):
-                self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), res)
+            todo: list[tuple[int, bytes | None]] = []
+            for i in stale:
+                path = os.path.abspath(files[i].path)
+                digest = _digest_on_disk(files[i].path, self.settings.max_file_size)
+                buf = self._buffers.get(path)
+                if digest is not None and buf is not None and buf[0] == digest:
+                    # saved as last checked: the same facts object, so the index stays valid
+                    self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), buf[1], digest)
+                else:
+                    todo.append((i, digest))
+            if todo:
+                fresh = analyse_all([files[i] for i, _ in todo], self.settings, default_jobs(), use_cache=self.use_cache, cache_dir=self.cache_dir)
+                self.analysed += len(todo)
+                if sum(facts.line_count for facts, _ in fresh if facts is not None) >= FREEZE_MIN_LINES:
+                    # A project's facts live as long as the workspace: out of the cyclic collector's
+                    # sight, or every full collection (one per check or so) walks them all again.
+                    # Facts hold no cycles: a file's replaced facts are still freed by refcount.
+                    gc.freeze()
+                for (i, digest), res in zip(todo, fresh):
+                    self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), res, digest)
         live = {s.path for s in files}
         for gone in [p for p in self._facts if p not in live]:
             del self._facts[gone]
         return [self._facts[s.path].result for s in files]
+
+    def _buffer_result(self, me: SourcePath, text: bytes, on_disk: _Entry | None) -> tuple:
+        """The facts of `text` as `me`: the file's own context entry when it holds these bytes, the
+        buffer's last result when the text is unchanged, else analysed now."""
+        digest = content_digest(text)
+        if on_disk is not None and on_disk.digest == digest:
+            return on_disk.result
+        buf = self._buffers.pop(me.path, None)
+        if buf is None or buf[0] != digest:
+            buf = (digest, analyse_text(me, text, self.settings))
+            self.analysed += 1
+        self._buffers[me.path] = buf  # most recent last
+        while len(self._buffers) > MAX_BUFFERS:
+            del self._buffers[next(iter(self._buffers))]
+        return buf[1]
 
     def check(self, path: str | Path, text: bytes | str | None = None) -> ScanResult:
         """Findings of one file (paths relative to the display root), `text` in place of the file on disk
@@ -105,7 +157,24 @@ class Workspace:
             except OSError:
                 return ScanResult(root=str(self.display_root))
         me = SourcePath(full, display, lang)
-        others = [s for s in self._discover() if os.path.abspath(s.path) != full]
-        analysed = self._context_facts(others)
-        mine = analyse_text(me, text, self.settings)
-        return check_in_memory(opts, [me, *others], [mine, *analysed], {display}, {display: text})
+        # Every file in discovery order (the order a whole scan indexes them in), this one in its
+        # place; a file discovery leaves out (excluded, outside the root) goes first.
+        files = list(self._discover())
+        mine_at = next((i for i, s in enumerate(files) if os.path.abspath(s.path) == full), None)
+        analysed = self._context_facts(files)
+        on_disk = self._facts.get(files[mine_at].path) if mine_at is not None else None
+        mine = self._buffer_result(me, text, on_disk)
+        if mine_at is None:
+            files, analysed = [me, *files], [mine, *analysed]
+        else:
+            files[mine_at], analysed[mine_at] = me, mine
+        return check_in_memory(opts, files, analysed, {display}, {display: text}, index_cache=self._index)
+
+
+def _digest_on_disk(path: str, max_size: int) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_size + 1)
+    except OSError:
+        return None
+    return content_digest(data) if len(data) <= max_size else None

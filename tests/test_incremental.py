@@ -1,0 +1,178 @@
+"""The editor's workspace keeps facts, the project index and its passes (lock index, thread
+model, the rules' project-wide tables) between checks. Whatever it reuses, a file's findings
+after an edit are those a full scan of the edited tree gives for that file: the edit removes a
+lock, adds it back, adds a thread that polls a plain flag declared in the header."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import astuple
+from pathlib import Path
+
+import pytest
+
+from lifelint.engine import ScanOptions, scan
+from lifelint.registry import all_rules
+from lifelint.workspace import Workspace
+
+ALL = {r.code for r in all_rules()}
+
+REGISTRY_HPP = """\
+#pragma once
+#include <map>
+#include <mutex>
+#include <string>
+
+class registry {
+public:
+    void report(int id);
+    void rename(int id, const std::string& n);
+private:
+    std::mutex m_lock;
+    std::map<int, std::string> m_names;
+};
+"""
+
+REGISTRY_CPP = """\
+#include "registry.hpp"
+
+void emit(const char* s);
+
+void registry::report(int id)
+{
+    const char* label = nullptr;
+    {
+        std::lock_guard<std::mutex> hold(m_lock);
+        label = m_names.at(id).c_str();
+    }
+    emit(label);
+}
+
+void registry::rename(int id, const std::string& n)
+{
+    std::lock_guard<std::mutex> hold(m_lock);
+    m_names[id] = n;
+}
+"""
+
+# The view is taken with no lock at all: LL101 has nothing to report.
+UNLOCKED_CPP = REGISTRY_CPP.replace("        std::lock_guard<std::mutex> hold(m_lock);\n        label", "        label")
+
+# A worker thread polls a plain bool the header declares; stop() writes it from another thread.
+THREADED_CPP = REGISTRY_CPP.replace('#include "registry.hpp"\n', '#include "registry.hpp"\n#include <thread>\n') + """
+void registry::start()
+{
+    std::thread([this] {
+        while (!m_stop) {
+            report(0);
+        }
+    }).detach();
+}
+
+void registry::stop()
+{
+    m_stop = true;
+}
+"""
+THREADED_HPP = REGISTRY_HPP.replace("    void rename(int id, const std::string& n);\n",
+                                    "    void rename(int id, const std::string& n);\n    void start();\n    void stop();\n").replace(
+    "    std::mutex m_lock;\n", "    std::mutex m_lock;\n    bool m_stop = false;\n")
+
+POOL_CPP = """\
+#include <mutex>
+
+static std::mutex pool_lock;
+static int pool_size = 0;
+
+void grow()
+{
+    std::lock_guard<std::mutex> g(pool_lock);
+    ++pool_size;
+}
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def _key(f):
+    return (f.code, astuple(f.location), f.message, f.why, f.fix, f.fingerprint,
+            tuple((astuple(loc), msg) for loc, msg in f.related))
+
+
+def _full_scan(tmp: Path, files: dict[str, str], path: str) -> list:
+    """A whole scan, no cache, of a tree holding `files`: its findings located in `path`."""
+    mirror = tmp / "mirror"
+    shutil.rmtree(mirror, ignore_errors=True)
+    mirror.mkdir()
+    _write(mirror, files)
+    result = scan(ScanOptions(paths=[str(mirror)], root=mirror, enabled=ALL))
+    return sorted(_key(f) for f in result.findings if f.location.path == path)
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "repo"
+    files = {"src/registry.hpp": REGISTRY_HPP, "src/registry.cpp": REGISTRY_CPP, "src/pool.cpp": POOL_CPP}
+    _write(root, files)
+    ws = Workspace(root, enabled=ALL, cache_dir=str(tmp_path / "cache"))
+    return tmp_path, root, files, ws
+
+
+def _check(ws, root: Path, path: str, text: str | None = None) -> list:
+    return sorted(_key(f) for f in ws.check(root / path, text).findings)
+
+
+def test_findings_after_edits_match_a_full_scan(project):
+    tmp, root, files, ws = project
+    cpp, hpp = "src/registry.cpp", "src/registry.hpp"
+
+    base = _check(ws, root, cpp)
+    assert base == _full_scan(tmp, files, cpp)
+    assert "LL101" in {k[0] for k in base}  # the premise: the view outlives the guard
+
+    # An unsaved edit removes the lock: the buffer's facts replace the file's.
+    got = _check(ws, root, cpp, UNLOCKED_CPP)
+    assert got == _full_scan(tmp, {**files, cpp: UNLOCKED_CPP}, cpp)
+    assert "LL101" not in {k[0] for k in got}
+
+    # Saved as checked: nothing is analysed again and the index (with its passes) is reused.
+    (root / cpp).write_text(UNLOCKED_CPP)
+    analysed, builds = ws.analysed, ws._index.builds
+    assert _check(ws, root, cpp, UNLOCKED_CPP) == got
+    assert (ws.analysed, ws._index.builds) == (analysed, builds)
+    # Another unchanged file opened: the same index serves its rules.
+    assert _check(ws, root, "src/pool.cpp") == _full_scan(tmp, {**files, cpp: UNLOCKED_CPP}, "src/pool.cpp")
+    assert (ws.analysed, ws._index.builds) == (analysed, builds)
+
+    # The lock comes back in the buffer (the file on disk still has none).
+    assert _check(ws, root, cpp, REGISTRY_CPP) == base
+
+    # A thread is added (saved) and the header gains the flag it polls (unsaved): LL201 on the
+    # header's declaration, its related write in the source.
+    (root / cpp).write_text(THREADED_CPP)
+    threaded = {**files, cpp: THREADED_CPP, hpp: THREADED_HPP}
+    got = _check(ws, root, hpp, THREADED_HPP)
+    assert got == _full_scan(tmp, threaded, hpp)
+    assert "LL201" in {k[0] for k in got}
+    # ...and the source, checked with the header's saved text, as a full scan sees it.
+    (root / hpp).write_text(THREADED_HPP)
+    assert _check(ws, root, cpp) == _full_scan(tmp, threaded, cpp)
+
+    # The thread is removed again: the header's LL201 goes.
+    (root / cpp).write_text(REGISTRY_CPP)
+    got = _check(ws, root, hpp)
+    assert got == _full_scan(tmp, {**files, hpp: THREADED_HPP}, hpp)
+    assert "LL201" not in {k[0] for k in got}
+
+
+def test_a_file_changed_on_disk_is_read_again(project):
+    tmp, root, files, ws = project
+    assert _check(ws, root, "src/pool.cpp") == _full_scan(tmp, files, "src/pool.cpp")
+    builds = ws._index.builds
+    (root / "src/registry.cpp").write_text(UNLOCKED_CPP)  # changed by another program
+    assert _check(ws, root, "src/registry.cpp") == _full_scan(tmp, {**files, "src/registry.cpp": UNLOCKED_CPP}, "src/registry.cpp")
+    assert ws._index.builds == builds + 1
