@@ -8,6 +8,7 @@ convert to 1-based lines and character columns once, at the end (see `Location`)
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -231,7 +232,35 @@ def split_message(text: str) -> tuple[str, str, str]:
 
 
 def message_parts(f: Finding) -> tuple[str, str, str]:
-    """(headline, why, fix) of a rule's finding."""
+    """(headline, why, fix) of a rule's finding; the headline fitted to HEADLINE_MAX."""
     if f.why or f.fix:
-        return f.message, f.why, f.fix
-    return split_message(f.message)
+        head, why, fix = f.message, f.why, f.fix
+    else:
+        head, why, fix = split_message(f.message)
+    return fit_headline(" ".join(head.split())), why, fix
+
+
+NAME_MIN = 12  # a name is never cut shorter than this (plus the ellipsis)
+
+
+def short_name(name: str, limit: int = 40) -> str:
+    """`name` on one line, cut to `limit` characters with an ellipsis (for names and expressions
+    quoted in a message: a long expression must not push the sentence past its length)."""
+    name = " ".join(name.split())
+    return name if len(name) <= limit else name[:max(1, limit - 1)].rstrip() + "…"
+
+
+def fit_headline(text: str, limit: int = HEADLINE_MAX) -> str:
+    """`text` with its longest backquoted names shortened until it fits `limit` characters: the
+    sentence stays whole, only names lose their tails (`very_long_name…`)."""
+    while len(text) > limit:
+        spans = [(m.end() - m.start(), m.start(), m.end()) for m in re.finditer(r"`[^`]+`", text)]
+        if not spans:
+            break
+        n, a, b = max(spans)
+        inner = n - 2
+        if inner <= NAME_MIN:
+            break
+        keep = max(NAME_MIN, inner - (len(text) - limit))
+        text = text[:a] + "`" + short_name(text[a + 1:b - 1], keep) + "`" + text[b:]
+    return text

@@ -357,14 +357,15 @@ def check_ll101(facts, index) -> Iterator[Finding]:
                 use = later[0]
                 line = line_of(facts, use)
                 how = {"drop": f"`drop({g.var})`", "scope": "the end of its scope", "statement": "the end of the statement that locked it"}[g.dropped_by]
-                msg = (f"raw pointer `{lc.name}` points into data guarded by `{mutex}.{g.method}()`, but it is used on line "
-                       f"{line} after the guard is released at {how}: another thread can change or free the data in "
-                       f"between. Keep the guard alive while `{lc.name}` is used, or copy the data out under the lock.")
+                msg = f"Raw pointer `{lc.name}` into data guarded by `{mutex}` is used at line {line} after the guard is released."
+                why = (f"It points into data locked with `{mutex}.{g.method}()`, and the guard is released at {how}; "
+                       "another thread can change or free the data in between.")
+                fix = f"Keep the guard alive while `{lc.name}` is used, or copy the data out under the lock."
                 span = byte_span(facts, use, len(lc.name))
                 related = [Related(g.span, "lock taken here")]
                 if g.end_span is not None:
                     related.append(Related(g.end_span, "guard dropped here"))
-                yield Finding("LL101", msg, span, tuple(related))
+                yield Finding("LL101", msg, span, tuple(related), why=why, fix=fix)
         # a pointer into guarded data returned from the function that owns the guard
         for e in flow.events:
             if e.kind != "as_ptr" or e.fate != "return":
@@ -375,10 +376,14 @@ def check_ll101(facts, index) -> Iterator[Finding]:
             if g is None and not temp:
                 continue
             what = f"`{g.recv}`" if g is not None else f"`{e.recv.split('.' + temp.group(1), 1)[0]}`"
-            msg = (f"{fn_label(fn)} returns a raw pointer from `{e.recv}.{e.name}()` into data guarded by {what}; the guard "
-                   "is dropped when the function returns, so callers use the pointer unlocked. Return an owned copy, or "
-                   "return the guard (or a mapped guard) instead of a pointer.")
-            yield Finding("LL101", msg, e.span)
+            msg = f"{_cap(fn_label(fn))} returns a raw pointer from `{e.recv}.{e.name}()` into data guarded by {what}."
+            why = "The guard is dropped when the function returns, so callers use the pointer unlocked."
+            fix = "Return an owned copy, or return the guard (or a mapped guard) instead of a pointer."
+            yield Finding("LL101", msg, e.span, why=why, fix=fix)
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
 
 
 def line_starts(facts) -> list[int]:
@@ -476,11 +481,11 @@ def check_ll107(facts, index) -> Iterator[Finding]:
                 root, is_param = root_of(flow, fn, arg, e.start)
                 if ".as_raw_fd()" in arg:
                     src = arg.split(".as_raw_fd()", 1)[0]
-                    msg = (f"`{owner}::from_raw_fd({arg})` makes a second owner of the fd that `{src}` still owns: "
-                           f"when the `{owner}` is dropped it closes the fd under `{src}` (and `{src}` closes it "
-                           f"again later). Use `{src}.as_fd()` / `BorrowedFd`, `try_clone()`, or wrap the new owner "
-                           "in `ManuallyDrop`.")
-                    yield Finding("LL107", msg, e.span)
+                    msg = f"`{owner}::from_raw_fd({arg})` makes a second owner of the fd that `{src}` still owns."
+                    why = (f"When the `{owner}` is dropped it closes the fd under `{src}` (and `{src}` closes it "
+                           "again later).")
+                    fix = f"Use `{src}.as_fd()` / `BorrowedFd`, `try_clone()`, or wrap the new owner in `ManuallyDrop`."
+                    yield Finding("LL107", msg, e.span, why=why, fix=fix)
                     continue
                 direct_field = re.fullmatch(r"\(?\*?([A-Za-z_][A-Za-z0-9_]*)\)?\.[A-Za-z0-9_.]+", arg)
                 if direct_field and is_param:
@@ -488,11 +493,10 @@ def check_ll107(facts, index) -> Iterator[Finding]:
                     borrowed = (holder == "self" and fn.self_kind in ("ref", "mut")) or (
                         holder in params and params[holder].type.replace(" ", "").startswith(("&", "*")))
                     if borrowed and not (fn.self_kind == "mut" and _field_assigned(flow, arg)):
-                        msg = (f"`{owner}::from_raw_fd({arg})` takes ownership of an fd that the borrowed `{holder}` "
-                               f"still holds: dropping the `{owner}` closes it while `{holder}` keeps using (and later "
-                               f"closes) it. Borrow it with `BorrowedFd::borrow_raw({arg})`, or wrap the `{owner}` in "
-                               "`ManuallyDrop`.")
-                        yield Finding("LL107", msg, e.span)
+                        msg = f"`{owner}::from_raw_fd({arg})` takes ownership of an fd that the borrowed `{holder}` still holds."
+                        why = f"Dropping the `{owner}` closes it while `{holder}` keeps using (and later closes) it."
+                        fix = f"Borrow it with `BorrowedFd::borrow_raw({arg})`, or wrap the `{owner}` in `ManuallyDrop`."
+                        yield Finding("LL107", msg, e.span, why=why, fix=fix)
                     continue
                 if is_param and root in params and arg == root:
                     ptype = params[root].type
@@ -500,12 +504,12 @@ def check_ll107(facts, index) -> Iterator[Finding]:
                         continue
                     if _owner_escapes(flow, e):
                         continue
-                    msg = (f"`{owner}::from_raw_fd({arg})` turns the caller's fd `{arg}` into a `{owner}` that is "
-                           f"dropped at the end of {fn_label(fn)}, closing an fd this function never owned: the "
-                           f"caller's next use (or close) hits a closed or reused descriptor. Borrow it with "
-                           f"`BorrowedFd::borrow_raw({arg})`, wrap the `{owner}` in `ManuallyDrop`, or take an "
-                           "`OwnedFd` parameter.")
-                    yield Finding("LL107", msg, e.span)
+                    msg = f"`{owner}::from_raw_fd({arg})` closes the caller's fd `{arg}` when {fn_label(fn)} returns."
+                    why = (f"The `{owner}` is dropped at the end of {fn_label(fn)}, closing an fd this function never "
+                           "owned; the caller's next use (or close) hits a closed or reused descriptor.")
+                    fix = (f"Borrow it with `BorrowedFd::borrow_raw({arg})`, wrap the `{owner}` in `ManuallyDrop`, or "
+                           "take an `OwnedFd` parameter.")
+                    yield Finding("LL107", msg, e.span, why=why, fix=fix)
             elif e.kind == "from_raw" and e.owner == "Box" and e.args:
                 if _owner_released(flow, e):
                     continue
@@ -527,10 +531,9 @@ def check_ll107(facts, index) -> Iterator[Finding]:
                 elif is_param and (".as_ptr()" in arg or ".as_mut_ptr()" in arg) and ptype.startswith(("&", "Vec", "[")):
                     reason = f"the pointer comes from `{root}`'s own buffer, which its owner frees again"
                 if reason:
-                    msg = (f"`Box::from_raw({arg})` in {fn_label(fn)} claims ownership of memory it does not own: "
-                           f"{reason}. Only pass pointers that came from `Box::into_raw`, or clone the value into a "
-                           "new `Box` instead.")
-                    yield Finding("LL107", msg, e.span)
+                    msg = f"`Box::from_raw({arg})` in {fn_label(fn)} claims ownership of memory it does not own."
+                    fix = "Only pass pointers that came from `Box::into_raw`, or clone the value into a new `Box` instead."
+                    yield Finding("LL107", msg, e.span, why=_cap(reason) + ".", fix=fix)
 
 
 # --- shared by the LL201 / LL202 Rust halves -------------------------------------------

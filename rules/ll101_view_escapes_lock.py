@@ -69,7 +69,7 @@ from __future__ import annotations
 import re
 
 from lifelint.facts.cpp_flow import view_kind
-from lifelint.model import Level, Precision, Related
+from lifelint.model import Level, Precision, Related, short_name
 from lifelint.registry import Rule
 from lifelint.sinks import class_members, lambda_sink, member_type
 from lifelint import rust_checks
@@ -182,11 +182,11 @@ class ViewEscapesLock(Rule):
         reported: set[int] = set()
         for di, (value, vspan, obtained) in tainted.items():
             d = flow.decls[di]
-            what = f"`{d.name}` ({VIEW_WORDS[d.view]})"
-            origin = f"gets its value from `{_short(value)}` while {mutex} is locked ({_lines(vspan.line)})"
+            what = f"`{d.name}` ({VIEW_WORDS[d.view]} from `{short_name(value, 30)}`)"
+            origin = f"It gets its value while {mutex} is locked ({_lines(vspan.line)})"
             if d.kind == "range":
-                what = f"`{d.name}` ({VIEW_WORDS[d.view]} to an element of `{_short(value)}`)"
-                origin = f"is bound while {mutex} is locked ({_lines(vspan.line)})"
+                what = f"`{d.name}` ({VIEW_WORDS[d.view]} to an element of `{short_name(value, 30)}`)"
+                origin = f"It is bound while {mutex} is locked ({_lines(vspan.line)})"
             # a. used after the lock is released
             found = self._use_after(flow, di, ri, lam, obtained)
             if found is not None:
@@ -194,11 +194,12 @@ class ViewEscapesLock(Rule):
                 where = "captured by a lambda" if esc.lambda_index != lam else "used"
                 again = (" (taking the lock again does not make it valid: re-fetch it under the new hold)"
                          if ri in _locks_at(flow, esc, lam) else "")
-                msg = (f"{what} {origin}, but is {where} at {_lines(esc.span.line)} after {_release_words(rspan, rkind)} "
-                       f"releases it{again}: another thread can change or free what it points to in between. Copy the "
-                       "data into an owning container while the lock is held, or finish using it inside the locked scope.")
+                msg = f"{what} is {where} after {mutex} is released at {_lines(rspan.start_row + 1)}."
+                why = (f"{origin}, and {_release_words(rspan, rkind)} releases it{again}; another thread can change or "
+                       "free what it points to in between.")
+                fix = "Copy the data into an owning container while the lock is held, or finish using it inside the locked scope."
                 reported.add(di)
-                yield self.finding(esc.span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
+                yield self.finding(esc.span, msg, why=why, fix=fix, related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
                                                    Related(rspan, f"{mutex} is released here")])
                 continue
             # b. captured inside the lock by a lambda that runs later
@@ -213,11 +214,12 @@ class ViewEscapesLock(Rule):
                     continue
                 span = cap.span if cap is not None else L.span
                 b_span, b_kind = _next_release(region, L.span.start_byte)
-                msg = (f"{what} {origin} and is captured by the lambda handed to {sink.what}, which runs after "
-                       f"{_release_words(b_span, b_kind)} releases the lock: the callback reads it unprotected. Capture an owning copy "
-                       "instead, or take the lock again inside the callback and re-fetch.")
+                msg = f"{what} is captured by the lambda handed to {sink.what}, which runs after {mutex} is released."
+                why = (f"{origin}, and the callback runs after {_release_words(b_span, b_kind)} releases the lock, so it "
+                       "reads the view unprotected.")
+                fix = "Capture an owning copy instead, or take the lock again inside the callback and re-fetch."
                 reported.add(di)
-                yield self.finding(span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
+                yield self.finding(span, msg, why=why, fix=fix, related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
                                                Related(b_span, f"{mutex} is released here")])
                 break
             if di in reported:
@@ -229,15 +231,15 @@ class ViewEscapesLock(Rule):
                         if any(u.decl == di and r.value_span.contains(u.span) and not u.test for u in flow.uses):
                             rv = " ".join((r.value or "").split())
                             if rv in (d.name, f"std::move({d.name})"):
-                                gone = f"and is returned at {_lines(r.span.line)}"
+                                msg = f"{what} is returned by `{fn.name}` while {mutex} is locked."
                             else:
                                 # `return it->second;`: what goes back is the element, not the view itself
-                                gone = (f"and `{_short(rv)}`, what it refers to, is returned as "
-                                        f"{VIEW_WORDS[flow.return_view]} at {_lines(r.span.line)}")
-                            msg = (f"{what} {origin} {gone}; the lock is released as "
-                                   f"`{fn.name}` returns, so the caller uses it unprotected. Return a copy instead.")
+                                msg = (f"`{fn.name}` returns {VIEW_WORDS[flow.return_view]} to `{short_name(rv, 30)}`, "
+                                       f"an element reached through `{d.name}`, while {mutex} is locked.")
+                            why = (f"{origin}; the lock is released as `{fn.name}` returns, so the caller uses "
+                                   "what it gets unprotected.")
                             reported.add(di)
-                            yield self.finding(r.span, msg, [related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                            yield self.finding(r.span, msg, why=why, fix="Return a copy instead.", related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
                             break
         # 2. A getter that returns a view of guarded state directly.
         if lam is None and flow.return_view is not None:
@@ -247,10 +249,10 @@ class ViewEscapesLock(Rule):
                 v = " ".join(r.value.split())
                 if not self._direct_view(flow, r, v, flow.return_view, methods):
                     continue
-                msg = (f"`{fn.name}` returns {VIEW_WORDS[flow.return_view]} to `{_short(v)}` while {mutex} is locked; the lock "
-                       f"is released as it returns, so the caller reads the guarded data unprotected. Return a copy "
-                       f"(by value), or let the caller hold the lock while it uses the result.")
-                yield self.finding(r.span, msg, [related_lock, related_end])
+                msg = f"`{fn.name}` returns {VIEW_WORDS[flow.return_view]} to `{short_name(v, 40)}` while {mutex} is locked."
+                why = "The lock is released as it returns, so the caller reads the guarded data unprotected."
+                fix = "Return a copy (by value), or let the caller hold the lock while it uses the result."
+                yield self.finding(r.span, msg, [related_lock, related_end], why=why, fix=fix)
         # 3. A view of guarded state stored into a member that is read without the lock.
         if lam is None and fn.class_name and index is not None:
             for a in flow.assigns:
@@ -271,11 +273,13 @@ class ViewEscapesLock(Rule):
                 if unlocked is None:
                     continue
                 ufile, ufn, uuse = unlocked
-                msg = (f"`{a.target}` ({VIEW_WORDS[mview]} member) is set to `{_short(v)}`, a view of data guarded by {mutex}, "
-                       f"but `{ufn.qualname}` reads `{a.target_name}` without holding that lock (line {uuse.span.line}): it "
-                       f"can follow the view after the data changed. Store an owning copy, or read the member only under {mutex}.")
+                msg = (f"`{a.target}` is set to a view of data guarded by {mutex}, and `{ufn.qualname}` reads it "
+                       f"unlocked at line {uuse.span.line}.")
+                why = (f"`{a.target}` ({VIEW_WORDS[mview]} member) gets `{_short(v)}` under the lock; the reader can "
+                       "follow the view after the data changed.")
+                fix = f"Store an owning copy, or read the member only under {mutex}."
                 rel = [related_lock, related_end, Related(uuse.span, f"`{a.target_name}` is read here without {mutex}", None if ufile is None else ufile.path)]
-                yield self.finding(a.span, msg, rel)
+                yield self.finding(a.span, msg, rel, why=why, fix=fix)
 
     @staticmethod
     def _pointer_view(flow, value: str, scope: int, at: int, tainted) -> bool:

@@ -153,12 +153,12 @@ def candidates(rule, facts, index):
                     else:
                         owner = shared_owner(c.init, flow, L.outer_scope, L.span.start_byte)
                         if owner:
-                            found.append((c.span, f"captures `{c.name}`, a raw pointer from `{owner}.get()` (the shared_ptr `{owner}` is not captured)", True))
+                            found.append((c.span, f"captures `{c.name}` (`{owner}.get()`) without the shared_ptr `{owner}`", True))
                 elif c.mode == "copy" and c.decl is not None:
                     d = flow.decls[c.decl]
                     owner = shared_owner(d.init or "", flow, d.scope, d.visible_from)
                     if owner and not any(k.name == owner for k in L.captures):
-                        found.append((c.span, f"captures `{c.name}`, a raw pointer from `{owner}.get()` (line {d.span.line}; the shared_ptr `{owner}` is not captured)", True))
+                        found.append((c.span, f"captures `{c.name}` (`{owner}.get()`, line {d.span.line}) without the shared_ptr `{owner}`", True))
             if not found and L.default is not None and not any(c.mode == "this-copy" for c in L.captures):
                 what = _implicit_this(L)
                 if what is None and (L.free_names or L.free_calls):
@@ -170,7 +170,7 @@ def candidates(rule, facts, index):
                     if used or called:
                         what = ", ".join([*(f"`{n}`" for n in used[:2]), *(f"`{n}()`" for n in called[:2])])
                 if what is not None:
-                    found.append((capture_list_span(L), f"captures `this` implicitly through `[{L.default}]` (the body uses {what})", False))
+                    found.append((capture_list_span(L), f"captures `this` through `[{L.default}]` (for {what})", False))
             if not found:
                 continue
             if lambda_keeps_alive(flow, li, settings):
@@ -248,7 +248,7 @@ def finding_for(rule, cand: Candidate, evidence: str | None):
     that the object can die first, when there is some) and the fix."""
     fn, what, sink = cand.fn, cand.what, cand.sink
     obj = f"`{fn.class_name.split('::')[-1]}` object" if fn.class_name else "object `this` points to"
-    why = f"If the {obj} is destroyed before the callback runs, the callback uses a dangling pointer."
+    why = f"Nothing keeps the object alive: if the {obj} is destroyed before the callback runs, the callback uses a dangling pointer."
     if evidence:
         why += f" It can die first: {evidence}."
     if cand.from_get:
@@ -256,6 +256,6 @@ def finding_for(rule, cand: Candidate, evidence: str | None):
     else:
         fix = ("Capture `self = shared_from_this()` (or a `weak_from_this()` checked with lock()), copy what the "
                "callback needs, or make the destructor stop and wait for queued callbacks.")
-    msg = f"{what[:1].upper()}{what[1:]} in `{fn.name}`, and nothing keeps the object alive."
+    msg = f"{what[:1].upper()}{what[1:]} in `{fn.name}`."
     related = [Related(sink.span, f"handed to {sink.what} here; it runs later")]
     return rule.finding(cand.span, msg, related, why=why, fix=fix)

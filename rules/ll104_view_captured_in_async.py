@@ -154,16 +154,16 @@ class ViewCapturedInAsync(Rule):
                 if span is None:
                     span = capture_list_span(L)
                 how = "by value" if views[0][0] is not None else "by value through `[=]`"
-                src = f" (from `{_short(origin)}`)" if origin else ""
+                src = f" (made from `{_short(origin)}`)" if origin else ""
                 fix = {"string_view": f"`std::string({name})`", "iterator": "the element's value"}.get(
                     kind, f"`std::vector<char>({name}.begin(), {name}.end())` or a shared_ptr to the buffer")
-                msg = (f"In `{fn.qualname}`, `{name}`, {VIEW_WORDS[kind]}{src}, is captured {how} into the lambda handed to "
-                       f"{sink.what}: the callback gets a copy of the view, not of the data, and what it points into can be "
-                       f"changed or freed before the callback runs. Capture an owning copy instead ({fix}).")
+                msg = f"`{name}` ({VIEW_WORDS[kind]}) is captured {how} by the lambda handed to {sink.what} in `{fn.name}`."
+                why = (f"The callback gets a copy of the view{src}, not of the data, and what it points into can be "
+                       "changed or freed before the callback runs.")
                 related = [Related(sink.span, f"handed to {sink.what} here; it runs later")]
                 if origin_span is not None and origin:
                     related.insert(0, Related(origin_span, f"`{name.split('`')[0]}` gets its value here"))
-                yield self.finding(span, msg, related)
+                yield self.finding(span, msg, related, why=why, fix=f"Capture an owning copy instead ({fix}).")
 
 
 def _short(s: str) -> str:

@@ -293,17 +293,18 @@ class OwnerPointerInGlobal(Rule):
         else:
             return
         gdesc = self._describe_global(index, gname)
-        setter = ""
+        setter = where = ""
         if via is not None:
             sfn, sf, _c = via
-            setter = f" through `{sfn.qualname}` ({sf.path}:{sfn.name_span.line})"
+            setter = f" through `{sfn.name}`"
+            where = f" (stored through `{sfn.qualname}`, {sf.path}:{sfn.name_span.line})"
         related = []
         if kind == "this":
             cls = fn.class_name.split("::")[-1] if fn.class_name else "this class"
             when = "in its constructor" if fn.is_ctor else f"in `{fn.name}`"
-            msg = (f"`this` is stored in {gdesc}{setter} {when}, and `~{cls}` does not clear it: once the object is "
-                   f"destroyed, `{gname}` dangles. Clear `{gname}` in the destructor, or publish a std::weak_ptr "
-                   "(from weak_from_this()) instead.")
+            msg = f"`this` is stored in {gdesc}{setter} {when}, and `~{cls}` does not clear it."
+            why = f"Once the object is destroyed, `{gname}` dangles{where}."
+            fix = f"Clear `{gname}` in the destructor, or publish a std::weak_ptr (from weak_from_this()) instead."
             for _f, d in index.methods_of(cls):
                 if d.is_dtor:
                     related.append(Related(d.name_span, f"`~{cls}` does not clear `{gname}`", _f.path))
@@ -311,19 +312,20 @@ class OwnerPointerInGlobal(Rule):
         else:
             what = f"`{owner}.get()`" if kind == "get" else f"`&*{owner}`"
             leave = self._ownership_leaves(flow, owner, span, lam)
-            owned = f"the `{pointee}` owned by `{owner}`" if pointee else f"the object owned by `{owner}`"
+            owned = f"a raw pointer to a `{pointee.split('::')[-1]}`" if pointee else f"a raw pointer to what `{owner}` owns"
             tail = ""
             if leave is not None:
                 lspan, ltext, mtext = leave
                 related.append(Related(lspan, ltext))
                 tail = f" {mtext}; from then on nothing here controls when the object is destroyed."
             clear = f"clear `{gname}` in `~{pointee}`" if pointee else f"clear `{gname}` when the object is destroyed"
-            msg = (f"{what} stores a raw pointer to {owned} in {gdesc}{setter}, and nothing clears it when that object "
-                   f"is destroyed.{tail} Store a std::weak_ptr (or shared_ptr) instead, or {clear}.")
+            msg = f"{what} ({owned}) is stored in {gdesc} and never cleared."
+            why = f"`{gname}` keeps pointing at the object after it is destroyed{where}.{tail}"
+            fix = f"Store a std::weak_ptr (or shared_ptr) instead, or {clear}."
         if via is not None:
             sfn, sf, _c = via
             related.append(Related(sfn.name_span, f"`{sfn.name}` stores its argument in `{gname}`", sf.path))
-        yield self.finding(span, msg, related)
+        yield self.finding(span, msg, related, why=why, fix=fix)
 
     @staticmethod
     def _describe_global(index, gname: str) -> str:

@@ -432,12 +432,12 @@ class ContainerInvalidation(Rule):
                 mdesc = f"`.{m.name}()`"
             if self._cut(helper, jumps, m, m.lambda_index, m.span.end_byte, sc.span.end_byte):
                 continue
-            ctype_s = f" (`{_short(ctype)}`)" if ctype else ""
-            message = (f"`{cpath}`{ctype_s} is modified with {mdesc} inside a range-`for` over it: the loop's "
-                       f"hidden iterator (and `{d.name}`) may point into freed or shifted storage when the loop "
-                       f"advances. Collect the changes and apply them after the loop, iterate by index, or "
-                       f"`break` right after the change.")
-            yield self.finding(m.span, message, [Related(d.span, f"the loop over `{cpath}` starts here")])
+            ctype_s = f" (a `{_short(ctype)}`)" if ctype else ""
+            message = f"`{cpath}` is modified with {mdesc} inside a range-`for` over it."
+            why = (f"The loop's hidden iterator over `{cpath}`{ctype_s} (and `{d.name}`) may point into freed or "
+                   "shifted storage when the loop advances.")
+            fix = "Collect the changes and apply them after the loop, iterate by index, or `break` right after the change."
+            yield self.finding(m.span, message, [Related(d.span, f"the loop over `{cpath}` starts here")], why=why, fix=fix)
             return
 
     def _report(self, facts, d, cpath, kind, m, mdesc, u, loop):
@@ -445,20 +445,21 @@ class ContainerInvalidation(Rule):
                 "string_view": "string_view"}[d.view]
         reason = {"contiguous": "may reallocate or shift its elements", "deque": "invalidates its iterators",
                   "node": "removes the element", "hash": "may rehash", "unknown": "may remove the element"}[kind]
+        change = f"Assigning `{cpath}`" if mdesc == "assigned" else f"`{cpath}.{getattr(m, 'name', '')}()`"
         if loop:
             erased = mdesc == "`.erase()`" and m.args and m.args[0].replace(" ", "") == d.name
             fix = (f"Take the iterator `erase()` returns (`{d.name} = {cpath}.erase({d.name});`) and do not advance it"
                    if erased else f"Fetch `{d.name}` again after the change")
-            message = (f"`{cpath}` is modified with {mdesc}, which {reason}, inside a loop that then uses the "
-                       f"{what} `{d.name}` again on the next iteration: `{d.name}` is invalid after the call. "
-                       f"{fix}, or `break` right after the change.")
+            message = f"{change} inside a loop invalidates the {what} `{d.name}` that the next iteration uses."
+            why = f"{change} {reason}, so `{d.name}` is invalid after the call."
             return self.finding(m.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
-                                                  Related(u.span, f"`{d.name}` used again here")])
-        message = (f"The {what} `{d.name}` into `{cpath}` is used after {mdesc} on `{cpath}`, which {reason}: "
-                   f"`{d.name}` may now point into freed memory. Fetch it again after the change, or keep an "
-                   f"index or key instead.")
+                                                  Related(u.span, f"`{d.name}` used again here")],
+                                why=why, fix=f"{fix}, or `break` right after the change.")
+        message = f"The {what} `{d.name}` into `{cpath}` is used after {change[:1].lower() + change[1:]} at line {m.span.line}."
+        why = f"{change} {reason}, so `{d.name}` may now point into freed memory."
         return self.finding(u.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
-                                              Related(m.span, f"`{cpath}` changed here")])
+                                              Related(m.span, f"`{cpath}` changed here")],
+                            why=why, fix="Fetch it again after the change, or keep an index or key instead.")
 
 
 def _inside(helper, scope, top) -> bool:

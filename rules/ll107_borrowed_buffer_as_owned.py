@@ -171,10 +171,11 @@ class BorrowedBufferAsOwned(Rule):
                 else:
                     note = f" When `{hname}` is destroyed it frees memory it never allocated."
                 how = f" (through `{via}`)" if via else ""
-                msg = (f"`const_cast` strips const from `{owner}.{m.group('m')}()` and passes it{how} as argument "
-                       f"{arg_index + 1} to `{h.callee}`, which takes ownership, but {borrowed}.{note} Copy the bytes "
-                       "into a buffer allocated for the holder, or pass a non-owning view instead.")
-                yield self.finding(c.span, msg, related)
+                msg = f"`{h.callee}` takes ownership of `{owner}.{m.group('m')}()`, a const pointer into borrowed memory."
+                why = (f"`const_cast` strips const from it and passes it{how} as argument {arg_index + 1} to "
+                       f"`{h.callee}`, but {borrowed}.{note}")
+                fix = "Copy the bytes into a buffer allocated for the holder, or pass a non-owning view instead."
+                yield self.finding(c.span, msg, related, why=why, fix=fix)
 
     @staticmethod
     def _receiver(flow, ci: int):

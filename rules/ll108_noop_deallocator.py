@@ -212,10 +212,11 @@ class NoopDeallocator(Rule):
                 first = comment[0].text.strip("/* \t\n").splitlines()[0].strip()
                 if first:
                     note = f' (the comment says: "{first[:80]}")'
-            message = (f"`{fn.qualname}` {role} {kind}{note}: {what} is never freed, though {why}; so whatever "
-                       "owning holder hands memory back here either leaks it or never owned it. Free "
-                       "the memory here, or stop passing borrowed memory to an owning holder.")
+            message = f"`{fn.qualname}` {role} {kind}."
+            because = (f"{what[:1].upper()}{what[1:]} is never freed{note}, though {why}; so whatever owning holder "
+                       "hands memory back here either leaks it or never owned it.")
             related = [Related(fn.body, "the body frees nothing")] if fn.body else []
             if ev_span is not None:
                 related.append(Related(ev_span, "allocated here"))
-            yield self.finding(fn.name_span, message, related)
+            yield self.finding(fn.name_span, message, related, why=because,
+                               fix="Free the memory here, or stop passing borrowed memory to an owning holder.")

@@ -448,13 +448,13 @@ class NonAtomicStopFlag(Rule):
         more = f" (and {others} other write{'s' if others > 1 else ''})" if others else ""
         kind = "volatile bool" if "volatile" in v.type else "bool"
         role = "stop flag" if stop else "flag"
-        msg = (f"`{v.name}` is a plain `{kind}` {owner} used as a cross-thread {role} ({why}); "
-               f"{where}{more} with no lock that every access holds, so another thread may never see the change "
-               f"or see it out of order. Make it `std::atomic<bool>` (store with release, load with acquire), "
-               "or access it only while holding one mutex.")
+        msg = f"`{v.name}` is a plain `{kind}` {owner} used as a cross-thread {role}."
+        because = (f"{why[:1].upper()}{why[1:]}; {where}{more} with no lock that every access holds, so another "
+                   "thread may never see the change or see it out of order.")
+        fix = "Make it `std::atomic<bool>` (store with release, load with acquire), or access it only while holding one mutex."
         related = [Related(u.span, f"`{v.name}` written here by `{fn.name}`" + (" without a lock" if not u.locks else ""), f.path)
                    for f, fn, u in writes[:3]]
-        return self.finding(v.name_span, msg, related)
+        return self.finding(v.name_span, msg, related, why=because, fix=fix)
 
 
 # Rust names its flags with a few more words (`alive`, `kill`, `finished`).
@@ -500,12 +500,12 @@ def check_rust(facts, index) -> Iterator[Finding]:
         if not why:
             continue
         wf, wfn, we = writers[0]
-        msg = (f"stop flag `static mut {st.name}: {st.type}` is set in {fn_label(wfn)} and read by other code, but a "
-               f"plain `bool` gives no cross-thread visibility or ordering ({why}): the loop polling it may never see "
-               f"the change, and the access is a data race (UB). Use `static {st.name}: AtomicBool` with "
-               "`store(true, Release)` / `load(Acquire)`.")
+        msg = f"Stop flag `static mut {st.name}: {st.type}` is set in {fn_label(wfn)} and read by other code."
+        because = (f"A plain `bool` gives no cross-thread visibility or ordering ({why}); the loop polling it may never "
+                   "see the change, and the access is a data race (UB).")
+        fix = f"Use `static {st.name}: AtomicBool` with `store(true, Release)` / `load(Acquire)`."
         related = [Related(we.span, "written here", None if wf is facts else wf.path)]
-        yield Finding("LL201", msg, st.name_span, tuple(related))
+        yield Finding("LL201", msg, st.name_span, tuple(related), why=because, fix=fix)
     # (b) a bool field named like a stop flag in a type shared across threads by `unsafe impl Sync`
     for s in rust.structs:
         # the impl must be in the same file: type names repeat across modules
@@ -517,10 +517,11 @@ def check_rust(facts, index) -> Iterator[Finding]:
             if t not in ("bool", "Cell<bool>", "UnsafeCell<bool>", "core::cell::UnsafeCell<bool>",
                          "std::cell::UnsafeCell<bool>", "std::cell::Cell<bool>") or not _rust_stop_name(fname):
                 continue
-            msg = (f"stop flag `{s.name}::{fname}: {ftype}` lives in a type declared `Sync` by hand, so one thread can "
-                   f"set it while another polls it with no synchronisation: a data race, and the poller may never "
-                   f"see the change. Make it an `AtomicBool` (store with `Release`, load with `Acquire`).")
-            yield Finding("LL201", msg, span, (Related(sync[0].span, "shared across threads by this impl"),))
+            msg = f"Stop flag `{s.name}::{fname}: {ftype}` is not atomic, in a type declared `Sync` by hand."
+            because = ("One thread can set it while another polls it with no synchronisation: a data race, and the "
+                       "poller may never see the change.")
+            fix = "Make it an `AtomicBool` (store with `Release`, load with `Acquire`)."
+            yield Finding("LL201", msg, span, (Related(sync[0].span, "shared across threads by this impl"),), why=because, fix=fix)
     # (c) a local bool whose raw pointer is handed to a spawned thread
     for flow in rust.flows:
         spawn_bodies = [c for c in flow.closures if c.callee.rsplit("::", 1)[-1] in ("spawn", "spawn_blocking", "scope")]
@@ -543,8 +544,9 @@ def check_rust(facts, index) -> Iterator[Finding]:
                 hit = next((n for n in names if flow.uses_in(n, c.body[0], c.body[1])), None)
                 if hit is None:
                     continue
-                msg = (f"stop flag `{lc.name}` is a plain `bool` shared with a spawned thread through raw pointer "
-                       f"`{hit}`: writes on one side are a data race with reads on the other, and the thread may spin "
-                       f"forever on a cached value. Share an `Arc<AtomicBool>` instead.")
-                yield Finding("LL201", msg, lc.span, (Related(c.span, "the thread that reads it"),))
+                msg = f"Stop flag `{lc.name}` is a plain `bool` shared with a spawned thread through raw pointer `{hit}`."
+                because = ("Writes on one side are a data race with reads on the other, and the thread may spin "
+                           "forever on a cached value.")
+                yield Finding("LL201", msg, lc.span, (Related(c.span, "the thread that reads it"),), why=because,
+                              fix="Share an `Arc<AtomicBool>` instead.")
                 break

@@ -256,12 +256,13 @@ class UnsynchronizedGlobal(Rule):
             where = "" if u.lambda_index is None else "a lambda in "
             evidence = _evidence_text(ra, rb, how.get(ra, ""), how.get(rb, ""), same=True)
             fix = "Make it `std::atomic`, or guard it with a mutex" if _scalar(v) else "Guard it with a mutex"
-            message = (f"The function-local static `{v.name}` is written with no lock held in {where}`{fl.label}`, "
-                       f"which can run on two threads at once ({evidence}), so two calls race on it. {fix}, or keep "
-                       "the state per thread or per object.")
+            message = (f"Function-local static `{v.name}` is written unlocked in {where}`{fl.label}`, which can run "
+                       "on two threads at once.")
+            because = f"Two calls can run at the same time ({evidence}), so they race on it."
             related = [Related(w.span, f"`{v.name}` written here with no lock") for w in writes[:3]]
             related += _root_related(ra, rb, facts)
-            yield self.finding(v.name_span, message, related)
+            yield self.finding(v.name_span, message, related, why=because,
+                               fix=f"{fix}, or keep the state per thread or per object.")
 
     def _check_rust(self, facts, index):
         table = rust_races(index)
@@ -272,15 +273,15 @@ class UnsynchronizedGlobal(Rule):
             (wf, wfn, w), (of, ofn, o), (ra, rb) = race.write, race.other, race.roots
             what = _RUST_WRITE_WORDS.get(w.kind) or f"mutated through `.{w.name}()`"
             if o is w:
-                other_text = f"and {fn_label(wfn)} can run on two threads at once"
+                other_text = ", which can run on two threads at once"
             else:
-                other_text = f"and {'written' if race.other_write else 'read'} in {fn_label(ofn)}"
+                other_text = f" and {'written' if race.other_write else 'read'} in {fn_label(ofn)}"
             refs = (" Taking a reference to it (`&mut`, a `&mut self` method) is also rejected by Rust 2024's "
                     "`static_mut_refs`." if race.reference else "")
-            message = (f"`static mut {st.name}` is {what} in {fn_label(wfn)} with no synchronisation {other_text}; these "
-                       f"can run at the same time on different threads ({_evidence_text(ra, rb, '', '')}), so they race "
-                       f"(undefined behaviour).{refs} Use an atomic (`static {st.name}: Atomic*`), a `Mutex`, or `OnceLock` "
-                       "for one-time initialisation.")
+            message = f"`static mut {st.name}` is {what} unsynchronised in {fn_label(wfn)}{other_text}."
+            because = (f"These can run at the same time on different threads ({_evidence_text(ra, rb, '', '')}), so they "
+                       f"race (undefined behaviour).{refs}")
+            fix = f"Use an atomic (`static {st.name}: Atomic*`), a `Mutex`, or `OnceLock` for one-time initialisation."
             related = [Related(w.span, "written here with no synchronisation", None if wf is facts else wf.path)]
             if o is not w:
                 if isinstance(o, int):  # a read: rows of identifier uses are not kept, point at the function
@@ -288,27 +289,27 @@ class UnsynchronizedGlobal(Rule):
                 else:
                     related.append(Related(o.span, "written here", None if of is facts else of.path))
             related += _root_related(ra, rb, facts)
-            yield self.finding(st.name_span, message, related)
+            yield self.finding(st.name_span, message, related, why=because, fix=fix)
 
     def _report(self, v, race, facts, index):
         w, o = race.writes[0], race.other
-        kind = "static member" if v.kind == "static-member" else ("file-static variable" if v.is_static else "global")
+        kind = "Static member" if v.kind == "static-member" else ("File-static variable" if v.is_static else "Global")
         how = "written" if w.verb == "assigned" else w.verb
         wwhere = "a lambda in " if w.lambda_index is not None else ""
         if o is w:
-            other_text = f"and `{w.fn.label}` can run on two threads at once"
+            other_text = ", which can run on two threads at once"
         else:
             other_how = "written" if o.write else "read"
             owhere = "a lambda in " if o.lambda_index is not None else ""
-            other_text = f"and {other_how} in {owhere}`{o.fn.label}`"
+            other_text = f" and {other_how} in {owhere}`{o.fn.label}`"
         evidence = _evidence_text(*race.roots, *race.how, same=o is w)
         fix = ("Make it `std::atomic`, or guard every access with one mutex" if _scalar(v)
                else "Guard every access with one mutex")
         n = len(race.writes)
         more = f" ({n - 1} other unlocked write{'s' if n > 2 else ''} too)" if n > 1 else ""
-        message = (f"The mutable {kind} `{v.name}` is {how} with no lock held in {wwhere}`{w.fn.label}`{more} "
-                   f"{other_text}; these can run at the same time on different threads ({evidence}), so they race. "
-                   f"{fix}, or pass the value to whoever needs it instead of going through a global.")
+        message = f"{kind} `{v.name}` is {how} unlocked in {wwhere}`{w.fn.label}`{other_text}."
+        because = f"These can run at the same time on different threads ({evidence}), so they race{more}."
+        fix = f"{fix}, or pass the value to whoever needs it instead of going through a global."
         related = []
         for x in race.writes[:3]:
             related.append(Related(x.span, f"`{v.name}` {'written' if x.verb == 'assigned' else x.verb} here with no lock "
@@ -317,7 +318,7 @@ class UnsynchronizedGlobal(Rule):
             related.append(Related(o.span, f"`{v.name}` {'written' if o.write else 'read'} here (`{o.fn.label}`)",
                                    None if o.fn.path == facts.path else o.fn.path))
         related += _root_related(*race.roots, facts)
-        return self.finding(v.name_span, message, related)
+        return self.finding(v.name_span, message, related, why=because, fix=fix)
 
 
 # --- Rust ---------------------------------------------------------------------------------------

@@ -259,23 +259,29 @@ class InconsistentLocking(Rule):
                 how = "written" if a.write else "read"
                 if a.verb not in ("read", "assigned"):
                     how = a.verb
-                ctx = ("in a lambda that runs later, after the guard around it is gone"
-                       if a.lambda_index is not None and fl.lambda_runs_later(a.lambda_index) else "with no lock held")
+                later = a.lambda_index is not None and fl.lambda_runs_later(a.lambda_index)
+                ctx = "in a lambda that runs later, after the guard around it is gone" if later else "with no lock held"
+                short = "in a later-run lambda" if later else "unlocked"
                 release = None if held else _release_reaching(fl, a, g)
                 if release is not None:
                     r, (rspan, rkind), some = release
                     if rkind == "unlock":
                         ctx = f"after `{r.guard}.unlock()` released it" if r.guard else "after the mutex was unlocked"
+                        short = f"after `{r.guard}.unlock()`" if r.guard else "after an `unlock()`"
                     elif rkind == "scope":
                         ctx = "after the guard's scope ended"
+                        short = "after the guard's scope"
                     else:
                         ctx = "after the lock was released"
+                        short = "after the lock is released"
                     if some:
                         ctx += f" on one path (line {rspan.start_row + 1}), so it is held on some paths only"
+                        short += " (on one path)"
                 held_note = ""
                 if held:
                     held_note = f" (only {', '.join(f'`{display_lock(k)}`' for k in sorted(held))} is held here)"
                     ctx = "without that mutex"
+                    short = "without it"
                 via = ""
                 unlocked_callers = [cs for cs in fl.callers if cs.runs_now and not (cs.fn.held_at(cs.held, cs.lambda_index, cs.span.start_byte) & g)
                                     and not (cs.fn.fn.is_ctor or cs.fn.fn.is_dtor)]
@@ -283,9 +289,12 @@ class InconsistentLocking(Rule):
                 if locked_callers and unlocked_callers and a.lambda_index is None:
                     cs = unlocked_callers[0]
                     via = f"; most callers hold `{m}`, but `{cs.fn.label}` calls `{fl.fn.name}()` without it"
-                message = (f"`{a.name}` is written under `{m}` in {where}, but {how} here in `{fl.label}` "
-                           f"{ctx}{held_note}{via}: a data race with the locked path. Take `{m}` around this access "
-                           f"too, or work on a copy made under the lock.")
+                how_h = "changed" if how.startswith("modified") else how.split(" (")[0]
+                message = (f"`{a.name}` is {how_h} {short} in `{fl.fn.name}`, but written under `{m.split('::')[-1]}` "
+                           f"in `{w.fn.fn.name}`.")
+                because = (f"It is written with `{m}` held in {where}, but {how} here in `{fl.label}` "
+                           f"{ctx}{held_note}{via}: a data race with the locked path.")
+                fix = f"Take `{m}` around this access too, or work on a copy made under the lock."
                 related = [Related(w.span, f"`{a.name}` written with `{m}` held in `{w.fn.label}`",
                                    None if w.fn.path == facts.path else w.fn.path)]
                 if release is not None:
@@ -293,7 +302,7 @@ class InconsistentLocking(Rule):
                 if via:
                     related.append(Related(unlocked_callers[0].span, f"`{fl.fn.name}()` called here without `{m}`",
                                            None if unlocked_callers[0].fn.path == facts.path else unlocked_callers[0].fn.path))
-                yield self.finding(a.span, message, related)
+                yield self.finding(a.span, message, related, why=because, fix=fix)
 
     def _self_race(self, fl, a, w, g, held):
         m = display_lock(sorted(g)[0])
@@ -306,11 +315,12 @@ class InconsistentLocking(Rule):
             ctx = f"with only {', '.join(f'`{display_lock(k)}`' for k in sorted(held))} held"
         elif release is not None:
             ctx = f"after `{m}` is released (line {release[1][0].start_row + 1})"
-        message = (f"`{a.name}` is written under `{m}` at line {w.span.line} of `{fl.label}`, but {how} at line "
-                   f"{a.span.line} of the same method {ctx}: two calls of `{fl.fn.name}` on different threads race on "
-                   f"it (one on the locked path, one on the other). Take `{m}` around this access too, or make the "
-                   f"field atomic.")
+        message = (f"`{a.name}` is {how.split(' (')[0]} at line {a.span.line} {ctx}, but written under "
+                   f"`{m.split('::')[-1]}` at line {w.span.line} of the same method.")
+        because = (f"Two calls of `{fl.label}` on different threads race on `{a.name}` (one on the locked path, one on "
+                   "the other).")
+        fix = f"Take `{m}` around this access too, or make the field atomic."
         related = [Related(w.span, f"`{a.name}` written with `{m}` held")]
         if release is not None:
             related.append(Related(release[1][0], f"`{m}` released here"))
-        return self.finding(a.span, message, related)
+        return self.finding(a.span, message, related, why=because, fix=fix)

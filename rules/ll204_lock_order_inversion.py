@@ -175,20 +175,23 @@ class LockOrderInversion(Rule):
             others = [edges[p][0] for p in pairs[i + 1:] + pairs[:i]]
             names = " -> ".join(f"`{display_lock(k)}`" for k in [*cycle, cycle[0]])
             paths = "; ".join(e.describe() for e in others)
+            held, taken = (f"`{display_lock(k).split('::')[-1]}`" for k in pick)
+            message = f"{taken} is taken while {held} is held in `{report.fn.fn.name}`, the reverse of another path's order."
             if len(cycle) == 2:
                 a, b = pick
-                message = (f"Lock-order inversion between `{display_lock(a)}` and `{display_lock(b)}`: here "
-                           f"{report.describe()}, while {paths}. Two threads on these paths deadlock. Keep one order "
-                           f"(take `{display_lock(b)}` first everywhere), release `{display_lock(a)}` before this "
-                           f"point, or take both together with `std::scoped_lock`.")
+                because = (f"Lock-order inversion between `{display_lock(a)}` and `{display_lock(b)}`: here "
+                           f"{report.describe()}, while {paths}. Two threads on these paths deadlock.")
+                fix = (f"Keep one order (take `{display_lock(b)}` first everywhere), release `{display_lock(a)}` before "
+                       "this point, or take both together with `std::scoped_lock`.")
             else:
-                message = (f"Lock-order cycle {names}: here {report.describe()}, while {paths}. Threads on these "
-                           f"paths can deadlock. Keep one global order for these mutexes or release "
-                           f"`{display_lock(pick[0])}` before this point.")
+                message = f"{taken} is taken while {held} is held in `{report.fn.fn.name}`, closing a lock-order cycle."
+                because = (f"Lock-order cycle {names}: here {report.describe()}, while {paths}. Threads on these "
+                           "paths can deadlock.")
+                fix = f"Keep one global order for these mutexes or release `{display_lock(pick[0])}` before this point."
             related = []
             if report.hold_span is not None:
                 related.append(Related(report.hold_span, f"`{display_lock(pick[0])}` taken here"))
             for e in others:
                 what = "the opposite order" if len(cycle) == 2 else "the rest of the cycle"
                 related.append(Related(e.span, f"{what}: {e.describe()}", None if e.fn.path == facts.path else e.fn.path))
-            yield self.finding(report.span, message, related)
+            yield self.finding(report.span, message, related, why=because, fix=fix)

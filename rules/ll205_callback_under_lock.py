@@ -400,11 +400,12 @@ class CallbackUnderLock(Rule):
                     end = _release_after(r, c.span.start_byte)
                     if end is not None:
                         related.append(Related(end, "released here"))
-                message = (f"The {what} is invoked while {where} is held: the callback runs code this class "
-                           f"does not control, which deadlocks if it calls back in and stalls every thread "
-                           f"waiting for the lock. Copy what it needs under the lock and call it after the "
-                           f"guard's scope (or `unlock()` first, or post it).")
-                yield self.finding(c.span, message, related)
+                message = f"The {what} is invoked while {where} is held."
+                because = ("The callback runs code this class does not control, which deadlocks if it calls back in "
+                           "and stalls every thread waiting for the lock.")
+                fix = ("Copy what it needs under the lock and call it after the guard's scope (or `unlock()` first, "
+                       "or post it).")
+                yield self.finding(c.span, message, related, why=because, fix=fix)
             # One level down: this function calls, with a lock held, a helper that invokes a
             # callback. Reported here, at the call that holds the lock, naming the callback's line.
             reported = set()
@@ -433,12 +434,13 @@ class CallbackUnderLock(Rule):
                     continue  # one finding per helper and caller
                 reported.add(id(t))
                 where = _lock_names(ch)
-                message = (f"`{fl.label}` calls `{t.label}` while holding {where}, and `{t.label}` invokes the "
-                           f"{what} (line {c.span.line}): the callback runs inside this critical section, "
-                           f"deadlocks if it calls back in, and stalls every thread waiting for the lock. Call "
-                           f"`{t.label}` after releasing the lock (or have it return the callback to invoke).")
+                message = f"`{t.fn.name}` is called while {where} is held, and it invokes a callback at line {c.span.line}."
+                because = (f"`{fl.label}` calls `{t.label}` while holding {where}, and `{t.label}` invokes the {what}: "
+                           "the callback runs inside this critical section, deadlocks if it calls back in, and stalls "
+                           "every thread waiting for the lock.")
+                fix = f"Call `{t.label}` after releasing the lock (or have it return the callback to invoke)."
                 related = [Related(c.span, f"the {what} is invoked here", None if t.path == facts.path else t.path)]
-                yield self.finding(cs.span, message, related)
+                yield self.finding(cs.span, message, related, why=because, fix=fix)
 
 
 def _lock_names(held) -> str:

@@ -72,7 +72,7 @@ from __future__ import annotations
 import re
 
 from lifelint.facts.rust_flow import RMW_METHODS
-from lifelint.model import Level, Precision, Related
+from lifelint.model import short_name, Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.rust_checks import guard_alive
 
@@ -163,10 +163,11 @@ class CheckThenActAtomic(Rule):
                         continue
                     seen.add(ld.recv)
                     val = st.args[0] if st.args else "..."
-                    msg = (f"`{ld.recv}` is checked with `load` here and set with `store({val}, ..)` on line "
-                           f"{st.span.line} inside the branch it guards: two threads can both read the old value and "
-                           f"both run the branch. Make the check and the set one step: {_rust_fix(ld.recv, val)}.")
-                    yield self.finding(ld.span, msg, (Related(st.span, "stored here"),))
+                    msg = (f"`{ld.recv}` is checked with `load` here and set with `store({short_name(val, 24)}, ..)` at line "
+                           f"{st.span.line} in the branch it guards.")
+                    yield self.finding(ld.span, msg, (Related(st.span, "stored here"),),
+                                       why="Two threads can both read the old value and both run the branch.",
+                                       fix=f"Make the check and the set one step: {_rust_fix(ld.recv, val)}.")
 
     def _cpp(self, facts):
         cpp = facts.cpp
@@ -183,10 +184,10 @@ class CheckThenActAtomic(Rule):
             # already there, or that comes after all the work (a "done" marker), claims nothing.
             if it.claims is not True or not it.work_after:
                 continue
-            msg = (f"atomic `{it.name}` is checked here and set with `{it.store_text}` on line {it.store.line} in the "
-                   f"code this check guards: two threads can both read the old value and both go on. Make the "
-                   f"check and the set one step: {_cpp_fix(it.name, it.value)}.")
-            yield self.finding(it.load, msg, (Related(it.store, "stored here"),))
+            msg = f"Atomic `{it.name}` is checked here and set at line {it.store.line} in the code the check guards."
+            yield self.finding(it.load, msg, (Related(it.store, "stored here"),),
+                               why=f"Two threads can both read the old value before `{it.store_text}`, and both go on.",
+                               fix=f"Make the check and the set one step: {_cpp_fix(it.name, it.value)}.")
 
 
 _FALSE_VALUES = ("false", "0", "nullptr", "NULL", "None")

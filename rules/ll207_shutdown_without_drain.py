@@ -92,16 +92,16 @@ class ShutdownWithoutDrain(Rule):
                     continue  # reported in the file that defines it
                 ignored = _ignored_wait_param(f)
                 kind = "destructor" if f.is_dtor else f"`{f.name}()`"
-                msg = (f"`{f.qualname}` tears the `{cls}` object down without draining, cancelling, joining or stopping "
-                       f"the callbacks it queued with a raw `this` ({where})")
+                msg = f"`{f.qualname}` tears the object down without draining the callbacks it queued with a raw `this`."
+                because = f"Callbacks queued with `this`: {where}"
                 if ignored:
-                    msg += f", and it ignores its `{ignored}` parameter"
-                msg += (f". Once the {kind} returns, the owner may destroy the object while those callbacks are still "
-                        "queued, and they run on a dangling `this`. Wait for pending work (a counter and a condition "
-                        "variable), stop and join the executor the object owns, cancel its timers, or let the callbacks "
-                        "hold `shared_from_this()`.")
+                    because += f"; it ignores its `{ignored}` parameter"
+                because += (f". Once the {kind} returns, the owner may destroy the object while those callbacks are still "
+                            "queued, and they run on a dangling `this`.")
+                fix = ("Wait for pending work (a counter and a condition variable), stop and join the executor the "
+                       "object owns, cancel its timers, or let the callbacks hold `shared_from_this()`.")
                 related = [Related(c.span, f"queued here with `this` ({c.sink.what})") for c in cands[:3]]
-                yield self.finding(f.name_span, msg, related)
+                yield self.finding(f.name_span, msg, related, why=because, fix=fix)
                 break
 
 

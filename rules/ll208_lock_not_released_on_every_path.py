@@ -107,11 +107,12 @@ class LockNotReleasedOnEveryPath(Rule):
                 who = "the lambda" if lam is not None else f"`{fn.name}`"
                 for kind, span in held[:1]:
                     what = {"return": "the `return`", "throw": "the `throw`"}.get(kind, "the end of the function")
-                    message = (f"`{mutex}` is locked at line {takes[0].line}, but {what} at line {span.line} leaves "
-                               f"{who} still holding it, while other paths unlock it (line {unlocks[0].line}): the "
-                               f"next `lock()` of `{mutex}` blocks forever. Unlock before leaving here, or hold it "
-                               f"with a `std::lock_guard` / `std::unique_lock` so every path releases it.")
-                    yield self.finding(span, message, [Related(takes[0], f"`{mutex}` locked here"),
+                    name = f"`{mutex}`" if h.mutexes else mutex
+                    message = f"{what[:1].upper()}{what[1:]} at line {span.line} leaves {who} holding {name}, locked at line {takes[0].line}."
+                    because = (f"Other paths unlock it (line {unlocks[0].line}); after this one the next `lock()` of "
+                               f"{name} blocks forever.")
+                    fix = "Unlock before leaving here, or hold it with a `std::lock_guard` / `std::unique_lock` so every path releases it."
+                    yield self.finding(span, message, why=because, fix=fix, related=[Related(takes[0], f"`{mutex}` locked here"),
                                                        Related(unlocks[0], f"`{mutex}` unlocked here on another path")])
 
 

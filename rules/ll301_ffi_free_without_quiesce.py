@@ -184,18 +184,23 @@ class FfiFreeWithoutQuiesce(Rule):
                        "md_drop": f"drops the contents of handle `{root}` with `ManuallyDrop::drop({e.args[0]})`",
                        "drop_in_place": f"drops handle `{root}` in place with `{short}({e.args[0]})`"}[e.kind]
                 verb = "takes" if len(ops) == 1 else "take"
+                act = {"from_raw": "frees", "md_take": "takes the contents of", "md_drop": "drops the contents of",
+                       "drop_in_place": "drops"}[e.kind]
+                msg = f"`{fn.name}` {act} handle `{root}` while {names} can still be running on a `{ty}` handle."
                 if drained_by:
-                    msg = (f"`{fn.name}` {how} after waiting for in-flight calls ({drained_by} drains them), but "
-                           f"{names} also {verb} a `{ty}` handle and `{ty}` is shared across threads ({why}): a call "
-                           f"that has already done `&*{root}` but not yet registered itself can still run on the freed "
-                           f"box. Never free the handle box once C has it: take the inner out of a `ManuallyDrop` "
-                           f"and leak the box, so late callers find valid atomics and bail.")
+                    msg = f"`{fn.name}` {act} handle `{root}`, but a late call from {names} can still reach it."
+                    because = (f"`{fn.name}` {how} after waiting for in-flight calls ({drained_by} drains them), but {names} also {verb} "
+                               f"a `{ty}` handle and `{ty}` is shared across threads ({why}): a call that has already "
+                               f"done `&*{root}` but not yet registered itself can still run on the freed box.")
+                    fix = ("Never free the handle box once C has it: take the inner out of a `ManuallyDrop` and leak "
+                           "the box, so late callers find valid atomics and bail.")
                 else:
-                    msg = (f"`{fn.name}` {how} while {names} also {verb} a `{ty}` handle "
-                           f"and `{ty}` is shared across threads ({why}); nothing here waits for calls already inside "
-                           f"those functions, so a concurrent call uses freed memory. Count in-flight calls with a "
-                           f"guard, have `{fn.name}` flip a `freeing` flag with `compare_exchange` and wait for the "
-                           f"count to drain, then take the inner out of a `ManuallyDrop` and leak the handle box.")
+                    because = (f"`{fn.name}` {how}, but {names} also {verb} a `{ty}` handle and `{ty}` is shared across threads ({why}); "
+                               "nothing here waits for calls already inside those functions, so a concurrent call "
+                               "uses freed memory.")
+                    fix = (f"Count in-flight calls with a guard, have `{fn.name}` flip a `freeing` flag with "
+                           "`compare_exchange` and wait for the count to drain, then take the inner out of a "
+                           "`ManuallyDrop` and leak the handle box.")
                 related = [Related(ofn.name_span, f"`{ofn.name}` uses the same handle type", None if of is facts else of.path)
                            for of, ofn in ops[:3]]
-                yield self.finding(e.span, msg, related)
+                yield self.finding(e.span, msg, related, why=because, fix=fix)

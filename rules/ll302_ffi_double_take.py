@@ -131,8 +131,8 @@ class FfiDoubleTake(Rule):
                 arg = e.args[0]
                 load = _loaded_from(flow, e, arg)
                 if load is not None:
-                    what = (f"`{short(e.name)}({arg})` frees a pointer read with `{load.recv}.load(..)` (line "
-                            f"{load.span.line}): two callers can load the same pointer and both free it")
+                    what = f"`{short(e.name)}({arg})` frees a pointer read with `{load.recv}.load(..)` at line {load.span.line}."
+                    because = "Two callers can load the same pointer and both free it: a double drop / double free."
                     fix = (f"take the pointer with `{load.recv}.swap(ptr::null_mut(), Ordering::AcqRel)` (or "
                            f"`compare_exchange`) so only one caller gets it")
                 else:
@@ -153,8 +153,9 @@ class FfiDoubleTake(Rule):
                     if _FINALIZER.fullmatch(fn.name):
                         continue  # an object system's last-reference callback (GObject/GSource `finalize`) runs once
                     holder = f"`*{root}`" if through_handle else "`&self`"
-                    what = (f"`{short(e.name)}({arg})` runs every time `{fn.name}` is called on the same "
-                            f"{holder}, and the handle stays valid afterwards, so a second call takes it again")
+                    what = f"`{short(e.name)}({arg})` runs again on every call of `{fn.name}` on the same {holder}."
+                    because = ("Nothing lets only one caller through, and the handle stays valid afterwards, so a second "
+                               "call takes it again: a double drop / double free.")
                     fix = ("gate it on `flag.compare_exchange(false, true, ..).is_ok()` (or `swap(true, ..)` "
                            "returning `false`) so exactly one caller proceeds")
                 gated, weak = self._gated(P, flow, e)
@@ -166,12 +167,11 @@ class FfiDoubleTake(Rule):
                 related = []
                 if weak is not None:
                     wfile, wfn, wev = weak
-                    note = (f" `{wfn.name}` gates it but only `store`s its flag (line {wev.span.line}), so every "
-                            "caller passes;")
+                    note = (f"`{wfn.name}` gates it but only `store`s its flag (line {wev.span.line}), so every "
+                            "caller passes. ")
                     related.append(Related(wev.span, f"`{wfn.name}` sets its flag with a plain store",
                                            None if wfile is facts else wfile.path))
-                msg = f"{what}:{note} a double drop / double free. Instead, {fix}."
-                yield self.finding(e.span, msg, related)
+                yield self.finding(e.span, what, related, why=note + because, fix=f"Instead, {fix}.")
 
     def _callers_gated(self, P, fn) -> bool:
         """A private function whose every call site in the project sits behind a

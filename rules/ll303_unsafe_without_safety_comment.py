@@ -84,11 +84,13 @@ class UnsafeWithoutSafetyComment(Rule):
             if site.kind == "block":
                 where = f" in `{site.function}`" if site.function else ""
                 where += " (in a macro definition)" if site.label.endswith("in a macro definition") else ""
-                message = (f"unsafe block{where} has no `// SAFETY:` comment: write on the line above "
-                           "(or above the statement that holds it) why every operation inside is sound, "
-                           "e.g. which check keeps the pointer valid and the length in bounds.")
+                message = f"Unsafe block{where} has no `// SAFETY:` comment."
+                because = ("Nothing tells a reader (or a reviewer of the next change) why every operation inside is "
+                           "sound, e.g. which check keeps the pointer valid and the length in bounds.")
+                fix = "Write on the line above (or above the statement that holds it) why every operation inside is sound."
             else:
-                message = (f"`{site.label}` has no `// SAFETY:` comment: write on the line above why the "
-                           "type really upholds the trait's contract (e.g. which lock or ownership rule makes "
-                           "sharing it across threads sound).")
-            yield self.finding(site.head, message)
+                message = f"`{site.label}` has no `// SAFETY:` comment."
+                because = ("Nothing says why the type really upholds the trait's contract (e.g. which lock or "
+                           "ownership rule makes sharing it across threads sound).")
+                fix = "Write on the line above why the type upholds the trait's contract."
+            yield self.finding(site.head, message, why=because, fix=fix)

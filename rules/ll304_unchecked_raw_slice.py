@@ -176,11 +176,12 @@ class UncheckedRawSlice(Rule):
                 via = f" (via `{'` -> `'.join(chain[:-1])}`)" if len(chain) > 1 else ""
                 against = "the vector's capacity" if what == "set_len" else "the size of the memory it points into"
                 extra = " A `debug_assert!` mentions it, but that is compiled out of release builds." if debug_only else ""
-                msg = (f"`{self._label(e)}` takes its {'length' if what in ('slice', 'copy', 'set_len') else 'offset'} "
-                       f"from parameter `{param}`{via}, which is never compared with {against} before this point: a "
-                       f"caller passing a larger value reads or writes out of bounds.{extra} Check it first "
-                       f"(`assert!`, or return an error when it is too large), or use `checked_*` arithmetic.")
-                yield self.finding(e.span, msg)
+                kind = 'length' if what in ('slice', 'copy', 'set_len') else 'offset'
+                msg = f"`{self._label(e)}` takes its {kind} from parameter `{param}`{via} with no bounds check."
+                because = (f"`{param}` is never compared with {against} before this point: a caller passing a "
+                           f"larger value reads or writes out of bounds.{extra}")
+                fix = "Check it first (`assert!`, or return an error when it is too large), or use `checked_*` arithmetic."
+                yield self.finding(e.span, msg, why=because, fix=fix)
 
     @staticmethod
     def _label(e) -> str:

@@ -152,13 +152,13 @@ class RelaxedTeardownHandshake(Rule):
                 gate_keys.setdefault(op.key, (flow, op, free))
                 if _success_ordering(op) != "Relaxed" or _fenced(flow, op.start, free.start):
                     continue
-                msg = (f"`{op.recv}.{op.name}(.., Relaxed)` decides whether `{fn.name}` frees memory "
-                       f"(`{free.name.split('::')[-2] + '::' if '::' in free.name else ''}{free.name.split('::')[-1]}` "
-                       f"on line {free.span.line}), but `Relaxed` gives no happens-before with the other threads' "
-                       f"last accesses: the free can overtake their reads. Use `Acquire`/`AcqRel` here (or "
-                       f"`Release` plus `fence(Ordering::Acquire)` before freeing).")
+                msg = f"`{op.recv}.{op.name}(.., Relaxed)` decides whether `{fn.name}` frees memory at line {free.span.line}."
+                because = (f"The free (`{free.name.split('::')[-2] + '::' if '::' in free.name else ''}"
+                           f"{free.name.split('::')[-1]}`) needs a happens-before with the other threads' last "
+                           "accesses, and `Relaxed` gives none: the free can overtake their reads.")
+                fix = "Use `Acquire`/`AcqRel` here (or `Release` plus `fence(Ordering::Acquire)` before freeing)."
                 reported.add(op.start)
-                yield self.finding(op.span, msg, (Related(free.span, "freed here"),))
+                yield self.finding(op.span, msg, (Related(free.span, "freed here"),), why=because, fix=fix)
         # --- the other side of those handshakes ---
         for flow, fn in rust.flows_with_functions():
             for op in flow.events:
@@ -172,12 +172,12 @@ class RelaxedTeardownHandshake(Rule):
                 if op.name == "swap" and gflow is flow:
                     continue
                 gfn = rust.functions[gflow.fn]
-                msg = (f"`{op.recv}.{op.name}(.., Relaxed)` is the other half of the teardown handshake on "
-                       f"`{op.key}` that `{gfn.name}` checks before freeing (line {gfree.span.line}); with `Relaxed` "
-                       f"the freeing thread can see it before this thread's earlier accesses are done. Use "
-                       f"`Release` (or `AcqRel`/`SeqCst` to match the checking side).")
+                msg = f"`{op.recv}.{op.name}(.., Relaxed)` ends a teardown handshake that `{gfn.name}` checks before freeing."
+                because = (f"`{gfn.name}` checks `{op.key}` before freeing (line {gfree.span.line}); with `Relaxed` the "
+                           "freeing thread can see this before this thread's earlier accesses are done.")
                 reported.add(op.start)
-                yield self.finding(op.span, msg, (Related(gop.span, "checked here before freeing"),))
+                yield self.finding(op.span, msg, (Related(gop.span, "checked here before freeing"),), why=because,
+                                   fix="Use `Release` (or `AcqRel`/`SeqCst` to match the checking side).")
         # --- publication: raw write then store, raw read after load ---
         producers: dict[str, list] = {}
         consumers: dict[str, list] = {}
@@ -208,12 +208,12 @@ class RelaxedTeardownHandshake(Rule):
                 if cflow is flow:
                     continue
                 cfn = rust.functions[cflow.fn]
-                msg = (f"`{op.recv}.{op.name}(.., Relaxed)` publishes the data written on line {w.span.line} to "
-                       f"`{cfn.name}`, which loads `{key}` and then reads that memory (line {cr.span.line}); with "
-                       f"`Relaxed` the reader can see the new `{key}` before the data. Use `Ordering::Release` here "
-                       f"and `Acquire` on the load.")
+                msg = f"`{op.recv}.{op.name}(.., Relaxed)` publishes the data written at line {w.span.line} to `{cfn.name}`."
+                because = (f"`{cfn.name}` loads `{key}` and then reads that memory (line {cr.span.line}); with "
+                           f"`Relaxed` the reader can see the new `{key}` before the data.")
                 reported.add(op.start)
-                yield self.finding(op.span, msg, (Related(cop.span, f"`{key}` is loaded here before reading"),))
+                yield self.finding(op.span, msg, (Related(cop.span, f"`{key}` is loaded here before reading"),),
+                                   why=because, fix="Use `Ordering::Release` here and `Acquire` on the load.")
             for flow, op, r, owns in cons:
                 if owns or op.start in reported or _success_ordering(op) != "Relaxed":
                     continue
@@ -223,9 +223,11 @@ class RelaxedTeardownHandshake(Rule):
                 if pflow is flow:
                     continue
                 pfn = rust.functions[pflow.fn]
-                msg = (f"`{op.recv}.load(Relaxed)` tells `{rust.functions[flow.fn].name}` which data `{pfn.name}` "
-                       f"has published (it writes, then updates `{key}` on line {pop.span.line}), but a `Relaxed` "
-                       f"load does not order the read on line {r.span.line} after those writes: it can read a stale "
-                       f"or half-written slot. Load with `Ordering::Acquire`.")
+                msg = (f"`{op.recv}.load(Relaxed)` does not order the read at line {r.span.line} after "
+                       f"`{pfn.name}`'s writes.")
+                because = (f"`{pfn.name}` writes, then updates `{key}` (line {pop.span.line}), to publish data to "
+                           f"`{rust.functions[flow.fn].name}`; after a `Relaxed` load it can read a stale or "
+                           "half-written slot.")
                 reported.add(op.start)
-                yield self.finding(op.span, msg, (Related(pop.span, f"`{key}` is published here"),))
+                yield self.finding(op.span, msg, (Related(pop.span, f"`{key}` is published here"),), why=because,
+                                   fix="Load with `Ordering::Acquire`.")

@@ -1,0 +1,57 @@
+"""Messages people read (issue 14 item 3): every finding on every fixture has a headline of one
+sentence of at most HEADLINE_MAX characters (what and where), a why (shown as a note) and one
+remedy (shown as `help:`). Computed from the findings the fixtures really produce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lifelint.config import enabled_codes, validate_selectors
+from lifelint.engine import ScanOptions, scan
+from lifelint.model import HEADLINE_MAX, _sentences, fit_headline, short_name
+from lifelint.settings import Settings
+from lifelint.testing import parse_expectations
+
+from tests.test_fixtures import FIXTURES, SOURCES
+
+
+def _findings(path: Path):
+    exp = parse_expectations(path.read_text(encoding="utf-8"))
+    settings = Settings()
+    enabled = enabled_codes(settings, validate_selectors("fixture", "select", exp.select or ["ALL"]), None)
+    return scan(ScanOptions(paths=[str(path)], root=path.parent, settings=settings, enabled=enabled, jobs=1)).findings
+
+
+@pytest.fixture(scope="module")
+def all_findings():
+    out = [(p, f) for p in SOURCES for f in _findings(p)]
+    assert len({f.code for _, f in out}) >= 20, "the fixtures should exercise nearly every rule"
+    return out
+
+
+def _where(p, f) -> str:
+    return f"{p.relative_to(FIXTURES)}:{f.location.line} {f.code}: {f.message}"
+
+
+def test_headline_is_one_short_sentence(all_findings):
+    bad = [f"{_where(p, f)} ({len(f.message)} chars)" for p, f in all_findings
+           if len(f.message) > HEADLINE_MAX or len(_sentences(f.message)) != 1 or f.message[-1:] not in ".!?"
+           or not f.message[:1].isupper() and f.message[:1] != "`"]
+    assert not bad, "\n".join(bad)
+
+
+def test_every_finding_has_a_why_and_one_help_line(all_findings):
+    bad = [_where(p, f) for p, f in all_findings if not f.why.strip() or not f.fix.strip() or "\n" in f.fix]
+    assert not bad, "\n".join(bad)
+
+
+def test_long_names_are_cut_not_the_sentence():
+    name = "m_" + "very_long_member_name_" * 6
+    head = fit_headline(f"`{name}` is used after `mu_` is released at line 42.")
+    assert len(head) <= HEADLINE_MAX
+    assert head.endswith("is used after `mu_` is released at line 42.")
+    assert head.startswith("`m_very_long") and "\u2026`" in head
+    assert short_name("a  b\n c") == "a b c"
+    assert len(short_name("x" * 100, 40)) == 40
