@@ -329,7 +329,7 @@ def fold_findings(findings: list[Finding], rules: list[Rule]) -> list[Finding]:
         if host is None:
             out.append(f)
         else:
-            host.related = (*host.related, Related(f.span, f"also {f.code}: {f.message}"))
+            host.related = (*host.related, Related(f.span, f"also {f.code}: {' '.join(p for p in (f.message, f.why) if p)}"))
     return out
 
 

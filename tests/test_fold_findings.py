@@ -43,5 +43,5 @@ private:
     enabled = enabled_codes(settings, validate_selectors("t", "select", ["LL101"]), None)
     result = scan(ScanOptions(paths=[str(src)], root=tmp_path, settings=settings, enabled=enabled, jobs=1))
     [f] = result.findings
-    assert "`it->second`, what it refers to, is returned as a reference" in f.message
-    assert "and is returned at" not in f.message
+    assert "returns a reference to `it->second`, an element reached through `it`" in f.message
+    assert "`it` (an iterator" not in f.message
