@@ -237,10 +237,39 @@ def struct_is_concurrent(P: RustProject, name: str) -> tuple[bool, str]:
     return False, ""
 
 
-def guard_alive(flow, byte: int, closure: int = -1):
-    for g in flow.guards:
-        if g.span.start_byte <= byte < g.end:
-            return g
+# Callees that keep a closure to run later (on another thread, or on an event): it does not
+# run under the locks held where it is created.
+_DEFERRED_CALLEE = re.compile(r"^(?:spawn\w*|connect\w*|register\w*|add_\w*|idle_add\w*|timeout_add\w*|set_\w*|on_\w*"
+                              r"|execute|submit|post|defer|schedule\w*|new|from)$")
+
+
+def closure_at(flow, byte: int) -> int:
+    """Index of the innermost closure whose code holds `byte` (-1: the function's own body)."""
+    best = -1
+    for i, c in enumerate(flow.closures):
+        if c.body[0] <= byte < c.body[1] and (best < 0 or flow.closures[best].body[0] <= c.body[0]):
+            best = i
+    return best
+
+
+def lock_held(flow, byte: int):
+    """A guard (rust_cfg.RHolder) held at `byte` on every path to it, from the function's lock
+    flow; inside a closure that runs on the spot, also one held where the closure is made."""
+    lf = flow.lockflow
+    if lf is None:
+        return None
+    ci = closure_at(flow, byte)
+    for _ in range(16):
+        held = lf.must(byte, None if ci < 0 else ci)
+        if held:
+            return flow.locks[held[0]]
+        if ci < 0:
+            return None
+        c = flow.closures[ci]
+        if _DEFERRED_CALLEE.match(c.callee.rsplit("::", 1)[-1].rsplit(".", 1)[-1]):
+            return None
+        byte = c.span.start_byte
+        ci = closure_at(flow, byte)
     return None
 
 
@@ -273,8 +302,13 @@ def single_winner_gate(P: RustProject, flow, e):
         if c.kind == "while" or not (inside or early):
             continue
         a, b = c.cond
-        if guard_alive(flow, a) is not None:
-            return True, None  # checked and set under a lock: serialised
+        if lock_held(flow, a) is not None:
+            # checked under a lock still held where the guarded code starts: serialised (not a
+            # temporary guard of an `if` condition, dropped before the body)
+            lo, hi = c.body if inside else (c.span.end_byte, e.start + 1)
+            probe = next((o.start for o in flow.events if lo <= o.start < hi), e.start)
+            if lock_held(flow, probe) is not None:
+                return True, None
 
         for o in flow.events_in(a, b):
             if o.kind == "atomic" and o.name in RMW_METHODS:
@@ -312,30 +346,44 @@ def fn_label(fn) -> str:
 
 # --- LL101 (Rust): raw pointer from a MutexGuard used after the guard is gone -------------------
 
-def _guard_pointer_locals(flow, g):
-    """Locals holding a raw pointer into guard `g`'s data: the let whose initialiser takes
-    `as_ptr()` / `as_mut_ptr()` on the guard (or on the temporary lock chain) while it is alive,
-    or casts the guarded data to a raw pointer."""
+def _guard_pointer_locals(flow, hi: int, h):
+    """Locals holding a raw pointer into guard `h`'s data: the let whose initialiser takes
+    `as_ptr()` / `as_mut_ptr()` on the guard (or on the temporary lock chain) while it may be
+    held, or casts the guarded data to a raw pointer."""
+    lf = flow.lockflow
+    body = None if h.closure < 0 else h.closure
     out = []
     hits = []
     for e in flow.events:
-        if e.kind != "as_ptr" or not (g.span.start_byte <= e.start < g.end):
+        if e.kind != "as_ptr" or e.closure != h.closure or e.start < h.span.start_byte:
             continue
-        if g.var is not None and base_ident(e.recv) == g.var:
+        if h.var is not None and base_ident(e.recv) == h.var and hi in lf.may(e.start, body):
             hits.append(e)
-        elif g.var is None and e.span.start_byte <= g.span.start_byte < e.span.end_byte:
+        elif h.var is None and e.span.start_byte <= h.span.start_byte < e.span.end_byte:
             hits.append(e)
     for lc in flow.locals:
-        if lc.kind != "let" or lc.value is None or lc.name == g.var:
+        if lc.kind != "let" or lc.value is None or lc.name == h.var:
             continue
         if any(lc.value[0] <= e.start < lc.value[1] and e.fate == "let" and e.fate_name.split(" ")[-1] == lc.name
                for e in hits):
             out.append(lc)
-        elif g.var is not None and g.span.start_byte <= lc.value[0] < g.end:
+        elif h.var is not None and h.span.start_byte <= lc.value[0] and closure_at(flow, lc.value[0]) == h.closure \
+                and hi in lf.may(lc.value[0], body):
             vt = lc.value_text
-            if ("as*const" in vt or "as*mut" in vt or "addr_of" in vt) and flow.uses_in(g.var, lc.value[0], lc.value[1]):
+            if ("as*const" in vt or "as*mut" in vt or "addr_of" in vt) and flow.uses_in(h.var, lc.value[0], lc.value[1]):
                 out.append(lc)
     return out
+
+
+def _released_how(facts, h, span, kind: str) -> str:
+    line = span.line
+    if kind == "drop":
+        return f"`drop({h.var})` on line {line}"
+    if kind == "moved":
+        return f"line {line}, where `{h.var}` is moved into a call"
+    if kind == "statement":
+        return f"the end of the statement that locked it (line {line})"
+    return f"the end of its scope (line {line})"
 
 
 def check_ll101(facts, index) -> Iterator[Finding]:
@@ -343,35 +391,40 @@ def check_ll101(facts, index) -> Iterator[Finding]:
     if rust is None:
         return
     for flow, fn in rust.flows_with_functions():
-        for g in flow.guards:
-            mutex = g.recv or "the mutex"
-            for lc in _guard_pointer_locals(flow, g):
-                later = [b for b in flow.uses.get(lc.name, ()) if g.end <= b < lc.scope_end and b >= lc.span.end_byte]
-                # a re-binding of the same name after the guard ends is a different variable
+        lf = flow.lockflow
+        for hi, h in enumerate(flow.locks if lf is not None else ()):
+            mutex = h.recv or "the mutex"
+            taken = f"`{h.via}()`" if h.via else f"`{mutex}.{h.method}()`"
+            body = None if h.closure < 0 else h.closure
+            for lc in _guard_pointer_locals(flow, hi, h):
+                later = [b for b in flow.uses.get(lc.name, ()) if lc.span.end_byte <= b < lc.scope_end]
+                # a re-binding of the same name is a different variable
                 rebinds = [o for o in flow.locals if o.name == lc.name and o is not lc and lc.span.end_byte <= o.span.start_byte]
                 if rebinds:
                     cut = min(o.span.start_byte for o in rebinds)
                     later = [b for b in later if b < cut]
-                if not later:
-                    continue
-                use = later[0]
-                line = line_of(facts, use)
-                how = {"drop": f"`drop({g.var})`", "scope": "the end of its scope", "statement": "the end of the statement that locked it"}[g.dropped_by]
-                msg = f"Raw pointer `{lc.name}` into data guarded by `{mutex}` is used at line {line} after the guard is released."
-                why = (f"It points into data locked with `{mutex}.{g.method}()`, and the guard is released at {how}; "
-                       "another thread can change or free the data in between.")
-                fix = f"Keep the guard alive while `{lc.name}` is used, or copy the data out under the lock."
-                span = byte_span(facts, use, len(lc.name))
-                related = [Related(g.span, "lock taken here")]
-                if g.end_span is not None:
-                    related.append(Related(g.end_span, "guard dropped here"))
-                yield Finding("LL101", msg, span, tuple(related), why=why, fix=fix)
+                for use in later:
+                    if closure_at(flow, use) != h.closure:
+                        continue
+                    rel = lf.released_between(max(lc.value[0], h.span.start_byte), use, body, hi)
+                    if rel is None:
+                        continue
+                    rspan, kind = rel
+                    line = line_of(facts, use)
+                    msg = f"Raw pointer `{lc.name}` into data guarded by `{mutex}` is used at line {line} after the guard is released."
+                    why = (f"It points into data locked with {taken}, and the guard is released at "
+                           f"{_released_how(facts, h, rspan, kind)}; another thread can change or free the data in between.")
+                    fix = f"Keep the guard alive while `{lc.name}` is used, or copy the data out under the lock."
+                    span = byte_span(facts, use, len(lc.name))
+                    related = [Related(h.span, "lock taken here"), Related(rspan, "guard released here")]
+                    yield Finding("LL101", msg, span, tuple(related), why=why, fix=fix)
+                    break
         # a pointer into guarded data returned from the function that owns the guard
         for e in flow.events:
             if e.kind != "as_ptr" or e.fate != "return":
                 continue
             root = base_ident(e.recv)
-            g = next((g for g in flow.guards if g.var == root and g.span.start_byte < e.start), None)
+            g = next((h for h in flow.locks if h.var == root and h.span.start_byte < e.start), None)
             temp = re.search(r"\.(lock|read|write|try_lock|try_read|try_write)\(\)", e.recv)
             if g is None and not temp:
                 continue

@@ -78,7 +78,7 @@ from dataclasses import dataclass
 from lifelint.locking import access_verb, class_of_type, is_sync_type, locking_index
 from collections import defaultdict
 
-from lifelint.rust_checks import (fn_label, guard_alive, in_once_closure, param_names, project, single_winner_gate,
+from lifelint.rust_checks import (closure_at, fn_label, in_once_closure, lock_held, param_names, project, single_winner_gate,
                                   static_target)
 from lifelint.threads import describe, rust_thread_model, thread_model
 from lifelint.model import Level, Precision, Related
@@ -394,7 +394,7 @@ def _rust_races(index):
                 if st is None:
                     continue
                 covered.append((e.span.start_byte, e.span.end_byte))
-                if contract or in_once_closure(flow, e) or guard_alive(flow, e.start) is not None \
+                if contract or in_once_closure(flow, e) or lock_held(flow, e.start) is not None \
                         or single_winner_gate(P, flow, e)[0]:
                     continue  # one-time initialisation, or serialised by a lock / a gate / the caller
                 statics[id(st)] = st
@@ -407,7 +407,7 @@ def _rust_races(index):
                     if st is None:
                         continue
                     statics[id(st)] = st
-                    acc[id(st)].append((f, fn, flow, b, False, _closure_at(flow, b)))
+                    acc[id(st)].append((f, fn, flow, b, False, closure_at(flow, b)))
     out = {}
     for sid, items in acc.items():
         writes = [x for x in items if x[4]]
@@ -433,14 +433,6 @@ def _rust_races(index):
         if found:
             out[sid] = found
     return out
-
-
-def _closure_at(flow, byte: int) -> int:
-    best = -1
-    for i, c in enumerate(flow.closures):
-        if c.body[0] <= byte < c.body[1] and (best < 0 or flow.closures[best].body[0] <= c.body[0]):
-            best = i
-    return best
 
 
 def _evidence_text(ra, rb, how_a, how_b, same=False) -> str:

@@ -74,7 +74,7 @@ import re
 from lifelint.facts.rust_flow import RMW_METHODS
 from lifelint.model import short_name, Level, Precision, Related
 from lifelint.registry import Rule
-from lifelint.rust_checks import guard_alive
+from lifelint.rust_checks import lock_held
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -159,7 +159,7 @@ class CheckThenActAtomic(Rule):
                                if not (e.kind == "atomic" and e.recv == ld.recv) and e.closure == ld.closure]
                     if not effects:
                         continue
-                    if guard_alive(flow, c.span.start_byte) is not None or guard_alive(flow, st.start) is not None:
+                    if lock_held(flow, c.span.start_byte) is not None or lock_held(flow, st.start) is not None:
                         continue
                     seen.add(ld.recv)
                     val = st.args[0] if st.args else "..."

@@ -12,8 +12,9 @@ A `Flow` holds, with byte positions so rules can order things:
   every other call as a plain `call` / `method` event, and writes (`assign`, `ref_mut`);
 - `conds` (if / while / match / guard / let-else conditions and the code they guard), `loops`;
 - `locals` (let bindings, `for` and `if let` bindings, with their initialiser range and scope);
-- `guards` (Mutex / RwLock guards and where they die: scope end, `drop(guard)`, or the end of
-  the statement for a temporary);
+- `locks` and `lockflow`: the guards taken (lifelint.facts.rust_cfg.RHolder) and which are held
+  at each point (a `LockFlow`: a control-flow graph per body and lock sets by dataflow; None
+  when the function takes no guard);
 - `checks` (comparisons, `assert!`s, masks, `min` / `checked_*`), `exits`, `returns`;
 - `uses` (every identifier occurrence, by name) and `derefs` (`*p` on an identifier).
 
@@ -29,7 +30,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from lifelint.facts.rust_cfg import build_lockflow, drop_targets
 from lifelint.model import Span
 
 ORDERINGS = frozenset({"Relaxed", "Acquire", "Release", "AcqRel", "SeqCst"})
@@ -42,7 +45,11 @@ ATOMIC_METHODS = frozenset({
 RMW_METHODS = ATOMIC_METHODS - {"load", "store"}
 PTR_ARITH = frozenset({"add", "offset", "sub", "byte_add", "byte_offset", "byte_sub"})
 LOCK_METHODS = frozenset({"lock", "read", "write", "try_lock", "try_read", "try_write", "upgradable_read",
-                          "lock_arc", "read_arc", "write_arc"})
+                          "lock_arc", "read_arc", "write_arc", "lock_owned", "read_owned", "write_owned",
+                          "try_lock_owned", "try_read_owned", "try_write_owned", "blocking_lock", "blocking_read",
+                          "blocking_write"})
+# A function whose declared return type is one of these hands its caller a held guard.
+_GUARD_RETURN = re.compile(r"\b(?:\w*Mutex\w*Guard|RwLock\w*Guard|\w*(?:Read|Write)Guard|\w*LockGuard|MutexGuard)\b")
 GUARD_PASS_METHODS = frozenset({"unwrap", "expect", "unwrap_or_else", "unwrap_unchecked", "map_err"})
 VALUE_PASS_METHODS = GUARD_PASS_METHODS | {"unwrap_or", "unwrap_or_default"}
 BOUND_METHODS = frozenset({"min", "clamp", "checked_add", "checked_sub", "checked_mul", "checked_div",
@@ -131,17 +138,6 @@ class Local:
 
 
 @dataclass(slots=True)
-class Guard:
-    var: str | None  # None: a temporary guard
-    recv: str  # the mutex expression
-    method: str  # lock / read / write / ...
-    span: Span  # the acquisition
-    end: int  # byte where the guard is dropped
-    dropped_by: str  # "scope" | "drop" | "statement"
-    end_span: Span | None = None  # the `drop(guard)` call or the scope's closing brace
-
-
-@dataclass(slots=True)
 class Check:
     kind: str  # "cmp" | "assert" | "debug_assert" | "mask" | "bound"
     start: int
@@ -165,7 +161,8 @@ class Flow:
     conds: list[Cond] = field(default_factory=list)
     loops: list[Loop] = field(default_factory=list)
     locals: list[Local] = field(default_factory=list)
-    guards: list[Guard] = field(default_factory=list)
+    locks: list = field(default_factory=list)  # rust_cfg.RHolder, indexed by the lock flow's holder numbers
+    lockflow: Any = None  # cpp_locksets.LockFlow (bodies keyed by closure index, None: the function's own)
     checks: list[Check] = field(default_factory=list)
     closures: list[Closure] = field(default_factory=list)
     exits: list[tuple[str, int]] = field(default_factory=list)  # ("return"|"break"|"continue"|"?"|"panic", byte)
@@ -421,18 +418,6 @@ def _pattern_names(pat) -> list[str]:
     return out
 
 
-def _bound_through(flow: Flow, ev: Event) -> "Local | None":
-    """`let g = match m.try_lock() { Some(g) => g, _ => return };` / `let g = if let Ok(g) = ...`:
-    the let whose initialiser is a match / if on the lock result binds the guard."""
-    best = None
-    for lc in flow.locals:
-        if lc.kind == "let" and lc.value is not None and lc.value[0] <= ev.span.start_byte < lc.value[1]:
-            if lc.value_text.startswith(("match ", "match(", "if let ", "if let(")):
-                if best is None or lc.value[0] > best.value[0]:
-                    best = lc
-    return best
-
-
 # --- the walk ---------------------------------------------------------------------------------
 
 class _Ctx:
@@ -453,7 +438,11 @@ class _Extractor:
         self.fn_by_start = {f.span.start_byte: i for i, f in enumerate(rust.functions)}
         self.nodes: list = []
         self.ctxs: list[_Ctx] = []
-        self.pending_guards: list[tuple[Flow, Event]] = []
+        # lock flow inputs: per flow id, the acquisitions, the calls that may drop a guard, bodies
+        self.acquisitions: dict[int, list] = {}
+        self.drops: dict[int, list] = {}
+        self.bodies: dict[tuple[int, int], Any] = {}
+        self.guard_fns = {f.name: f for f in rust.functions if f.return_type and _GUARD_RETURN.search(f.return_type)}
 
     # -- climbing helpers (self.nodes holds the ancestors of the node being entered) --
 
@@ -665,6 +654,11 @@ class _Extractor:
     def _call(self, node, ctx: _Ctx) -> None:
         flow = ctx.flow
         form, path, name, owner, recv_node = _callee(node)
+        if id(flow) in self.acquisitions:
+            for nm, how in drop_targets(node):
+                self.drops.setdefault(id(flow), []).append((ctx.closure, node, nm, how))
+        if name in self.guard_fns and name not in LOCK_METHODS:
+            self.acquisitions.setdefault(id(flow), []).append((ctx.closure, node, "", name, name))
         args_node = node.child_by_field_name("arguments")
         nargs = len([a for a in args_node.named_children if not a.type.endswith("comment")]) if args_node is not None else 0
         ev = None
@@ -685,7 +679,7 @@ class _Extractor:
                 ev = self._event(flow, ctx, "as_ptr", node, name=name, recv=recv, with_fate=True)
             elif name in LOCK_METHODS and nargs == 0 and not (ctx.unsafe and name in ("read", "write")):
                 ev = self._event(flow, ctx, "lock", node, name=name, recv=recv, with_fate=True)
-                self.pending_guards.append((flow, ev))
+                self.acquisitions.setdefault(id(flow), []).append((ctx.closure, node, recv, name, ""))
             elif name in ("read", "read_volatile", "read_unaligned") and ctx.unsafe and nargs == 0:
                 ev = self._event(flow, ctx, "ptr_read", node, name=name, recv=recv)
             elif name in ("write", "write_volatile", "write_unaligned") and ctx.unsafe and nargs == 1:
@@ -949,6 +943,7 @@ class _Extractor:
             if body is not None:
                 newflow = Flow(fi, (body.start_byte, body.end_byte))
                 self.rust.flows.append(newflow)
+                self.bodies[(id(newflow), -1)] = body
                 # the tail expression leaves the function
                 last = None
                 for c in body.named_children:
@@ -1033,41 +1028,32 @@ class _Extractor:
                 callee = _callee(self.nodes[-2])[1]
             flow.closures.append(Closure(Span.of(n), (body.start_byte, body.end_byte) if body is not None else (n.start_byte, n.end_byte),
                                          callee, n.text.startswith(b"move")))
+            self.bodies[(id(flow), len(flow.closures) - 1)] = body
             return _Ctx(flow, ctx.unsafe, len(flow.closures) - 1, ctx.floor_row)
         return ctx
 
     def _finish(self) -> None:
-        # Guards: a `let` binding lives to its scope end or an explicit drop(guard); a temporary
-        # dies at the end of its statement.
-        for flow, ev in self.pending_guards:
-            if ev.fate == "let" and ev.fate_name.isidentifier():
-                lc = None
-                for c in flow.locals:
-                    if c.name == ev.fate_name and c.span.start_byte <= ev.span.start_byte < c.span.end_byte:
-                        lc = c
-                        break
-                if lc is None:
-                    continue
-                end, how, end_span = lc.scope_end, "scope", None
-                for d in flow.events:
-                    if d.kind == "drop" and d.args == (lc.name,) and lc.span.end_byte <= d.span.start_byte < end:
-                        if d.closure == ev.closure:
-                            end, how, end_span = d.span.start_byte, "drop", d.span
-                            break
-                flow.guards.append(Guard(lc.name, ev.recv, ev.name, ev.span, end, how, end_span))
-            elif ev.fate in ("cond", "other", "arg") and _bound_through(flow, ev) is not None:
-                lc = _bound_through(flow, ev)
-                end, how, end_span = lc.scope_end, "scope", None
-                for d in flow.events:
-                    if d.kind == "drop" and d.args == (lc.name,) and lc.span.end_byte <= d.span.start_byte < end:
-                        end, how, end_span = d.span.start_byte, "drop", d.span
-                        break
-                flow.guards.append(Guard(lc.name, ev.recv, ev.name, ev.span, end, how, end_span))
-            elif ev.fate in ("let", "let_"):
-                # `let _ = m.lock()` drops at once; destructuring patterns: treat as temporary
-                flow.guards.append(Guard(None, ev.recv, ev.name, ev.span, ev.stmt[1], "statement"))
-            elif ev.fate in ("stmt", "method", "arg", "cond", "other", "field_access", "return"):
-                flow.guards.append(Guard(None, ev.recv, ev.name, ev.span, ev.stmt[1], "statement"))
+        if not self.acquisitions:
+            return
+        # A same-file helper declared to return a guard acquires the mutex its body returns locked.
+        helper_mutex: dict[str, str] = {}
+        for flow in self.rust.flows:
+            fn = self.rust.functions[flow.fn]
+            if fn.name in self.guard_fns:
+                for e in flow.events:
+                    if e.kind == "lock" and e.fate == "return" and e.closure < 0:
+                        helper_mutex.setdefault(fn.name, e.recv)
+        for flow in self.rust.flows:
+            acq = self.acquisitions.get(id(flow))
+            if not acq:
+                continue
+            acq = [(ci, node, recv or helper_mutex.get(via) or _compact(node, 80), m, via) for ci, node, recv, m, via in acq]
+            fid = id(flow)
+            try:
+                flow.locks, flow.lockflow = build_lockflow(acq, self.drops.get(fid, ()),
+                                                           lambda ci: self.bodies.get((fid, ci)))
+            except RecursionError:
+                flow.locks, flow.lockflow = [], None
 
 
 def extract(root, data: bytes, facts, out) -> None:
