@@ -21,7 +21,12 @@ lock-set dataflow over each function's control-flow graph (lifelint.facts.cpp_lo
 means held on every path.
 
 Rust: a raw pointer taken from a `MutexGuard` / `RwLock` guard (`guard.as_ptr()`, `&*guard as *const _`,
-`guard.as_mut_ptr()`) used after `drop(guard)` or after the guard's scope ends, or returned.
+`guard.as_mut_ptr()`) used where some path from it went through the guard's release (`drop(guard)`,
+the guard moved into a call, its scope's end on any way out, a temporary's statement end under
+Rust 2021's rules), or returned. The guard's life follows each function's control-flow graph
+(lifelint.facts.rust_cfg): a drop on a branch that returns, panics, breaks out or leaves by `?`
+does not make a later use stale; a `try_lock()` guard lives only where its pattern matched; a
+guard returned by a helper of the same file (`fn state(&self) -> MutexGuard<..>`) counts.
 
 ## Why is this bad?
 The lock protects the data, not the view. Once it is released another thread may write,

@@ -22,8 +22,9 @@ objects, writes with a lock held (in the function, or by every caller), static i
 Rust: a `static mut` written (assigned, borrowed `&mut`, mutated through a `&mut self` method)
 where another access can run on another thread: a spawned thread or task, a signal handler
 (`signal`, `sigaction`, `signal_hook`), an `extern "C"` / `#[no_mangle]` function. Writes inside
-`Once::call_once` / `get_or_init`, under a lock guard, or behind a `compare_exchange`/`swap` gate
-are synchronised; `unsafe fn`s whose `# Safety` section can require callers to serialise are
+`Once::call_once` / `get_or_init`, under a lock guard held on every path to them (the guard's
+life follows the control flow, lifelint.facts.rust_cfg: not the `else` of a `try_lock`, not a
+thread spawned under it), or behind a `compare_exchange`/`swap` gate are synchronised; `unsafe fn`s whose `# Safety` section can require callers to serialise are
 trusted. `addr_of_mut!` / `&raw mut` only make a pointer. `#[thread_local]`, `thread_local!`,
 `#[cfg(test)]` items and `#[test]` functions are not reported.
 

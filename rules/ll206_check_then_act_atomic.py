@@ -51,7 +51,9 @@ if self.closed
   same atomic is a fast path and is not reported; the inner check is judged on its own, and is
   silent when a lock guard of the same function is held. Guards are known by type name
   (`lock_guard`, `unique_lock`, `scoped_lock`, `MutexLock`, ...); a project's typedef of one
-  (`scoped_critical_section_t`) is not recognised yet.
+  (`scoped_critical_section_t`) is not recognised yet. Rust: a guard held on every path to the
+  check and to the start of the branch (lifelint.facts.rust_cfg), helpers returning a guard
+  included; a temporary guard of the `if` condition itself is dropped before the branch.
 - A branch that only stores the flag (an idempotent "set if not yet set") is not flagged; nor a
   store of a value computed from variables (`head.wrapping_add(1)`: a single owner advancing its
   index), nor anything in an `unsafe fn` (whose safety contract may require the caller to hold a

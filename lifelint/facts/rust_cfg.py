@@ -40,8 +40,6 @@ from lifelint.model import Span
 PASS_METHODS = frozenset({"unwrap", "expect", "unwrap_or_else", "unwrap_unchecked", "map_err"})
 TRY_METHODS = frozenset({"try_lock", "try_read", "try_write", "try_lock_owned", "try_read_owned",
                          "try_write_owned", "try_upgradable_read"})
-# Calls that take a guard by value and hand it back or keep the lock (not a release).
-_KEEPS = ("wait", "map", "grade", "unlocked", "bump", "leak", "forget", "rwlock")
 _PANICS = frozenset({"panic", "unreachable", "todo", "unimplemented"})
 _CONTROL = frozenset({"if_expression", "match_expression", "loop_expression", "while_expression", "for_expression",
                       "return_expression", "break_expression", "continue_expression", "try_expression", "block",
@@ -144,6 +142,28 @@ def _failure_pattern(pat) -> bool:
     return s in ("None", "_") or s.startswith(("Err", "None", "TryLockError", "Err("))
 
 
+def _extended(top) -> bool:
+    """`let r = &m.lock().unwrap();` / `let b = &mut *m.lock();` / `let x = &g_tmp.field;`: the
+    temporary's life is extended to the let's block."""
+    x = top
+    borrowed = False
+    while True:
+        p = x.parent
+        if p is None:
+            return False
+        t = p.type
+        if t == "reference_expression":
+            borrowed = True
+        elif t == "field_expression":
+            gp = p.parent
+            if gp is not None and gp.type == "call_expression" and gp.child_by_field_name("function") == p:
+                return False  # a method call on the guard: its temporaries are not extended
+        elif not (t == "parenthesized_expression" or t == "index_expression" and p.named_children
+                  and p.named_children[0] == x or t == "unary_expression" and p.text.startswith(b"*")):
+            return borrowed and t == "let_declaration" and p.child_by_field_name("value") == x
+        x = p
+
+
 def _enclosing_block(n):
     p = n.parent
     while p is not None and p.type not in ("block", "source_file"):
@@ -204,6 +224,7 @@ class _Builder:
         self.used: set = set()
         self.frames: list[_Frame] = []
         self.ctl: set[int] = set()
+        self.noreturn: set[int] = set()
         self.g.entry = self.synth()
         self.g.exit = self.synth()
 
@@ -232,18 +253,21 @@ class _Builder:
         return n
 
     def mark_control(self, body) -> None:
-        """Node ids of everything that has control flow inside (closures not entered)."""
+        """Node ids of everything that has control flow or a lock operation on entering or
+        leaving it inside (closures not entered)."""
         stack = list(body.named_children)
         ctl = self.ctl
+        keyed = self.begin_ops.keys() | self.end_ops.keys() | self.post_ops.keys()
         while stack:
             n = stack.pop()
             t = n.type
             if t in _OPAQUE:
                 continue
-            hit = t in _CONTROL or (t == "macro_invocation" and _t(n.child_by_field_name("macro")).rsplit("::", 1)[-1] in _PANICS)
-            if not hit and t == "call_expression":
-                f = _t(n.child_by_field_name("function"))
-                hit = f.endswith(("process::exit", "process::abort"))
+            hit = t in _CONTROL or (n.start_byte, n.end_byte, t) in keyed
+            if t == "macro_invocation" and _t(n.child_by_field_name("macro")).rsplit("::", 1)[-1] in _PANICS \
+                    or t == "call_expression" and _t(n.child_by_field_name("function")).endswith(("process::exit", "process::abort")):
+                self.noreturn.add(n.id)
+                hit = True
             if hit:
                 p = n
                 while p is not None and p.id not in ctl and p != body:
@@ -361,7 +385,7 @@ class _Builder:
             self.g.exits.append((err, "?", Span.of(node)))
             self.jump(err, "return", None)
             return [n]
-        if t == "macro_invocation" or t == "call_expression" and not any(c.id in self.ctl for c in node.named_children):
+        if node.id in self.noreturn:
             n = self.leaf(node, preds)
             self.g.exits.append((n, "panic", Span.of(node)))
             self.link([n], self.g.exit)
@@ -373,7 +397,10 @@ class _Builder:
             if alt is not None:
                 self.build(alt, list(out))  # the else block diverges
             return out
-        # any other expression: its parts in source order
+        # any other expression: its parts in source order (one leaf when only an operation on
+        # entering or leaving it put it here)
+        if not any(c.id in self.ctl for c in node.named_children):
+            return [self.leaf(node, preds)]
         return self.seq(node.named_children, preds)
 
     def if_(self, node, preds):
@@ -463,13 +490,15 @@ def _add(d: dict, node, op) -> None:
     d.setdefault(_key(node), []).append(op)
 
 
-def build_lockflow(acquisitions, drops, body_of) -> tuple[list[RHolder], LockFlow | None]:
+def build_lockflow(acquisitions, drops, body_of, lets=None) -> tuple[list[RHolder], LockFlow | None]:
     """Holders and their flow for one function.
 
     `acquisitions`: (closure index, the acquiring call node, mutex text, method, via) for each
-    guard taken; `drops`: (closure index, call node, argument name) for `drop(x)` and calls
-    taking a bare identifier by value; `body_of(closure index)`: the body node (-1: the
-    function's)."""
+    guard taken; `drops`: (closure index, call node, argument name, how) for `drop(x)` and
+    calls that consume a guard (see `drop_targets`); `body_of(closure index)`: the body node
+    (-1: the function's); `lets`: name -> starts of its `let`s (a shadowing `let` ends what a
+    later `drop(name)` refers to)."""
+    lets = lets or {}
     holders: list[RHolder] = []
     per: dict[int, tuple[dict, dict, dict, list]] = {}
 
@@ -524,9 +553,11 @@ def build_lockflow(acquisitions, drops, body_of) -> tuple[list[RHolder], LockFlo
             if holder_let is not None and _ident_pattern(holder_let.child_by_field_name("pattern")) not in (None, "_") \
                     and _match_yields_guard(p):
                 # `let g = match m.lock() { Ok(g) => g, Err(e) => e.into_inner() };`
+                # (a poisoned `lock()` holds the lock in its `Err` arm too; a failed try does not)
                 var = _ident_pattern(holder_let.child_by_field_name("pattern"))
-                acquire_at_call = False
-                _add(post_ops, holder_let, (-1, 1, hi, span, "lock"))
+                if is_try:
+                    acquire_at_call = False
+                    _add(post_ops, holder_let, (-1, 1, hi, span, "lock"))
                 release_scope = _enclosing_block(holder_let)
             elif is_try:
                 acquire_at_call = False
@@ -546,9 +577,8 @@ def build_lockflow(acquisitions, drops, body_of) -> tuple[list[RHolder], LockFlo
                 release_scope = _temp_scope(p)
         elif is_try and not (p is not None and p.type == "field_expression"):
             continue  # a try whose result we do not follow
-        elif p is not None and p.type == "reference_expression" and p.parent is not None \
-                and p.parent.type == "let_declaration" and p.parent.child_by_field_name("value") == p:
-            release_scope = _enclosing_block(p.parent)  # `let r = &m.lock().unwrap();`: extended
+        elif _extended(top):
+            release_scope = _enclosing_block(top)  # `let r = &mut *m.lock();`: lives as long as `r`
         else:
             release_scope = _temp_scope(top)
         holders.append(RHolder(recv, method, span, var, ci, via))
@@ -561,7 +591,8 @@ def build_lockflow(acquisitions, drops, body_of) -> tuple[list[RHolder], LockFlo
         if var is not None:
             lo, hi_b = call.end_byte, release_scope.end_byte if release_scope is not None else 1 << 62
             for dci, dcall, name, how in drops:
-                if name == var and dci == ci and lo < dcall.start_byte < hi_b:
+                if name == var and dci == ci and lo < dcall.start_byte < hi_b \
+                        and not any(lo < b < dcall.start_byte for b in lets.get(name, ())):
                     points.append((dcall.start_byte, -1, hi, Span.of(dcall), how))
     if not holders:
         return holders, None
@@ -579,9 +610,11 @@ def build_lockflow(acquisitions, drops, body_of) -> tuple[list[RHolder], LockFlo
     return holders, flow
 
 
-def drop_targets(call) -> list[tuple[str, str]]:
+def drop_targets(call, sinks=frozenset()) -> list[tuple[str, str]]:
     """(name, how) for each guard binding call node `call` may end: `drop(name)`,
-    `mem::drop(name)`, or `name` moved into another call by value."""
+    `mem::drop(name)`, or `name` moved into a function of `sinks` (same-file functions that
+    take a guard by value and return no guard). A guard moved anywhere else (`Arc::new(g)`,
+    `tx.send(g)`, `Wrapper(g)`) may stay alive there: not a release."""
     f = call.child_by_field_name("function")
     args = call.child_by_field_name("arguments")
     if f is None or args is None:
@@ -592,7 +625,7 @@ def drop_targets(call) -> list[tuple[str, str]]:
     ftext = _t(f)
     if ftext in ("drop", "mem::drop", "std::mem::drop", "core::mem::drop"):
         return [(_t(kids[0]), "drop")]
-    last = ftext.rsplit("::", 1)[-1].rsplit(".", 1)[-1].lower()
-    if any(k in last for k in _KEEPS):
+    last = ftext.rsplit("::", 1)[-1].rsplit(".", 1)[-1]
+    if last not in sinks:
         return []
     return [(_t(a), "moved") for a in kids]

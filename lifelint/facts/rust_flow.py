@@ -442,7 +442,19 @@ class _Extractor:
         self.acquisitions: dict[int, list] = {}
         self.drops: dict[int, list] = {}
         self.bodies: dict[tuple[int, int], Any] = {}
-        self.guard_fns = {f.name: f for f in rust.functions if f.return_type and _GUARD_RETURN.search(f.return_type)}
+        # Same-file functions declared to return a guard (not the guard types' own methods, nor
+        # functions that take a guard and return a transformed one: `MutexGuard::map(s, f)`),
+        # and functions that consume a guard (take one by value, return none).
+        self.guard_fns = {}
+        self.guard_sinks = set()
+        for f in rust.functions:
+            takes = any(p.type == "Self" and f.impl_type and _GUARD_RETURN.search(f.impl_type)
+                        or p.type and not p.type.startswith("&") and _GUARD_RETURN.search(p.type) for p in f.params)
+            if f.return_type and _GUARD_RETURN.search(f.return_type):
+                if not takes and not (f.impl_type and _GUARD_RETURN.search(f.impl_type)):
+                    self.guard_fns[f.name] = f
+            elif takes:
+                self.guard_sinks.add(f.name)
 
     # -- climbing helpers (self.nodes holds the ancestors of the node being entered) --
 
@@ -655,7 +667,7 @@ class _Extractor:
         flow = ctx.flow
         form, path, name, owner, recv_node = _callee(node)
         if id(flow) in self.acquisitions:
-            for nm, how in drop_targets(node):
+            for nm, how in drop_targets(node, self.guard_sinks):
                 self.drops.setdefault(id(flow), []).append((ctx.closure, node, nm, how))
         if name in self.guard_fns and name not in LOCK_METHODS:
             self.acquisitions.setdefault(id(flow), []).append((ctx.closure, node, "", name, name))
@@ -1050,8 +1062,12 @@ class _Extractor:
             acq = [(ci, node, recv or helper_mutex.get(via) or _compact(node, 80), m, via) for ci, node, recv, m, via in acq]
             fid = id(flow)
             try:
+                lets: dict[str, list[int]] = {}
+                for lc in flow.locals:
+                    if lc.kind == "let":
+                        lets.setdefault(lc.name, []).append(lc.span.start_byte)
                 flow.locks, flow.lockflow = build_lockflow(acq, self.drops.get(fid, ()),
-                                                           lambda ci: self.bodies.get((fid, ci)))
+                                                           lambda ci: self.bodies.get((fid, ci)), lets)
             except RecursionError:
                 flow.locks, flow.lockflow = [], None
 
