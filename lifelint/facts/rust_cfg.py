@@ -164,6 +164,12 @@ def _extended(top) -> bool:
         x = p
 
 
+def _end_span(n) -> Span:
+    """The last character of `n` (a block's `}`, a statement's `;`): where its guards die."""
+    er, ec = n.end_point
+    return Span(n.end_byte - 1, n.end_byte, er, max(ec - 1, 0), er, ec)
+
+
 def _enclosing_block(n):
     p = n.parent
     while p is not None and p.type not in ("block", "source_file"):
@@ -570,7 +576,7 @@ def build_lockflow(acquisitions, drops, body_of, lets=None) -> tuple[list[RHolde
                     if v is None or pat is None or _failure_pattern(pat.named_children[0] if pat.named_children else pat):
                         continue
                     _add(begin_ops, v, (-1, 1, hi, span, "test"))
-                    _add(end_ops, v, (-1, -1, hi, Span.of(v), "scope"))
+                    _add(end_ops, v, (-1, -1, hi, _end_span(v), "scope"))
                     var = var or _bound_name(pat.named_children[0] if pat.named_children else pat)
                 release_scope = None
             else:
@@ -585,9 +591,8 @@ def build_lockflow(acquisitions, drops, body_of, lets=None) -> tuple[list[RHolde
         if acquire_at_call:
             points.append((call.start_byte, 1, hi, span, "lock"))
         if release_scope is not None:
-            close = release_scope.children[-1] if release_scope.type == "block" and release_scope.children else release_scope
             kind = "scope" if var is not None or release_scope.type == "block" else "statement"
-            _add(end_ops, release_scope, (-1, -1, hi, Span.of(close), kind))
+            _add(end_ops, release_scope, (-1, -1, hi, _end_span(release_scope), kind))
         if var is not None:
             lo, hi_b = call.end_byte, release_scope.end_byte if release_scope is not None else 1 << 62
             for dci, dcall, name, how in drops:
