@@ -9,6 +9,7 @@ placeholder, and hover text from the rule's doc.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lifelint.model import Level, Location, ReportedFinding
 from lifelint.workspace import Workspace
 
 SOURCE = "lifelint"
+CHANGE_DELAY = 0.05  # seconds an edit waits for the next before it is checked
 SEVERITY = {Level.ERROR: T.DiagnosticSeverity.Error, Level.WARNING: T.DiagnosticSeverity.Warning,
             Level.NOTE: T.DiagnosticSeverity.Information}
 
@@ -49,6 +51,7 @@ class LifelintServer(LanguageServer):
         super().__init__("lifelint", __version__)
         self.workspaces: dict[str, Workspace] = {}  # context root -> workspace
         self.findings: dict[str, list[ReportedFinding]] = {}  # uri -> last findings
+        self.pending: dict[str, int] = {}  # uri -> version of the latest edit not yet checked
 
     def workspace_of(self, path: str) -> Workspace:
         probe = Workspace.for_file(path)
@@ -111,16 +114,27 @@ def make_server() -> LifelintServer:
         ls.lint(params.text_document.uri)
 
     @server.feature(T.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: LifelintServer, params: T.DidChangeTextDocumentParams):
-        ls.lint(params.text_document.uri)
+    async def did_change(ls: LifelintServer, params: T.DidChangeTextDocumentParams):
+        # A burst of edits is checked once, at its last version: with the nursery rules a check
+        # after an edit of a big project takes seconds, and checks of versions already superseded
+        # would queue up behind each other (a save would wait for all of them).
+        uri, version = params.text_document.uri, params.text_document.version
+        ls.pending[uri] = version
+        await asyncio.sleep(CHANGE_DELAY)
+        if ls.pending.get(uri) != version:
+            return  # a later edit (its own task checks it) or a save (checked already)
+        del ls.pending[uri]
+        ls.lint(uri)
 
     @server.feature(T.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LifelintServer, params: T.DidSaveTextDocumentParams):
+        ls.pending.pop(params.text_document.uri, None)
         ls.lint(params.text_document.uri)
 
     @server.feature(T.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LifelintServer, params: T.DidCloseTextDocumentParams):
         ls.findings.pop(params.text_document.uri, None)
+        ls.pending.pop(params.text_document.uri, None)
         path = to_fs_path(params.text_document.uri)
         if path:
             for ws in ls.workspaces.values():

@@ -257,3 +257,34 @@ def test_server_memory_stays_flat_over_many_edits_of_one_buffer(project, tmp_pat
     finally:
         if client.proc.poll() is None:
             client.proc.kill()
+
+
+def test_a_burst_of_edits_is_checked_at_its_last_version(project, tmp_path):
+    """Edits that arrive while earlier ones wait are checked once, at the latest text: versions
+    already superseded are not checked one after another (each can take seconds on a big project)."""
+    client = Client(project, tmp_path / "cache")
+    try:
+        client.request("initialize", {"processId": os.getpid(), "rootUri": project.as_uri(), "capabilities": {}})
+        client.notify("initialized", {})
+        uri = (project / "src" / "table.cpp").as_uri()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "cpp", "version": 1, "text": GOOD_CPP}})
+        assert client.diagnostics(uri) == []
+        last = 21
+        for v in range(2, last + 1):  # sent back to back; only the last one has the hazard
+            text = (TABLE_CPP if v == last else GOOD_CPP) + f"// edit {v}\n"
+            client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": v}, "contentChanges": [{"text": text}]})
+        published = []
+        while True:
+            msg = client.notes.get(timeout=60)
+            if msg["method"] == "textDocument/publishDiagnostics" and msg["params"]["uri"] == uri:
+                published.append(msg["params"])
+                if msg["params"]["version"] == last:
+                    break
+        assert [d["code"] for d in published[-1]["diagnostics"]] == ["LL101"]
+        assert len(published) < (last - 1) // 2, [p["version"] for p in published]
+        client.request("shutdown", None)
+        client.notify("exit", None)
+        client.proc.wait(timeout=20)
+    finally:
+        if client.proc.poll() is None:
+            client.proc.kill()
