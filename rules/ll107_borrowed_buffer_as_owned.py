@@ -43,11 +43,12 @@ or pass a non-owning view to an API that takes one.
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
-from lifelint.model import Level, Precision, Related
+from lifelint import rust_checks as rc
+from lifelint.model import Finding, Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.rules.ll108_noop_deallocator import is_deallocator_name
-from lifelint import rust_checks
 
 _DATA = re.compile(r"^\s*(?P<owner>.+?)\s*(?:\.|->)\s*(?P<m>data|c_str)\s*\(\s*\)\s*$")
 _OWNING_NAME = re.compile(r"(holder$|Holder$|^unique_ptr$|^shared_ptr$|^adopt|^Adopt|^take_?own|^TakeOwn|from_raw|FromRaw|^own(ed)?_|^Owned|^assume_own)")
@@ -122,7 +123,7 @@ class BorrowedBufferAsOwned(Rule):
 
     def check(self, facts, index):
         if facts.language == "rust":
-            yield from rust_checks.check_ll107(facts, index)
+            yield from check_rust(facts, index)
             return
         for fn in facts.cpp.functions:
             flow = fn.flow
@@ -200,3 +201,223 @@ class BorrowedBufferAsOwned(Rule):
                 return None, 0, None
             return None, 0, None
         return None, 0, None
+
+
+# --- Rust half: an owner built from an fd or pointer the function does not own ---------------
+
+FD_NEUTRAL_TYPES = ("OwnedFd", "File", "UnixStream", "TcpStream", "UdpSocket", "Socket")
+
+
+def _owner_released(flow, e) -> str:
+    """How a freshly built owner is kept from closing/freeing: '' if it is not."""
+    fname = e.fate_name.rsplit("::", 1)[-1]
+    if e.fate == "arg" and "ManuallyDrop" in e.fate_name:
+        return "ManuallyDrop"
+    if e.fate == "arg" and fname in ("forget", "leak", "into_raw"):
+        return fname
+    if e.fate == "method" and e.fate_name in ("into_raw_fd", "into_raw", "leak"):
+        return e.fate_name
+    if e.fate == "let" and e.fate_name:
+        name = e.fate_name.split(" ")[-1]
+        for o in flow.events:
+            if o.start <= e.start:
+                continue
+            if o.kind in ("forget", "md_new", "into_raw") and o.args and rc.base_ident(o.args[0]) == name:
+                return o.kind
+            if o.kind in ("into_raw_fd",) and rc.base_ident(o.recv) == name:
+                return "into_raw_fd"
+            if o.kind == "method" and o.name in ("into_raw_fd", "leak") and rc.base_ident(o.recv) == name:
+                return o.name
+    return ""
+
+
+def _owner_escapes(flow, e) -> bool:
+    if e.fate in ("return", "field", "stored", "assign", "closure_return"):
+        return True
+    if e.fate == "arg":
+        return True  # handed to another function or constructor: it decides
+    if e.fate == "let" and e.fate_name:
+        name = e.fate_name.split(" ")[-1]
+        if rc.returned_as_is(flow, name):
+            return True
+        for o in flow.events:
+            if o.start > e.start and o.kind in ("call", "method", "assign") and name in rc.IDENT.findall(" ".join(o.args)):
+                return True
+        # moved into a struct literal, a call argument, a collection
+        uses = [u for u in flow.uses.get(name, ()) if u > e.span.end_byte]
+        for u in uses:
+            for o in flow.events:
+                if o.kind in ("call", "method") and o.span.start_byte < u < o.span.end_byte and o.recv != name and not o.recv.startswith(name + "."):
+                    return True
+        return False
+    return False
+
+
+def _field_assigned(flow, place: str, after: int = -1) -> bool:
+    for o in flow.events:
+        if o.kind == "assign" and o.recv == place and o.start > after:
+            return True
+        if o.kind in ("opt_take",) and (o.recv == place or (o.args and place in o.args[0])):
+            return True
+    return False
+
+
+_FIELD = re.compile(r"\(?\*?([A-Za-z_][A-Za-z0-9_]*)\)?\.([A-Za-z0-9_.]+)")
+_GETTER = re.compile(r"\(?\*?([A-Za-z_][A-Za-z0-9_]*)\)?((?:\.[A-Za-z0-9_]+)*)\.([A-Za-z_][A-Za-z0-9_]*)\(\)")
+# Lookups keyed by a value: the function expects to see the same fd again (a cache).
+_LOOKUPS = frozenset({"get", "get_mut", "entry", "contains_key"})
+
+
+def _fd_origin(flow, text: str, at: int) -> str:
+    """The expression an fd argument was copied from, following plain `let` aliases:
+    `let fd = self.fd; File::from_raw_fd(fd)` -> `self.fd`."""
+    for _ in range(6):
+        if not rc.IDENT.fullmatch(text):
+            return text
+        lc = flow.local(text, at)
+        if lc is None or lc.kind != "let" or not lc.value_text:
+            return text
+        text, at = lc.value_text, lc.span.start_byte
+    return text
+
+
+def _borrowed_holder(fn, params: dict, holder: str) -> bool:
+    """Is `holder` reached through a borrow (`&self`, `&mut self`, a `&T` / `*T` parameter)?"""
+    if holder == "self":
+        return fn.self_kind in ("ref", "mut")
+    p = params.get(holder)
+    return p is not None and p.type.replace(" ", "").startswith(("&", "*"))
+
+
+def _returns_own_field(fn, flow) -> bool:
+    """A getter on `&self` whose every returned value is read from `self` with no call that could
+    make a new fd (`dup`, `open`) or give one up (`mem::replace`)."""
+    if fn.self_kind not in ("ref", "mut") or not flow.returns:
+        return False
+    if any(e.kind == "opt_take" for e in flow.events):
+        return False
+    for a, b in flow.returns:
+        if not flow.uses_in("self", a, b):
+            return False
+        for e in flow.events_in(a, b):
+            if e.kind == "call" or (e.kind == "method" and e.name not in ("as_raw_fd", "clone", "unwrap", "expect")):
+                return False
+    return True
+
+
+def _borrowing_getter(P, fn, params: dict, src: str):
+    """`holder.m()` where `m` is a project getter returning a field of the borrowed `holder`."""
+    m = _GETTER.fullmatch(src)
+    if not m or not _borrowed_holder(fn, params, m.group(1)) or m.group(3) in ("as_raw_fd", "into_raw_fd"):
+        return None
+    for _f, gfn, gflow in P.flows_by_name.get(m.group(3), ()):
+        if _returns_own_field(gfn, gflow):
+            return gfn
+    return None
+
+
+def _keyed_lookup(flow, name: str):
+    """A collection lookup keyed by `name` (`map.get(&fd)`, `map.entry(fd)`)."""
+    for o in flow.events:
+        if o.kind == "method" and o.name in _LOOKUPS and o.args and rc.base_ident(o.args[0]) == name:
+            return o
+    return None
+
+
+def check_rust(facts, index) -> Iterator[Finding]:
+    rust = facts.rust
+    if rust is None:
+        return
+    P = rc.project(index) if index is not None else None
+    for flow, fn in rust.flows_with_functions():
+        if fn.impl_trait == "Drop":
+            continue
+        params = {p.name: p for p in fn.params if p.name}
+        for e in flow.events:
+            if e.kind == "from_raw_fd" and e.args:
+                if fn.name == "from_raw_fd":
+                    continue  # implementing FromRawFd: taking ownership is the contract
+                arg = e.args[0]
+                owner = e.owner or "the new owner"
+                if _owner_released(flow, e):
+                    continue
+                src = _fd_origin(flow, arg, e.start)
+                via = f" (`{arg}` is copied from `{src}`)" if src != arg else ""
+                if src.endswith(".as_raw_fd()") and "(" not in src[:-len(".as_raw_fd()")]:
+                    holder = src[:-len(".as_raw_fd()")]
+                    msg = f"`{owner}::from_raw_fd({arg})` makes a second owner of the fd that `{holder}` still owns."
+                    why = (f"When the `{owner}` is dropped it closes the fd under `{holder}`{via} (and `{holder}` "
+                           "closes it again later).")
+                    fix = f"Use `{holder}.as_fd()` / `BorrowedFd`, `try_clone()`, or wrap the new owner in `ManuallyDrop`."
+                    yield Finding("LL107", msg, e.span, why=why, fix=fix)
+                    continue
+                fm = _FIELD.fullmatch(src)
+                if fm:
+                    holder = fm.group(1)
+                    if _borrowed_holder(fn, params, holder) and not (fn.self_kind == "mut" and _field_assigned(flow, src)):
+                        msg = f"`{owner}::from_raw_fd({arg})` takes ownership of an fd that the borrowed `{holder}` still holds."
+                        why = (f"The fd is `{src}`{via}; dropping the `{owner}` closes it while `{holder}` keeps using "
+                               "(and later closes) it.")
+                        fix = (f"Borrow it with `BorrowedFd::borrow_raw({arg})`, `dup` it first, or wrap the `{owner}` "
+                               "in `ManuallyDrop`.")
+                        yield Finding("LL107", msg, e.span, why=why, fix=fix)
+                    continue
+                getter = _borrowing_getter(P, fn, params, src) if P is not None else None
+                if getter is not None:
+                    holder = _GETTER.fullmatch(src).group(1)
+                    msg = f"`{owner}::from_raw_fd({arg})` takes ownership of the fd `{src}` returns, which `{holder}` still owns."
+                    why = (f"{rc._cap(rc.fn_label(getter))} returns a field of the borrowed `{holder}`: dropping the "
+                           f"`{owner}` closes the fd under `{holder}`.")
+                    fix = (f"Borrow it with `BorrowedFd::borrow_raw({arg})`, `dup` it first, or wrap the `{owner}` in "
+                           "`ManuallyDrop`.")
+                    yield Finding("LL107", msg, e.span,
+                                  (Related(getter.name_span, f"`{getter.name}` returns a field of `{holder}`"),),
+                                  why=why, fix=fix)
+                    continue
+                root, is_param = rc.root_of(flow, fn, arg, e.start)
+                if is_param and root in params and src == root:
+                    ptype = params[root].type
+                    if any(t in ptype for t in FD_NEUTRAL_TYPES) or ptype.startswith("&"):
+                        continue
+                    if not _owner_escapes(flow, e):
+                        msg = f"`{owner}::from_raw_fd({arg})` closes the caller's fd `{arg}` when {rc.fn_label(fn)} returns."
+                        why = (f"The `{owner}` is dropped at the end of {rc.fn_label(fn)}, closing an fd this function "
+                               "never owned; the caller's next use (or close) hits a closed or reused descriptor.")
+                        fix = (f"Borrow it with `BorrowedFd::borrow_raw({arg})`, wrap the `{owner}` in `ManuallyDrop`, "
+                               "or take an `OwnedFd` parameter.")
+                        yield Finding("LL107", msg, e.span, why=why, fix=fix)
+                        continue
+                    look = _keyed_lookup(flow, root)
+                    if look is not None:
+                        msg = f"`{owner}::from_raw_fd({arg})` caches an owner of the caller's fd `{arg}`."
+                        why = (f"{rc._cap(rc.fn_label(fn))} looks `{arg}` up in `{look.recv}` first, so callers keep "
+                               f"the fd and come back with it; when the cached `{owner}` is dropped it closes the fd "
+                               "under them (or a reused fd number).")
+                        fix = f"Cache a `dup` of it, or store `ManuallyDrop<{owner}>` / `BorrowedFd`."
+                        yield Finding("LL107", msg, e.span,
+                                      (Related(look.span, f"looked up by the fd `{arg}` here: the caller keeps it"),),
+                                      why=why, fix=fix)
+            elif e.kind == "from_raw" and e.owner == "Box" and e.args:
+                if _owner_released(flow, e):
+                    continue
+                arg = e.args[0]
+                root, is_param = rc.root_of(flow, fn, arg, e.start)
+                ptype = params[root].type.replace(" ", "") if root in params else ""
+                reason = ""
+                if root == "self" and fn.self_kind in ("ref", "mut"):
+                    if re.search(r"\.as_(?:mut_)?ptr\(\)", arg) and not re.search(r"\b(?:ManuallyDrop|Box|into_raw)\b", arg):
+                        holder = arg.split(".as_", 1)[0]
+                        # `let e = Box::from_raw(self.tail.as_ptr()); self.tail = ...;`: a linked
+                        # structure handing a node over, the field moved on to the next one.
+                        if not _field_assigned(flow, holder, e.start):
+                            reason = (f"the pointer comes from `{holder}`, a buffer `self` owns and will free again "
+                                      "when it is dropped")
+                elif is_param and ptype.startswith("&") and re.fullmatch(
+                        rf"\(?(?:&mut |&|\*)*{re.escape(root)}\)?(?:\s*as\s*\*(?:const|mut)\s*[^()]*?)*(?:\.cast(?:_mut)?\(\))?", arg):
+                    reason = f"`{root}` is a borrowed `{ptype}`: its owner frees that memory again"
+                elif is_param and (".as_ptr()" in arg or ".as_mut_ptr()" in arg) and ptype.startswith(("&", "Vec", "[")):
+                    reason = f"the pointer comes from `{root}`'s own buffer, which its owner frees again"
+                if reason:
+                    msg = f"`Box::from_raw({arg})` in {rc.fn_label(fn)} claims ownership of memory it does not own."
+                    fix = "Only pass pointers that came from `Box::into_raw`, or clone the value into a new `Box` instead."
+                    yield Finding("LL107", msg, e.span, why=rc._cap(reason) + ".", fix=fix)

@@ -60,6 +60,7 @@ SPAWN_OWNERS = frozenset({"thread", "tokio", "task", "rayon", "async_std", "smol
 # Calls that install a callback (signal handlers): their arguments are kept on the `call` event.
 HANDLER_CALLS = frozenset({"signal", "sigaction", "register", "register_unchecked", "register_signal_unchecked",
                            "set_handler", "register_sigaction"})
+KEYED_METHODS = frozenset({"get", "get_mut", "entry", "contains_key", "insert", "remove"})
 COMPARISON_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 BRANCHY = frozenset({"if_expression", "match_expression", "loop_expression", "while_expression", "for_expression"})
 
@@ -714,7 +715,9 @@ class _Extractor:
             elif name in ("as_ref", "as_mut") and recv_node is not None and recv_node.type == "identifier":
                 flow.derefs.append((recv, node.start_byte))
             if ev is None:
-                self._event(flow, ctx, "method", node, name=name, recv=recv)
+                # a collection's key is kept for lookups (LL107: a cache keyed by a caller's fd)
+                self._event(flow, ctx, "method", node, name=name, recv=recv,
+                            args=_args(args_node) if name in KEYED_METHODS and nargs else ())
             return
         # path calls
         base = path.split("::")
@@ -941,7 +944,7 @@ class _Extractor:
             return ctx
         t = n.type
         flow = ctx.flow
-        if t == "identifier":
+        if t == "identifier" or t == "self":
             if flow is not None:
                 flow.uses.setdefault(_t(n), []).append(n.start_byte)
             return ctx
