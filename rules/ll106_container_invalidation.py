@@ -73,11 +73,15 @@ HASH = frozenset({"unordered_map", "unordered_set", "unordered_multimap", "unord
 GROW = frozenset({"push_back", "emplace_back", "insert", "emplace", "resize", "reserve", "shrink_to_fit", "assign",
                   "append", "insert_range", "append_range", "assign_range", "replace", "push_front", "emplace_front",
                   "emplace_hint", "try_emplace", "insert_or_assign", "rehash"})
+# A pop destroys the element at one end: the view of that end dies with it, whatever the container
+# (`std::queue` / `std::stack` / `std::priority_queue` adapters included).
+POPS = {"pop": frozenset({"front", "top"}), "pop_front": frozenset({"front", "begin", "cbegin"}),
+        "pop_back": frozenset({"back"})}
 ERASE = frozenset({"erase", "clear", "pop_back", "pop_front", "extract", "resize", "assign", "swap"})
 
 _PATH = r"(?:this->)?[A-Za-z_]\w*(?:(?:\.|->)[A-Za-z_]\w*)*"
 _ACCESSOR = re.compile(rf"^({_PATH})\s*(?:\.|->)\s*(begin|cbegin|rbegin|crbegin|end|cend|rend|crend|find|lower_bound|"
-                       rf"upper_bound|equal_range|data|front|back|at|c_str)\s*\(")
+                       rf"upper_bound|equal_range|data|front|back|top|at|c_str)\s*\(")
 _SUBSCRIPT = re.compile(rf"^({_PATH})\s*\[")
 _STD_WRAP = re.compile(r"^(?:std::)?(?:begin|cbegin|end|cend|data|next|prev|addressof|find|find_if|lower_bound|"
                        r"upper_bound|remove|remove_if|partition_point|search|max_element|min_element)\s*\(\s*(.*)$", re.S)
@@ -303,12 +307,68 @@ class ContainerInvalidation(Rule):
                 m = re.search(r"\[(.*)\]\s*[)}]?\s*$", d.init.strip(), re.S)
                 key = m.group(1).replace(" ", "") if m else None
             yield from self._view(facts, li, fl, helper, jumps, vi, d, cpath, kind, accessor, key, muts)
+        yield from self._erased_iterators(facts, li, fl, helper, jumps)
+        yield from self._erase_results(facts, fl, helper, jumps)
 
-    def _mutation(self, m, kind, d, key):
+    # ---------------------------------------------------------------------------------------
+    def _erased_iterators(self, facts, li, fl, helper, jumps):
+        """`c.erase(it);` with the returned iterator dropped: `it` itself is dead, whatever `c` is
+        and wherever `it` came from (a parameter, a helper's result). Views whose source is the
+        same container are already followed by `_view`."""
+        flow = fl.fn.flow
+        for c in flow.calls:
+            if c.kind != "call" or c.name != "erase" or not c.receiver or not c.discarded or len(c.args) != 1:
+                continue
+            arg = c.args[0].replace(" ", "")
+            di = flow.decl_named(arg, c.span.start_byte, c.scope) if re.fullmatch(r"[A-Za-z_]\w*", arg) else None
+            if di is None:
+                continue
+            d = flow.decls[di]
+            if d.kind not in ("local", "condition", "param") or not _is_iterator(d):
+                continue
+            cpath = _norm(c.receiver)
+            src = view_source(d.init, d.view) if d.view is not None else None
+            if src is not None and src[0] == cpath:
+                continue
+            yield from self._view(facts, li, fl, helper, jumps, di, d, cpath, "node", None, None, {cpath: [c]})
+
+    def _erase_results(self, facts, fl, helper, jumps):
+        """`auto next = c.erase(it); next->x`: erasing the last element returns `end()`; the first
+        thing done with the result must be a comparison, not a dereference."""
+        flow = fl.fn.flow
+        for c in flow.calls:
+            if c.kind != "call" or c.name != "erase" or not c.receiver or c.result not in ("init", "assign"):
+                continue
+            name = (c.result_target or "").replace(" ", "")
+            if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                continue
+            di = flow.decl_named(name, c.span.end_byte + 1, c.scope)
+            if di is None:
+                continue
+            cpath = _norm(c.receiver)
+            after = sorted((u for u in flow.uses_of_decl(di) if u.span.start_byte >= c.span.end_byte
+                            and u.lambda_index == c.lambda_index), key=lambda u: u.span.start_byte)
+            for u in after:
+                if helper.exclusive(c.scope, u.scope):
+                    continue
+                if self._cut(helper, jumps, c, c.lambda_index, c.span.end_byte, u.span.start_byte, u.scope):
+                    break
+                if u.deref and not u.test:
+                    line = c.span.start_row + 1
+                    message = f"`{name}`, the iterator `{cpath}.erase()` returned at line {line}, is dereferenced unchecked."
+                    why = (f"Erasing the last element returns `{cpath}.end()`, and dereferencing it is undefined "
+                           "behaviour.")
+                    yield self.finding(u.span, message, [Related(c.span, f"`{cpath}.erase()` returns `{name}` here")],
+                                       why=why, fix=f"Compare `{name}` with `{cpath}.end()` first.")
+                break  # compared, re-assigned, copied or handed on: not followed further
+
+    def _mutation(self, m, kind, d, key, accessor=None):
         if isinstance(m, Assign):
             if kind == "contiguous" and (m.plain or m.op == "+="):
                 return m.target_name, ("assigned" if m.plain else "appended to")
             return None
+        if m.name in POPS and kind != "intrusive" and accessor in POPS[m.name]:
+            return m.name, f"`.{m.name}()`"
         if m.name in ("erase", "extract") and kind not in ("contiguous", "deque"):
             arg = m.args[0].replace(" ", "") if m.args else ""
             if not (arg == d.name or (key is not None and arg == key)):
@@ -355,7 +415,7 @@ class ContainerInvalidation(Rule):
         for m in muts.get(cpath, ()):
             if m.lambda_index != d.lambda_index or m.span.start_byte < d.visible_from:
                 continue
-            got = self._mutation(m, kind, d, key)
+            got = self._mutation(m, kind, d, key, accessor)
             if got is None:
                 continue
             mname, mdesc = got
@@ -446,6 +506,11 @@ class ContainerInvalidation(Rule):
         reason = {"contiguous": "may reallocate or shift its elements", "deque": "invalidates its iterators",
                   "node": "removes the element", "hash": "may rehash", "unknown": "may remove the element"}[kind]
         change = f"Assigning `{cpath}`" if mdesc == "assigned" else f"`{cpath}.{getattr(m, 'name', '')}()`"
+        mname = getattr(m, "name", "")
+        if mname in POPS:
+            reason = "destroys the element it refers to"
+        elif mname in ("erase", "extract") and m.args and m.args[0].replace(" ", "") == d.name:
+            reason = f"destroys the element `{d.name}` points to (the iterator `erase()` returns is dropped)"
         if loop:
             erased = mdesc == "`.erase()`" and m.args and m.args[0].replace(" ", "") == d.name
             fix = (f"Take the iterator `erase()` returns (`{d.name} = {cpath}.erase({d.name});`) and do not advance it"
@@ -460,6 +525,14 @@ class ContainerInvalidation(Rule):
         return self.finding(u.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
                                               Related(m.span, f"`{cpath}` changed here")],
                             why=why, fix="Fetch it again after the change, or keep an index or key instead.")
+
+
+def _is_iterator(d) -> bool:
+    """Positive evidence that a declaration holds an iterator (not a key: `m.erase(key)`)."""
+    if d.view == "iterator":
+        return True
+    t = d.type.replace(" ", "")
+    return "iterator" in t.rsplit("::", 1)[-1].lower()
 
 
 def _inside(helper, scope, top) -> bool:

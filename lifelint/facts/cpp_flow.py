@@ -191,6 +191,7 @@ class Use(_AtSpan):
     test: bool = False
     locks: tuple[int, ...] = ()
     partial: tuple[int, ...] = ()
+    deref: bool = False  # the value is dereferenced here: `*it`, `it->x`, `it[0]`
 
 
 @dataclass(slots=True)
@@ -686,7 +687,7 @@ class _Builder:
             captured = dl != lam and (dl is None or dl not in self.flow.lambda_ancestors(lam))
         self.flow.uses.append(Use(name=name, path=path, span=Span.of(node), kind=kind, access=access, method=method,
                                   decl=decl, explicit_this=explicit_this, scope=scope, lambda_index=lam, captured=captured,
-                                  test=access == "read" and _only_tested(node)))
+                                  test=access == "read" and _only_tested(node), deref=_dereferenced(node, name, path)))
 
     def chain_context(self, node):
         """Climb an access chain (`a.b[i].c`) to its top; return (top, access, method)."""
@@ -1096,6 +1097,20 @@ def assign_locks(fn, fn_node, flow) -> None:
 
 
 _NULLISH = re.compile(r"^(nullptr|NULL|0|false|\w[\w.\->\[\]]*(?:\.|->)c?end\(\)|std::c?end\(.*\))$")
+
+
+def _dereferenced(node, name: str, path: str) -> bool:
+    """`*x`, `x->m`, `x[i]`: the value of `x` is followed, not just copied or compared."""
+    p = _ws(path)
+    if p.startswith((name + "->", name + "[")):
+        return True
+    q = node.parent
+    while q is not None and q.type == "parenthesized_expression":
+        q = q.parent
+    if q is not None and q.type == "pointer_expression":
+        op = q.child_by_field_name("operator")
+        return op is not None and text(op) == "*"
+    return False
 
 
 def _only_tested(node) -> bool:
