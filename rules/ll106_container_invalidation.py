@@ -12,6 +12,15 @@ growth, `deque` loses iterators on `push_*`, node containers (`map`, `set`, `lis
 the erased element (`erase(it)`, `erase(key)` matching the `find(key)` the view came from, or
 `clear()`), unordered containers lose iterators on insertion (rehash).
 
+Also reported:
+- a reference, pointer or iterator from `front()` / `back()` / `top()` used after the `pop()`,
+  `pop_front()` or `pop_back()` that destroys that element, on any container (the `std::queue`,
+  `std::stack` and `std::priority_queue` adapters included);
+- an iterator (a local or a parameter declared as an iterator) used after `c.erase(it);` threw
+  away the iterator `erase()` returns, whatever container `it` came from;
+- the iterator `erase()` returns dereferenced (`*next`, `next->x`) before anything compares it
+  with `end()`: erasing the last element returns `end()`.
+
 ## Why is this bad?
 Growing a `std::vector` past its capacity moves every element to a new buffer and frees the old
 one: pointers, references, spans and iterators taken before still point at the freed buffer.
@@ -37,7 +46,12 @@ if (offset + b.size() > data.size())
 std::memcpy(data.data() + offset, b.data(), b.size());
 ```
 For erasing in a loop use the iterator `erase()` returns (`it = v.erase(it);`), or
-`std::erase_if`.
+`std::erase_if`. Copy or move the element out before `pop()` (`job j = std::move(q.front());
+q.pop();`), and compare the iterator `erase()` returns with `end()` before using it:
+```cpp
+auto next = m_list.erase(it);
+if (next != m_list.end()) log(next->id);
+```
 
 ## Known limits
 - `boost::intrusive` containers (seen through `using` / `typedef` aliases too) are skipped: erasing
@@ -48,6 +62,13 @@ For erasing in a loop use the iterator `erase()` returns (`it = v.erase(it);`), 
 - A container whose type is not visible (declared `auto`, or a member of a class the scan does
   not include) is treated like a node container: only `clear()` and erasing the viewed element
   count.
+- `pop()` is matched to the end it removes by the accessor (`front`/`top` for `pop`, `front` for
+  `pop_front`, `back` for `pop_back`); a view of the other end of a one-element container is not
+  reported. `erase(first, last)` and `erase(key)` are not followed for the argument's sake.
+- The check of `erase()`'s result follows only the first use after the call: a comparison, a
+  copy or a hand-off ends it; a check done another way (`if (v.size() > 1)`) is not understood.
+- An erase inside a called function while the caller holds an iterator into the same container
+  is not seen.
 - Control flow is approximated from scopes: mutually exclusive `if`/`else` branches are told
   apart when they are blocks, `return` after the mutation ends the path, and loops are followed
   once around.

@@ -7,8 +7,17 @@ function named like `adopt*` / `take*` / `*from_raw*` / `own*`. When the holder 
 deallocator that is a no-op (an empty `free_disk_buffer`, see LL108), the message says so.
 
 Rust: an owning wrapper made from a resource the function does not own — `File::from_raw_fd` /
-`OwnedFd::from_raw_fd` on a caller's fd or a field of a borrowed struct, `Box::from_raw` on a
-borrowed pointer — so dropping the wrapper closes or frees what the caller still owns (seed 002).
+`OwnedFd::from_raw_fd` / `TcpStream::from_raw_fd` on a caller's fd or a field of a borrowed
+struct, `Box::from_raw` on a borrowed pointer — so dropping the wrapper closes or frees what the
+caller still owns (seed 002). The fd is known to be borrowed when:
+- it is `x.as_raw_fd()` of something that still owns it;
+- it is a field of a borrowed struct (`&self`, a `&T` / `*T` parameter), directly or copied
+  through a `let` (`let fd = self.fd;`), and `&mut self` does not give the field up;
+- it comes from a getter on a borrowed struct that returns one of its fields (`self.raw()`);
+- it is a `RawFd` parameter and the owner dies in the function, or the owner is kept (cached,
+  returned) while the function looks the same fd up in a collection first (`map.get(&fd)`,
+  `map.entry(fd)`): a get-or-create cache keyed by the fd means callers keep the fd and come
+  back with it, and the cached owner closes it under them when the entry drops.
 
 ## Why is this bad?
 `const_cast<char*>(view.data())` strips the only sign that the memory belongs to someone else.
@@ -19,6 +28,14 @@ pointer once the real owner resizes or erases the buffer. In seed 000 the backen
 vector, with `free_disk_buffer` left empty.
 
 ## Example
+```rust
+fn file_for(fd: RawFd, cache: &mut HashMap<RawFd, Arc<File>>) -> Arc<File> {
+    if let Some(f) = cache.get(&fd) { return f.clone(); }
+    let file = Arc::new(unsafe { File::from_raw_fd(fd) });   // closes the caller's fd on eviction
+    cache.insert(fd, file.clone());
+    file
+}
+```
 ```cpp
 span<char const> data = m_store.readv(r);
 handler(disk_buffer_holder(*this, const_cast<char*>(data.data()), int(data.size())));
@@ -31,13 +48,21 @@ char* buf = allocate_disk_buffer(data.size());
 std::memcpy(buf, data.data(), data.size());
 handler(disk_buffer_holder(*this, buf, int(data.size())));   // free_disk_buffer frees it
 ```
-or pass a non-owning view to an API that takes one.
+or pass a non-owning view to an API that takes one. In Rust, borrow (`BorrowedFd::borrow_raw(fd)`),
+keep the owner from closing (`ManuallyDrop::new(File::from_raw_fd(fd))`, `into_raw_fd()` before it
+drops), `dup` the fd first, or take ownership in the type (an `OwnedFd` parameter).
 
 ## Known limits
 - Only `const_cast` is followed; a C-style cast of `.data()` is not (it does not always drop
   `const`).
 - The pointer must reach the holder directly (as an argument, possibly through other casts) or
   through one local variable.
+- Rust: a `RawFd` parameter whose owner is kept is reported only with the lookup evidence above;
+  a registry that only inserts (`owned.push(..)`, `map.insert(fd, ..)`) is taken as a handover.
+  Callers are not followed: a function that is handed `conn.as_raw_fd()` by its caller and keeps
+  an owner of it is not seen unless it also looks the fd up.
+- Measured on the Rust tune corpora (rust-parking-lot, rust-openssl, rust-hyper, rust-gnome):
+  no finding, before or after the borrowed-fd shapes.
 """
 
 from __future__ import annotations

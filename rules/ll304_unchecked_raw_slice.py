@@ -68,7 +68,7 @@ import re
 
 from lifelint.model import Level, Precision
 from lifelint.registry import Rule
-from lifelint.rust_checks import IDENT, is_whole_pointer, pointer_params, project
+from lifelint.rust_checks import IDENT, base_ident, is_whole_pointer, pointer_params, project
 
 _SIZING = re.compile(r"^(?:reserve|reserve_exact|try_reserve|try_reserve_exact|with_capacity|"
                      r"try_with_capacity|resize|grow|alloc\w*|allocate\w*|array|new_uninit_slice|"
@@ -107,6 +107,34 @@ def _through_call(value: str) -> bool:
 _INT_TYPE = re.compile(r"^(?:(?:std::|core::|libc::|std::os::raw::|core::ffi::|std::ffi::)?"
                        r"(?:usize|isize|u8|u16|u32|u64|u128|i8|i16|i32|i64|i128|c_int|c_uint|c_long|c_ulong|"
                        r"c_longlong|c_ulonglong|size_t|ssize_t|off_t|off64_t|socklen_t|c_short|c_ushort))$")
+
+
+# A value decoded from bytes: a header field of the buffer, a file or a packet.
+_FROM_DATA = re.compile(r"(?:\bfrom_(?:le|be|ne)_bytes|\bread_[ui](?:8|16|32|64|128|size)|"
+                        r"\bget_[ui](?:8|16|32|64|128)(?:_le|_ne)?)\b")
+# Pointees that need no alignment: a byte-sized read at any address is aligned.
+_BYTE_POINTEE = re.compile(r"^(?:(?:std::|core::)?(?:os::raw::|ffi::)?(?:u8|i8|c_char|c_uchar|c_schar|c_void|bool)|_|"
+                           r"\[(?:u8|i8);[^\]]*\]|(?:[\w:]*::)?(?:MaybeUninit|Cell|UnsafeCell)<u8>|(?:[\w:]*::)?AtomicU8|"
+                           r"(?:[\w:]*::)?AtomicI8|(?:[\w:]*::)?AtomicBool)$")
+_BYTE_TYPE = re.compile(r"(?:\[u8\b|Vec<u8>|\*(?:const|mut) u8\b|\bBytesMut\b|\bBytes\b)")
+_PTR_OF = re.compile(r"^\(?([A-Za-z_][\w.]*?)\.as_(?:mut_)?ptr\(\)\)?$")
+_CAPACITY = re.compile(r"^\(?([A-Za-z_][\w.]*?)\.capacity\(\)\)?(?:as usize)?$")
+_DEREF_METHODS = frozenset({"read", "read_volatile", "write", "write_volatile", "as_ref", "as_mut", "replace", "swap"})
+
+
+def _value_of(flow, text: str, at: int) -> tuple[str, int]:
+    """`text`, or the initialiser of the plain local it names (through up to 4 `let`s), with
+    any `unsafe{..}` wrapper removed."""
+    for _ in range(4):
+        if not IDENT.fullmatch(text):
+            break
+        lc = flow.local(text, at)
+        if lc is None or lc.kind != "let" or not lc.value_text:
+            break
+        text, at = lc.value_text, lc.span.start_byte
+    if text.startswith("unsafe{") and text.endswith("}"):
+        text = text[7:-1]
+    return text, at
 
 
 def _idents(expr: str) -> list[str]:
@@ -151,9 +179,20 @@ class UncheckedRawSlice(Rule):
                 continue
             if fn.is_test:
                 continue  # `#[test]` / `#[bench]` / `#[cfg(test)]`: no caller outside the test harness
+            for e in flow.events:
+                if e.kind == "raw_slice" and len(e.args) == 2 and e.name.endswith("from_raw_parts"):
+                    f = self._capacity_as_length(flow, e)
+                    if f is not None:
+                        yield f
+                elif e.kind == "ptr_cast":
+                    f = self._misaligned_cast(P, flow, fn, e)
+                    if f is not None:
+                        yield f
             int_params = {p.name for p in fn.params
                           if p.name and p.name != "self" and _INT_TYPE.match(p.type.replace(" ", ""))}
-            if not int_params:
+            # locals decoded from the bytes themselves (`u32::from_le_bytes(hdr[0..4]..)`): header fields
+            from_data = {lc.name: lc for lc in flow.locals if lc.kind == "let" and _FROM_DATA.search(lc.value_text)}
+            if not int_params and not from_data:
                 continue
             ptr_params = pointer_params(fn, P)
             for e in flow.events:
@@ -161,11 +200,12 @@ class UncheckedRawSlice(Rule):
                 if site is None:
                     continue
                 what, pointers, amount = site
-                chain = self._param_chain(flow, fn, amount, e.start, int_params)
+                chain = self._param_chain(flow, fn, amount, e.start, int_params, from_data)
                 if not chain:
                     continue
+                header = chain[-1] not in int_params
                 # a pointer and a length that both come from the caller are the caller's contract
-                if what != "set_len" and pointers and all(is_whole_pointer(flow, p, e.start, params=ptr_params) for p in pointers):
+                if not header and what != "set_len" and pointers and all(is_whole_pointer(flow, p, e.start, params=ptr_params) for p in pointers):
                     continue
                 checked, debug_only = self._checked(flow, chain, e)
                 if checked:
@@ -177,11 +217,107 @@ class UncheckedRawSlice(Rule):
                 against = "the vector's capacity" if what == "set_len" else "the size of the memory it points into"
                 extra = " A `debug_assert!` mentions it, but that is compiled out of release builds." if debug_only else ""
                 kind = 'length' if what in ('slice', 'copy', 'set_len') else 'offset'
+                if header:
+                    m = re.search(r"[\w:]*?" + _FROM_DATA.pattern, from_data[param].value_text)
+                    decoded = f"`{m.group(0)}(..)`" if m else "a header field"
+                    msg = f"`{self._label(e)}` takes its {kind} from `{param}`{via}, read from the data, with no bounds check."
+                    because = (f"`{param}` is decoded from the bytes themselves ({decoded}) and never compared with "
+                               f"{against} before this point: a corrupt or hostile header reads or writes out of "
+                               f"bounds.{extra}")
+                    fix = "Check it against the buffer's length first, or use `get(..)` / `checked_*` arithmetic."
+                    yield self.finding(e.span, msg, why=because, fix=fix)
+                    continue
                 msg = f"`{self._label(e)}` takes its {kind} from parameter `{param}`{via} with no bounds check."
                 because = (f"`{param}` is never compared with {against} before this point: a caller passing a "
                            f"larger value reads or writes out of bounds.{extra}")
                 fix = "Check it first (`assert!`, or return an error when it is too large), or use `checked_*` arithmetic."
                 yield self.finding(e.span, msg, why=because, fix=fix)
+
+    def _capacity_as_length(self, flow, e):
+        """`from_raw_parts(v.as_ptr(), v.capacity())`: a slice that is read covers `len..capacity`,
+        memory that was never initialised."""
+        ptr, at_p = _value_of(flow, e.args[0], e.start)
+        cap, _ = _value_of(flow, e.args[1], e.start)
+        mp, mc = _PTR_OF.match(ptr), _CAPACITY.match(cap)
+        if not mp or not mc or mp.group(1) != mc.group(1):
+            return None
+        v = mc.group(1)
+        msg = f"`{self._label(e)}` reads `{v}.capacity()` elements, past the `{v}.len()` that are initialised."
+        why = "Reading the uninitialised tail is undefined behaviour (and leaks stale heap bytes)."
+        fix = f"Use `{v}.len()` (or `{v}.as_slice()`); for the spare room use `{v}.spare_capacity_mut()`."
+        return self.finding(e.span, msg, why=why, fix=fix)
+
+    def _misaligned_cast(self, P, flow, fn, e):
+        """`&*(bytes.as_ptr().add(off) as *const T)`: a byte address moved by a computed offset is
+        read as a `T` with no alignment check (`read_unaligned` is the fix)."""
+        pointee = e.name.replace("const ", "").replace("mut ", "")
+        if _BYTE_POINTEE.match(pointee):
+            return None
+        base, offset = e.recv, e.args[0] if e.args else ""
+        if not e.args:  # `p as *const T` where `p` was computed earlier
+            val, _ = _value_of(flow, e.recv, e.start)
+            m = re.match(r"^(.*)\.(?:add|offset|byte_add|byte_offset|wrapping_add|wrapping_offset)\((.*)\)$", val)
+            if not m:
+                return None
+            base, offset = m.group(1), m.group(2)
+        if not offset or re.fullmatch(r"0(?:usize|isize)?", offset):
+            return None
+        if not self._byte_pointer(P, flow, fn, base, e.start):
+            return None
+        if not self._dereferenced(flow, e):
+            return None
+        for o in flow.events:  # any alignment test in the function: `align_of`, `is_aligned`, `align_offset`
+            if o.kind in ("call", "method") and "align" in o.name.lower():
+                return None
+        if any("align" in c.text.lower() for c in flow.checks):
+            return None
+        msg = f"`{base}` moved by `{offset}` is read as `{pointee}` with no alignment check."
+        why = (f"`{base}` is a byte pointer: nothing checks that the address is aligned for `{pointee}`, and a "
+               "misaligned typed read or reference is undefined behaviour (a fault on some targets).")
+        fix = f"Use `ptr::read_unaligned`, or check `align_of::<{pointee}>()` first."
+        return self.finding(e.span, msg, why=why, fix=fix)
+
+    @staticmethod
+    def _byte_pointer(P, flow, fn, base: str, at: int) -> bool:
+        """Positive evidence that `base` points at bytes: `x.as_ptr()` of a `[u8]` / `Vec<u8>`, a
+        `*const u8`, or a `.. as *const u8` cast."""
+        base, at = _value_of(flow, base, at)
+        if re.search(r"as\*(?:const|mut) u8\)?$", base):
+            return True
+        m = _PTR_OF.match(base)
+        holder = m.group(1) if m else base
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", holder):
+            return False
+        parts = holder.split(".")
+        if parts[0] == "self" and len(parts) == 2 and fn.impl_type:
+            for _f, st in P.structs.get(fn.impl_type, ()):
+                for fname, ftype in st.fields:
+                    if fname == parts[1]:
+                        return bool(_BYTE_TYPE.search(ftype))
+            return False
+        if len(parts) != 1:
+            return False
+        lc = flow.local(holder, at)
+        if lc is not None:
+            return bool(lc.type and _BYTE_TYPE.search(lc.type))
+        for p in fn.params:
+            if p.name == holder:
+                return bool(_BYTE_TYPE.search(p.type))
+        return False
+
+    @staticmethod
+    def _dereferenced(flow, e) -> bool:
+        if e.fate == "deref":
+            return True
+        if e.fate == "method":
+            return e.fate_name in _DEREF_METHODS
+        if e.fate == "let" and IDENT.fullmatch(e.fate_name or ""):
+            name = e.fate_name
+            if any(n == name and b > e.start for n, b in flow.derefs):
+                return True
+            return any(o.start > e.start and o.kind in ("ptr_read", "ptr_write") and o.name in _DEREF_METHODS
+                       and base_ident(o.recv) == name for o in flow.events)
+        return False
 
     @staticmethod
     def _label(e) -> str:
@@ -207,8 +343,9 @@ class UncheckedRawSlice(Rule):
         return None
 
     @staticmethod
-    def _param_chain(flow, fn, amount: str, at: int, int_params: set[str]) -> list[str]:
-        """[name, ..., param] when `amount` depends on an integer parameter through lets."""
+    def _param_chain(flow, fn, amount: str, at: int, int_params: set[str], from_data=None) -> list[str]:
+        """[name, ..., param] when `amount` depends on an integer parameter through lets (or on a
+        local in `from_data`, decoded from the bytes themselves)."""
         if any(s in amount for s in _SAFE_VALUE):
             return []
         todo = [(n, [n], at) for n in _idents(_bounded_stripped(amount))]
@@ -223,6 +360,8 @@ class UncheckedRawSlice(Rule):
                 if name in int_params:
                     return chain
                 continue
+            if from_data and from_data.get(name) is lc and not any(s in lc.value_text for s in _SAFE_VALUE):
+                return chain
             if lc.value is None or any(s in lc.value_text for s in _SAFE_VALUE) or _through_call(lc.value_text):
                 continue
             for n in _idents(_bounded_stripped(lc.value_text)):

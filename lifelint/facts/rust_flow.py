@@ -60,6 +60,8 @@ SPAWN_OWNERS = frozenset({"thread", "tokio", "task", "rayon", "async_std", "smol
 # Calls that install a callback (signal handlers): their arguments are kept on the `call` event.
 HANDLER_CALLS = frozenset({"signal", "sigaction", "register", "register_unchecked", "register_signal_unchecked",
                            "set_handler", "register_sigaction"})
+PTR_OFFSETS = frozenset({"add", "offset", "byte_add", "byte_offset", "wrapping_add", "wrapping_offset", "sub",
+                         "byte_sub", "wrapping_sub"})
 KEYED_METHODS = frozenset({"get", "get_mut", "entry", "contains_key", "insert", "remove"})
 COMPARISON_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 BRANCHY = frozenset({"if_expression", "match_expression", "loop_expression", "while_expression", "for_expression"})
@@ -772,6 +774,35 @@ class _Extractor:
         self._event(flow, ctx, kind, node, name=path, owner=owner, args=_args(args_node), orderings=ords,
                     with_fate=kind in ("from_raw", "md_take", "from_raw_fd", "raw_slice", "into_raw", "md_new"))
 
+    def _ptr_cast(self, node, ctx: _Ctx) -> None:
+        """`p.add(off) as *const T`: a pointer moved by an offset, then retyped (LL304 asks whether
+        `T`'s alignment holds there). name: `T`; recv: the pointer moved; args: (the offset,);
+        fate "deref" when it is dereferenced on the spot (`*(..)`, `&*(..)`)."""
+        ty = node.child_by_field_name("type")
+        val = node.child_by_field_name("value")
+        while val is not None and val.type == "parenthesized_expression" and val.named_children:
+            val = val.named_children[0]
+        if ty is None or ty.type != "pointer_type" or val is None:
+            return
+        pointee = _compact(ty.child_by_field_name("type"))
+        if val.type == "identifier":  # `let p = base.add(off); .. p as *const T`: the rule follows `p`
+            recv, args = _t(val), ()
+        elif val.type == "call_expression":
+            fn = val.child_by_field_name("function")
+            if fn is None or fn.type != "field_expression" or _t(fn.child_by_field_name("field")) not in PTR_OFFSETS:
+                return
+            recv, args = _compact(fn.child_by_field_name("value")), _args(val.child_by_field_name("arguments"))
+        else:
+            return
+        ev = self._event(ctx.flow, ctx, "ptr_cast", node, name=pointee, recv=recv, args=args, with_fate=True)
+        p = self.nodes[-1] if self.nodes else None
+        i = len(self.nodes) - 1
+        while p is not None and p.type == "parenthesized_expression" and i > 0:
+            i -= 1
+            p = self.nodes[i]
+        if p is not None and p.type == "unary_expression" and p.text.startswith(b"*"):
+            ev.fate, ev.fate_name = "deref", ""
+
     def _macro(self, node, ctx: _Ctx) -> None:
         flow = ctx.flow
         m = node.child_by_field_name("macro")
@@ -1025,6 +1056,8 @@ class _Extractor:
                     arg = arg.named_children[0]
                 if arg is not None and arg.type in ("identifier", "self"):
                     flow.derefs.append((_t(arg), n.start_byte))
+        elif t == "type_cast_expression":
+            self._ptr_cast(n, ctx)
         elif t == "return_expression":
             flow.exits.append(("return", n.start_byte))
             if n.named_children:
