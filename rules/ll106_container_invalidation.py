@@ -316,7 +316,7 @@ class ContainerInvalidation(Rule):
             if src is None:
                 continue
             cpath, accessor = src
-            if d.view == "pointer" and accessor in ("front", "back", "at", "[]") and not d.init.strip().lstrip("=( {").startswith("&"):
+            if d.view == "pointer" and accessor in ("front", "back", "top", "at", "[]") and not d.init.strip().lstrip("=( {").startswith("&"):
                 continue  # `T* p = v.front();` copies a pointer element: it does not point into `v`
             ctype = self._container_type(li, fl, cpath, d.span.start_byte, d.scope)
             kind = container_kind(ctype, li)
@@ -427,6 +427,39 @@ class ContainerInvalidation(Rule):
                 if use_scope is not None and not _inside(helper, use_scope, target):
                     continue  # the use comes after the loop: `break` leads straight to it
             return True
+        return self._try_exits(helper, jumps, m, lam, after_byte, before_byte, anc)
+
+    @staticmethod
+    def _try_exits(helper, jumps, m, lam, after_byte, before_byte, anc) -> bool:
+        """`try { ...; return x; } catch (...) { throw; }` after the mutation, in its scope or an
+        enclosing one: the try body returns and every handler returns or throws."""
+        flow = helper.flow
+        leaves = {}  # scope -> has a return / throw directly in it
+        for byte, end, scope, jl, kind in jumps:
+            if jl == lam and kind in ("return", "throw"):
+                leaves[scope] = True
+        scopes = flow.scopes
+        for bi, b in enumerate(scopes):
+            if b.kind != "block" or b.parent not in anc or b.lambda_index != lam:
+                continue
+            if not (after_byte <= b.span.start_byte and b.span.end_byte <= before_byte) or not leaves.get(bi):
+                continue
+            handlers = []
+            edge = b.span.end_byte
+            while True:
+                nxt = next((ci for ci, c in enumerate(scopes) if c.kind == "catch" and c.parent == b.parent
+                            and 0 <= c.span.start_byte - edge <= 8), None)
+                if nxt is None:
+                    break
+                handlers.append(nxt)
+                edge = scopes[nxt].span.end_byte
+            if not handlers:
+                continue
+            def handler_leaves(ci):
+                return leaves.get(ci) or any(leaves.get(k) for k, c in enumerate(scopes)
+                                             if c.parent == ci and c.kind == "block")
+            if all(handler_leaves(ci) for ci in handlers):
+                return True
         return False
 
     def _view(self, facts, li, fl, helper, jumps, vi, d, cpath, kind, accessor, key, muts):
@@ -468,6 +501,8 @@ class ContainerInvalidation(Rule):
                 earlier = [u for u in uses if sc.span.start_byte <= u.span.start_byte < m.span.start_byte]
                 if not earlier:
                     continue
+                if d.view != "reference" and earlier[0].access == "write" and earlier[0].path.replace(" ", "") == d.name:
+                    break  # each iteration starts by fetching it afresh (`it = m.begin();`)
                 if any(r.start_byte <= m.span.start_byte and r.end_byte >= mend for r in refetch):
                     break
                 if any(mend <= r.start_byte < sc.span.end_byte for r in refetch):
