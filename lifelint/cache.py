@@ -351,7 +351,7 @@ def scan_key(opts, discovery, extra: bytes = b"") -> tuple[str, str] | None:
                 data = fh.read()
         except OSError:
             return None
-        h.update(f"{src.display}\0{src.language}\0{src.path}\0".encode("utf-8", "surrogatepass"))
+        h.update(f"{src.display}\0{src.language}\0{os.path.abspath(src.path)}\0".encode("utf-8", "surrogatepass"))
         h.update(file_digest(data, src))
     return slot, h.hexdigest()
 

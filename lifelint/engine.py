@@ -400,13 +400,23 @@ def _scan_cached(opts: ScanOptions, disc) -> ScanResult:
     # a header outside the scanned paths can change a TU's facts; the per-TU cache covers that).
     fc = (cache_mod.FactCache.open(opts.cache_dir, settings)
           if opts.use_cache and opts.cache_results and not settings.cpp.deep_on() else None)
-    scan_key = cache_mod.scan_key(opts, disc) if fc is not None else None
+    scan_key = cache_mod.scan_key(_key_options(opts), disc) if fc is not None else None
     if fc is not None and (hit := fc.load_result(scan_key)) is not None:
         return hit
     result = _scan(opts, disc, ScanResult(root=str(opts.root.absolute())))
     if fc is not None:
         fc.store_result(scan_key, result)
     return result
+
+
+def _key_options(opts: ScanOptions) -> ScanOptions:
+    """The options a whole scan's result depends on, spelled one way: the scanned paths as
+    absolute paths, and no context root (a whole scan reads exactly the files it names, whatever
+    the context root). `check .` at the repository's root and the pre-commit hook's `check FILE`
+    (which scans that same repository as context) then share one cached result."""
+    import dataclasses
+
+    return dataclasses.replace(opts, paths=sorted(os.path.abspath(p) for p in opts.paths), context_root=None)
 
 
 def _apply_compile_db(opts: ScanOptions, disc, root: Path):

@@ -86,3 +86,24 @@ def test_git_info_exclude_is_honoured(repo, run_cli):
     (repo / ".git" / "info" / "exclude").write_text("other.cpp\n")
     code, out, _ = run_cli(["check", "--show-files", "."], repo)
     assert "other.cpp" not in out.split() and "src/worker.cpp" in out.split()
+
+
+def test_a_context_check_after_a_whole_scan_of_the_unchanged_repository_is_served_from_the_cache(repo, run_cli, monkeypatch):
+    """`check .` at the repository's root and the hook's `check FILE` (the repository as context)
+    are one scan: the second is the first's cached result, restricted to FILE."""
+    from lifelint import engine
+
+    code, out, _ = run_cli(["check", "--format", "json", "src/worker.cpp", "--no-cache"], repo)
+    expected = findings_json(out)
+    assert [f["code"] for f in expected] == ["LL201"]
+    run_cli(["check", "--format", "json", "."], repo)
+    scans = []
+    real = engine._scan
+    monkeypatch.setattr(engine, "_scan", lambda *a, **kw: scans.append(1) or real(*a, **kw))
+    code, out, _ = run_cli(["check", "--format", "json", "src/worker.cpp"], repo)
+    assert findings_json(out) == expected and code == 1
+    assert scans == []  # nothing analysed, no rule run
+    # A changed file is a new scan.
+    (repo / "other.cpp").write_text("int x;\n")
+    code, out, _ = run_cli(["check", "--format", "json", "src/worker.cpp"], repo)
+    assert findings_json(out) == expected and scans == [1]
