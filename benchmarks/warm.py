@@ -8,6 +8,8 @@ never written). Timed, each a fresh process, wall clock and CPU (workers include
 
 - cold: `lifelint check --no-cache .`
 - warm: `check .` again over an unchanged tree (the cache filled by a first cached run)
+- context check, tree unchanged: `check EDIT` right after (the repository is the context: the
+  pre-commit hook's run; the whole-scan cache entry of `check .` serves it)
 - warm after an edit: a comment appended to the --edit file, `check .`
 - context check after an edit: another comment appended, `check EDIT` (what the pre-commit hook
   runs: the repository is the context)
@@ -187,6 +189,7 @@ def main() -> None:
         log("first cached run (fills the cache)")
         res["cold, filling the cache"] = timed([*cached, "."], tree)
         res["warm, nothing changed"] = timed([*cached, "."], tree)
+        res["context check, tree unchanged (check EDIT)"] = timed([*cached, args.edit], tree)
         with edit.open("a") as fh:
             fh.write("\n// touched\n")
         res["warm after editing one file (check .)"] = timed([*cached, "."], tree)
