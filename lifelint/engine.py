@@ -565,6 +565,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
             result.lines_scanned += facts.line_count
             result.scanned[facts.path] = facts.line_count
 
+    _apply_project_lock_effects(disc.files, analysed, settings, texts)
     rule_classes = [r for r in all_rules() if opts.enabled is None or r.code in opts.enabled]
     rules = [r(settings) for r in rule_classes]
     by_code = {r.code: r for r in rule_classes}
@@ -662,6 +663,22 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
                 result.unused_suppressions.append((to_location(facts.path, s.span, lines_of(facts.path)), why))
     result.diagnostics.sort(key=lambda d: (d.path, d.kind))
     return result
+
+
+def _apply_project_lock_effects(files, analysed, settings, texts) -> None:
+    """Guards, lock macros and acquire/release helpers one file defines and another uses
+    (lifelint.facts.cpp_lock_effects.apply_project_effects): re-read the users' lock facts."""
+    from lifelint.facts.cpp_lock_effects import apply_project_effects
+    from lifelint.source import read_source
+
+    def read(src: SourcePath) -> bytes | None:
+        if texts and src.display in texts:
+            return texts[src.display]
+        return read_source(src.path, src.display, settings.max_file_size)[0]
+
+    items = [(src, facts) for src, (facts, _d) in zip(files, analysed) if facts is not None and facts.cpp is not None]
+    if items:
+        apply_project_effects(items, settings, read)
 
 
 def check_in_memory(opts: ScanOptions, files: list[SourcePath], analysed: list, only: set[str],

@@ -81,7 +81,9 @@ A lone counter read for statistics can become a `std::atomic`.
   a loop unlocked or a `continue` that skipped the relock counts as unlocked, and the message
   names the release that reaches it. The flow is path-insensitive (branches on the same
   condition are not correlated). Lock helpers (`enter()` / `leave()`), RAII classes and lock
-  macros are learned from definitions in the same file only.
+  macros are learned from their definitions, in any file of the scan (a header declares, a .cpp
+  defines: lifelint.facts.cpp_lock_effects); a helper called on another object
+  (`db.enter()`) is not followed.
 - An unlocked access and a locked write of the same field in one method (a method racing with
   another run of itself: a fast path that skips the lock, a double-checked flag) is reported with
   both lines; the field must be guarded by the class's discipline as above.

@@ -1,6 +1,6 @@
 """## What it does
 Flags a mutex locked by hand (`m.lock()`, `pthread_mutex_lock(&m)`, `EnterCriticalSection`, a
-successful `try_lock()`, a call to a helper of the same file that returns holding it) where some way out of the function (a `return`, a `throw`, falling off
+successful `try_lock()`, a call to a helper of the project, in any file, that returns holding it) where some way out of the function (a `return`, a `throw`, falling off
 the end) still holds the lock while another way out has released it: the early exit that forgot
 its `unlock()`.
 
@@ -49,8 +49,9 @@ bool Journal::append(const Entry& e) {
 - The lock must be released somewhere on a path that took it (an `unlock()` reached with it held
   on every path): a callback that locks or unlocks depending on its argument (OpenSSL's
   `locking_callback(mode, ...)`) is not reported.
-- A callee that unlocks the mutex for the caller is seen only when it is defined in the same
-  file (lifelint.facts.cpp_lock_effects); a function with a `goto` is not examined.
+- A callee that unlocks the mutex for the caller is seen when its definition is in the scan (any
+  file: lifelint.facts.cpp_lock_effects) and it is called unqualified or on `this`; a function
+  with a `goto` is not examined.
 
 ## Measured precision
 Not measured yet (new in this round; opt-in).

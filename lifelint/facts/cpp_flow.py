@@ -1291,8 +1291,7 @@ def _function_node(root, fn):
     return n
 
 
-def extract(root, data: bytes, facts, out, settings=None) -> None:
-    """Attach a FunctionFlow to every Function in `out` (a CppFacts)."""
+def _file_context(out):
     fields_by_class: dict[str, set[str]] = {}
     methods_by_class: dict[str, set[str]] = {}
     for k in out.classes:
@@ -1300,6 +1299,12 @@ def extract(root, data: bytes, facts, out, settings=None) -> None:
         fields_by_class[k.name].update(f.name for f in k.static_members)
         methods_by_class.setdefault(k.name, set()).update(m for m in k.method_decls if m != k.name and not m.startswith("~"))
     globals_ = {g.name for g in out.globals if g.kind in ("global", "static-member")}
+    return fields_by_class, methods_by_class, globals_
+
+
+def extract(root, data: bytes, facts, out, settings=None) -> None:
+    """Attach a FunctionFlow to every Function in `out` (a CppFacts)."""
+    fields_by_class, methods_by_class, globals_ = _file_context(out)
     lock_types = frozenset(t.split("::")[-1] for t in (getattr(settings, "lock_types", None) or []))
     for fn in out.functions:
         if fn.body is None:
@@ -1309,6 +1314,15 @@ def extract(root, data: bytes, facts, out, settings=None) -> None:
             continue
         _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
     _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_)
+
+
+def relearn_lock_effects(root, data: bytes, out, settings, project) -> bool:
+    """Apply lock effects defined in other files (`project`: see
+    lifelint.facts.cpp_lock_effects.apply_project_effects) to the functions of `out` that use
+    them; True when a function's locks changed."""
+    fields_by_class, methods_by_class, globals_ = _file_context(out)
+    lock_types = frozenset(t.split("::")[-1] for t in (getattr(settings, "lock_types", None) or []))
+    return _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_, project)
 
 
 def _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types) -> None:
@@ -1323,39 +1337,62 @@ def _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_type
         fn.flow = None
 
 
-def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, methods_by_class, globals_) -> None:
-    """Guards and lock helpers defined in this file (lifelint.facts.cpp_lock_effects): re-read the
-    locks of the functions that use them."""
+def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, methods_by_class, globals_,
+                        project=None) -> bool:
+    """Guards and lock helpers defined in this file (lifelint.facts.cpp_lock_effects), and with
+    `project` those other files define: re-read the locks of the functions that use them. Stores
+    the file's own effects in `out.extra["lock_effects"]` (on the first pass); True when some
+    function's locks changed."""
     from lifelint.facts import cpp_lock_effects as fx
     from lifelint.facts.cpp_locks import GUARD_TYPES, extract_locks
 
-    learned = fx.guard_classes(out.functions)
-    macros = fx.effect_macros(root, GUARD_TYPES | lock_types | frozenset(learned)) if b"#define" in data else {}
+    own_guards = fx.guard_classes(out.functions)
+    own_macros = fx.effect_macros(root, GUARD_TYPES | lock_types | frozenset(own_guards)) if b"#define" in data else {}
+    learned, macros = set(own_guards), dict(own_macros)
+    fresh: list[bytes] = []
+    if project is not None:
+        fresh = [n.encode() for n in (*(project["guards"] - learned), *(k for k in project["macros"] if k not in macros))]
+        learned |= project["guards"]
+        for k, v in project["macros"].items():
+            macros.setdefault(k, v)
+    changed = False
     if learned or macros:
-        names = [n.encode() for n in (*learned, *macros)]
+        # On the first pass every user of the file's own guards; on the project pass, only the
+        # functions that use a guard from another file.
+        names = fresh if project is not None else [n.encode() for n in (*learned, *macros)]
         extra = sorted(lock_types | frozenset(learned))
         for fn in out.functions:
-            if fn.body is None or fn.flow is None or not any(n in data[fn.body.start_byte:fn.body.end_byte] for n in names):
+            if not names or fn.body is None or fn.flow is None or not any(n in data[fn.body.start_byte:fn.body.end_byte] for n in names):
                 continue
             node = _function_node(root, fn)
             if node is None:
                 continue
             fn.locks = extract_locks(node, extra, macros)
             _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
+            changed = True
     # Acquire / release helpers, one level per round.
+    sums: dict = {}
     for _round in range(3):
         sums = fx.summaries(out.functions)
+        if project is not None:
+            for k, v in project["helpers"].items():
+                sums.setdefault(k, v)
         if not sums:
-            return
-        changed = False
+            break
+        round_changed = False
         for fn in out.functions:
             if fn.flow is None:
                 continue
             eff = fx.helper_ops(fn, sums)
-            if eff and fx.add_helper_holders(fn, eff, out.functions):
+            if eff and fx.add_helper_holders(fn, eff):
                 node = _function_node(root, fn)
                 if node is not None:
                     assign_locks(fn, node, fn.flow)
-                    changed = True
-        if not changed:
-            return
+                    round_changed = changed = True
+        if not round_changed:
+            break
+    if project is None:
+        mine = {"guards": sorted(own_guards), "macros": own_macros, "helpers": fx.summaries(out.functions)}
+        if mine["guards"] or mine["macros"] or mine["helpers"]:
+            out.extra["lock_effects"] = mine
+    return changed

@@ -11,8 +11,11 @@
   parameters (`#define MUTEX_LOCK(m) std::lock_guard<std::mutex> _g(m)`) is a guard; one that
   calls `lock()` / `unlock()` (or a C lock function) on a parameter takes / releases it.
 
-Only definitions in the same file are seen (the per-file facts are cached file by file);
-configuration (`cpp.lock-types`) names guards defined elsewhere.
+Each file's facts keep what it defines (`CppFacts.extra["lock_effects"]`: guard class names,
+lock macros, helper summaries; plain data, cached with the file). Before the rules run,
+`apply_project_effects` merges them across the project and re-reads, in the files that use a
+guard, macro or helper defined in another file (a header declares, a .cpp defines), the
+functions that use it. Configuration (`cpp.lock-types`) names guards defined outside the scan.
 """
 
 from __future__ import annotations
@@ -75,15 +78,29 @@ _C_CALL = re.compile(r"\b(pthread_mutex_lock|pthread_mutex_unlock|EnterCriticalS
                      r"\s*\(\s*&?\s*\(?\s*([A-Za-z_]\w*)\s*\)?\s*\)")
 
 
+_SCOPES = frozenset({"namespace_definition", "declaration_list", "linkage_specification", "preproc_if", "preproc_ifdef",
+                     "preproc_else", "preproc_elif", "preproc_elifdef"})
+
+
+def _macro_defs(root):
+    """Function-like `#define`s at namespace scope (inside namespaces, `extern "C"` and `#if`
+    blocks too; not inside classes or functions)."""
+    stack = list(reversed(root.children))
+    while stack:
+        n = stack.pop()
+        if n.type == "preproc_function_def":
+            yield n
+        elif n.type in _SCOPES:
+            stack.extend(reversed(n.children))
+
+
 def effect_macros(root, guard_types: frozenset[str]) -> dict[str, tuple[str, int]]:
     """{macro name: ("guard" | "acq" | "rel", index of the mutex parameter)} for the file's
     function-like macros that declare a guard over a parameter or lock / unlock one."""
     from lifelint.facts.cpp_locks import _GUARD_NAMED
 
     out: dict[str, tuple[str, int]] = {}
-    for n in root.children:
-        if n.type != "preproc_function_def":
-            continue
+    for n in _macro_defs(root):
         name = text(n.child_by_field_name("name"))
         params = n.child_by_field_name("parameters")
         value = n.child_by_field_name("value")
@@ -112,8 +129,10 @@ def effect_macros(root, guard_types: frozenset[str]) -> dict[str, tuple[str, int
     return out
 
 
-def summaries(functions) -> dict[tuple[str | None, str], list[tuple[str, int]]]:
-    """{(class or None, name): [(mutex, +1 acquires / -1 releases)]} from each function's lock flow."""
+def summaries(functions) -> dict[tuple[str | None, str], list[tuple[str, int, int | None]]]:
+    """{(class or None, name): [(mutex, +1 acquires / -1 releases, index of the parameter that is
+    the mutex or None)]} from each function's lock flow. Plain data: stored in the file's facts
+    and merged across files (apply_project_effects)."""
     out: dict = {}
     for fn in functions:
         flow = fn.flow
@@ -131,10 +150,12 @@ def summaries(functions) -> dict[tuple[str | None, str], list[tuple[str, int]]]:
                 continue
             bit = 1 << hi
             entry = any(op[0] == "entry" for op in h.ops)
+            pnames = [p.name for p in fn.params]
+            pi = pnames.index(h.mutexes[0]) if h.mutexes[0] in pnames else None
             if not entry and all(m & bit for _k, _s, m, _y in exits):
-                effects.append((h.mutexes[0], 1))
+                effects.append((h.mutexes[0], 1, pi))
             elif entry and not any(y & bit for _k, _s, _m, y in exits):
-                effects.append((h.mutexes[0], -1))
+                effects.append((h.mutexes[0], -1, pi))
         if effects:
             cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
             out.setdefault((cls, fn.name), effects)
@@ -163,28 +184,17 @@ def helper_ops(fn, sums) -> list[tuple[str, int, object]]:
             continue
         if key[1] == fn.name and key[0] == cls:
             continue  # recursion
-        for mutex, delta in sums[key]:
-            out.append((mutex, delta, c, key))
+        for mutex, delta, pi in sums[key]:
+            out.append((mutex, delta, pi, c))
     return out
 
 
-def param_index(functions, key, mutex: str) -> int | None:
-    """Position of `mutex` among the parameters of the helper `key`, when it is one."""
-    for fn in functions:
-        cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
-        if (cls, fn.name) == key:
-            names = [p.name for p in fn.params]
-            return names.index(mutex) if mutex in names else None
-    return None
-
-
-def add_helper_holders(fn, effects, functions) -> bool:
+def add_helper_holders(fn, effects) -> bool:
     """Add the helpers' lock effects to `fn.locks`; True when something was added."""
     from lifelint.facts.cpp_locks import LockHolder, normalise_mutex
 
     added = False
-    for mutex, delta, c, key in effects:
-        pi = param_index(functions, key, mutex)
+    for mutex, delta, pi, c in effects:
         if pi is not None:
             if pi >= len(c.args):
                 continue
@@ -207,3 +217,88 @@ def add_helper_holders(fn, effects, functions) -> bool:
                 h.ops.append(("entry", h.span))
         fn.locks.sort(key=lambda h: h.span.start_byte)
     return added
+
+
+def project_effects(facts_list) -> dict:
+    """The lock effects every file defines, merged: {"guards": set, "macros": {name: (kind, i)},
+    "helpers": {(class or None, name): [(mutex, delta, param index)]}}. A helper defined with
+    different effects in two files (per-platform copies) is dropped."""
+    guards: set[str] = set()
+    macros: dict = {}
+    helpers: dict = {}
+    clash: set = set()
+    for f in facts_list:
+        eff = f.cpp.extra.get("lock_effects") if f.cpp is not None else None
+        if not eff:
+            continue
+        guards.update(eff["guards"])
+        for k, v in eff["macros"].items():
+            macros.setdefault(k, v)
+        for k, v in eff["helpers"].items():
+            if k in helpers and helpers[k] != v:
+                clash.add(k)
+            helpers.setdefault(k, v)
+    for k in clash:
+        helpers.pop(k, None)
+    return {"guards": guards, "macros": macros, "helpers": helpers}
+
+
+def _uses_foreign(cpp, project) -> bool:
+    """Does a function of this file use a guard type, lock macro or helper some other file defines?"""
+    eff = cpp.extra.get("lock_effects") or {}
+    guards = project["guards"] - set(eff.get("guards", ()))
+    macros = {k for k in project["macros"] if k not in eff.get("macros", {})}
+    own = eff.get("helpers", {})
+    helper_names = {name for (cls, name) in project["helpers"] if (cls, name) not in own}
+    if not (guards or macros or helper_names):
+        return False
+    for fn in cpp.functions:
+        flow = fn.flow
+        if flow is None:
+            continue
+        for c in flow.calls:
+            if c.name in macros or c.name in helper_names or c.name in guards:
+                return True
+        if guards:
+            for d in flow.decls:
+                t = d.type
+                if any(g in t for g in guards) and d.type.split("<")[0].replace("const", "").strip(" &*").split("::")[-1] in guards:
+                    return True
+    return False
+
+
+def apply_project_effects(items, settings, read) -> int:
+    """Re-read the lock facts of functions that use another file's guard, lock macro or
+    acquire/release helper. `items`: (SourcePath, FileFacts) pairs; `read(src)`: the file's bytes
+    (None when unreadable). Returns how many files changed. A file is re-parsed only when it uses
+    such an effect; deep-mode (libclang) files are left as they are."""
+    from lifelint.facts.cpp_flow import relearn_lock_effects
+    from lifelint.parsing import parse
+
+    facts_list = [f for _s, f in items if f is not None]
+    project = project_effects(facts_list)
+    if not (project["guards"] or project["macros"] or project["helpers"]):
+        return 0
+    key = (tuple(sorted(project["guards"])), tuple(sorted(project["macros"])), tuple(sorted(map(str, project["helpers"]))))
+    changed = 0
+    for src, f in items:
+        if f is None or f.cpp is None or f.cpp.extra.get("lock_effects_applied") == key:
+            continue
+        if settings.cpp.deep_on() and src.flags is not None:
+            continue
+        if not _uses_foreign(f.cpp, project):
+            continue
+        f.cpp.extra["lock_effects_applied"] = key
+        try:
+            data = read(src)
+            if data is None:
+                continue
+            from lifelint.engine import _file_settings
+
+            fs = _file_settings(src, settings)
+            tree = parse(src.language, data, fs.cpp)
+            if relearn_lock_effects(tree.root_node, data, f.cpp, fs.cpp, project):
+                changed += 1
+        except (RecursionError, ValueError, OSError):
+            continue  # a file that cannot be read again keeps its own facts
+    return changed
