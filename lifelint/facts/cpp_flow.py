@@ -1347,6 +1347,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
     from lifelint.facts.cpp_locks import GUARD_TYPES, extract_locks
 
     own_guards = fx.guard_classes(out.functions)
+    own_guards |= fx.guard_aliases(out.aliases, GUARD_TYPES | lock_types | own_guards)
     own_macros = fx.effect_macros(root, GUARD_TYPES | lock_types | frozenset(own_guards)) if b"#define" in data else {}
     learned, macros = set(own_guards), dict(own_macros)
     fresh: list[bytes] = []
@@ -1392,7 +1393,10 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
         if not round_changed:
             break
     if project is None:
-        mine = {"guards": sorted(own_guards), "macros": own_macros, "helpers": fx.summaries(out.functions)}
+        # A `static` free function is this file's own: other files' calls of that name are not it.
+        private = {fn.name for fn in out.functions if fn.is_static and not fn.class_name}
+        helpers = {k: v for k, v in fx.summaries(out.functions).items() if not (k[0] is None and k[1] in private)}
+        mine = {"guards": sorted(own_guards), "macros": own_macros, "helpers": helpers}
         if mine["guards"] or mine["macros"] or mine["helpers"]:
             out.extra["lock_effects"] = mine
     return changed

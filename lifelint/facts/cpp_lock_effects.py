@@ -72,6 +72,17 @@ def guard_classes(functions) -> set[str]:
     return {k for k, v in ctor_locks.items() if v & dtor_unlocks.get(k, set())}
 
 
+def guard_aliases(aliases: dict, guard_types) -> set[str]:
+    """`typedef scoped_lock<critical_section_t> scoped_critical_section_t;`,
+    `using Guard = std::lock_guard<std::mutex>;`: names that stand for a guard type."""
+    out: set[str] = set()
+    for name, target in aliases.items():
+        base = target.split("<", 1)[0].replace("typename", "").replace(" ", "").split("::")[-1]
+        if base in guard_types and name != base:
+            out.add(name)
+    return out
+
+
 _GUARD_DECL = re.compile(r"\b(?:[A-Za-z_][\w:]*::)?([A-Za-z_]\w*)\s*(?:<[^;{}]*>)?\s+[A-Za-z_][\w#]*\s*[({]\s*([^;{}()]*?)\s*[)}]")
 _MEMBER_CALL = re.compile(r"\(?\s*([A-Za-z_]\w*)\s*\)?\s*(?:\.|->)\s*(lock|unlock|Lock|Unlock|lock_shared|unlock_shared)\s*\(\s*\)")
 _C_CALL = re.compile(r"\b(pthread_mutex_lock|pthread_mutex_unlock|EnterCriticalSection|LeaveCriticalSection|mtx_lock|mtx_unlock)"
@@ -223,11 +234,16 @@ def project_effects(facts_list) -> dict:
     """The lock effects every file defines, merged: {"guards": set, "macros": {name: (kind, i)},
     "helpers": {(class or None, name): [(mutex, delta, param index)]}}. A helper defined with
     different effects in two files (per-platform copies) is dropped."""
+    from lifelint.facts.cpp_locks import GUARD_TYPES
+
     guards: set[str] = set()
     macros: dict = {}
     helpers: dict = {}
     clash: set = set()
+    aliases: dict = {}
     for f in facts_list:
+        if f.cpp is not None:
+            aliases.update(f.cpp.aliases)
         eff = f.cpp.extra.get("lock_effects") if f.cpp is not None else None
         if not eff:
             continue
@@ -240,6 +256,10 @@ def project_effects(facts_list) -> dict:
             helpers.setdefault(k, v)
     for k in clash:
         helpers.pop(k, None)
+    # Aliases of guard types, the project's own guards included (a typedef of a class another file
+    # defines), as far as two levels of aliases.
+    for _ in range(2):
+        guards |= guard_aliases(aliases, GUARD_TYPES | guards)
     return {"guards": guards, "macros": macros, "helpers": helpers}
 
 

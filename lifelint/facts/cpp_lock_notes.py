@@ -37,7 +37,7 @@ _HOLD_COMMENTS = tuple(re.compile(p, re.IGNORECASE) for p in (
     rb"(?:requires|assumes|expects)\s+(?:that\s+)?" + _WHO + rb"\s+(?:is\s+|to\s+be\s+|be\s+)?(?:already\s+)?" + _HELD,
     rb"" + _WHO + rb"\s+(?:must|should|is\s+expected\s+to|has\s+to)\s+(?:already\s+)?be\s+" + _HELD,
 ))
-_HINT = re.compile(rb"(?i)\b(?:held|hold|holds|holding|locked)\b")
+_HINT = re.compile(rb"(?i)\b(?:held|hold|holds|holding|locked|under)\b")
 _REQUIRES_ANNOTATION = re.compile(
     rb"\b(?:[A-Z]+_)?(?:EXCLUSIVE_LOCKS_REQUIRED|SHARED_LOCKS_REQUIRED|LOCKS_REQUIRED|REQUIRES_SHARED|REQUIRES)\s*\(([^()]*)\)")
 # Words a "name" capture may catch that are not lock names.
