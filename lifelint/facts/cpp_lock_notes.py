@@ -91,7 +91,10 @@ def _method_of(node):
     return cname.text.decode("utf-8", "replace").split("<")[0].split("::")[-1], _name_parts(d.name_node)[0]
 
 
-def _record(out, node, names, how) -> None:
+_NAME_BEFORE = re.compile(rb"([A-Za-z_~]\w*)\s*\((?:[^()]|\([^()]*\))*\)(?:\s*(?:const|volatile|noexcept|override|final|&&|&))*\s*$")
+
+
+def _record(out, node, names, how, name_before: bytes | None = None) -> None:
     if node.type == "template_declaration":
         inner = next((c for c in node.named_children if c.type in _DECLS), None)
         if inner is None:
@@ -102,7 +105,14 @@ def _record(out, node, names, how) -> None:
         return
     m = _method_of(node)
     if m is not None:
-        out["decl"].extend((m[0], m[1], n, how) for n in names)
+        meth = m[1]
+        if name_before is not None:
+            # `void f() REQUIRES(mu_);` may parse as a function named REQUIRES: the name is the
+            # one whose parameter list comes right before the annotation.
+            g = _NAME_BEFORE.search(name_before)
+            if g is not None:
+                meth = g.group(1).decode("utf-8", "replace")
+        out["decl"].extend((m[0], meth, n, how) for n in names)
 
 
 def extract(root, data: bytes, cpp) -> None:
@@ -141,6 +151,6 @@ def extract(root, data: bytes, cpp) -> None:
             if n is None or n.type not in ("field_declaration", "declaration", "template_declaration"):
                 continue  # a definition's own signature: Function.requires_locks
             names = [a.strip().decode("utf-8", "replace") for a in m.group(1).split(b",") if a.strip()]
-            _record(out, n, [x for x in names if not x.startswith("!")], "annotation")
+            _record(out, n, [x for x in names if not x.startswith("!")], "annotation", data[n.start_byte:m.start()])
     if out["fn"] or out["decl"]:
         cpp.extra["caller_locks"] = out
