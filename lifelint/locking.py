@@ -862,7 +862,8 @@ def _entry_step(fl: FnLocks) -> bool:
             continue  # a constructor / destructor calls it before / after the object is shared
         held = set(cs.held)
         if cs.runs_now:
-            held |= caller.entry
+            # what the caller's callers hold, and what its annotations / comments say they hold
+            held |= caller.entry | caller.annotated
             flow = caller.fn.flow
             lam = cs.lambda_index
             while lam is not None and lam not in caller.runs_later:
