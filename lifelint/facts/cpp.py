@@ -638,7 +638,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     from lifelint.facts import cpp_atomics, cpp_flow, cpp_lock_notes
 
     _thread_safety_annotations(out.functions, data)
-    cpp_lock_notes.extract(root, data, out)
+    cpp_lock_notes.extract(root, data, out, facts.comments)
     _mark_exported(out.functions, root, data, facts.path)
     cpp_flow.extract(root, data, facts, out, settings)
     cpp_atomics.extract(root, data, facts, out)

@@ -256,10 +256,13 @@ def project_effects(facts_list) -> dict:
             helpers.setdefault(k, v)
     for k in clash:
         helpers.pop(k, None)
+    for k in [k for k in helpers if k[1] in _LOCK_NAMES or k[1] in _UNLOCK_NAMES]:
+        del helpers[k]  # a project's own `pthread_mutex_lock` shim: a lock call everywhere already
     # Aliases of guard types, the project's own guards included (a typedef of a class another file
-    # defines), as far as two levels of aliases.
+    # defines), as far as two levels of aliases. Names every file knows already are left out.
     for _ in range(2):
         guards |= guard_aliases(aliases, GUARD_TYPES | guards)
+    guards -= GUARD_TYPES
     return {"guards": guards, "macros": macros, "helpers": helpers}
 
 
@@ -269,20 +272,25 @@ def _uses_foreign(cpp, project) -> bool:
     guards = project["guards"] - set(eff.get("guards", ()))
     macros = {k for k in project["macros"] if k not in eff.get("macros", {})}
     own = eff.get("helpers", {})
-    helper_names = {name for (cls, name) in project["helpers"] if (cls, name) not in own}
+    helpers = {k for k in project["helpers"] if k not in own}
+    helper_names = {name for _cls, name in helpers}
     if not (guards or macros or helper_names):
         return False
     for fn in cpp.functions:
         flow = fn.flow
         if flow is None:
             continue
+        cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
         for c in flow.calls:
-            if c.name in macros or c.name in helper_names or c.name in guards:
+            if c.name in macros:
+                return True
+            # the calls helper_ops links: unqualified or on `this`, to the caller's class or a free function
+            if c.name in helper_names and c.receiver in (None, "this") and ((cls, c.name) in helpers or (None, c.name) in helpers):
                 return True
         if guards:
             for d in flow.decls:
-                t = d.type
-                if any(g in t for g in guards) and d.type.split("<")[0].replace("const", "").strip(" &*").split("::")[-1] in guards:
+                base = d.type.split("<", 1)[0].replace("const ", "").replace("volatile ", "").strip(" &*").split("::")[-1]
+                if base in guards:
                     return True
     return False
 

@@ -38,6 +38,7 @@ _HOLD_COMMENTS = tuple(re.compile(p, re.IGNORECASE) for p in (
     rb"" + _WHO + rb"\s+(?:must|should|is\s+expected\s+to|has\s+to)\s+(?:already\s+)?be\s+" + _HELD,
 ))
 _HINT = re.compile(rb"(?i)\b(?:held|hold|holds|holding|locked|under)\b")
+_HINT_STR = re.compile(r"(?i)\b(?:held|hold|holds|holding|locked|under)\b")
 _REQUIRES_ANNOTATION = re.compile(
     rb"\b(?:[A-Z]+_)?(?:EXCLUSIVE_LOCKS_REQUIRED|SHARED_LOCKS_REQUIRED|LOCKS_REQUIRED|REQUIRES_SHARED|REQUIRES)\s*\(([^()]*)\)")
 # Words a "name" capture may catch that are not lock names.
@@ -115,19 +116,17 @@ def _record(out, node, names, how, name_before: bytes | None = None) -> None:
         out["decl"].extend((m[0], meth, n, how) for n in names)
 
 
-def extract(root, data: bytes, cpp) -> None:
-    """Fill `cpp.extra["caller_locks"]` (see the module doc); nothing when the file says nothing."""
+def extract(root, data: bytes, cpp, comments=None) -> None:
+    """Fill `cpp.extra["caller_locks"]` (see the module doc); nothing when the file says nothing.
+    `comments`: the file's comments (FileFacts.comments), so that only those are searched."""
     has_ann = b"REQUIRE" in data
     if not has_ann and _HINT.search(data) is None:
         return
     out: dict = {"fn": {}, "decl": []}
-    seen: set[int] = set()
-    for h in _HINT.finditer(data):
-        n = root.descendant_for_byte_range(h.start(), h.start())
-        if n is None or n.type != "comment" or n.start_byte in seen:
+    for c in comments or ():
+        if _HINT_STR.search(c.text) is None:
             continue
-        seen.add(n.start_byte)
-        body = data[n.start_byte:n.end_byte]
+        body = c.text.encode("utf-8", "replace")
         names = []
         for rx in _HOLD_COMMENTS:
             for m in rx.finditer(body):
@@ -138,6 +137,9 @@ def extract(root, data: bytes, cpp) -> None:
                 if name.lower() not in _NOT_NAMES and name not in names:
                     names.append(name)
         if not names:
+            continue
+        n = root.descendant_for_byte_range(c.span.start_byte, c.span.end_byte)
+        if n is None or n.type != "comment":
             continue
         target = _decl_after(n)
         if target is not None:
