@@ -31,6 +31,9 @@ _UNLOCK_NAMES = frozenset({"unlock", "Unlock", "unlock_shared", "WriterUnlock", 
                            "uv_mutex_unlock", "g_mutex_unlock"})
 
 
+_C_LOCK_PREFIXES = ("pthread", "Enter", "Leave", "Acquire", "Release", "mtx", "uv_", "g_mutex")
+
+
 def _norm(expr: str) -> str:
     from lifelint.facts.cpp_locks import normalise_mutex
 
@@ -45,8 +48,7 @@ def _lock_target(c) -> tuple[str, int] | None:
         delta = 1 if c.name in _LOCK_NAMES else -1
         if c.receiver is not None and not c.args:
             return _norm(c.receiver), delta
-        if c.receiver is None and len(c.args) == 1 and c.name.startswith(("pthread", "Enter", "Leave", "Acquire", "Release",
-                                                                          "mtx", "uv_", "g_mutex")):
+        if c.receiver is None and len(c.args) == 1 and c.name.startswith(_C_LOCK_PREFIXES):
             return _norm(c.args[0]), delta
     return None
 
@@ -256,7 +258,7 @@ def project_effects(facts_list) -> dict:
             helpers.setdefault(k, v)
     for k in clash:
         helpers.pop(k, None)
-    for k in [k for k in helpers if k[1] in _LOCK_NAMES or k[1] in _UNLOCK_NAMES]:
+    for k in [k for k in helpers if k[0] is None and k[1] in _LOCK_NAMES | _UNLOCK_NAMES and k[1].startswith(_C_LOCK_PREFIXES)]:
         del helpers[k]  # a project's own `pthread_mutex_lock` shim: a lock call everywhere already
     # Aliases of guard types, the project's own guards included (a typedef of a class another file
     # defines), as far as two levels of aliases. Names every file knows already are left out.
