@@ -225,15 +225,26 @@ def resolve(P: RustProject, ev) -> list:
     return P.flows_by_name.get(name, [])
 
 
-def struct_is_concurrent(P: RustProject, name: str) -> tuple[bool, str]:
-    """Does type `name` carry shared-state machinery or an `unsafe impl Send/Sync`?"""
+def struct_is_concurrent(P: RustProject, name: str, depth: int = 2, _seen=None) -> tuple[bool, str]:
+    """Does type `name` carry shared-state machinery or an `unsafe impl Send/Sync`, in its own
+    fields or (up to `depth` levels) in the fields of project structs it holds by value or box
+    (`counters: Counters` whose `hits: AtomicU64`)?"""
     for _, im in P.impls.get(name, ()):
         if im.is_unsafe and im.trait in ("Sync", "Send"):
             return True, f"`unsafe impl {im.trait} for {name}`"
+    seen = _seen if _seen is not None else {name}
+    nested = []
     for _, st in P.structs.get(name, ()):
         for fname, ftype in st.fields:
             if any(m in ftype for m in CONCURRENT_MARKERS):
                 return True, f"field `{fname}: {ftype}`"
+            if depth > 1 and "*" not in ftype and "&" not in ftype:  # pointers and borrows do not own
+                nested.extend((fname, t) for t in IDENT.findall(ftype) if t in P.structs and t not in seen)
+    for fname, t in nested:
+        seen.add(t)
+        ok, why = struct_is_concurrent(P, t, depth - 1, seen)
+        if ok:
+            return True, f"field `{fname}` holds `{t}`, with {why}"
     return False, ""
 
 

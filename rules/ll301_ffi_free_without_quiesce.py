@@ -66,16 +66,75 @@ pub unsafe extern "C" fn node_free(h: *mut Node) {
 
 from __future__ import annotations
 
+import re
+
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 from lifelint.rust_checks import (
-    base_ident, callees_in, is_whole_pointer, name_words, pointee, project, resolve, returned_as_is, root_of,
+    IDENT, base_ident, callees_in, is_whole_pointer, name_words, pointee, project, resolve, returned_as_is, root_of,
     struct_is_concurrent, summary,
 )
 
 TEARDOWN = ("from_raw", "md_take", "md_drop", "drop_in_place")
 FREE_NAME_WORDS = frozenset({"free", "destroy", "release", "close", "dispose", "delete", "drop", "destruct",
                              "finalize", "finalise", "shutdown", "teardown", "dealloc", "deinit", "fini", "unref"})
+
+
+_OPAQUE_FIELD = re.compile(r"^(?:\[u8;0\]|\[u8; 0\]|\(\)|(?:[\w:]*::)?PhantomData<.*>|(?:[\w:]*::)?PhantomPinned)$")
+
+
+def _is_opaque(P, ty: str) -> bool:
+    """`c_void`, or a project struct C sees only by address (no fields, or only zero-sized ones:
+    `_private: [u8; 0]`, `PhantomData`)."""
+    if ty == "c_void":
+        return True
+    got = P.structs.get(ty)
+    return bool(got) and all(_OPAQUE_FIELD.match(ft.strip()) for _, st in got for _, ft in st.fields)
+
+
+def _cast_target(flow, pname: str, texts=None) -> str:
+    """The type an opaque handle parameter is cast back to: `h as *mut Node`, `h.cast::<Node>()`."""
+    pat = re.compile(rf"(?<![\w.]){re.escape(pname)}(?: as\*(?:const|mut) |\.cast(?:_mut|_const)?::<)([A-Za-z_][\w:]*)")
+    if texts is None:
+        texts = [lc.value_text for lc in flow.locals if lc.value_text]
+        texts += [e.recv for e in flow.events if e.recv] + [a for e in flow.events for a in e.args]
+    for t in texts:
+        m = pat.search(t)
+        if m:
+            return m.group(1).rsplit("::", 1)[-1]
+    return ""
+
+
+def _handle_params(P, flow, fn) -> dict:
+    """Raw-pointer parameters and the handle type each stands for: the pointee, or, for a
+    `*mut c_void` / opaque pointee, the type the function casts it back to."""
+    out = {}
+    for p in fn.params:
+        if not (p.is_raw_pointer and p.name):
+            continue
+        ty = pointee(p.type)
+        if ty and _is_opaque(P, ty):
+            ty = _cast_target(flow, p.name)
+        if ty:
+            out[p.name] = ty
+    return out
+
+
+def _count_taken_at(flow, pname: str):
+    """`Arc::increment_strong_count(h)` on the handle parameter: the accessor's own count."""
+    for e in flow.events:
+        if e.kind == "call" and e.name.rsplit("::", 1)[-1] == "increment_strong_count" and \
+                flow.uses_in(pname, e.span.start_byte, e.span.end_byte):
+            return e
+    return None
+
+
+def _own_teardowns(flow, fn, pname: str, ty: str):
+    """Teardowns of the handle in an accessor, less the `Arc::from_raw(h)` that only gives back
+    the count the accessor took itself with `Arc::increment_strong_count(h)` just before."""
+    counted = _count_taken_at(flow, pname)
+    return [(e, r) for e, r in _teardowns(flow, fn, {pname: ty})
+            if not (counted is not None and e.kind == "from_raw" and e.owner == "Arc" and counted.start < e.start)]
 
 
 def _is_free_name(name: str) -> bool:
@@ -138,10 +197,10 @@ class FfiFreeWithoutQuiesce(Rule):
         for flow, fn in rust.flows_with_functions():
             if fn.abi is None:
                 continue
-            handle_params = {p.name: pointee(p.type) for p in fn.params if p.is_raw_pointer and p.name and pointee(p.type)}
+            handle_params = _handle_params(P, flow, fn)
             if not handle_params:
                 continue
-            tears = _teardowns(flow, fn, handle_params)
+            tears = [t for pn, ty in handle_params.items() for t in _own_teardowns(flow, fn, pn, ty)]
             if not tears:
                 continue
             drained_by = "this function" if summary(P, flow).drain else None
@@ -169,14 +228,19 @@ class FfiFreeWithoutQuiesce(Rule):
                 for of, ofn, oflow in P.extern_fns:
                     if oflow is flow:
                         continue
-                    for p in ofn.params:
-                        if p.is_raw_pointer and p.name and pointee(p.type) == ty and oflow.uses.get(p.name):
-                            if not _teardowns(oflow, ofn, {p.name: ty}):
-                                ops.append((of, ofn))
+                    for pn, pty in _handle_params(P, oflow, ofn).items():
+                        if pty == ty and oflow.uses.get(pn):
+                            if not _own_teardowns(oflow, ofn, pn, ty):
+                                ops.append((of, ofn, oflow, pn))
                             break
                 if not ops:
                     continue
                 reported.add(ty)
+                # `Arc::increment_strong_count(h)` first in every accessor: each call holds its own
+                # count once it gets there; what is left is the prologue before that line.
+                counted = [(of, ofn, _count_taken_at(oflow, pn)) for of, ofn, oflow, pn in ops]
+                per_call = e.kind == "from_raw" and e.owner == "Arc" and all(c is not None for _, _, c in counted)
+                ops = [(of, ofn) for of, ofn, _, _ in ops]
                 names = ", ".join(f"`{o.name}`" for _, o in ops[:3]) + (" ..." if len(ops) > 3 else "")
                 short = "::".join(e.name.split("::")[-2:])
                 how = {"from_raw": f"frees handle `{root}` with `{short}({e.args[0]})`",
@@ -201,6 +265,20 @@ class FfiFreeWithoutQuiesce(Rule):
                     fix = (f"Count in-flight calls with a guard, have `{fn.name}` flip a `freeing` flag with "
                            "`compare_exchange` and wait for the count to drain, then take the inner out of a "
                            "`ManuallyDrop` and leak the handle box.")
+                if per_call and not drained_by:
+                    first = counted[0]
+                    line = first[2].span.start_row + 1
+                    msg = f"`{fn.name}` drops handle `{root}`'s `Arc` while a call to {names} may not yet hold its own count."
+                    because = (f"{names} take their own count with `Arc::increment_strong_count` (`{first[1].name}` at line "
+                               f"{line}), which protects them from then on; but a call that has entered and not yet "
+                               f"reached that line can see `{fn.name}` drop the last count and then increment a freed "
+                               f"`{ty}` ({why}).")
+                    fix = ("Gate calls on an in-flight guard that `_free` drains first, or keep one count owned by the "
+                           "C side that only a drained `_free` gives up.")
+                    related = [Related(c.span, f"`{o.name}` takes its count here", None if of is facts else of.path)
+                               for of, o, c in counted[:3]]
+                    yield self.finding(e.span, msg, related, why=because, fix=fix)
+                    continue
                 related = [Related(ofn.name_span, f"`{ofn.name}` uses the same handle type", None if of is facts else of.path)
                            for of, ofn in ops[:3]]
                 yield self.finding(e.span, msg, related, why=because, fix=fix)
