@@ -5,14 +5,23 @@ like a free / destroy / release / close, `ManuallyDrop::take` / `ManuallyDrop::d
 `drop_in_place` / `Box::from_raw` on the handle's contents) when
 
 - other `extern "C"` functions take the same handle type (`*mut Handle` / `*const Handle`) and
-  use it, and
+  use it; a handle passed as `*mut c_void` or as an opaque type (a struct with no fields, or only
+  zero-sized ones such as `_private: [u8; 0]`) counts as the type each function casts it back
+  to (`h as *mut Node`, `h.cast::<Node>()`), and
 - the handle type is meant to be used from several threads (it has atomics, a `Mutex`, an
-  `Arc`, channels, a runtime ... in its fields, or an `unsafe impl Send/Sync`), and
+  `Arc`, channels, a runtime ... in its fields, or in the fields of a project struct it holds
+  one or two levels down, or an `unsafe impl Send/Sync`), and
 - nothing in the free function, or in a function it calls, waits for calls already in flight
   (no loop polling an atomic such as an in-flight counter, no `Condvar` wait), or the function
   frees the handle box itself: even after a drain, an op that has done `&*h` but not yet
   registered as in flight would run on freed memory, so the box must be leaked (seed 003,
   "the box must outlive `try_enter`'s `fetch_add`").
+
+Accessors that take their own count first (`Arc::increment_strong_count(h); let a =
+Arc::from_raw(h);`) are in-flight protection from that line on: their `from_raw` only gives
+back their own count. A free that drops the C side's `Arc` count is still reported, for the
+window that remains: a call that has entered but not yet reached `increment_strong_count` can
+see the last count dropped (the message names that line).
 
 ## Why is this bad?
 A C, Go (cgo), Python or Node caller can call `handle_free` on one thread while another thread
@@ -56,12 +65,18 @@ pub unsafe extern "C" fn node_free(h: *mut Node) {
 ```
 
 ## Known limits
+- The cast back from `*mut c_void` is read from the function's `let`s and call arguments
+  (`as *mut T`, `.cast::<T>()`); a cast through a helper function is not followed, and such a
+  handle is skipped.
 - Drain evidence is looked for in the free function and one level of calls (resolved by name
   across the project); a wait hidden deeper, or behind a trait object, is not seen and the
   rule reports.
 - Handle types defined outside the scanned files are skipped (their fields are unknown).
 - A C API whose documentation forbids calling `_free` concurrently with anything else is
   flagged anyway when the handle type is thread-safe; suppress with a reason.
+- The `c_void` / opaque-handle, nested-field and `Arc`-per-call shapes (issue 12 item 8) gave no
+  finding on the Rust tune half (rust-parking-lot, rust-openssl, rust-hyper, rust-gnome): no
+  FALSE there, and no measured TRUE yet either.
 """
 
 from __future__ import annotations
