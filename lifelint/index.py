@@ -96,5 +96,8 @@ class IndexCache:
             self.builds += 1
         return self._index
 
-    def clear(self) -> None:
+    def clear(self) -> bool:
+        """Drop the index; True when there was one."""
+        had = self._index is not None
         self._key = self._index = None
+        return had

@@ -116,6 +116,10 @@ class Workspace:
                     # A project's facts live as long as the workspace: out of the cyclic collector's
                     # sight, or every full collection (one per check or so) walks them all again.
                     # Facts hold no cycles: a file's replaced facts are still freed by refcount.
+                    # The index built on the old facts does (the lock index's call graph): it is
+                    # dropped and collected first, or freezing would keep it for good.
+                    if self._index.clear():
+                        gc.collect()
                     gc.freeze()
                 for (i, digest), res in zip(todo, fresh):
                     self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), res, digest)

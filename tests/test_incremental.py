@@ -176,3 +176,26 @@ def test_a_file_changed_on_disk_is_read_again(project):
     (root / "src/registry.cpp").write_text(UNLOCKED_CPP)  # changed by another program
     assert _check(ws, root, "src/registry.cpp") == _full_scan(tmp, {**files, "src/registry.cpp": UNLOCKED_CPP}, "src/registry.cpp")
     assert ws._index.builds == builds + 1
+
+
+def test_a_big_reload_collects_the_old_index_before_freezing_the_new_facts(project, monkeypatch):
+    """A project's facts are frozen out of the cyclic collector's sight once loaded; the index
+    built on the previous facts is cyclic (the lock index's call graph, the thread model), so it
+    must be collected before a reload freezes again, or each big reload (a branch switch) would
+    keep one index for good."""
+    import gc
+    import weakref
+
+    from lifelint import workspace
+
+    monkeypatch.setattr(workspace, "FREEZE_MIN_LINES", 0)  # these few files take the big-project path
+    tmp, root, files, ws = project
+    try:
+        ws.check(root / "src/registry.cpp")
+        old = weakref.ref(ws._index._index)
+        for name, text in files.items():  # every file changed on disk
+            (root / name).write_text(text + "// changed\n")
+        ws.check(root / "src/registry.cpp")
+        assert ws._index._index is not None and old() is None
+    finally:
+        gc.unfreeze()
