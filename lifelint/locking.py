@@ -73,9 +73,6 @@ _LOCKED_SUFFIX = re.compile(r"(?:[a-z0-9]Locked|_locked|_Locked)\Z")
 _QUALS = re.compile(r"\b(const|volatile|constexpr|static|inline|mutable|thread_local|extern|typename|struct|class|register)\b")
 
 
-fn_path_hint: dict[int, str] = {}
-
-
 def _stem(path: str) -> str:
     return path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
@@ -307,6 +304,10 @@ class _Builder:
         self.index = index
         self.classes: dict[str, list] = defaultdict(list)
         self.class_path: dict[int, str] = {}
+        # The file each prepared function is defined in (by id: Function objects are not hashable).
+        # Per index, not per module: a long-lived process (the editor server) builds many indexes,
+        # and a module-level map by id() would grow forever and outlive the objects it names.
+        self.fn_path: dict[int, str] = {}
         self.class_of_method: dict[int, object] = {}  # id(Function) -> Class, for methods defined in the class body
         for name, items in index.cpp_classes.items():
             short = name.split("<")[0]
@@ -424,7 +425,7 @@ class _Builder:
         def score(c):
             return (fn.name in c.method_decls or fn.is_ctor or fn.is_dtor,
                     c.qualname.endswith(qual),
-                    self.class_path.get(id(c)) is not None and _stem(self.class_path[id(c)]) == _stem(fn_path_hint.get(id(fn), "")))
+                    self.class_path.get(id(c)) is not None and _stem(self.class_path[id(c)]) == _stem(self.fn_path.get(id(fn), "")))
         return max(cands, key=score)
 
     def method_names(self, cls: str | None) -> set[str]:
@@ -542,7 +543,7 @@ class _Builder:
     # building one function ------------------------------------------------------------------
     def prepare(self, facts, fn) -> FnLocks:
         cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
-        fn_path_hint[id(fn)] = facts.path
+        self.fn_path[id(fn)] = facts.path
         klass = self.find_class(fn, cls)
         fl = FnLocks(facts, fn, cls, klass, self.fields_of(cls, klass) if cls else {})
         self.fns.append(fl)
