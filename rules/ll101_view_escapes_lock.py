@@ -10,7 +10,8 @@ obtained while a lock guard is held and then
 - returned (the lock is released as the function returns), including a getter that locks and
   returns a reference, pointer or view to the member it guards
   (`const T& load() const { std::lock_guard g(m); return m_load; }`),
-- or stored into a member that is also read without that lock.
+- or stored into a member that is also read without that lock (a read in a helper whose callers
+  all hold it, or whose comment or annotation says they do, is locked: lifelint.locking).
 
 All guards lifelint knows count: `std::lock_guard`, `std::unique_lock` (with `unlock()`),
 `std::scoped_lock`, `std::shared_lock`, boost and absl guards, a project's own guard classes

@@ -51,6 +51,9 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
 ## Known limits
 - Accesses are matched by name within the class's methods (and, for globals, any function);
   a flag written through a pointer or reference from outside the class is not seen.
+- "A lock every access holds" counts the locks a function's callers hold: every call site in the
+  scan holding it, `REQUIRES(mu)` on the definition or the declaration, a "called with mu held"
+  comment (lifelint.locking `LockingIndex.held`, the fact LL101 and LL203 ask too).
 - For stop-named flags, "shared across threads" is judged from the class's own fields and
   methods (and its bases when they are in the project), not from how objects are used; the
   poll and thread-model evidence follow code, not objects (two objects of one class count as one). A class that declares itself
