@@ -453,8 +453,8 @@ class _Builder:
         di = flow.decl_named(name, byte, scope) if flow is not None else None
         if di is not None:
             d = flow.decls[di]
-            if d.type.strip() in ("auto", "auto&", "const auto&", "auto const&", "auto&&") and d.init:
-                return None
+            if d.type.strip() in ("auto", "auto&", "const auto&", "auto const&", "auto&&", "auto*", "const auto*") and d.init:
+                return self.type_of_init(d.init)
             return d.type
         f = fl.fields.get(name)
         if f is not None:
@@ -462,6 +462,32 @@ class _Builder:
         g = self.globals.get(name)
         if g:
             return g[0][1].type
+        return None
+
+    def type_of_init(self, init: str) -> str | None:
+        """The type an `auto` local gets from its initialiser, when it says so without overload
+        resolution: `new T(..)`, `std::make_unique<T>(..)` / `make_shared<T>`, `T(..)` / `T{..}` of
+        a project class, or a call of `T::f(..)` whose only definitions return one type
+        (`auto& info = ThreadInfo::info(id)`)."""
+        e = init.strip().lstrip("=").strip()
+        m = re.match(r"new\s+((?:\w+::)*\w+)", e)
+        if m:
+            return m.group(1) + "*"
+        m = re.match(r"(?:std::)?(?:make_unique|make_shared)\s*<\s*((?:\w+::)*\w+)", e)
+        if m:
+            return m.group(1)
+        m = re.match(r"((?:\w+::)*\w+)\s*[({]", e)
+        if not m:
+            return None
+        callee = m.group(1)
+        if last_name(callee) in self.classes:
+            return callee
+        if "::" in callee:
+            owner, name = last_name(callee.rsplit("::", 1)[0]), callee.rsplit("::", 1)[1]
+            if owner in self.classes:
+                rets = {t.fn.return_type.replace("static", "").strip() for t in self.methods_named(owner, name)}
+                if len(rets) == 1:
+                    return next(iter(rets)) or None
         return None
 
     def receiver_class(self, fl: FnLocks, receiver: str, byte: int, scope: int) -> str | None:

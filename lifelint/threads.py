@@ -45,11 +45,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from lifelint.locking import class_of_type
 from lifelint.model import Span
 from lifelint.sinks import BINDERS, TRANSPARENT, call_is_async_sink
 
 # Kinds of root; "strong" ones are threads of their own for sure.
 STRONG = frozenset({"thread", "task", "signal", "exported"})
+# Kinds that are threads of their own (a signal handler runs on whichever thread it interrupts).
+THREADS = frozenset({"thread", "task", "exported"})
 
 # Free functions that start a thread running their function argument at this index.
 THREAD_START_ARG = {"pthread_create": 2, "_beginthreadex": 2, "_beginthread": 0, "CreateThread": 2,
@@ -94,6 +97,9 @@ def _terminates(fl) -> bool:
     return any(c.name in _ENDS_PROCESS and c.receiver is None and c.lambda_index is None for c in fl.fn.flow.calls)
 
 
+# Calls that end the process for sure (`raise` may return; a bare `terminate()` may be a method).
+_EXITS = frozenset({"abort", "_exit", "_Exit", "exit", "quick_exit", "ExitProcess", "TerminateProcess"})
+
 _MAKERS = frozenset({"make_unique", "make_shared", "allocate_shared", "make_intrusive"})
 _NOT_A_HANDLER = frozenset({"SIG_IGN", "SIG_DFL", "SIG_ERR", "nullptr", "NULL", "0"})
 _FN_REF = re.compile(r"^&?\s*((?:[A-Za-z_]\w*\s*::\s*)*)([A-Za-z_~]\w*)$")
@@ -110,6 +116,10 @@ class Root:
     multi: bool = False  # may run concurrently with itself
     group: str | None = None  # posted roots with one group run on one thread (one strand / loop)
     cls: str | None = None  # the class whose method creates it (a class that starts its own threads)
+    # (class, member) the thread object is stored in: a `std::thread` member must be joined or
+    # detached before it is assigned again, so two roots stored in one member run one after the
+    # other (a worker restarted by `stop(); m_thread = std::thread(..)`), not at the same time.
+    slot: tuple | None = None
 
     @property
     def strong(self) -> bool:
@@ -178,23 +188,29 @@ class ThreadModel:
             out |= self.entry_after.get(id(fl), frozenset())
         return frozenset(out)
 
-    def may_race(self, fa, la, ba, fb, lb, bb, skip_kinds=()):
+    def may_race(self, fa, la, ba, fb, lb, bb, skip_kinds=(), known_only=False):
         """Can code at (function, lambda, byte) a and b run at the same time on two threads?
         Returns (root of a, root of b) as evidence (None stands for code no root reaches), or
         None when they cannot (same thread, ordered by a phase, or no evidence). Roots of
-        `skip_kinds` are left out (a `volatile` flag is what a signal handler may write)."""
+        `skip_kinds` are left out (a `volatile` flag is what a signal handler may write).
+        `known_only`: both sides must be reached from a root (positive evidence of two threads,
+        the precise parts of LL201/LL202); code no root reaches is then no evidence."""
         ra = {r: h for r, h in self.roots_at(fa, la).items() if r.kind not in skip_kinds} or {None: ""}
         rb = {r: h for r, h in self.roots_at(fb, lb).items() if r.kind not in skip_kinds} or {None: ""}
         same_code = self.context(fa, la) == self.context(fb, lb)
         order_a = order_b = None
         for x in ra:
             for y in rb:
-                if x is None and y is None:
+                if (x is None and y is None) or (known_only and (x is None or y is None)):
                     continue
+                if known_only and not (x.kind in THREADS or y.kind in THREADS):
+                    continue  # a signal handler interrupts a thread: no second thread shown
                 if x is not None and y is not None and x.same_thread(y):
                     if x is y and x.multi and (x.strong or same_code):
                         return x, y
                     continue
+                if x is not None and y is not None and x.slot is not None and x.slot == y.slot:
+                    continue  # one member thread replaced by the next: see Root.slot
                 if not ((x is not None and x.strong) or (y is not None and y.strong)):
                     continue  # main, event loops and unseen callers: no evidence of two threads
                 if order_a is None:
@@ -472,6 +488,8 @@ class _CppBuilder:
                 member = p.receiver.replace("this->", "").strip()
         if member and fl.cls and member in fl.fields:
             self.member_threads[(fl.cls, member)].append(r)
+            if var and not _loops_of(flow, c.span.start_byte, c.lambda_index):
+                r.slot = (fl.cls, member)  # assigned (not pushed into a container of threads)
 
     def member_joins(self):
         if not self.member_threads:
@@ -521,9 +539,50 @@ class _CppBuilder:
         c = fl.fn.flow.calls[h.call]
         return c.name.startswith("async_") or c.name in ("then",)
 
+    def ending_functions(self) -> set:
+        """Functions that always end the process (`fatal(msg)`: clean up, log, `exit(1)`): their
+        body calls `exit` / `abort` / ... (or another such function) outside any branch, loop or
+        lambda. What a thread does on its way out of the process is teardown, not a thread's
+        ordinary work: the model does not follow calls into them (see _ENDS_PROCESS)."""
+        ends: set = set()
+
+        def unconditional(flow, scope: int) -> bool:
+            seen = 0
+            while scope is not None and 0 <= scope < len(flow.scopes) and seen < 64:
+                sc = flow.scopes[scope]
+                if sc.kind not in ("function", "block"):
+                    return False
+                scope, seen = sc.parent, seen + 1
+            return True
+
+        for _ in range(6):
+            changed = False
+            for fl in self.li.functions:
+                if id(fl) in ends:
+                    continue
+                flow = fl.fn.flow
+                hit = any(c.receiver is None and c.lambda_index is None and unconditional(flow, c.scope)
+                          and (c.name in _EXITS and "::" not in c.callee.replace("std::", "")
+                               or c.callee.replace(" ", "") == "std::terminate")
+                          for c in flow.calls)
+                if not hit:
+                    for cs in fl.calls:
+                        if cs.lambda_index is None and cs.targets and all(id(t) in ends for t in cs.targets) \
+                                and 0 <= cs.call < len(flow.calls) and unconditional(flow, flow.calls[cs.call].scope):
+                            hit = True
+                            break
+                if hit:
+                    ends.add(id(fl))
+                    changed = True
+            if not changed:
+                break
+        return ends
+
     def propagate(self):
         # edges: context -> contexts it runs now
         edges: dict = defaultdict(list)
+        ends = self.ending_functions()
+        self.ends = ends
         for fl in self.li.functions:
             calls = fl.fn.flow.calls
             for cs in fl.calls:
@@ -532,7 +591,8 @@ class _CppBuilder:
                     continue  # `close(fd)` means the C library's, not a project's platform shim of that name
                 src = (id(fl), self.ctx_lambda(fl, cs.lambda_index))
                 for t in cs.targets:
-                    edges[src].append((id(t), None))
+                    if id(t) not in ends:
+                        edges[src].append((id(t), None))
             flow = fl.fn.flow
             for c in flow.calls:  # constructions run the class's constructor now
                 cls = self.constructed_class(c)
@@ -581,8 +641,14 @@ class _CppBuilder:
                 if p.ctx is None:
                     joined[fid] |= p.roots
         fns = self.li.functions
+        destroys = self.destroy_calls()
         for _ in range(4):  # callees' starts/joins climb to their callers
             changed = False
+            for fl, c, dtors in destroys:  # `m_worker.reset()` / `delete w`: the destructor joins
+                jn = set().union(*(joined.get(id(d), set()) for d in dtors))
+                if jn and not jn <= joined[id(fl)] and self.ctx_lambda(fl, c.lambda_index) is None:
+                    joined[id(fl)] |= jn
+                    changed = True
             for fl in fns:
                 for cs in fl.calls:
                     if not cs.runs_now:
@@ -612,6 +678,10 @@ class _CppBuilder:
                                                         _loops_of(fl.fn.flow, cs.span.start_byte, cs.lambda_index)))
                 if jn:
                     self.m.joins[id(fl)].append(_Point(cs.span.end_byte, lam, frozenset(jn)))
+        for fl, c, dtors in destroys:
+            jn = set().union(*(joined.get(id(d), set()) for d in dtors))
+            if jn:
+                self.m.joins[id(fl)].append(_Point(c.span.end_byte, self.ctx_lambda(fl, c.lambda_index), frozenset(jn)))
         # entry phases: intersection over the call sites that run now (a few rounds: cycles stay empty)
         for _ in range(4):
             changed = False
@@ -632,6 +702,32 @@ class _CppBuilder:
                     changed = True
             if not changed:
                 break
+
+    def destroy_calls(self) -> list:
+        """[(fl, call, destructors)]: calls that destroy an object of a project class whose
+        destructor exists: `delete p`, `p.reset()` / `p.reset(new T)` / `p = nullptr` on an owning
+        pointer. The destructor's joins happen there (a worker re-created by `m_worker.reset();
+        m_worker = std::make_unique<Worker>()` is joined before its successor starts)."""
+        out = []
+        for fl in self.li.functions:
+            flow = fl.fn.flow
+            for c in flow.calls:
+                if c.kind == "delete" and c.args:
+                    expr = c.args[0]
+                elif c.name == "reset" and c.receiver and c.callee_kind == "method":
+                    expr = c.receiver
+                else:
+                    continue
+                ty = self.type_of(fl, expr)
+                if ty is None:
+                    m = re.match(r"(?:::)?([A-Za-z_]\w*)$", expr.replace("this->", "").strip())
+                    items = self.index.cpp_globals.get(m.group(1), ()) if m else ()
+                    ty = items[0][1].type if items else None
+                cls = class_of_type(re.sub(r"\bconst\b|[*&]", "", ty)) if ty else None
+                dtors = self.methods.get((cls, f"~{cls}"), []) if cls else []
+                if dtors:
+                    out.append((fl, c, dtors))
+        return out
 
     def build(self) -> ThreadModel:
         self.main_fns, self.exported = [], []

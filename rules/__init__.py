@@ -27,6 +27,8 @@ CATALOG: tuple[tuple[str, str, str], ...] = (
     ("LL206", "check-then-act-atomic", "nursery"),
     ("LL207", "shutdown-without-drain", "nursery"),
     ("LL208", "lock-not-released-on-every-path", "nursery"),
+    ("LL209", "cross-thread-flag-audit", "nursery"),
+    ("LL210", "unsynchronized-global-audit", "nursery"),
     ("LL301", "ffi-free-without-quiesce", "default"),
     ("LL302", "ffi-double-take", "default"),
     ("LL303", "unsafe-without-safety-comment", "restriction"),

@@ -1,28 +1,25 @@
 """## What it does
-Flags a plain `bool` (or `volatile bool`) member or global used as a flag between threads,
-written somewhere other than the constructor and not always under one common mutex, when there
-is positive evidence that another thread reads it:
+Flags a plain `bool` (or `volatile bool`) member or global written on one thread and read or
+written on another at the same time, with no lock that every access holds, when the thread
+model (`lifelint.threads`) shows both threads: an unlocked write reached from one thread root
+(`main`, a `std::thread` / `pthread_create` / `std::async` entry, a pool task, an exported
+function) and another access reached from a root that can run at the same time, not ordered by
+a spawn, a join or a destroyed worker (whose destructor joins). A signal handler alone is no
+second thread. For a member, one of the two roots must be started by the class itself (threads
+that each use their own object are no evidence of sharing one). The message names both roots
+and both accesses.
 
-- it is polled in a loop that sleeps or waits (`sleep_for`, `usleep`, `yield`, a condition
-  wait...) and written elsewhere: the loop waits for another thread, whatever the flag is called;
-- the thread model (`lifelint.threads`) puts an unlocked write and another access on two
-  threads that can overlap (a thread's callback sets it, a caller reads it meanwhile);
-- or its name says it stops or reports the end of work (stop, abort, cancel, quit, shutdown,
-  exit, done, running, terminate, inflections included: `m_abort`, `stop_requested_`,
-  `is_running`) and its class is shared across threads: it has a mutex, a thread or a
-  condition variable, one of its methods starts a thread or hands work to one (`std::async`,
-  `cpp.async-sinks`), or it posts a callback that writes the flag (for a global: a file that
-  writes it does one of these). An atomic member alone is no evidence (counters are atomics
-  too), nor is posting alone (an io_context run by one thread serialises its handlers).
+Flags with weaker evidence (a loop that sleeps while polling it, a stop-like name in a class
+that has a mutex or starts threads, one side in code no thread root reaches) are LL209's
+(`cross-thread-flag-audit`, opt-in).
 
-Writes the thread model orders before the polling thread starts are a phase, not evidence.
-The finding is on the declaration; related locations show the unprotected writes. Readers need
-not be visible: a flag is written to be read by someone else. `std::atomic<bool>`, however it is
-declared (`auto f = std::atomic<bool>{}`, `static inline auto`), is never reported.
+The finding is on the declaration; related locations show the two accesses and the roots.
+`std::atomic<bool>`, however it is declared (`auto f = std::atomic<bool>{}`, `static inline
+auto`), is never reported.
 
-Rust: a stop flag that is a `static mut bool`, or a plain `bool` shared with a spawned thread
-through a raw pointer or `UnsafeCell`, or a `Cell<bool>`/`UnsafeCell<bool>` field of a type
-declared `Sync` by hand.
+Rust: a `static mut` stop flag that the thread model shows on two threads, or a plain `bool`
+shared with a spawned thread through a raw pointer or `UnsafeCell`. (A `Cell<bool>` /
+`UnsafeCell<bool>` field of a type declared `Sync` by hand is LL209's.)
 
 ## Why is this bad?
 A plain `bool` written by one thread and read by another is a data race: undefined behaviour.
@@ -49,6 +46,9 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
 (`std::atomic_flag`, or only ever touching the flag with the same mutex held, also work.)
 
 ## Known limits
+- Only what the thread model sees: calls resolved by name and declared type, threads started by
+  known calls. A flag whose other thread is reached through a virtual call or a callback
+  registered with a library is LL209's at most.
 - Accesses are matched by name within the class's methods (and, for globals, any function);
   a flag written through a pointer or reference from outside the class is not seen.
 - "A lock every access holds" counts the locks a function's callers hold: every call site in the
@@ -66,6 +66,7 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterator
 
 from lifelint.model import Level, Precision, Related
@@ -297,8 +298,19 @@ def _poll_evidence(index, accesses) -> str | None:
     return None
 
 
-def _race_evidence(index, var) -> str | None:
-    """The thread model shows an unlocked write and another access on two threads."""
+@dataclass
+class FlagRace:
+    """Positive evidence that two threads touch a flag: an unlocked write reached from one
+    thread root and another access reached from a root that can run at the same time."""
+
+    write: object  # locking.Access
+    other: object  # locking.Access
+    roots: tuple  # (root of the write, root of the other); None only outside the precise part
+
+
+def _race(index, var, known_only: bool) -> FlagRace | None:
+    """The thread model shows an unlocked write and another access on two threads (both
+    reached from a root when `known_only`)."""
     table = index.memo("ll201.accesses", _accesses_by_var)
     items = table.get(id(var))
     if not items:
@@ -312,14 +324,25 @@ def _race_evidence(index, var) -> str | None:
                 continue
             if o.fn.held_at(o.held, o.lambda_index, o.span.start_byte) & w.fn.held_at(w.held, w.lambda_index, w.span.start_byte):
                 continue
-            ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte)
+            ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte,
+                             known_only=known_only)
             if ev is not None:
                 ra, rb = ev
                 if var.kind == "field" and not any(r is not None and r.cls == var.owner for r in (ra, rb)):
                     continue  # threads that each use their own object of the class: no evidence of sharing one
-                return (f"`{w.fn.label}` writes it on {describe(ra)} while `{o.fn.label}` "
-                        f"{'writes' if o.write else 'reads'} it on {describe(rb)}")
+                return FlagRace(w, o, ev)
     return None
+
+
+def _race_evidence(index, var) -> str | None:
+    """The audit part's wording of a race the thread model shows (one side may be code no root
+    reaches)."""
+    r = _race(index, var, known_only=False)
+    if r is None:
+        return None
+    (ra, rb), w, o = r.roots, r.write, r.other
+    return (f"`{w.fn.label}` writes it on {describe(ra)} while `{o.fn.label}` "
+            f"{'writes' if o.write else 'reads'} it on {describe(rb)}")
 
 
 def _accesses_by_var(index) -> dict:
@@ -362,102 +385,169 @@ def _global_accesses(index):
     return index.memo("ll201.global_accesses", build)
 
 
+@dataclass
+class FlagVerdict:
+    """One plain-bool flag of a file with an unlocked write and some evidence it crosses threads:
+    `race` is positive evidence (LL201), `why` the weaker kinds (LL209, the audit part)."""
+
+    var: object
+    owner: str  # "member of `C`" / "global"
+    stop: bool
+    writes: list  # [(facts, fn, use)]
+    race: FlagRace | None
+    why: str | None
+
+
+def flag_verdicts(facts, index) -> list[FlagVerdict]:
+    """The C++ flags of `facts` either part reports (computed once, read by LL201 and LL209)."""
+    return index.memo(f"ll201.verdicts:{facts.path}", lambda ix: list(_flag_verdicts(facts, ix)))
+
+
+def _flag_verdicts(facts, index):
+    for k in facts.cpp.classes:
+        for v in k.fields + k.static_members:
+            if not is_plain_bool(v):
+                continue
+            stop = is_stop_name(v.name)
+            accesses = []
+            for f, fn in index.methods_of(k.name):
+                if fn.flow is None or fn.is_ctor:
+                    continue
+                for u in fn.flow.uses:
+                    if u.name == v.name and u.kind in ("member", "unknown", "global"):
+                        accesses.append((f, fn, u))
+
+            def evidence(v=v, k=k, stop=stop, accesses=accesses):
+                if thread_confined(index, k.name):
+                    return None, None
+                race = _race(index, v, known_only=True)
+                if race is not None:
+                    return race, None
+                why = _poll_evidence(index, accesses) or _race_evidence(index, v)
+                if why is None and stop:
+                    why = _shared_evidence(index, k.name) or _posted_write(index, k.name, v.name)
+                return None, why
+
+            got = _judge(index, v, accesses, evidence, f"member of `{k.name}`", stop)
+            if got is not None:
+                yield got
+    for v in facts.cpp.globals:
+        if v.kind not in ("global",) or v.is_thread_local or not is_plain_bool(v):
+            continue
+        stop = is_stop_name(v.name)
+        accesses = [(f, fn, u) for f, fn, u in _global_accesses(index).get(v.name, [])
+                    if not fn.is_ctor and not _before_threads_in_main(fn, u, index)]
+
+        def evidence(v=v, stop=stop, accesses=accesses):
+            race = _race(index, v, known_only=True)
+            if race is not None:
+                return race, None
+            why = _poll_evidence(index, accesses) or _race_evidence(index, v)
+            if why is None and stop:
+                for f, _fn, u in accesses:
+                    if u.access in ("write", "update"):
+                        why = _file_evidence(index, f)
+                        if why:
+                            return None, why
+                why = _file_evidence(index, facts)
+            return None, why
+
+        got = _judge(index, v, accesses, evidence, "global", stop)
+        if got is not None:
+            yield got
+
+
+def _judge(index, v, accesses, evidence, owner: str, stop: bool = True) -> FlagVerdict | None:
+    writes = [(f, fn, u) for f, fn, u in accesses if u.access in ("write", "update")]
+    if not writes:
+        return None
+    # The locks held at each access: its own, and those its callers hold (every call site,
+    # annotations, "called with mu_ held" comments, a guard handed in): lifelint.locking.
+    li = locking_index(index)
+    common = None
+    by_caller = 0
+    for f, fn, u in accesses:
+        held = li.held(fn, u)
+        if held is None:
+            held = {m for i in u.locks for m in fn.locks[i].mutexes}
+        if WILDCARD in held and u.lambda_index is None:
+            by_caller += 1  # the caller holds a lock we cannot name: compatible with any
+            continue
+        common = set(held) if common is None else common & held
+    if common or (common is None and by_caller):
+        return None
+    race, why = evidence()
+    if race is None and why is None:
+        return None
+    return FlagVerdict(v, owner, stop, writes, race, why)
+
+
+FIX = ("Make it `std::atomic<bool>` (store with release, load with acquire), or access it only while holding "
+       "one mutex.")
+
+
+def _at(access) -> str:
+    return f"{access.fn.path}:{access.span.line}"
+
+
+def precise_finding(rule, fv: FlagVerdict):
+    """LL201: both threads and both accesses named."""
+    v, r = fv.var, fv.race
+    w, o, (ra, rb) = r.write, r.other, r.roots
+    kind = "volatile bool" if "volatile" in v.type else "bool"
+    other = "written" if o.write else "read"
+    headline = (f"Plain `{kind}` `{v.name}` is written unlocked in `{w.fn.label}` and {other} in `{o.fn.label}` on "
+                "another thread.")
+    why = (f"`{w.fn.label}` writes it at {_at(w)} on {describe(ra)}; `{o.fn.label}` {'writes' if o.write else 'reads'} "
+           f"it at {_at(o)} on {describe(rb)}, and no common lock, spawn, join or handshake orders the two. The other "
+           "thread may never see the change, or see it before the data it was meant to publish (a data race).")
+    related = [Related(w.span, f"`{v.name}` written here with no lock (`{w.fn.label}`)", w.fn.path),
+               Related(o.span, f"`{v.name}` {other} here (`{o.fn.label}`)", o.fn.path)]
+    seen = []
+    for root in (ra, rb):
+        if root is not None and not any(root is x for x in seen):
+            seen.append(root)
+            related.append(Related(root.span, f"thread root: {root.what}", root.path))
+    return rule.finding(v.name_span, headline, related, why=why, fix=FIX)
+
+
+def audit_finding(rule, fv: FlagVerdict):
+    """LL209: the flag with weaker evidence (a poll loop, a stop-like name in a shared class)."""
+    v = fv.var
+    f0, fn0, u0 = next(((f, fn, u) for f, fn, u in fv.writes if not u.locks), fv.writes[0])
+    others = len(fv.writes) - 1
+    more = f" (and {others} other write{'s' if others > 1 else ''})" if others else ""
+    kind = "volatile bool" if "volatile" in v.type else "bool"
+    role = "stop flag" if fv.stop else "flag"
+    headline = f"`{v.name}` is a plain `{kind}` {fv.owner} used as a cross-thread {role}."
+    why = (f"{fv.why[0].upper()}{fv.why[1:]}; `{fn0.qualname}` writes it at {f0.path}:{u0.span.line}{more} with no lock "
+           "that every access holds. If another thread reads it, it may never see the change or see it out of order; "
+           "no thread root shown by the analysis reaches both sides, so this is for review.")
+    related = [Related(u.span, f"`{v.name}` written here by `{fn.name}`" + (" without a lock" if not u.locks else ""), f.path)
+               for f, fn, u in fv.writes[:3]]
+    return rule.finding(v.name_span, headline, related, why=why, fix=FIX)
+
+
 class NonAtomicStopFlag(Rule):
     code = "LL201"
     name = "non-atomic-stop-flag"
-    group = "nursery"  # measured: precision 0.21 over 48 triaged test-half findings
+    group = "nursery"  # measured: precision 0.21 over 48 triaged test-half findings (before the LL209 split)
     languages = ("cpp", "rust")
     level = Level.WARNING
     precision = Precision.HIGH
-    summary = "A plain bool stop/abort/done flag is written and read across threads without an atomic or a common lock."
+    summary = "A plain bool flag is written on one thread and read on another, with no atomic or common lock."
     tags = ("correctness", "concurrency", "data-race")
     seeds = ("001",)
 
     def check(self, facts, index):
         if facts.language == "rust":
-            yield from check_rust(facts, index)
+            for precise, (msg, span, related, because, fix) in rust_flag_findings(facts, index):
+                if precise:
+                    yield self.finding(span, msg, related, why=because, fix=fix)
             return
-        for k in facts.cpp.classes:
-            for v in k.fields + k.static_members:
-                if not is_plain_bool(v):
-                    continue
-                stop = is_stop_name(v.name)
-                accesses = []
-                for f, fn in index.methods_of(k.name):
-                    if fn.flow is None or fn.is_ctor:
-                        continue
-                    for u in fn.flow.uses:
-                        if u.name == v.name and u.kind in ("member", "unknown", "global"):
-                            accesses.append((f, fn, u))
-
-                def evidence(v=v, k=k, stop=stop, accesses=accesses):
-                    if thread_confined(index, k.name):
-                        return None
-                    why = _poll_evidence(index, accesses) or _race_evidence(index, v)
-                    if why is None and stop:
-                        why = _shared_evidence(index, k.name) or _posted_write(index, k.name, v.name)
-                    return why
-
-                finding = self._judge(index, v, accesses, evidence, f"member of `{k.name}`", stop)
-                if finding is not None:
-                    yield finding
-        for v in facts.cpp.globals:
-            if v.kind not in ("global",) or v.is_thread_local or not is_plain_bool(v):
-                continue
-            stop = is_stop_name(v.name)
-            accesses = [(f, fn, u) for f, fn, u in _global_accesses(index).get(v.name, [])
-                        if not fn.is_ctor and not _before_threads_in_main(fn, u, index)]
-
-            def evidence(v=v, stop=stop, accesses=accesses):
-                why = _poll_evidence(index, accesses) or _race_evidence(index, v)
-                if why is None and stop:
-                    for f, _fn, u in accesses:
-                        if u.access in ("write", "update"):
-                            why = _file_evidence(index, f)
-                            if why:
-                                return why
-                    why = _file_evidence(index, facts)
-                return why
-
-            finding = self._judge(index, v, accesses, evidence, "global", stop)
-            if finding is not None:
-                yield finding
-
-    def _judge(self, index, v, accesses, evidence, owner: str, stop: bool = True):
-        writes = [(f, fn, u) for f, fn, u in accesses if u.access in ("write", "update")]
-        if not writes:
-            return None
-        # The locks held at each access: its own, and those its callers hold (every call site,
-        # annotations, "called with mu_ held" comments, a guard handed in): lifelint.locking.
-        li = locking_index(index)
-        common = None
-        by_caller = 0
-        for f, fn, u in accesses:
-            held = li.held(fn, u)
-            if held is None:
-                held = {m for i in u.locks for m in fn.locks[i].mutexes}
-            if WILDCARD in held and u.lambda_index is None:
-                by_caller += 1  # the caller holds a lock we cannot name: compatible with any
-                continue
-            common = set(held) if common is None else common & held
-        if common or (common is None and by_caller):
-            return None
-        why = evidence()
-        if why is None:
-            return None
-        f0, fn0, u0 = next(((f, fn, u) for f, fn, u in writes if not u.locks), writes[0])
-        where = f"`{fn0.qualname}` writes it at {f0.path}:{u0.span.line}"
-        others = len(writes) - 1
-        more = f" (and {others} other write{'s' if others > 1 else ''})" if others else ""
-        kind = "volatile bool" if "volatile" in v.type else "bool"
-        role = "stop flag" if stop else "flag"
-        msg = f"`{v.name}` is a plain `{kind}` {owner} used as a cross-thread {role}."
-        because = (f"{why[:1].upper()}{why[1:]}; {where}{more} with no lock that every access holds, so another "
-                   "thread may never see the change or see it out of order.")
-        fix = "Make it `std::atomic<bool>` (store with release, load with acquire), or access it only while holding one mutex."
-        related = [Related(u.span, f"`{v.name}` written here by `{fn.name}`" + (" without a lock" if not u.locks else ""), f.path)
-                   for f, fn, u in writes[:3]]
-        return self.finding(v.name_span, msg, related, why=because, fix=fix)
+        for fv in flag_verdicts(facts, index):
+            if fv.race is not None:
+                yield precise_finding(self, fv)
 
 
 # Rust names its flags with a few more words (`alive`, `kill`, `finished`).
@@ -470,7 +560,9 @@ def _rust_stop_name(name: str) -> bool:
 
 # --- Rust -----------------------------------------------------------------------------------------
 
-def check_rust(facts, index) -> Iterator[Finding]:
+def rust_flag_findings(facts, index) -> Iterator[tuple[bool, tuple]]:
+    """(precise, finding): precise when the thread model puts a write and another access on two
+    known threads, or a spawned thread holds a raw pointer to the flag."""
     rust = facts.rust
     if rust is None:
         return
@@ -495,6 +587,7 @@ def check_rust(facts, index) -> Iterator[Finding]:
         handler = any(fn.abi is not None for _, fn, _ in writers)
         race = rust_races(index).get(id(st))
         why = ""
+        precise = race is not None and race.known
         if race is not None:
             ra, rb = race.roots
             why = f"another thread can touch it: {describe(ra) if ra is not None else describe(rb)}"
@@ -508,7 +601,7 @@ def check_rust(facts, index) -> Iterator[Finding]:
                    "see the change, and the access is a data race (UB).")
         fix = f"Use `static {st.name}: AtomicBool` with `store(true, Release)` / `load(Acquire)`."
         related = [Related(we.span, "written here", None if wf is facts else wf.path)]
-        yield Finding("LL201", msg, st.name_span, tuple(related), why=because, fix=fix)
+        yield precise, (msg, st.name_span, tuple(related), because, fix)
     # (b) a bool field named like a stop flag in a type shared across threads by `unsafe impl Sync`
     for s in rust.structs:
         # the impl must be in the same file: type names repeat across modules
@@ -524,7 +617,7 @@ def check_rust(facts, index) -> Iterator[Finding]:
             because = ("One thread can set it while another polls it with no synchronisation: a data race, and the "
                        "poller may never see the change.")
             fix = "Make it an `AtomicBool` (store with `Release`, load with `Acquire`)."
-            yield Finding("LL201", msg, span, (Related(sync[0].span, "shared across threads by this impl"),), why=because, fix=fix)
+            yield False, (msg, span, (Related(sync[0].span, "shared across threads by this impl"),), because, fix)  # no thread seen: audit
     # (c) a local bool whose raw pointer is handed to a spawned thread
     for flow in rust.flows:
         spawn_bodies = [c for c in flow.closures if c.callee.rsplit("::", 1)[-1] in ("spawn", "spawn_blocking", "scope")]
@@ -550,6 +643,6 @@ def check_rust(facts, index) -> Iterator[Finding]:
                 msg = f"Stop flag `{lc.name}` is a plain `bool` shared with a spawned thread through raw pointer `{hit}`."
                 because = ("Writes on one side are a data race with reads on the other, and the thread may spin "
                            "forever on a cached value.")
-                yield Finding("LL201", msg, lc.span, (Related(c.span, "the thread that reads it"),), why=because,
-                              fix="Share an `Arc<AtomicBool>` instead.")
+                yield True, (msg, lc.span, (Related(c.span, "the thread that reads it"),), because,
+                             "Share an `Arc<AtomicBool>` instead.")
                 break

@@ -1,9 +1,15 @@
 """## What it does
 Flags a mutable global (namespace-scope variable, file-`static`, static data member, or a
 function-local `static`) that is written with no lock held where another access to it (or another
-run of the same code) can run at the same time on a different thread. One finding per variable,
-on its declaration; the related locations are the unsynchronised writes, the access it races
-with, and the thread roots that put them on different threads.
+run of the same code) can run at the same time on a different thread, with positive evidence of
+both threads: the write is reached from one thread root and the other access from another root
+(or the same root, started more than once), at least one of them a thread of its own
+(`std::thread`, `pthread_create`, a pool task, an exported entry point; a signal handler alone is
+not a second thread). One finding per variable, on its declaration; the message names both roots
+and both access lines, the related locations show them.
+
+When one side is code no thread root reaches (its callers are not seen), or the only other root
+is a signal handler, the finding is LL210's (`unsynchronized-global-audit`, opt-in) instead.
 
 Which thread runs what comes from the thread model (`lifelint.threads`): roots are `main`,
 threads (`std::thread`, `pthread_create`, `std::async`, a `QThread::run`...), work handed to a
@@ -13,8 +19,11 @@ a library). Two accesses race only when they can run on two threads: two roots, 
 real thread, not ordered by a phase (a write before the thread that reads it is started, or
 after it was joined, is a phase, not a race), or one root that runs concurrently with itself (a
 thread started in a loop or twice, a pool task, an exported function). Handlers posted to one
-strand or event loop are one thread (confinement). Code no root reaches runs on its callers'
-thread: it races with a real thread, never with `main` or an event loop.
+strand or event loop are one thread (confinement). Lifecycle facts: a worker object destroyed
+(`delete`, `reset()`) joins the threads its destructor joins; two threads assigned to one
+`std::thread` member run one after the other; what a thread reaches only through a function
+that always ends the process (`fatal()` calling `exit`) is teardown and not followed; an `auto&`
+local takes the type its initialiser returns (`auto& t = Registry::at(i); t.start();`).
 
 Skipped: `const`/`constexpr`, `std::atomic`, `thread_local`, mutexes and other synchronisation
 objects, writes with a lock held (in the function, or by every caller), static initialisers.
@@ -101,6 +110,7 @@ class _Race:
     other: object  # the access it races with (may be the write itself: two runs of one function)
     roots: tuple  # (root of the write, root of the other), either may be None (unseen caller)
     how: tuple  # how each root reaches its access
+    known: bool = False  # both reached from a thread root: LL202's precise part (else LL210's audit)
 
 
 def _build(index):
@@ -119,11 +129,16 @@ def _build(index):
                   and not _through_synced_field(index, li, a)]
         if not writes:
             continue
-        race = _first_race(tm, writes, items)
+        known = True
+        race = _first_race(tm, writes, items, known_only=True)
+        if race is None:
+            known = False
+            race = _first_race(tm, writes, items)
         if race is not None:
             w, o, (ra, rb) = race
             out[id(w.var)] = _Race(w.var, [w, *[x for x in writes if x is not w]], o, (ra, rb),
-                                   (tm.roots_at(w.fn, w.lambda_index).get(ra, ""), tm.roots_at(o.fn, o.lambda_index).get(rb, "")))
+                                   (tm.roots_at(w.fn, w.lambda_index).get(ra, ""), tm.roots_at(o.fn, o.lambda_index).get(rb, "")),
+                                   known)
     return out
 
 
@@ -157,7 +172,7 @@ def _through_synced_field(index, li, a) -> bool:
     return False
 
 
-def _first_race(tm, writes, items):
+def _first_race(tm, writes, items, known_only=False):
     seen = set()
     for w in writes[:64]:
         cw = tm.context(w.fn, w.lambda_index)
@@ -177,7 +192,7 @@ def _first_race(tm, writes, items):
                 if ho & hw:
                     continue
             ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte,
-                             _signal_safe(w.var))
+                             _signal_safe(w.var), known_only=known_only)
             if ev is not None:
                 return w, o, ev
     return None
@@ -215,7 +230,7 @@ def _static_local_races(index, facts):
                 ev = tm.may_race(fl, u.lambda_index, u.span.start_byte, fl, u.lambda_index, u.span.start_byte,
                                  _signal_safe(v))
                 if ev is not None:
-                    yield v, fl, writes, u, ev, tm.roots_at(fl, u.lambda_index)
+                    yield v, fl, writes, u, ev, tm.roots_at(fl, u.lambda_index), None not in ev
                     break
 
 
@@ -232,94 +247,119 @@ def _candidate_local(v) -> bool:
     return not (v.is_const or v.is_thread_local or v.is_reference or v.is_atomic or is_sync_type(v.type))
 
 
+def global_findings(rule, facts, index, precise: bool):
+    """Findings of LL202 (`precise`: both sides reached from thread roots) or of LL210 (the
+    rest: one side is code no thread root reaches)."""
+    if facts.language == "rust":
+        yield from _rust_findings(rule, facts, index, precise)
+        return
+    table = index.memo("LL202.races", _build)
+    for v in facts.cpp.globals:
+        race = table.get(id(v))
+        if race is None or v.is_extern or race.known != precise:
+            continue
+        yield _report(rule, v, race, facts, precise)
+    for v, fl, writes, u, (ra, rb), how, known in _static_local_races(index, facts):
+        if known != precise:
+            continue
+        where = "" if u.lambda_index is None else "a lambda in "
+        evidence = _evidence_text(ra, rb, how.get(ra, ""), how.get(rb, ""), same=True)
+        fix = "Make it `std::atomic`, or guard it with a mutex" if _scalar(v) else "Guard it with a mutex"
+        headline = (f"Function-local static `{v.name}` is written unlocked in {where}`{fl.label}`, which can run on two "
+                    "threads at once.")
+        why = (f"`{fl.label}` writes it at {fl.path}:{u.span.line} on {evidence}, so two calls race on it.")
+        related = [Related(w.span, f"`{v.name}` written here with no lock") for w in writes[:3]]
+        related += _root_related(ra, rb, facts)
+        yield rule.finding(v.name_span, headline, related, why=why, fix=f"{fix}, or keep the state per thread or per object.")
+
+
+def _at(facts, x) -> str:
+    return f"{x.fn.path}:{x.span.line}"
+
+
+def _report(rule, v, race, facts, precise: bool):
+    w, o = race.writes[0], race.other
+    ra, rb = race.roots
+    kind = "Static member" if v.kind == "static-member" else ("File-static variable" if v.is_static else "Global")
+    how = "written" if w.verb == "assigned" else w.verb
+    wwhere = "a lambda in " if w.lambda_index is not None else ""
+    fix = ("Make it `std::atomic`, or guard every access with one mutex" if _scalar(v)
+           else "Guard every access with one mutex")
+    fix += ", or pass the value to whoever needs it instead of going through a global."
+    n = len(race.writes)
+    more = f" ({n - 1} other unlocked write{'s' if n > 2 else ''} too)" if n > 1 else ""
+    if o is w:
+        headline = f"{kind} `{v.name}` is {how} unlocked in {wwhere}`{w.fn.label}`, which can run on two threads at once."
+        why = (f"{wwhere.capitalize()}`{w.fn.label}` writes it at {_at(facts, w)}{more} and runs on "
+               f"{_evidence_text(ra, rb, '', '', same=True)}, so two runs race on it.")
+    else:
+        other_how = "written" if o.write else "read"
+        owhere = "a lambda in " if o.lambda_index is not None else ""
+        headline = (f"{kind} `{v.name}` is {how} unlocked in {wwhere}`{w.fn.label}` and {other_how} in {owhere}"
+                    f"`{o.fn.label}` on another thread.")
+        why = (f"{wwhere.capitalize()}`{w.fn.label}` writes it at {_at(facts, w)}{more} on {describe(ra)}; "
+               f"{owhere}`{o.fn.label}` {'writes' if o.write else 'reads'} it at {_at(facts, o)} on {describe(rb)}. "
+               "No common lock, spawn, join or handshake orders the two, so they race.")
+    if not precise:
+        why += " One side is code no thread root reaches (its callers are not seen): review who calls it."
+    related = []
+    for x in race.writes[:3]:
+        related.append(Related(x.span, f"`{v.name}` {'written' if x.verb == 'assigned' else x.verb} here with no lock "
+                                        f"(`{x.fn.label}`)", None if x.fn.path == facts.path else x.fn.path))
+    if o is not w:
+        related.append(Related(o.span, f"`{v.name}` {'written' if o.write else 'read'} here (`{o.fn.label}`)",
+                               None if o.fn.path == facts.path else o.fn.path))
+    related += _root_related(ra, rb, facts)
+    return rule.finding(v.name_span, headline, related, why=why, fix=fix)
+
+
 class UnsynchronizedGlobal(Rule):
     code = "LL202"
     name = "unsynchronized-global"
-    group = "nursery"  # measured: precision 0.23 over 48 triaged test-half findings
+    group = "nursery"  # measured: precision 0.23 over 48 triaged test-half findings (before the LL210 split)
     languages = ("cpp", "rust")
     level = Level.WARNING
     precision = Precision.MEDIUM
-    summary = "A mutable global is written outside any lock and used by another function in a threaded program."
+    summary = "A mutable global is written with no lock on one thread root and used on another that can run at the same time."
     tags = ("concurrency", "data-race")
     seeds = ("001", "002")
 
     def check(self, facts, index):
-        if facts.language == "rust":
-            yield from self._check_rust(facts, index)
-            return
-        table = index.memo("LL202.races", _build)
-        for v in facts.cpp.globals:
-            race = table.get(id(v))
-            if race is None or v.is_extern:
-                continue
-            yield self._report(v, race, facts, index)
-        for v, fl, writes, u, (ra, rb), how in _static_local_races(index, facts):
-            where = "" if u.lambda_index is None else "a lambda in "
-            evidence = _evidence_text(ra, rb, how.get(ra, ""), how.get(rb, ""), same=True)
-            fix = "Make it `std::atomic`, or guard it with a mutex" if _scalar(v) else "Guard it with a mutex"
-            message = (f"Function-local static `{v.name}` is written unlocked in {where}`{fl.label}`, which can run "
-                       "on two threads at once.")
-            because = f"Two calls can run at the same time ({evidence}), so they race on it."
-            related = [Related(w.span, f"`{v.name}` written here with no lock") for w in writes[:3]]
-            related += _root_related(ra, rb, facts)
-            yield self.finding(v.name_span, message, related, why=because,
-                               fix=f"{fix}, or keep the state per thread or per object.")
+        yield from global_findings(self, facts, index, precise=True)
 
-    def _check_rust(self, facts, index):
-        table = rust_races(index)
-        for st in facts.rust.statics:
-            race = table.get(id(st))
-            if race is None:
-                continue
-            (wf, wfn, w), (of, ofn, o), (ra, rb) = race.write, race.other, race.roots
-            what = _RUST_WRITE_WORDS.get(w.kind) or f"mutated through `.{w.name}()`"
-            if o is w:
-                other_text = ", which can run on two threads at once"
-            else:
-                other_text = f" and {'written' if race.other_write else 'read'} in {fn_label(ofn)}"
-            refs = (" Taking a reference to it (`&mut`, a `&mut self` method) is also rejected by Rust 2024's "
-                    "`static_mut_refs`." if race.reference else "")
-            message = f"`static mut {st.name}` is {what} unsynchronised in {fn_label(wfn)}{other_text}."
-            because = (f"These can run at the same time on different threads ({_evidence_text(ra, rb, '', '')}), so they "
-                       f"race (undefined behaviour).{refs}")
-            fix = f"Use an atomic (`static {st.name}: Atomic*`), a `Mutex`, or `OnceLock` for one-time initialisation."
-            related = [Related(w.span, "written here with no synchronisation", None if wf is facts else wf.path)]
-            if o is not w:
-                if isinstance(o, int):  # a read: rows of identifier uses are not kept, point at the function
-                    related.append(Related(ofn.name_span, f"`{ofn.qualname}` reads it", None if of is facts else of.path))
-                else:
-                    related.append(Related(o.span, "written here", None if of is facts else of.path))
-            related += _root_related(ra, rb, facts)
-            yield self.finding(st.name_span, message, related, why=because, fix=fix)
 
-    def _report(self, v, race, facts, index):
-        w, o = race.writes[0], race.other
-        kind = "Static member" if v.kind == "static-member" else ("File-static variable" if v.is_static else "Global")
-        how = "written" if w.verb == "assigned" else w.verb
-        wwhere = "a lambda in " if w.lambda_index is not None else ""
+def _rust_findings(rule, facts, index, precise: bool):
+    table = rust_races(index)
+    for st in facts.rust.statics:
+        race = table.get(id(st))
+        if race is None or race.known != precise:
+            continue
+        (wf, wfn, w), (of, ofn, o), (ra, rb) = race.write, race.other, race.roots
+        what = _RUST_WRITE_WORDS.get(w.kind) or f"mutated through `.{w.name}()`"
+        wline = f"{wf.path}:{w.span.line}"
         if o is w:
-            other_text = ", which can run on two threads at once"
+            headline = f"`static mut {st.name}` is {what} unsynchronised in {fn_label(wfn)}, which can run on two threads at once."
+            other_text = f"{fn_label(wfn)} writes it at {wline} and can run on {_evidence_text(ra, rb, '', '')}"
         else:
-            other_how = "written" if o.write else "read"
-            owhere = "a lambda in " if o.lambda_index is not None else ""
-            other_text = f" and {other_how} in {owhere}`{o.fn.label}`"
-        evidence = _evidence_text(*race.roots, *race.how, same=o is w)
-        fix = ("Make it `std::atomic`, or guard every access with one mutex" if _scalar(v)
-               else "Guard every access with one mutex")
-        n = len(race.writes)
-        more = f" ({n - 1} other unlocked write{'s' if n > 2 else ''} too)" if n > 1 else ""
-        message = f"{kind} `{v.name}` is {how} unlocked in {wwhere}`{w.fn.label}`{other_text}."
-        because = f"These can run at the same time on different threads ({evidence}), so they race{more}."
-        fix = f"{fix}, or pass the value to whoever needs it instead of going through a global."
-        related = []
-        for x in race.writes[:3]:
-            related.append(Related(x.span, f"`{v.name}` {'written' if x.verb == 'assigned' else x.verb} here with no lock "
-                                            f"(`{x.fn.label}`)", None if x.fn.path == facts.path else x.fn.path))
+            oline = f"{of.path}:{(ofn.name_span.line if isinstance(o, int) else o.span.line)}"
+            ow = "written" if race.other_write else "read"
+            headline = f"`static mut {st.name}` is {what} unsynchronised in {fn_label(wfn)} and {ow} in {fn_label(ofn)}."
+            other_text = (f"{fn_label(wfn)} writes it at {wline} and {fn_label(ofn)} {'writes' if race.other_write else 'reads'} "
+                          f"it at {oline}: one in {describe(ra)}, the other in {describe(rb)}")
+        refs = (" Taking a reference to it (`&mut`, a `&mut self` method) is also rejected by Rust 2024's "
+                "`static_mut_refs`." if race.reference else "")
+        why = f"{other_text[0].upper()}{other_text[1:]}; they can run at the same time, so they race (undefined behaviour).{refs}"
+        if not precise:
+            why += " One side is code no thread root reaches (its callers are not seen): review who calls it."
+        fix = (f"Use an atomic (`static {st.name}: Atomic*`), a `Mutex`, or `OnceLock` for one-time initialisation.")
+        related = [Related(w.span, "written here with no synchronisation", None if wf is facts else wf.path)]
         if o is not w:
-            related.append(Related(o.span, f"`{v.name}` {'written' if o.write else 'read'} here (`{o.fn.label}`)",
-                                   None if o.fn.path == facts.path else o.fn.path))
-        related += _root_related(*race.roots, facts)
-        return self.finding(v.name_span, message, related, why=because, fix=fix)
+            if isinstance(o, int):  # a read: rows of identifier uses are not kept, point at the function
+                related.append(Related(ofn.name_span, f"`{ofn.qualname}` reads it", None if of is facts else of.path))
+            else:
+                related.append(Related(o.span, "written here", None if of is facts else of.path))
+        related += _root_related(ra, rb, facts)
+        yield rule.finding(st.name_span, headline, related, why=why, fix=fix)
 
 
 # --- Rust ---------------------------------------------------------------------------------------
@@ -339,6 +379,7 @@ class _RustRace:
     other_write: bool
     roots: tuple
     reference: bool  # some write takes a `&mut` (Rust 2024's static_mut_refs rejects it)
+    known: bool = False  # both sides reached from a thread root (the precise part)
 
 
 def _rust_static(P, facts, name):
@@ -416,18 +457,21 @@ def _rust_races(index):
             continue
         reference = any(x[3].kind == "ref_mut" or x[3].kind in ("method", "opt_take") for x in writes)
         found = None
-        for w in writes[:32]:
-            wf, wfn, wflow, we, _, wc = w
-            hw = tm.handles[id(wflow)]
-            for o in sorted(items, key=lambda o: (o is w, o[4]))[:256]:
-                of, ofn, oflow, oe, owrite, oc = o
-                if o is not w and oflow is wflow and oc == wc:
-                    continue
-                ho = tm.handles[id(oflow)]
-                ev = tm.may_race(hw, wc if wc >= 0 else None, we.start, ho, oc if oc >= 0 else None,
-                                 oe if isinstance(oe, int) else oe.start)
-                if ev is not None:
-                    found = _RustRace((wf, wfn, we), (of, ofn, oe), owrite, ev, reference)
+        for known in (True, False):  # positive evidence of two threads first
+            for w in writes[:32]:
+                wf, wfn, wflow, we, _, wc = w
+                hw = tm.handles[id(wflow)]
+                for o in sorted(items, key=lambda o: (o is w, o[4]))[:256]:
+                    of, ofn, oflow, oe, owrite, oc = o
+                    if o is not w and oflow is wflow and oc == wc:
+                        continue
+                    ho = tm.handles[id(oflow)]
+                    ev = tm.may_race(hw, wc if wc >= 0 else None, we.start, ho, oc if oc >= 0 else None,
+                                     oe if isinstance(oe, int) else oe.start, known_only=known)
+                    if ev is not None:
+                        found = _RustRace((wf, wfn, we), (of, ofn, oe), owrite, ev, reference, known)
+                        break
+                if found:
                     break
             if found:
                 break

@@ -34,6 +34,12 @@ private:
     bool m_paused{};
     std::thread m_thread;
 };
+
+int main() {
+    poller p;
+    p.start();
+    p.stop();
+}
 """
 
 # The flag's address is taken: a bool* cannot point at an atomic, so no fix.
@@ -55,6 +61,12 @@ private:
     bool m_quit = false;
     std::thread m_thread;
 };
+
+int main() {
+    pinned p;
+    p.start();
+    p.stop();
+}
 """
 
 

@@ -91,6 +91,12 @@ void worker::stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
 }
+
+int main() {
+    worker w;
+    w.start();
+    w.stop();
+}
 """
 
 SWIG_API = """\
