@@ -141,6 +141,29 @@ class _Point:
 
 
 @dataclass
+class _Sync:
+    """A release or an acquire of a sync object (by its name) at `byte` of a body, context `ctx`."""
+
+    byte: int
+    ctx: Any
+    obj: str
+    kind: str  # "release" / "acquire"
+    loops: tuple = ()
+    raw: Any = None
+
+
+# Handshake calls on a synchronising object (its declared type must say it is one, see _SYNC_TYPE).
+RELEASE_METHODS = frozenset({"store", "exchange", "fetch_add", "fetch_sub", "fetch_or", "fetch_and", "fetch_xor",
+                             "test_and_set", "notify_one", "notify_all", "set_value", "set_exception",
+                             "set_value_at_thread_exit", "count_down", "arrive", "arrive_and_wait", "release"})
+ACQUIRE_METHODS = frozenset({"load", "exchange", "compare_exchange_weak", "compare_exchange_strong", "test_and_set",
+                             "test", "wait", "wait_for", "wait_until", "get", "arrive_and_wait", "acquire",
+                             "try_acquire", "try_acquire_for"})
+_SYNC_TYPE = re.compile(r"\batomic\b|atomic_flag|condition_variable|\bfuture\b|shared_future|\bpromise\b|\blatch\b|"
+                        r"\bbarrier\b|semaphore|\bQWaitCondition\b|\bQSemaphore\b")
+
+
+@dataclass
 class ThreadModel:
     roots: list[Root] = field(default_factory=list)
     # context -> {root: label of the entry that reached it}; a context is (id(FnLocks), lambda or None)
@@ -152,6 +175,11 @@ class ThreadModel:
     ctx_map: dict = field(default_factory=dict)  # (id(FnLocks), lambda) -> context lambda
     resolve_ctx: Any = None  # (FnLocks, lambda) -> the lambda whose body is its context, or None
     handles: dict = field(default_factory=dict)  # Rust: id(Flow) -> the function handle queries take
+    # Handshakes (a release store / notify / set_value on a sync object, an acquire load / wait /
+    # get on the same object): id(FnLocks) -> [_Sync]; entry sets over the callers.
+    syncs: dict = field(default_factory=lambda: defaultdict(list))
+    entry_released: dict = field(default_factory=dict)  # id(FnLocks) -> objects released after every call
+    entry_acquired: dict = field(default_factory=dict)  # id(FnLocks) -> objects acquired before every call
 
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
@@ -188,6 +216,40 @@ class ThreadModel:
             out |= self.entry_after.get(id(fl), frozenset())
         return frozenset(out)
 
+    def released_after(self, fl, lam, byte) -> frozenset:
+        """Sync objects this point is followed by a release of (in its body, outside any loop that
+        also holds the point, or after every call of its function)."""
+        ctx = self.context(fl, lam)
+        out = set()
+        for p in self.syncs.get(id(fl), ()):
+            if p.kind == "release" and p.ctx == ctx[1] and p.byte > byte and not any(a <= byte < b for a, b in p.loops):
+                out.add(p.obj)
+        if ctx[1] is None:
+            out |= self.entry_released.get(id(fl), frozenset())
+        return frozenset(out)
+
+    def acquired_before(self, fl, lam, byte) -> frozenset:
+        """Sync objects acquired (waited for, loaded) before this point, in its body or before
+        every call of its function."""
+        ctx = self.context(fl, lam)
+        out = set()
+        for p in self.syncs.get(id(fl), ()):
+            if p.kind == "acquire" and p.ctx == ctx[1] and p.byte < byte:
+                out.add(p.obj)
+        if ctx[1] is None:
+            out |= self.entry_acquired.get(id(fl), frozenset())
+        return frozenset(out)
+
+    def handshake(self, fa, la, ba, fb, lb, bb) -> bool:
+        """One access is followed by a release of a sync object that the other waits for (an
+        acquire before it): the handshake orders them (a ready flag stored with release and loaded
+        with acquire, a condition variable notified and waited on, a promise set and its future
+        read)."""
+        if not self.syncs:
+            return False
+        return bool(self.released_after(fa, la, ba) & self.acquired_before(fb, lb, bb)) or \
+            bool(self.released_after(fb, lb, bb) & self.acquired_before(fa, la, ba))
+
     def may_race(self, fa, la, ba, fb, lb, bb, skip_kinds=(), known_only=False):
         """Can code at (function, lambda, byte) a and b run at the same time on two threads?
         Returns (root of a, root of b) as evidence (None stands for code no root reaches), or
@@ -198,7 +260,7 @@ class ThreadModel:
         ra = {r: h for r, h in self.roots_at(fa, la).items() if r.kind not in skip_kinds} or {None: ""}
         rb = {r: h for r, h in self.roots_at(fb, lb).items() if r.kind not in skip_kinds} or {None: ""}
         same_code = self.context(fa, la) == self.context(fb, lb)
-        order_a = order_b = None
+        order_a = order_b = shaken = None
         for x in ra:
             for y in rb:
                 if (x is None and y is None) or (known_only and (x is None or y is None)):
@@ -218,6 +280,10 @@ class ThreadModel:
                     order_b = self.before(fb, lb, bb) | self.after(fb, lb, bb)
                 if (y is not None and y in order_a) or (x is not None and x in order_b):
                     continue
+                if shaken is None:
+                    shaken = self.handshake(fa, la, ba, fb, lb, bb)
+                if shaken:
+                    return None
                 return x, y
         return None
 
@@ -729,23 +795,97 @@ class _CppBuilder:
                     out.append((fl, c, dtors))
         return out
 
+    def sync_type(self, fl, name: str) -> bool:
+        ty = self.type_of(fl, name)
+        if ty is None:
+            items = self.index.cpp_globals.get(name, ())
+            ty = items[0][1].type if items else None
+        return bool(ty) and bool(_SYNC_TYPE.search(ty)) and "relaxed" not in ty
+
+    def collect_syncs(self):
+        """Releases and acquires of sync objects: method calls (`ready.store(true,
+        std::memory_order_release)`, `cv.notify_one()`, `f.get()`) and plain stores to and loads of
+        atomics (`ready = true`, `while (!ready)`: sequentially consistent). Relaxed ones order
+        nothing."""
+        for fl in self.li.functions:
+            flow = fl.fn.flow
+            for c in flow.calls:
+                if c.callee_kind != "method" or not c.receiver or any("relaxed" in a for a in c.args):
+                    continue
+                kinds = [k for k, names in (("release", RELEASE_METHODS), ("acquire", ACQUIRE_METHODS)) if c.name in names]
+                if not kinds:
+                    continue
+                obj = re.split(r"\.|->", c.receiver.replace("this->", "").replace(" ", ""))[-1]
+                if not obj.isidentifier() or not self.sync_type(fl, obj):
+                    continue
+                for d in flow.decls:  # a future from `p.get_future()` is p's channel
+                    m = re.search(r"(\w+)\s*(?:\.|->)\s*get_future\s*\(", d.init or "") if d.name == obj else None
+                    if m:
+                        obj = m.group(1)
+                        break
+                for k in kinds:
+                    b = c.span.end_byte if k == "acquire" else c.span.start_byte
+                    self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, _loops_of(flow, c.span.start_byte, c.lambda_index),
+                                                      c.lambda_index))
+            for u in flow.uses:
+                if u.access not in ("read", "write") or not u.name.isidentifier() or u.path.replace(" ", "") not in (
+                        u.name, f"this->{u.name}"):
+                    continue
+                if not self.sync_type(fl, u.name) or "atomic" not in (self.type_of(fl, u.name) or self._global_type(u.name) or ""):
+                    continue
+                k = "release" if u.access == "write" else "acquire"
+                b = u.span.end_byte if k == "acquire" else u.span.start_byte
+                self.m.syncs[id(fl)].append(_Sync(b, None, u.name, k, _loops_of(flow, u.span.start_byte, u.lambda_index),
+                                                  u.lambda_index))
+
+    def _global_type(self, name):
+        items = self.index.cpp_globals.get(name, ())
+        return items[0][1].type if items else None
+
+    def sync_entries(self):
+        """Objects released after / acquired before every call of a function (its callers' view)."""
+        fns = self.li.functions
+        for _ in range(4):
+            changed = False
+            for fl in fns:
+                sites = [cs for cs in fl.callers if cs.runs_now]
+                if not sites:
+                    continue
+                rel = acq = None
+                for cs in sites:
+                    r = self.m.released_after(cs.fn, cs.lambda_index, cs.span.start_byte)
+                    a = self.m.acquired_before(cs.fn, cs.lambda_index, cs.span.start_byte)
+                    rel = r if rel is None else rel & r
+                    acq = a if acq is None else acq & a
+                if rel != self.m.entry_released.get(id(fl), frozenset()) or acq != self.m.entry_acquired.get(id(fl), frozenset()):
+                    self.m.entry_released[id(fl)], self.m.entry_acquired[id(fl)] = rel, acq
+                    changed = True
+            if not changed:
+                break
+
     def build(self) -> ThreadModel:
         self.main_fns, self.exported = [], []
         self.member_threads: dict = defaultdict(list)
         self.main_root = None
         self.collect_roots()
         self.member_joins()
+        self.collect_syncs()
         self.m.ctx_map.clear()
         for table in (self.m.spawns, self.m.joins):
             for fid, pts in table.items():
                 for p in pts:
                     p.ctx = self.ctx_lambda(self.by_id[fid], p.raw)
+        for fid, pts in self.m.syncs.items():
+            for p in pts:
+                p.ctx = self.ctx_lambda(self.by_id[fid], p.raw)
         self.root_ctx = {}
         for (fid, i), r in self.root_lambdas.items():
             self.root_ctx[(fid, self.ctx_lambda(self.by_id[fid], i))] = r
         self.propagate()
         self.phases()
         self.m.resolve_ctx = self.ctx_lambda
+        if self.m.syncs:
+            self.sync_entries()
         return self.m
 
 

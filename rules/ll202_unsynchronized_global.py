@@ -125,6 +125,8 @@ def _build(index):
                 accesses.setdefault(a.key, []).append(a)
     out = {}
     for key, items in accesses.items():
+        if _self_synced_type(index, li, items[0].var.type):
+            continue
         writes = [a for a in items if a.write and not a.fn.held_at(a.held, a.lambda_index, a.span.start_byte)
                   and not _through_synced_field(index, li, a)]
         if not writes:
@@ -140,6 +142,26 @@ def _build(index):
                                    (tm.roots_at(w.fn, w.lambda_index).get(ra, ""), tm.roots_at(o.fn, o.lambda_index).get(rb, "")),
                                    known)
     return out
+
+
+def _self_synced_type(index, li, type_text: str) -> bool:
+    """A project class (reached through `using`/`typedef` aliases: `typedef stat_t_trait<uint64_t>
+    stat_t`) whose data members are all atomics or synchronising objects: its own operations are
+    the synchronisation, like `std::atomic`'s."""
+    t = re.sub(r"\b(static|volatile|inline|mutable)\b", "", type_text).strip()
+    for _ in range(4):
+        base = re.sub(r"<.*", "", t).strip().split("::")[-1]
+        ks = li.classes.get(base, ())
+        if ks:
+            fields = [f for k in ks for f in k.fields]
+            return bool(fields) and all(f.is_atomic or is_sync_type(f.type) for f in fields)
+        nxt = index.resolve_alias(base)
+        if not nxt or nxt == t:
+            return False
+        t = nxt
+        if is_sync_type(t) or re.search(r"\batomic\b", t):
+            return True
+    return False
 
 
 def _through_synced_field(index, li, a) -> bool:
@@ -174,6 +196,17 @@ def _through_synced_field(index, li, a) -> bool:
 
 def _first_race(tm, writes, items, known_only=False):
     seen = set()
+    orders: dict = {}
+
+    def order(a):
+        """What orders an access besides its context: the spawns, joins and handshakes around it
+        (two accesses of one context with the same order answer alike)."""
+        got = orders.get(id(a))
+        if got is None:
+            args = (a.fn, a.lambda_index, a.span.start_byte)
+            got = orders[id(a)] = (tm.before(*args), tm.after(*args), tm.released_after(*args), tm.acquired_before(*args))
+        return got
+
     for w in writes[:64]:
         cw = tm.context(w.fn, w.lambda_index)
         # other functions first: a race between two functions reads better than one with itself
@@ -182,7 +215,7 @@ def _first_race(tm, writes, items, known_only=False):
             if o is not w and o.fn is w.fn and o.lambda_index == w.lambda_index:
                 continue
             co = tm.context(o.fn, o.lambda_index)
-            sig = (cw, co, w.span.start_byte if o is w else None)
+            sig = (cw, co, w.span.start_byte if o is w else None, order(w), order(o))
             if sig in seen and o is not w:
                 continue
             seen.add(sig)
