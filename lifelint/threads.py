@@ -748,6 +748,19 @@ class _CppBuilder:
             jn = set().union(*(joined.get(id(d), set()) for d in dtors))
             if jn:
                 self.m.joins[id(fl)].append(_Point(c.span.end_byte, self.ctx_lambda(fl, c.lambda_index), frozenset(jn)))
+        # A thread started by a function called in a loop (`for (..) infos[i].start();`) runs
+        # several times at once, unless the loop also joins it before the next round.
+        for fid, pts in self.m.spawns.items():
+            for p in pts:
+                if not p.loops:
+                    continue
+                joined_here = set()
+                for j in self.m.joins.get(fid, ()):
+                    if j.ctx == p.ctx and any(a <= j.byte < b for a, b in p.loops):
+                        joined_here |= j.roots
+                for r in p.roots:
+                    if r not in joined_here and r.kind == "thread":
+                        r.multi = True
         # entry phases: intersection over the call sites that run now (a few rounds: cycles stay empty)
         for _ in range(4):
             changed = False
