@@ -72,6 +72,13 @@ instead of going through a global.
   threads is not known.
 - A signal handler counts for its own body only: globals its callees touch are not reported.
 - Members of singletons are not checked yet; neither are globals reached through a pointer.
+- Not yet seen as thread starts: a `std::thread` member constructed in a constructor's
+  initialiser list, `threads.emplace_back(fn)` into a container of threads; a receiver declared
+  by a range-`for` (`for (auto& w : workers) w.start()`) is not resolved.
+- Programs of one source tree are one program: two `main`s are one root, and a global of one
+  program can be matched with a same-named global of another.
+- Handshakes are matched by the sync object's name (a member or global of an atomic, condition
+  variable, future/promise, latch, barrier or semaphore type), in one body or through callers.
 
 ## Measured precision
 Tune half, the 66 triaged LL202 findings of the before run (3 TRUE, 63 FALSE): after the thread

@@ -151,22 +151,23 @@ def test_findings_after_edits_match_a_full_scan(project):
     # The lock comes back in the buffer (the file on disk still has none).
     assert _check(ws, root, cpp, REGISTRY_CPP) == base
 
-    # A thread is added (saved) and the header gains the flag it polls (unsaved): LL201 on the
-    # header's declaration, its related write in the source.
+    # A thread is added (saved) and the header gains the flag it polls (unsaved): LL209 (LL201's
+    # audit part: stop() has no caller in the project) on the header's declaration, its related
+    # write in the source.
     (root / cpp).write_text(THREADED_CPP)
     threaded = {**files, cpp: THREADED_CPP, hpp: THREADED_HPP}
     got = _check(ws, root, hpp, THREADED_HPP)
     assert got == _full_scan(tmp, threaded, hpp)
-    assert "LL201" in {k[0] for k in got}
+    assert "LL209" in {k[0] for k in got}
     # ...and the source, checked with the header's saved text, as a full scan sees it.
     (root / hpp).write_text(THREADED_HPP)
     assert _check(ws, root, cpp) == _full_scan(tmp, threaded, cpp)
 
-    # The thread is removed again: the header's LL201 goes.
+    # The thread is removed again: the header's LL209 goes.
     (root / cpp).write_text(REGISTRY_CPP)
     got = _check(ws, root, hpp)
     assert got == _full_scan(tmp, {**files, hpp: THREADED_HPP}, hpp)
-    assert "LL201" not in {k[0] for k in got}
+    assert "LL209" not in {k[0] for k in got}
 
 
 def test_a_file_changed_on_disk_is_read_again(project):
