@@ -77,6 +77,7 @@ if (next != m_list.end()) log(next->id);
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lifelint.facts.cpp_flow import Assign
 from lifelint.locking import last_name, locking_index, split_template
@@ -306,6 +307,8 @@ class ContainerInvalidation(Rule):
         for a in flow.assigns:
             if a.target_name and _norm(a.target) == a.target_name:
                 muts.setdefault(a.target_name, []).append(a)
+        for cm in _callee_mutations(li, fl):
+            muts.setdefault(cm.path, []).append(cm)
         for vi, d in enumerate(flow.decls):
             if d.kind == "range":
                 yield from self._range_for(facts, li, fl, helper, jumps, vi, d, muts)
@@ -562,6 +565,8 @@ class ContainerInvalidation(Rule):
         reason = {"contiguous": "may reallocate or shift its elements", "deque": "invalidates its iterators",
                   "node": "removes the element", "hash": "may rehash", "unknown": "may remove the element"}[kind]
         change = f"Assigning `{cpath}`" if mdesc == "assigned" else f"`{cpath}.{getattr(m, 'name', '')}()`"
+        if isinstance(m, CalleeMutation):
+            change = f"`{m.via}()` (which calls `{cpath}.{m.name}()`)"
         mname = getattr(m, "name", "")
         if mname in POPS:
             reason = "destroys the element it refers to"
@@ -581,6 +586,60 @@ class ContainerInvalidation(Rule):
         return self.finding(u.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
                                               Related(m.span, f"`{cpath}` changed here")],
                             why=why, fix="Fetch it again after the change, or keep an index or key instead.")
+
+
+@dataclass(slots=True)
+class CalleeMutation:
+    """A call to a method of the same class that changes one of its member containers: it
+    stands in the caller for the change it makes (`drop(it->first)` -> `m_peers.erase(..)`)."""
+
+    path: str  # the member container
+    name: str  # the container method the callee calls: "erase", "clear", "push_back"
+    args: list  # its arguments in the caller's terms: a callee parameter becomes the caller's argument
+    via: str  # the callee
+    span: object  # the caller's call
+    scope: int
+    lambda_index: object
+
+
+_ELEMENT_OF = re.compile(r"^\(?\*?\s*([A-Za-z_]\w*)\)?\s*(?:->\s*first|\.\s*first)?$")
+
+
+def _callee_mutations(li, fl) -> list:
+    """Changes to this class's member containers made by the same-class methods `fl` calls
+    directly (`drop(id)` whose body does `m_peers.erase(id)`)."""
+    fn, flow = fl.fn, fl.fn.flow
+    cls = (fn.class_name or "").split("::")[-1]
+    if not cls or li.index is None:
+        return []
+    out = []
+    for c in flow.calls:
+        if c.kind != "call" or c.receiver not in (None, "this") or c.name == fn.name:
+            continue
+        for _f, cfn in li.index.methods_of(cls):
+            cflow = cfn.flow
+            if cfn.name != c.name or cflow is None or cfn is fn:
+                continue
+            pnames = [p.name for p in cfn.params]
+            for mc in cflow.calls:
+                if mc.kind != "call" or not mc.receiver or mc.lambda_index is not None:
+                    continue
+                path = _norm(mc.receiver)
+                if path not in fl.fields or cflow.decl_named(path, mc.span.start_byte, mc.scope) is not None:
+                    continue  # not this object's member
+                args = []
+                for a in mc.args:
+                    a = a.replace(" ", "")
+                    if a in pnames and pnames.index(a) < len(c.args):
+                        a = c.args[pnames.index(a)].replace(" ", "")
+                        m = _ELEMENT_OF.match(a)  # `it->first`: the key of the element `it` points to
+                        a = m.group(1) if m else a
+                    else:
+                        a = f"<{a}>"  # the callee's own value: matches nothing of the caller's
+                    args.append(a)
+                out.append(CalleeMutation(path, mc.name, args, c.name, c.span, c.scope, c.lambda_index))
+            break
+    return out
 
 
 def _is_iterator(d) -> bool:
