@@ -19,7 +19,11 @@ Also reported:
 - an iterator (a local or a parameter declared as an iterator) used after `c.erase(it);` threw
   away the iterator `erase()` returns, whatever container `it` came from;
 - the iterator `erase()` returns dereferenced (`*next`, `next->x`) before anything compares it
-  with `end()`: erasing the last element returns `end()`.
+  with `end()`: erasing the last element returns `end()`;
+- a change made inside a method of the same class that the function calls directly
+  (`drop(it->first)` whose body is `m_peers.erase(id)`, a `reset()` that clears, a `remember()`
+  that `push_back`s): the call stands for the change, with the callee's parameters read as the
+  caller's arguments (`it->first` is the key of the element `it` points to).
 
 ## Why is this bad?
 Growing a `std::vector` past its capacity moves every element to a new buffer and frees the old
@@ -56,9 +60,9 @@ if (next != m_list.end()) log(next->id);
 ## Known limits
 - `boost::intrusive` containers (seen through `using` / `typedef` aliases too) are skipped: erasing
   unlinks an element the caller owns, so a view of it stays valid.
-- Only views held in local variables are tracked, and only mutations called directly on the
-  same container expression (`m_v.push_back`, `this->m_v.clear()`); a mutation through another
-  reference to the container, or inside a called function, is not seen.
+- Only views held in local variables are tracked, and only mutations called on the same
+  container expression (`m_v.push_back`, `this->m_v.clear()`) or one call deep (above); a
+  mutation through another reference to the container is not seen.
 - A container whose type is not visible (declared `auto`, or a member of a class the scan does
   not include) is treated like a node container: only `clear()` and erasing the viewed element
   count.
@@ -67,8 +71,9 @@ if (next != m_list.end()) log(next->id);
   reported. `erase(first, last)` and `erase(key)` are not followed for the argument's sake.
 - The check of `erase()`'s result follows only the first use after the call: a comparison, a
   copy or a hand-off ends it; a check done another way (`if (v.size() > 1)`) is not understood.
-- An erase inside a called function while the caller holds an iterator into the same container
-  is not seen.
+- A change inside a called function is seen only one call deep, in a method of the same class
+  called on `this`, on a member container; a change through another object, a free function, a
+  callback or a deeper call chain is not seen.
 - Control flow is approximated from scopes: mutually exclusive `if`/`else` branches are told
   apart when they are blocks, `return` after the mutation ends the path, and loops are followed
   once around.
@@ -571,11 +576,16 @@ class ContainerInvalidation(Rule):
         if mname in POPS:
             reason = "destroys the element it refers to"
         elif mname in ("erase", "extract") and m.args and m.args[0].replace(" ", "") == d.name:
-            reason = f"destroys the element `{d.name}` points to (the iterator `erase()` returns is dropped)"
+            reason = (f"erases the element `{d.name}` points to" if isinstance(m, CalleeMutation) else
+                      f"destroys the element `{d.name}` points to (the iterator `erase()` returns is dropped)")
         if loop:
             erased = mdesc == "`.erase()`" and m.args and m.args[0].replace(" ", "") == d.name
-            fix = (f"Take the iterator `erase()` returns (`{d.name} = {cpath}.erase({d.name});`) and do not advance it"
-                   if erased else f"Fetch `{d.name}` again after the change")
+            if isinstance(m, CalleeMutation):
+                fix = (f"Take the next iterator before the call (`auto next = std::next({d.name});`)" if erased
+                       else f"Fetch `{d.name}` again after `{m.via}()`")
+            else:
+                fix = (f"Take the iterator `erase()` returns (`{d.name} = {cpath}.erase({d.name});`) and do not advance it"
+                       if erased else f"Fetch `{d.name}` again after the change")
             message = f"{change} inside a loop invalidates the {what} `{d.name}` that the next iteration uses."
             why = f"{change} {reason}, so `{d.name}` is invalid after the call."
             return self.finding(m.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
