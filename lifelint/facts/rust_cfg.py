@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lifelint.facts.cpp_cfg import Cfg
+from lifelint.facts.cpp_cfg import _Builder as _CppBuilder
 from lifelint.facts.cpp_locksets import LockFlow, solve
 from lifelint.model import Span
 
@@ -121,17 +122,22 @@ def _bound_name(pat) -> str | None:
     return None
 
 
-def _match_yields_guard(match) -> bool:
-    """`match m.lock() { Ok(g) => g, .. }`: an arm hands out the guard its pattern bound."""
+def _arms(match):
+    """(pattern, value) of each arm of a `match` (the pattern without its `if` guard)."""
     body = match.child_by_field_name("body")
     for arm in (body.named_children if body is not None else ()):
         if arm.type != "match_arm":
             continue
         pat = arm.child_by_field_name("pattern")
         v = arm.child_by_field_name("value")
-        if pat is None or v is None or not pat.named_children:
-            continue
-        name = _bound_name(pat.named_children[0])
+        if pat is not None and v is not None:
+            yield (pat.named_children[0] if pat.named_children else pat), v
+
+
+def _match_yields_guard(match) -> bool:
+    """`match m.lock() { Ok(g) => g, .. }`: an arm hands out the guard its pattern bound."""
+    for pat, v in _arms(match):
+        name = _bound_name(pat)
         if name is not None and v.type == "identifier" and _t(v) == name:
             return True
     return False
@@ -221,42 +227,20 @@ class _Frame:
         self.head = head
 
 
-class _Builder:
+class _Builder(_CppBuilder):
+    """The C++ builder's graph bookkeeping (nodes, synthetic nodes, links), Rust's walk."""
+
     def __init__(self, begin_ops, end_ops, post_ops):
-        self.g = Cfg()
+        super().__init__({}, [])
         self.begin_ops = begin_ops
         self.end_ops = end_ops
         self.post_ops = post_ops
         self.used: set = set()
-        self.frames: list[_Frame] = []
         self.ctl: set[int] = set()
         self.noreturn: set[int] = set()
-        self.g.entry = self.synth()
-        self.g.exit = self.synth()
 
-    def _node(self, start, end) -> int:
-        g = self.g
-        g.starts.append(start)
-        g.ends.append(end)
-        g.succ.append([])
-        g.ops.append([])
-        return len(g.starts) - 1
-
-    def synth(self, ops=None) -> int:
-        n = self._node(-1, -1)
-        if ops:
-            self.g.ops[n].extend(ops)
-        return n
-
-    def link(self, preds, n) -> None:
-        for p in preds:
-            if n not in self.g.succ[p]:
-                self.g.succ[p].append(n)
-
-    def leaf(self, node, preds) -> int:
-        n = self._node(node.start_byte, node.end_byte)
-        self.link(preds, n)
-        return n
+    def leaf_of(self, node, preds) -> int:
+        return self.leaf(node.start_byte, node.end_byte, preds)
 
     def mark_control(self, body) -> None:
         """Node ids of everything that has control flow or a lock operation on entering or
@@ -338,7 +322,7 @@ class _Builder:
 
     def _build(self, node, preds: list[int]) -> list[int]:
         if node.id not in self.ctl:
-            return [self.leaf(node, preds)]
+            return [self.leaf_of(node, preds)]
         t = node.type
         if t in ("block", "unsafe_block", "async_block", "const_block"):
             lab = next((c for c in node.children if c.type == "label"), None)
@@ -392,7 +376,7 @@ class _Builder:
             self.jump(err, "return", None)
             return [n]
         if node.id in self.noreturn:
-            n = self.leaf(node, preds)
+            n = self.leaf_of(node, preds)
             self.g.exits.append((n, "panic", Span.of(node)))
             self.link([n], self.g.exit)
             return []
@@ -406,7 +390,7 @@ class _Builder:
         # any other expression: its parts in source order (one leaf when only an operation on
         # entering or leaving it put it here)
         if not any(c.id in self.ctl for c in node.named_children):
-            return [self.leaf(node, preds)]
+            return [self.leaf_of(node, preds)]
         return self.seq(node.named_children, preds)
 
     def if_(self, node, preds):
@@ -567,17 +551,12 @@ def build_lockflow(acquisitions, drops, body_of, lets=None) -> tuple[list[RHolde
                 release_scope = _enclosing_block(holder_let)
             elif is_try:
                 acquire_at_call = False
-                mb = p.child_by_field_name("body")
-                for arm in (mb.named_children if mb is not None else ()):
-                    if arm.type != "match_arm":
-                        continue
-                    pat = arm.child_by_field_name("pattern")
-                    v = arm.child_by_field_name("value")
-                    if v is None or pat is None or _failure_pattern(pat.named_children[0] if pat.named_children else pat):
+                for pat, v in _arms(p):
+                    if _failure_pattern(pat):
                         continue
                     _add(begin_ops, v, (-1, 1, hi, span, "test"))
                     _add(end_ops, v, (-1, -1, hi, _end_span(v), "scope"))
-                    var = var or _bound_name(pat.named_children[0] if pat.named_children else pat)
+                    var = var or _bound_name(pat)
                 release_scope = None
             else:
                 release_scope = _temp_scope(p)
