@@ -68,6 +68,11 @@ For getters, return by value (`T load() const`).
   lock-protected, unless the lock held is that object's own mutex (`c.items` under `c.mutex`,
   `ctx->buf` under `ctx->mu`).
 - Comparing a pointer or iterator after the lock (`if (!p)`, `it == m.end()`) is not reported.
+- Rust: temporaries follow edition 2021 (an `if let` scrutinee's guard lives through `else`;
+  2024 drops it before). A guard from a helper is learned from a function of the same file
+  only; a guard moved into a call is released only when the callee is a same-file function
+  taking a guard by value (moved into `Arc::new`, a channel or a struct it may live on); a
+  pointer used inside a closure is not followed.
 """
 
 from __future__ import annotations
