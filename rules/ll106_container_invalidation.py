@@ -494,7 +494,8 @@ class ContainerInvalidation(Rule):
                     continue
                 if self._cut(helper, jumps, m, m.lambda_index, mend, u.span.start_byte, u.scope):
                     break
-                yield self._report(facts, d, cpath, kind, m, mdesc, u, loop=False)
+                yield self._report(facts, d, cpath, kind, m, mdesc, u, loop=False,
+                                   at_end=_end_branch(flow, helper, vi, u) if d.view == "iterator" else None)
                 return
             # 2. around a loop: the view is declared outside the loop and used earlier in it
             for loop in helper.ancestors(m.scope):
@@ -564,7 +565,7 @@ class ContainerInvalidation(Rule):
             yield self.finding(m.span, message, [Related(d.span, f"the loop over `{cpath}` starts here")], why=why, fix=fix)
             return
 
-    def _report(self, facts, d, cpath, kind, m, mdesc, u, loop):
+    def _report(self, facts, d, cpath, kind, m, mdesc, u, loop, at_end=None):
         what = {"iterator": "iterator", "pointer": "pointer", "reference": "reference", "span": "span",
                 "string_view": "string_view"}[d.view]
         reason = {"contiguous": "may reallocate or shift its elements", "deque": "invalidates its iterators",
@@ -591,6 +592,16 @@ class ContainerInvalidation(Rule):
             return self.finding(m.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
                                                   Related(u.span, f"`{d.name}` used again here")],
                                 why=why, fix=f"{fix}, or `break` right after the change.")
+        if at_end is not None:
+            # `if (it == m.end()) { m.emplace(..); use(*it); }`: the use is wrong before any change.
+            message = (f"The {what} `{d.name}` is dereferenced on the branch where it equals `{cpath}.end()` "
+                       f"(tested at line {at_end.span.line}).")
+            why = (f"On that branch the lookup found nothing, so `{d.name}` is the end iterator: dereferencing it is "
+                   f"undefined behaviour (and {change[:1].lower() + change[1:]} {reason} besides).")
+            fix = (f"Use the iterator (or `pair.first`) that `{cpath}.{getattr(m, 'name', 'insert')}()` returns, or look "
+                   "the element up again.")
+            return self.finding(u.span, message, [Related(at_end.span, f"`{d.name}` compared with `{cpath}.end()` here"),
+                                                  Related(m.span, f"`{cpath}` changed here")], why=why, fix=fix)
         message = f"The {what} `{d.name}` into `{cpath}` is used after {change[:1].lower() + change[1:]} at line {m.span.line}."
         why = f"{change} {reason}, so `{d.name}` may now point into freed memory."
         return self.finding(u.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
@@ -658,6 +669,25 @@ def _is_iterator(d) -> bool:
         return True
     t = d.type.replace(" ", "")
     return "iterator" in t.rsplit("::", 1)[-1].lower()
+
+
+def _end_branch(flow, helper, vi, u):
+    """The use of `vi` in an `if` condition (`it == c.end()`, or `!=` with the use in the else
+    branch) that puts use `u` on the branch where the iterator is the end; None otherwise."""
+    chain = set(helper.ancestors(u.scope))
+    for t in flow.uses_of_decl(vi):
+        if not getattr(t, "end_test", "") or t.span.start_byte >= u.span.start_byte:
+            continue
+        want = "then" if t.end_test == "==" else "else"
+        for si in chain:
+            sc = flow.scopes[si]
+            if sc.branch != want or sc.parent is None:
+                continue
+            parent = flow.scopes[sc.parent]
+            if parent.kind == "if" and parent.span.contains(t.span) and not sc.span.contains(t.span) \
+                    and t.span.start_byte < sc.span.start_byte:
+                return t
+    return None
 
 
 def _inside(helper, scope, top) -> bool:

@@ -55,3 +55,19 @@ def test_long_names_are_cut_not_the_sentence():
     assert head.startswith("`m_very_long") and "\u2026`" in head
     assert short_name("a  b\n c") == "a b c"
     assert len(short_name("x" * 100, 40)) == 40
+
+
+def test_ll106_names_the_end_iterator_not_a_rehash():
+    """Issue 11 item 5: `if (it == m.end()) { m.emplace(..); it->second; }` dereferences the end
+    iterator; blaming a rehash hides the real fault. `!=` with the use in the else branch too; a
+    found element used after a change keeps the rehash message."""
+    path = FIXTURES / "cpp/LL106-container-invalidation/end_branch.cpp"
+    by_line = {f.location.line: f for f in _findings(path) if f.code == "LL106"}
+    src = path.read_text(encoding="utf-8").splitlines()
+    end_lines = [i + 1 for i, line in enumerate(src) if "expect: LL106" in line][:2]
+    for line in end_lines:
+        f = by_line[line]
+        assert "dereferenced on the branch where it equals `names.end()`" in f.message, f.message
+        assert "rehash" not in f.message
+    [after] = [f for line, f in by_line.items() if line not in end_lines]
+    assert "is used after `names.emplace()`" in after.message and "may rehash" in after.why

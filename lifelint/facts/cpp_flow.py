@@ -192,6 +192,8 @@ class Use(_AtSpan):
     locks: tuple[int, ...] = ()
     partial: tuple[int, ...] = ()
     deref: bool = False  # the value is dereferenced here: `*it`, `it->x`, `it[0]`
+    # "==" / "!=" for a test against an end iterator (`it == m.end()`), for messages.
+    end_test: str = ""
 
 
 @dataclass(slots=True)
@@ -685,9 +687,11 @@ class _Builder:
         if decl is not None and lam is not None:
             dl = self.flow.decls[decl].lambda_index
             captured = dl != lam and (dl is None or dl not in self.flow.lambda_ancestors(lam))
+        tested = access == "read" and _only_tested(node)
         self.flow.uses.append(Use(name=name, path=path, span=Span.of(node), kind=kind, access=access, method=method,
                                   decl=decl, explicit_this=explicit_this, scope=scope, lambda_index=lam, captured=captured,
-                                  test=access == "read" and _only_tested(node), deref=_dereferenced(node, name, path)))
+                                  test=tested, deref=_dereferenced(node, name, path),
+                                  end_test=_end_test(node) if tested else ""))
 
     def chain_context(self, node):
         """Climb an access chain (`a.b[i].c`) to its top; return (top, access, method)."""
@@ -1111,6 +1115,32 @@ def _dereferenced(node, name: str, path: str) -> bool:
         op = q.child_by_field_name("operator")
         return op is not None and text(op) == "*"
     return False
+
+
+_END_CALL = re.compile(r"^(?:\w[\w.\->\[\]]*(?:\.|->)c?end\(\)|std::c?end\(.*\))$")
+
+
+def _end_test(node) -> str:
+    """"==" or "!=" when `node` is compared with an end iterator (`it == m.end()`), else ""."""
+    p = node.parent
+    while p is not None and p.type == "parenthesized_expression":
+        node, p = p, p.parent
+    if p is None or p.type != "binary_expression":
+        return ""
+    op = p.child_by_field_name("operator")
+    if op is None or text(op) not in ("==", "!="):
+        return ""
+    left, right = p.child_by_field_name("left"), p.child_by_field_name("right")
+    other = right if _same(left, node) else left
+    if other is None or not _END_CALL.match(_ws(text(other))):
+        return ""
+    # The branch it decides: the comparison is the whole condition, or one side of `&&` in it.
+    q = p.parent
+    while q is not None and (q.type == "parenthesized_expression" or (
+            q.type == "binary_expression" and q.child_by_field_name("operator") is not None
+            and text(q.child_by_field_name("operator")) == "&&")):
+        q = q.parent
+    return text(op) if q is not None and q.type == "condition_clause" else ""
 
 
 def _only_tested(node) -> bool:
