@@ -1,7 +1,7 @@
 """Measured precision of each rule on the precision ledger (benchmarks/precision/): written by
 `benchmarks/precision/run.py --measured-out`, never by hand."""
 
-MEASURED_WITH = 'lifelint bca9827, 2026-12-07'
+MEASURED_WITH = 'lifelint df70dbb, 2026-12-07'
 
 MEASURED: dict[str, dict[str, dict[str, int]]] = {
     "LL101": {
@@ -70,17 +70,17 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL106": {
         "test": {
-            "FALSE": 9,
-            "TRUE": 1,
+            "FALSE": 10,
+            "TRUE": 2,
             "UNCLEAR": 0,
-            "reported": 10,
+            "reported": 12,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 4,
+            "FALSE": 3,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 4,
+            "reported": 3,
             "untriaged": 0
         }
     },
@@ -120,50 +120,50 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL201": {
         "test": {
-            "FALSE": 38,
-            "TRUE": 10,
+            "FALSE": 9,
+            "TRUE": 5,
             "UNCLEAR": 0,
-            "reported": 48,
+            "reported": 14,
             "untriaged": 0
         },
         "tune": {
             "FALSE": 2,
             "TRUE": 1,
             "UNCLEAR": 0,
-            "reported": 13,
-            "untriaged": 10
+            "reported": 3,
+            "untriaged": 0
         }
     },
     "LL202": {
         "test": {
-            "FALSE": 37,
-            "TRUE": 11,
-            "UNCLEAR": 4,
-            "reported": 127,
-            "untriaged": 75
+            "FALSE": 64,
+            "TRUE": 48,
+            "UNCLEAR": 1,
+            "reported": 113,
+            "untriaged": 0
         },
         "tune": {
-            "FALSE": 0,
-            "TRUE": 0,
-            "UNCLEAR": 0,
-            "reported": 100,
-            "untriaged": 100
+            "FALSE": 22,
+            "TRUE": 15,
+            "UNCLEAR": 1,
+            "reported": 46,
+            "untriaged": 8
         }
     },
     "LL203": {
         "test": {
-            "FALSE": 36,
-            "TRUE": 5,
+            "FALSE": 84,
+            "TRUE": 9,
             "UNCLEAR": 0,
-            "reported": 85,
-            "untriaged": 44
+            "reported": 93,
+            "untriaged": 0
         },
         "tune": {
-            "FALSE": 17,
-            "TRUE": 4,
+            "FALSE": 35,
+            "TRUE": 8,
             "UNCLEAR": 0,
-            "reported": 39,
-            "untriaged": 18
+            "reported": 43,
+            "untriaged": 0
         }
     },
     "LL204": {
@@ -184,10 +184,10 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 1,
+            "FALSE": 2,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 3,
+            "reported": 4,
             "untriaged": 2
         }
     },
@@ -218,11 +218,43 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL208": {
         "tune": {
+            "FALSE": 2,
+            "TRUE": 1,
+            "UNCLEAR": 0,
+            "reported": 3,
+            "untriaged": 0
+        }
+    },
+    "LL209": {
+        "test": {
             "FALSE": 0,
             "TRUE": 0,
             "UNCLEAR": 0,
-            "reported": 7,
-            "untriaged": 7
+            "reported": 31,
+            "untriaged": 31
+        },
+        "tune": {
+            "FALSE": 0,
+            "TRUE": 0,
+            "UNCLEAR": 0,
+            "reported": 4,
+            "untriaged": 4
+        }
+    },
+    "LL210": {
+        "test": {
+            "FALSE": 0,
+            "TRUE": 0,
+            "UNCLEAR": 0,
+            "reported": 20,
+            "untriaged": 20
+        },
+        "tune": {
+            "FALSE": 0,
+            "TRUE": 0,
+            "UNCLEAR": 0,
+            "reported": 14,
+            "untriaged": 14
         }
     },
     "LL303": {
@@ -242,6 +274,13 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
         }
     },
     "LL304": {
+        "test": {
+            "FALSE": 0,
+            "TRUE": 1,
+            "UNCLEAR": 0,
+            "reported": 1,
+            "untriaged": 0
+        },
         "tune": {
             "FALSE": 0,
             "TRUE": 0,
