@@ -69,6 +69,7 @@ TOP_KEYS = {
 }
 LEVEL_NAMES = ("note", "warning", "error")
 CPP_KEYS = {"defines", "ignore-macros", "extend-ignore-macros", "async-sinks", "keep-alive", "lock-types",
+            "platform-dirs",
             # compile database and deep mode (lifelint.compdb)
             "undefines", "compile-commands", "deep", "clang-resource-dir", "deep-timeout"}
 RUST_KEYS: set[str] = set()
@@ -194,7 +195,8 @@ def settings_from_table(table: dict[str, Any], where: str) -> Settings:
         c.ignore_macros = _str_list(where, "cpp.ignore-macros", cpp["ignore-macros"])
     if "extend-ignore-macros" in cpp:
         c.ignore_macros = [*c.ignore_macros, *_str_list(where, "cpp.extend-ignore-macros", cpp["extend-ignore-macros"])]
-    for key, attr in (("async-sinks", "async_sinks"), ("keep-alive", "keep_alive"), ("lock-types", "lock_types")):
+    for key, attr in (("async-sinks", "async_sinks"), ("keep-alive", "keep_alive"), ("lock-types", "lock_types"),
+                      ("platform-dirs", "platform_dirs")):
         if key in cpp:
             setattr(c, attr, _str_list(where, f"cpp.{key}", cpp[key]))
     _compile_database_keys(where, cpp, c)

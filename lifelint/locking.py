@@ -35,6 +35,7 @@ from lifelint.facts.cpp_flow import SYNC_CALLEES as _FLOW_SYNC_CALLEES
 from lifelint.facts.cpp_lock_notes import ONE_LOCK
 from lifelint.facts.cpp_locks import strip_wrapping
 from lifelint.model import Span
+from lifelint.platforms import platforms_of
 
 if TYPE_CHECKING:
     from lifelint.facts import FileFacts
@@ -745,7 +746,8 @@ class _Builder:
         same = [t for t in cands if t.path == fl.path]
         if same:
             return same
-        return [t for t in cands if not t.fn.is_static]
+        plat = platforms_of(self.index)
+        return [t for t in cands if not t.fn.is_static and plat.compatible(fl.path, t.path)]
 
     def collect_accesses(self, fl: FnLocks) -> None:
         flow = fl.fn.flow
@@ -785,8 +787,12 @@ class _Builder:
         if not items:
             return None
         same_file = [v for f, v in items if f.path == fl.path]
+        # a global defined in linux/ and in freebsd/ files is two variables: the accessor's
+        # platform picks its own (lifelint.platforms)
+        plat = platforms_of(self.index)
+        same_platform = [v for f, v in items if plat.compatible(f.path, fl.path)]
         # prefer the definition over an `extern` declaration
-        cands = same_file or [v for _f, v in items]
+        cands = same_file or same_platform or [v for _f, v in items]
         return next((v for v in cands if not v.is_extern), cands[0])
 
 

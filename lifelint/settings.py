@@ -26,6 +26,9 @@ class CppSettings:
     keep_alive: list[str] = field(default_factory=list)
     # Extra RAII lock types (beyond std/boost/absl guards).
     lock_types: list[str] = field(default_factory=list)
+    # Extra directory names / file-name suffixes that mark platform-exclusive sources
+    # ("qnx", or "name=tag" onto a known tag), beyond lifelint.platforms' defaults.
+    platform_dirs: list[str] = field(default_factory=list)
     # --- compile database and deep mode (lifelint.compdb, lifelint.facts.clang_types) ---
     # Names known NOT to be defined (`-U`): `#ifdef NAME` is false, `#if NAME` is 0.
     undefines: list[str] = field(default_factory=list)

@@ -47,6 +47,7 @@ from typing import Any
 
 from lifelint.locking import class_of_type
 from lifelint.model import Span
+from lifelint.platforms import platforms_of
 from lifelint.sinks import BINDERS, TRANSPARENT, call_is_async_sink
 
 # Kinds of root; "strong" ones are threads of their own for sure.
@@ -180,6 +181,9 @@ class ThreadModel:
     syncs: dict = field(default_factory=lambda: defaultdict(list))
     entry_released: dict = field(default_factory=dict)  # id(FnLocks) -> objects released after every call
     entry_acquired: dict = field(default_factory=dict)  # id(FnLocks) -> objects acquired before every call
+    # lifelint.platforms.Platforms: code of files built for different platforms (linux/ and
+    # freebsd/, *_win32.cpp and *_posix.cpp) and the roots started there never run in one program.
+    platforms: Any = None
 
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
@@ -257,6 +261,10 @@ class ThreadModel:
         `skip_kinds` are left out (a `volatile` flag is what a signal handler may write).
         `known_only`: both sides must be reached from a root (positive evidence of two threads,
         the precise parts of LL201/LL202); code no root reaches is then no evidence."""
+        plat = self.platforms
+        pa, pb = getattr(fa, "path", None), getattr(fb, "path", None)
+        if plat is not None and not plat.compatible(pa, pb):
+            return None
         ra = {r: h for r, h in self.roots_at(fa, la).items() if r.kind not in skip_kinds} or {None: ""}
         rb = {r: h for r, h in self.roots_at(fb, lb).items() if r.kind not in skip_kinds} or {None: ""}
         same_code = self.context(fa, la) == self.context(fb, lb)
@@ -267,6 +275,8 @@ class ThreadModel:
                     continue
                 if known_only and not (x.kind in THREADS or y.kind in THREADS):
                     continue  # a signal handler interrupts a thread: no second thread shown
+                if plat is not None and not plat.compatible(pa, pb, x and x.path, y and y.path):
+                    continue  # a root of another platform's files: not this program's thread
                 if x is not None and y is not None and x.same_thread(y):
                     if x is y and x.multi and (x.strong or same_code):
                         return x, y
@@ -316,6 +326,7 @@ class _CppBuilder:
         self.li = locking_index(index)
         self.settings = getattr(index, "settings", None)
         self.m = ThreadModel()
+        self.m.platforms = self.platforms = platforms_of(index)
         self.free: dict[str, list] = defaultdict(list)
         self.methods: dict[tuple[str, str], list] = defaultdict(list)
         for fl in self.li.functions:
@@ -344,7 +355,7 @@ class _CppBuilder:
         if fl.cls and (fl.cls, name) in self.methods:
             return self.methods[(fl.cls, name)]
         same = [t for t in self.free.get(name, ()) if t.path == fl.path]
-        return same or [t for t in self.free.get(name, ()) if not t.fn.is_static]
+        return same or [t for t in self.free.get(name, ()) if not t.fn.is_static and self.platforms.compatible(fl.path, t.path)]
 
     # roots -----------------------------------------------------------------------------------
     def add_root(self, kind, what, path, span, entries, multi=False, group=None) -> Root:

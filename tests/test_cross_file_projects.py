@@ -32,15 +32,24 @@ def _scan(folder: Path):
     return scan(ScanOptions(paths=[str(folder)], root=folder, settings=Settings(), jobs=1))
 
 
+def _sources(folder: Path) -> list[Path]:
+    """The project's files, subfolders included (`linux/`, `freebsd/`: platform-exclusive sources)."""
+    return sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES)
+
+
+def _rel(folder: Path, path) -> str:
+    p = Path(path)
+    return (p.relative_to(folder) if p.is_absolute() else p).as_posix()
+
+
 def _expected(folder: Path) -> tuple[set, set, set]:
     expect, todo_expect, todo_ok = set(), set(), set()
-    for src in sorted(folder.iterdir()):
-        if src.suffix not in SUFFIXES:
-            continue
+    for src in _sources(folder):
         exp = parse_expectations(src.read_text(encoding="utf-8"))
-        expect |= {(src.name, ln, code) for ln, code in exp.expect}
-        todo_expect |= {(src.name, ln, code) for ln, code in exp.todo_expect}
-        todo_ok |= {(src.name, ln, code) for ln, code in exp.todo_ok}
+        name = _rel(folder, src)
+        expect |= {(name, ln, code) for ln, code in exp.expect}
+        todo_expect |= {(name, ln, code) for ln, code in exp.todo_expect}
+        todo_ok |= {(name, ln, code) for ln, code in exp.todo_ok}
     return expect, todo_expect, todo_ok
 
 
@@ -53,7 +62,7 @@ def test_project_findings_match_annotations(folder: Path):
     result = _scan(folder)
     internal = [d for d in result.diagnostics if d.kind in ("internal", "unreadable", "binary", "encoding")]
     assert not internal, internal
-    actual = {(Path(f.location.path).name, f.location.line, f.code) for f in result.findings}
+    actual = {(_rel(folder, f.location.path), f.location.line, f.code) for f in result.findings}
     expect, todo_expect, todo_ok = _expected(folder)
     actual -= todo_ok
     missing = expect - actual
@@ -71,19 +80,18 @@ def test_project_files_alone_miss_the_cross_file_findings(folder: Path):
     (Projects without findings check the opposite: that joining files adds no false alarm.)"""
     expect, _, _ = _expected(folder)
     alone = set()
-    for src in sorted(folder.iterdir()):
-        if src.suffix in SUFFIXES:
-            result = scan(ScanOptions(paths=[str(src)], root=folder, settings=Settings(), jobs=1))
-            alone |= {(Path(f.location.path).name, f.location.line, f.code) for f in result.findings}
+    for src in _sources(folder):
+        result = scan(ScanOptions(paths=[str(src)], root=folder, settings=Settings(), jobs=1))
+        alone |= {(_rel(folder, f.location.path), f.location.line, f.code) for f in result.findings}
     assert expect - alone, "every finding is visible file by file: not a cross-file fixture"
 
 
-@pytest.mark.parametrize("folder", [p for p in PROJECTS if any(p.glob("*.cpp"))], ids=_id)
+@pytest.mark.parametrize("folder", [p for p in PROJECTS if any(p.rglob("*.cpp"))], ids=_id)
 def test_project_compiles(folder: Path):
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip("g++ not installed")
-    for src in sorted(folder.glob("*.cpp")):
+    for src in sorted(folder.rglob("*.cpp")):
         proc = subprocess.run([gxx, "-std=c++20", "-fsyntax-only", str(src)], capture_output=True, text=True, cwd=folder)
         assert proc.returncode == 0, f"{src.name}: {proc.stderr[-3000:]}"
 

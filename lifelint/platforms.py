@@ -1,0 +1,86 @@
+"""Which platform a source file is built for, read from its path: files under `linux/` and under
+`freebsd/` (or `thread_win32.cpp` and `thread_posix.cpp`) are never compiled into one binary, so a
+global defined in both is two variables, and a thread started in one cannot reach code of the other.
+
+A file's tag is its file-name suffix (`io_linux.cpp`, `timer-win32.cc`) when that names a platform,
+else the deepest directory of its path that does (`src/unix/linux/x.cpp` is `linux`). Untagged
+files are built everywhere. Two tagged files are compatible when their tags are equal, or when one
+tag is a family holding the other: `posix` (and `unix`) hold every platform but Windows, `bsd`
+holds the BSDs, `apple` holds macOS and iOS. Users add directory names in config
+(`[tool.lifelint.cpp] platform-dirs = ["qnx", "lnx=linux"]`: a name is its own tag, `name=tag`
+maps it onto one)."""
+
+from __future__ import annotations
+
+import re
+
+# directory name / file-name suffix (lower case) -> tag
+DEFAULT_PLATFORM_DIRS = {
+    "linux": "linux", "android": "android", "freebsd": "freebsd", "openbsd": "openbsd", "netbsd": "netbsd",
+    "dragonfly": "dragonfly", "dragonflybsd": "dragonfly", "bsd": "bsd", "osx": "macos", "macos": "macos",
+    "macosx": "macos", "darwin": "macos", "apple": "apple", "ios": "ios",
+    "win": "windows", "win32": "windows", "win64": "windows", "windows": "windows", "mingw": "windows",
+    "msvc": "windows", "cygwin": "cygwin", "posix": "posix", "unix": "posix", "haiku": "haiku",
+    "solaris": "solaris", "sunos": "solaris", "illumos": "solaris", "aix": "aix", "hpux": "hpux",
+    "fuchsia": "fuchsia", "emscripten": "emscripten",
+}
+# family tag -> the tags it holds (a family is compatible with each of them and with itself)
+FAMILIES = {
+    "posix": frozenset({"linux", "android", "freebsd", "openbsd", "netbsd", "dragonfly", "bsd", "macos", "apple",
+                        "ios", "cygwin", "haiku", "solaris", "aix", "hpux", "fuchsia", "emscripten"}),
+    "bsd": frozenset({"freebsd", "openbsd", "netbsd", "dragonfly", "macos"}),
+    "apple": frozenset({"macos", "ios"}),
+}
+_PARTS = re.compile(r"[_\-.]")
+
+
+class Platforms:
+    def __init__(self, extra: list[str] | None = None):
+        self.dirs = dict(DEFAULT_PLATFORM_DIRS)
+        for item in extra or ():
+            name, _, tag = item.partition("=")
+            name = name.strip().lower()
+            if name:
+                self.dirs[name] = tag.strip().lower() or name
+        self._tags: dict[str, str | None] = {}
+
+    def tag(self, path: str | None) -> str | None:
+        if not path:
+            return None
+        got = self._tags.get(path, ...)
+        if got is ...:
+            got = self._tags[path] = self._tag(path)
+        return got
+
+    def _tag(self, path: str) -> str | None:
+        parts = path.replace("\\", "/").lower().split("/")
+        stem = parts[-1].rsplit(".", 1)[0]
+        pieces = _PARTS.split(stem)
+        if len(pieces) > 1 and pieces[-1] in self.dirs:
+            return self.dirs[pieces[-1]]
+        for d in reversed(parts[:-1]):
+            if d in self.dirs:
+                return self.dirs[d]
+        return None
+
+    @staticmethod
+    def tags_compatible(a: str | None, b: str | None) -> bool:
+        if a is None or b is None or a == b:
+            return True
+        return b in FAMILIES.get(a, ()) or a in FAMILIES.get(b, ())
+
+    def compatible(self, *paths: str | None) -> bool:
+        """Can all these files be built into one program (pairwise compatible tags)?"""
+        tags = {t for t in map(self.tag, paths) if t is not None}
+        if len(tags) < 2:
+            return True
+        ts = sorted(tags)
+        return all(self.tags_compatible(x, y) for i, x in enumerate(ts) for y in ts[i + 1:])
+
+
+def platforms_of(index) -> Platforms:
+    """The project's platform table (config's `cpp.platform-dirs` added to the defaults)."""
+    def build(ix):
+        s = getattr(ix, "settings", None)
+        return Platforms(list(getattr(getattr(s, "cpp", None), "platform_dirs", None) or ()))
+    return index.memo("lifelint.platforms", build)

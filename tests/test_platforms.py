@@ -1,0 +1,36 @@
+"""Platform tags from paths (lifelint.platforms) and the config key that extends them."""
+
+from __future__ import annotations
+
+from lifelint.platforms import Platforms
+
+
+def test_tags_from_directories_and_suffixes():
+    p = Platforms()
+    assert p.tag("src/linux/poller.cpp") == "linux"
+    assert p.tag("src/unix/linux/poller.cpp") == "linux"  # the deepest directory wins
+    assert p.tag("src/thread_win32.cpp") == "windows"
+    assert p.tag("src/socket-posix.cc") == "posix"
+    assert p.tag("src/osx/a.mm") == p.tag("src/darwin/a.cpp") == "macos"
+    assert p.tag("src/posix_time.cpp") is None  # a prefix is not a platform suffix
+    assert p.tag("src/net/poller.cpp") is None
+
+
+def test_compatibility():
+    p = Platforms()
+    assert not p.compatible("src/linux/x.cpp", "src/freebsd/x.cpp")
+    assert not p.compatible("win/x.cpp", "unix/y.cpp")
+    assert p.compatible("src/linux/x.cpp", "src/unix/y.cpp", "src/common.cpp")  # posix holds linux
+    assert p.compatible("src/linux/x.cpp", "src/linux/y.cpp")
+    assert p.compatible("src/common.cpp", "src/freebsd/y.cpp")
+
+
+def test_config_extends_the_table(tmp_path):
+    from lifelint.config import settings_from_table
+
+    s = settings_from_table({"cpp": {"platform-dirs": ["qnx", "lnx=linux"]}}, "test")
+    p = Platforms(s.cpp.platform_dirs)
+    assert p.tag("a/qnx/b.cpp") == "qnx"
+    assert p.tag("a/lnx/b.cpp") == "linux"
+    assert not p.compatible("a/qnx/b.cpp", "a/lnx/b.cpp")
+
