@@ -82,9 +82,10 @@ one of its related locations is in a named file.
 @click.option("--stdin-filename", metavar="PATH", help="Check the source read from stdin as if it were PATH (for editor plugins), with PATH's project as context.")
 @click.option("--fix", "apply_fixes", is_flag=True, help="Apply the fixes that are certain (LL201: a bool flag becomes std::atomic<bool>), then report what is left.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the fixes --fix would make as a unified diff, change nothing (exit 1 when there are some).")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also the fixes that change behaviour (LL102: `[this]` becomes `[self = shared_from_this()]`).")
 def check(paths, fmt, output, select, extend_select, ignore, config_file, root, context_root, no_context, diff_base, jobs,
           report_unused_suppressions, baseline_file, write_baseline, fail_level, exit_zero, statistics, show_settings,
-          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache, stdin_filename, apply_fixes, show_diff, **compile_opts):
+          show_files, show_parse_gaps, color, no_progress, force_exclude, cache_dir, no_cache, stdin_filename, apply_fixes, show_diff, unsafe_fixes, **compile_opts):
     from lifelint.engine import ScanOptions, default_jobs, find_context_root, scan
     from lifelint.registry import all_rules, catalog
     from lifelint.report import REPORTERS
@@ -152,7 +153,7 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     finally:
         progress_done()
     if apply_fixes or show_diff:
-        result = _fixes(result, opts, show_diff, stdin_filename)
+        result = _fixes(result, opts, show_diff, stdin_filename, unsafe_fixes)
     if write_baseline:
         try:
             n = baseline.write(write_baseline, result.findings)
@@ -214,15 +215,24 @@ def check(paths, fmt, output, select, extend_select, ignore, config_file, root, 
     sys.exit(EXIT_CLEAN if exit_zero else status)
 
 
-def _fixes(result, opts, show_diff: bool, stdin_filename):
-    """--diff: print the certain fixes and exit; --fix: write them, and scan again."""
+def _fixes(result, opts, show_diff: bool, stdin_filename, unsafe: bool = False):
+    """--diff: print the certain fixes and exit; --fix: write them, and scan again. Unsafe fixes
+    only with --unsafe-fixes; without it, a hint says how many there are (as ruff's hidden fixes)."""
     from lifelint import fix
     from lifelint.engine import scan
 
     if stdin_filename:
         click.echo("lifelint: error: --fix and --diff rewrite files; they do not work on stdin", err=True)
         sys.exit(EXIT_ERROR)
-    plans = fix.plan(result)
+    plans = fix.plan(result, unsafe=unsafe)
+    hidden = 0 if unsafe else fix.unsafe_available(result)
+    if hidden:
+        click.echo(f"lifelint: {hidden} unsafe fix(es) (LL102) available with --unsafe-fixes", err=True)
+    if unsafe:
+        done = sum(1 for fx in plans for f in fx.fixed if f.code in fix.UNSAFE_FIXABLE)
+        left = sum(1 for f in result.findings if f.code in fix.UNSAFE_FIXABLE) - done
+        if left:
+            click.echo(f"lifelint: {left} LL102 finding(s) not fixable: not certain (see lifelint.fix_shared_self)", err=True)
     if show_diff:
         for fx in plans:
             click.echo(fx.diff(), nl=False)

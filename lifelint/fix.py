@@ -8,6 +8,10 @@ certain only when the declaration line is one declarator of a non-static, non-ex
 atomic does not allow: its address taken (`&name`), a compound assignment (`name |= x`), a
 `bool&` bound to it (`std::swap`, `std::exchange`). Anything else is left for a person.
 
+LL102 (C++, unsafe: only with `--unsafe-fixes`): `[this]` becomes `[self = shared_from_this()]`
+and the body's member uses go through `self`, in classes deriving from `enable_shared_from_this`
+(lifelint.fix_shared_self says when it is certain).
+
 Known limits: a class whose flag becomes atomic is no longer copyable; a copy elsewhere in the
 project will not compile (the compiler says so at once, naming the flag).
 """
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from lifelint.model import ReportedFinding, ScanResult
 
 FIXABLE = ("LL201",)
+UNSAFE_FIXABLE = ("LL102",)
 CPP_SUFFIXES = (".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp", ".hxx", ".ipp", ".inl", ".tpp")
 _DECL = re.compile(r"^(?P<indent>\s*)(?P<mut>mutable\s+)?(?:volatile\s+)?bool(?:\s+volatile)?\s+(?P<name>[A-Za-z_]\w*)\s*"
                    r"(?P<init>=\s*(?:true|false)|\{\s*(?:true|false)?\s*\})?\s*;(?P<rest>.*)$")
@@ -84,11 +89,25 @@ def _add_include(lines: list[str]) -> list[str]:
     return lines[:last + 1] + ["#include <atomic>"] + lines[last + 1:]
 
 
-def plan(result: ScanResult, open_path=None) -> list[FileFix]:
-    """The certain fixes for the result's findings, one FileFix per file."""
+def _apply_edits(text: str, edits: list[tuple[int, int, str]]) -> str:
+    data = text.encode("utf-8")
+    for start, end, new in sorted(edits, reverse=True):
+        data = data[:start] + new.encode("utf-8") + data[end:]
+    return data.decode("utf-8")
+
+
+def unsafe_available(result: ScanResult, open_path=None) -> int:
+    """How many findings an unsafe fix would fix (the hint `--fix` gives without `--unsafe-fixes`)."""
+    return sum(len(fx.fixed) for fx in plan(result, open_path, unsafe=True, only=UNSAFE_FIXABLE))
+
+
+def plan(result: ScanResult, open_path=None, *, unsafe: bool = False, only: tuple[str, ...] | None = None) -> list[FileFix]:
+    """The certain fixes for the result's findings, one FileFix per file; `unsafe`: the unsafe
+    fixes too (LL102)."""
+    codes = only or (FIXABLE + (UNSAFE_FIXABLE if unsafe else ()))
     by_file: dict[str, list[ReportedFinding]] = {}
     for f in result.findings:
-        if f.code in FIXABLE and f.location.path.lower().endswith(CPP_SUFFIXES):
+        if f.code in codes and f.location.path.lower().endswith(CPP_SUFFIXES):
             by_file.setdefault(f.location.path, []).append(f)
     out = []
     for path, findings in sorted(by_file.items()):
@@ -99,9 +118,21 @@ def plan(result: ScanResult, open_path=None) -> list[FileFix]:
         except (OSError, UnicodeDecodeError):
             continue
         newline = "\r\n" if "\r\n" in before else "\n"
-        lines = before.split(newline)
-        fixed = []
+        text, fixed = before, []
+        unsafe_findings = [f for f in findings if f.code in UNSAFE_FIXABLE]
+        if unsafe_findings:
+            from lifelint import fix_shared_self
+
+            try:
+                edits, done, _ = fix_shared_self.plan_edits(before.encode("utf-8"), path, unsafe_findings)
+            except Exception:  # a fix never crashes the run: not fixable
+                edits, done = [], []
+            text = _apply_edits(before, edits)
+            fixed += done
+        lines = text.split(newline)
         for f in findings:
+            if f.code not in FIXABLE:
+                continue
             row = f.location.line - 1
             if not 0 <= row < len(lines):
                 continue
@@ -120,7 +151,7 @@ def plan(result: ScanResult, open_path=None) -> list[FileFix]:
             fixed.append(f)
         if not fixed:
             continue
-        if not _HAS_ATOMIC.search(before):
+        if any(f.code == "LL201" for f in fixed) and not _HAS_ATOMIC.search(before):
             lines = _add_include(lines)
         out.append(FileFix(path, full, before, newline.join(lines), fixed))
     return out

@@ -50,6 +50,8 @@ post(m_ioc, [handler, piece, self = shared_from_this()] {
     handler(buffer(*self, self->read_piece(piece)));
 });
 ```
+(`lifelint check --fix --unsafe-fixes` makes this rewrite where it is certain: a class deriving
+directly from `enable_shared_from_this<Self>`, a `[this]` capture, every member use known),
 or capture a `weak_from_this()` and check `lock()` in the callback, copy the state the callback
 needs (`[*this]`), or make the destructor/`abort()` wait until queued callbacks have run.
 

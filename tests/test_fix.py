@@ -123,3 +123,75 @@ def test_fix_adds_the_include_and_diff_previews_without_writing(tmp_path, monkey
     # nothing more to fix: --diff exits 0
     code, out, _ = run(["--diff", "."], tmp_path, monkeypatch)
     assert code == 0 and out == ""
+
+
+# --- LL102's unsafe fix: `[this]` -> `[self = shared_from_this()]` (only with --unsafe-fixes) ---
+
+LL102_DIR = FIXTURES / "LL102-this-captured-in-async"
+SHARED_SELF = "shared_self_fix.cpp"
+# the lines of shared_self_fix.cpp whose finding the fix must leave: a member that is also a
+# local, a nested lambda capturing `this` (both lambdas), `this` handed on, a macro, and a class
+# without enable_shared_from_this
+SHARED_SELF_REFUSED = [32, 39, 39, 43, 47, 69]
+
+
+def ll102(cwd: Path, monkeypatch) -> list[tuple[str, int]]:
+    monkeypatch.chdir(cwd)
+    r = CliRunner().invoke(main, ["check", "--no-cache", "--select", "LL102", "--format", "json", "--exit-zero", "."],
+                           catch_exceptions=False)
+    return sorted((f["path"], f["line"]) for f in json.loads(r.stdout)["findings"])
+
+
+def run102(args, cwd: Path, monkeypatch):
+    monkeypatch.chdir(cwd)
+    r = CliRunner().invoke(main, ["check", "--no-cache", "--select", "LL102", *args], catch_exceptions=False)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_unsafe_fix_rewrites_this_through_self_where_certain(tmp_path, monkeypatch):
+    shutil.copy(LL102_DIR / SHARED_SELF, tmp_path / SHARED_SELF)
+    before = (tmp_path / SHARED_SELF).read_text()
+    found = ll102(tmp_path, monkeypatch)
+    assert [ln for _, ln in found] == sorted([21, 61, *SHARED_SELF_REFUSED])
+    # --fix alone leaves LL102 alone, and says an unsafe fix is available
+    code, out, err = run102(["--fix", "--format", "concise", "."], tmp_path, monkeypatch)
+    assert "2 unsafe fix(es) (LL102) available with --unsafe-fixes" in err and "fixed" not in err
+    assert (tmp_path / SHARED_SELF).read_text() == before
+    # --diff --unsafe-fixes previews and writes nothing
+    code, out, err = run102(["--diff", "--unsafe-fixes", "."], tmp_path, monkeypatch)
+    assert code == 1
+    assert "+        post(m_ex, [self = shared_from_this(), n] {  // expect: LL102" in out
+    assert "+            int got = n + self->m_pending;" in out and "+            self->m_total += got;" in out
+    assert "+            self->flush(got);" in out and "self->s_count" not in out  # a static field stays
+    assert "+    post(m_ex, [self = shared_from_this()]() mutable { self->flush(self->m_total); });  // expect: LL102" in out
+    body = [ln for ln in out.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+    assert len(body) == 10 and sum(ln[0] == "-" for ln in body) == 5  # lines changed in place, none added
+    assert "6 LL102 finding(s) not fixable" in err
+    assert (tmp_path / SHARED_SELF).read_text() == before
+    # --fix --unsafe-fixes: compiles, the fixed findings are gone, the uncertain ones stay untouched
+    code, out, err = run102(["--fix", "--unsafe-fixes", "--format", "concise", "."], tmp_path, monkeypatch)
+    assert "fixed 2 finding(s) in 1 file(s)" in err
+    res = compiles(tmp_path / SHARED_SELF)
+    assert res.returncode == 0, res.stderr
+    assert [ln for _, ln in ll102(tmp_path, monkeypatch)] == sorted(SHARED_SELF_REFUSED)
+    after = (tmp_path / SHARED_SELF).read_text().splitlines()
+    for ln in SHARED_SELF_REFUSED:
+        assert after[ln - 1] == before.splitlines()[ln - 1]
+    assert "[this] { ++m_responses; }" in after[69 - 1]  # no enable_shared_from_this: not touched
+
+
+def test_unsafe_fix_on_the_ll102_fixtures_compiles_and_removes_what_it_fixed(tmp_path, monkeypatch):
+    work = tmp_path / LL102_DIR.name
+    shutil.copytree(LL102_DIR, work)
+    before = ll102(work, monkeypatch)
+    code, out, err = run102(["--fix", "--unsafe-fixes", "--format", "concise", "."], work, monkeypatch)
+    fixed = int(err.split("fixed ")[1].split(" ")[0])
+    assert fixed >= 5  # asio_session.cpp 2, early_death_evidence.cpp 1, shared_self_fix.cpp 2
+    after = ll102(work, monkeypatch)
+    assert set(after) < set(before) and len(before) - len(after) == fixed
+    for src in work.rglob("*.cpp"):
+        res = compiles(src)
+        assert res.returncode == 0, (src.name, res.stderr)
+        text = src.read_text()
+        if "enable_shared_from_this" not in text:
+            assert text == (LL102_DIR / src.name).read_text()
