@@ -8,11 +8,13 @@ files are built everywhere. Two tagged files are compatible when their tags are 
 tag is a family holding the other: `posix` (and `unix`) hold every platform but Windows, `bsd`
 holds the BSDs, `apple` holds macOS and iOS. Users add directory names in config
 (`[tool.lifelint.cpp] platform-dirs = ["qnx", "lnx=linux"]`: a name is its own tag, `name=tag`
-maps it onto one)."""
+maps it onto one); an entry with a glob (`"*/gui/winvideo.*=windows"`) tags the files whose path
+(or file name) it matches, for projects that mark a platform by a name prefix."""
 
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 
 # directory name / file-name suffix (lower case) -> tag
 DEFAULT_PLATFORM_DIRS = {
@@ -37,10 +39,13 @@ _PARTS = re.compile(r"[_\-.]")
 class Platforms:
     def __init__(self, extra: list[str] | None = None):
         self.dirs = dict(DEFAULT_PLATFORM_DIRS)
+        self.globs: list[tuple[str, str]] = []
         for item in extra or ():
             name, _, tag = item.partition("=")
             name = name.strip().lower()
-            if name:
+            if any(ch in name for ch in "*?["):
+                self.globs.append((name, tag.strip().lower() or name))
+            elif name:
                 self.dirs[name] = tag.strip().lower() or name
         self._tags: dict[str, str | None] = {}
 
@@ -53,7 +58,11 @@ class Platforms:
         return got
 
     def _tag(self, path: str) -> str | None:
-        parts = path.replace("\\", "/").lower().split("/")
+        low = path.replace("\\", "/").lower()
+        parts = low.split("/")
+        for pattern, tag in self.globs:
+            if fnmatchcase(low, pattern) or fnmatchcase(parts[-1], pattern):
+                return tag
         stem = parts[-1].rsplit(".", 1)[0]
         pieces = _PARTS.split(stem)
         if len(pieces) > 1 and pieces[-1] in self.dirs:

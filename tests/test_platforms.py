@@ -28,9 +28,14 @@ def test_compatibility():
 def test_config_extends_the_table(tmp_path):
     from lifelint.config import settings_from_table
 
-    s = settings_from_table({"cpp": {"platform-dirs": ["qnx", "lnx=linux"]}}, "test")
+    s = settings_from_table({"cpp": {"platform-dirs": ["qnx", "lnx=linux", "*/gui/winvideo.*=windows", "macvideo.*=macos"]}}, "test")
     p = Platforms(s.cpp.platform_dirs)
     assert p.tag("a/qnx/b.cpp") == "qnx"
     assert p.tag("a/lnx/b.cpp") == "linux"
     assert not p.compatible("a/qnx/b.cpp", "a/lnx/b.cpp")
 
+    # globs tag files by path or name (a platform marked by a name prefix)
+    assert p.tag("examples/gui/winvideo.hpp") == "windows"
+    assert p.tag("examples/gui/macvideo.cpp") == "macos"
+    assert p.tag("examples/gui/xvideo.cpp") is None
+    assert not p.compatible("examples/gui/winvideo.hpp", "examples/gui/macvideo.cpp")
