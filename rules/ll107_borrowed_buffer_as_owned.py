@@ -349,6 +349,11 @@ def _keyed_lookup(flow, name: str):
     return None
 
 
+def _borrow_fix(arg: str, owner: str) -> str:
+    """The remedy when the fd still belongs to a borrowed holder."""
+    return f"Borrow it with `BorrowedFd::borrow_raw({arg})`, `dup` it first, or wrap the `{owner}` in `ManuallyDrop`."
+
+
 def check_rust(facts, index) -> Iterator[Finding]:
     rust = facts.rust
     if rust is None:
@@ -383,8 +388,7 @@ def check_rust(facts, index) -> Iterator[Finding]:
                         msg = f"`{owner}::from_raw_fd({arg})` takes ownership of an fd that the borrowed `{holder}` still holds."
                         why = (f"The fd is `{src}`{via}; dropping the `{owner}` closes it while `{holder}` keeps using "
                                "(and later closes) it.")
-                        fix = (f"Borrow it with `BorrowedFd::borrow_raw({arg})`, `dup` it first, or wrap the `{owner}` "
-                               "in `ManuallyDrop`.")
+                        fix = _borrow_fix(arg, owner)
                         yield Finding("LL107", msg, e.span, why=why, fix=fix)
                     continue
                 getter = _borrowing_getter(P, fn, params, src) if P is not None else None
@@ -393,8 +397,7 @@ def check_rust(facts, index) -> Iterator[Finding]:
                     msg = f"`{owner}::from_raw_fd({arg})` takes ownership of the fd `{src}` returns, which `{holder}` still owns."
                     why = (f"{rc._cap(rc.fn_label(getter))} returns a field of the borrowed `{holder}`: dropping the "
                            f"`{owner}` closes the fd under `{holder}`.")
-                    fix = (f"Borrow it with `BorrowedFd::borrow_raw({arg})`, `dup` it first, or wrap the `{owner}` in "
-                           "`ManuallyDrop`.")
+                    fix = _borrow_fix(arg, owner)
                     yield Finding("LL107", msg, e.span,
                                   (Related(getter.name_span, f"`{getter.name}` returns a field of `{holder}`"),),
                                   why=why, fix=fix)
