@@ -82,7 +82,7 @@ if (next != m_list.end()) log(next->id);
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lifelint.facts.cpp_flow import Assign
 from lifelint.locking import last_name, locking_index, split_template
@@ -359,6 +359,8 @@ class ContainerInvalidation(Rule):
             src = view_source(d.init, d.view) if d.view is not None else None
             if src is not None and src[0] == cpath:
                 continue
+            if d.view is None:  # an iterator by its type alone (`Iterator e`, an alias): say so
+                d = replace(d, view="iterator")
             yield from self._view(facts, li, fl, helper, jumps, di, d, cpath, "node", None, None, {cpath: [c]})
 
     def _erase_results(self, facts, fl, helper, jumps):
