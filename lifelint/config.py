@@ -69,6 +69,7 @@ TOP_KEYS = {
 }
 LEVEL_NAMES = ("note", "warning", "error")
 CPP_KEYS = {"defines", "ignore-macros", "extend-ignore-macros", "async-sinks", "keep-alive", "lock-types",
+            "lock-accessors", "lock-callback-methods",
             "platform-dirs",
             # compile database and deep mode (lifelint.compdb)
             "undefines", "compile-commands", "deep", "clang-resource-dir", "deep-timeout"}
@@ -196,6 +197,7 @@ def settings_from_table(table: dict[str, Any], where: str) -> Settings:
     if "extend-ignore-macros" in cpp:
         c.ignore_macros = [*c.ignore_macros, *_str_list(where, "cpp.extend-ignore-macros", cpp["extend-ignore-macros"])]
     for key, attr in (("async-sinks", "async_sinks"), ("keep-alive", "keep_alive"), ("lock-types", "lock_types"),
+                      ("lock-accessors", "lock_accessors"), ("lock-callback-methods", "lock_callback_methods"),
                       ("platform-dirs", "platform_dirs")):
         if key in cpp:
             setattr(c, attr, _str_list(where, f"cpp.{key}", cpp[key]))

@@ -26,6 +26,10 @@ class CppSettings:
     keep_alive: list[str] = field(default_factory=list)
     # Extra RAII lock types (beyond std/boost/absl guards).
     lock_types: list[str] = field(default_factory=list)
+    # Extra methods that lock their object and return a locked pointer (beyond folly's `wlock`...),
+    # and methods that run a callback under the object's lock (beyond `withWLock`...).
+    lock_accessors: list[str] = field(default_factory=list)
+    lock_callback_methods: list[str] = field(default_factory=list)
     # Extra directory names / file-name suffixes that mark platform-exclusive sources
     # ("qnx", or "name=tag" onto a known tag), beyond lifelint.platforms' defaults.
     platform_dirs: list[str] = field(default_factory=list)
@@ -43,7 +47,7 @@ class CppSettings:
     def fact_key(self) -> str:
         """Everything here that changes the facts of a file (for the cache key). A file's own
         compile flags are part of its entry's key instead (lifelint.cache)."""
-        return repr((sorted(self.defines.items()), self.ignore_macros, self.async_sinks, self.keep_alive, self.lock_types,
+        return repr((sorted(self.defines.items()), self.ignore_macros, self.async_sinks, self.keep_alive, self.lock_types, self.lock_accessors,
                      sorted(self.undefines), self.deep_on(), self.clang_resource_dir))
 
 

@@ -79,7 +79,8 @@ from __future__ import annotations
 
 import re
 
-from lifelint.facts.cpp_flow import view_kind
+from lifelint.facts.cpp_flow import OWNING_TYPES, type_base_name, view_kind
+from lifelint.facts.cpp_locks import LOCK_CALLBACK_METHODS, accessor_table
 from lifelint.model import Level, Precision, Related, short_name
 from lifelint.registry import Rule
 from lifelint.sinks import class_members, lambda_sink, member_type
@@ -93,6 +94,15 @@ _ITER_EXPR = re.compile(r"(?:\.|->)\s*(begin|end|cbegin|cend|rbegin|rend|find|lo
 _TRIVIAL = re.compile(r"^\s*(nullptr|NULL|0|\{\s*\}|\"[^\"]*\")\s*$")
 _OWNER = re.compile(r"([A-Za-z_]\w*)\s*(?:\.|->)\s*[A-Za-z_]\w*$")
 PROTECTED_KINDS = frozenset({"member", "unknown", "global", "this"})
+# Containers whose elements can be views (`std::vector<std::string_view>`), and how views go in.
+_CONTAINERS = OWNING_TYPES - {"string", "basic_string", "wstring", "shared_ptr", "unique_ptr", "optional", "variant",
+                              "function", "bitset", "buffer", "QString", "QByteArray", "weak_ptr", "intrusive_ptr", "any"}
+_PUSH = frozenset({"push_back", "emplace_back", "push_front", "emplace_front", "push", "emplace", "insert", "append"})
+# Reading a container's size is not following the views in it.
+_SIZE_ONLY = frozenset({"size", "empty", "clear", "reserve", "capacity", "length"})
+# An object itself (`auto& q = queue_;`, `auto* q = &state_`), not something inside it: a wait
+# gives the lock back before it returns, and the object is still where it was.
+_WHOLE_OBJECT = re.compile(r"&?\s*(?:this\s*->\s*)?[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*")
 
 
 def _lines(n: int) -> str:
@@ -116,7 +126,11 @@ class ViewEscapesLock(Rule):
             return
         for fn in facts.cpp.functions:
             flow = fn.flow
-            if flow is None or not fn.locks:
+            if flow is None:
+                continue
+            yield from self._temporary_locked_ptrs(fn, flow)
+            yield from self._lock_callbacks(fn, flow)
+            if not fn.locks:
                 continue
             methods = None
             for ri, region in enumerate(fn.locks):
@@ -128,7 +142,7 @@ class ViewEscapesLock(Rule):
                 yield from self._region(fn, flow, ri, region, lam, methods, index)
 
     # -----------------------------------------------------------------------------------
-    def _protected(self, flow, span, tainted: set[int], methods, owners=frozenset()) -> bool:
+    def _protected(self, flow, span, tainted: set[int], methods, owners=frozenset(), locked_ptr: str | None = None) -> bool:
         """Does the expression at `span` read lock-protected state (a member, a global, something
         not declared in the function, a view already obtained under this lock, or a member of
         the object whose mutex is held: `c.items` under `c.mutex`, `ctx->buf` under `ctx->mu`)?"""
@@ -138,6 +152,8 @@ class ViewEscapesLock(Rule):
                     return True
                 if owners and u.name in owners and re.match(rf"{re.escape(u.name)}\s*(?:\.|->)", u.path or ""):
                     return True
+                if locked_ptr and u.name == locked_ptr:
+                    return True  # `v->x`, `*v`: the data the locked pointer guards
                 if u.kind == "this" and u.access == "method":
                     return True
                 if u.decl is not None and u.decl in tainted:
@@ -150,6 +166,8 @@ class ViewEscapesLock(Rule):
 
     def _region(self, fn, flow, ri, region, lam, methods, index):
         mutex = ", ".join(f"`{m}`" for m in region.mutexes) or "the mutex"
+        if region.points_to:
+            mutex = f"the lock `{region.guard}` holds on {mutex}"
         if flow.lockflow is None:
             return
         end_span, end_kind = _next_release(region, region.span.start_byte)
@@ -158,6 +176,7 @@ class ViewEscapesLock(Rule):
         # The objects whose mutex this is (`c` for `c.mutex`, `ctx` for `ctx->mu`): their members
         # are what the lock protects.
         owners = frozenset(m.group(1) for m in (_OWNER.match(x) for x in region.mutexes) if m)
+        lp = region.guard if region.points_to else None
         # 1. Views that get their value from protected state while the lock is held.
         tainted: dict[int, tuple[str, object]] = {}  # decl -> (value text, span)
         events = []
@@ -180,7 +199,7 @@ class ViewEscapesLock(Rule):
                     continue
                 if vk == "pointer" and not self._pointer_view(flow, d.init, d.scope, d.visible_from, tainted):
                     continue
-                if self._protected(flow, d.init_span, set(tainted), methods, owners):
+                if self._protected(flow, d.init_span, set(tainted), methods, owners, lp):
                     tainted[di] = (d.init, d.init_span, d.visible_from)
             else:
                 vk = d.view
@@ -188,7 +207,7 @@ class ViewEscapesLock(Rule):
                     continue
                 if vk == "pointer" and not self._pointer_view(flow, ev.value, ev.scope, ev.span.start_byte, tainted):
                     continue
-                if self._protected(flow, ev.value_span, set(tainted), methods, owners):
+                if self._protected(flow, ev.value_span, set(tainted), methods, owners, lp):
                     tainted[di] = (ev.value, ev.span, ev.span.end_byte)
         reported: set[int] = set()
         for di, (value, vspan, obtained) in tainted.items():
@@ -199,7 +218,21 @@ class ViewEscapesLock(Rule):
                 what = f"`{d.name}` ({VIEW_WORDS[d.view]} to an element of `{short_name(value, 30)}`)"
                 origin = f"It is bound while {mutex} is locked ({_lines(vspan.line)})"
             # a. used after the lock is released
-            found = self._use_after(flow, di, ri, lam, obtained)
+            # a wait gives the lock back before it returns: a reference to a whole object stays good
+            whole = d.kind != "range" and d.view in ("reference", "pointer") and _WHOLE_OBJECT.fullmatch(value.strip())
+            found = self._use_after(flow, di, ri, lam, obtained, ignore=("wait",) if whole else ())
+            if found is not None and found[1][1] == "wait":
+                esc, (rspan, _k) = found
+                where = "captured by a lambda" if esc.lambda_index != lam else "used"
+                waiter = _call_at(flow, rspan)
+                msg = f"{what} is {where} after `{waiter}` at {_lines(rspan.start_row + 1)} released {mutex} to wait."
+                why = (f"{origin}; the wait gives the lock up until it is woken and takes it again, so another thread can "
+                       "change or free what the view points to in between, and holding the lock again does not make it valid.")
+                fix = "Take the view (look it up again) after the wait, or copy what you need before it."
+                reported.add(di)
+                yield self.finding(esc.span, msg, why=why, fix=fix, related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
+                                                   Related(rspan, f"the wait releases {mutex} here")])
+                continue
             if found is not None:
                 esc, (rspan, rkind) = found
                 where = "captured by a lambda" if esc.lambda_index != lam else "used"
@@ -252,6 +285,9 @@ class ViewEscapesLock(Rule):
                             reported.add(di)
                             yield self.finding(r.span, msg, why=why, fix="Return a copy instead.", related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
                             break
+        # 1d. Views of guarded data put into a container (`out.push_back(s)` into a
+        # `std::vector<std::string_view>`) that is used after the lock, or handed back.
+        yield from self._view_containers(fn, flow, ri, lam, mutex, tainted, methods, owners, lp, related_lock, related_end)
         # 2. A getter that returns a view of guarded state directly.
         if lam is None and flow.return_view is not None:
             for r in flow.returns:
@@ -292,6 +328,229 @@ class ViewEscapesLock(Rule):
                 rel = [related_lock, related_end, Related(uuse.span, f"`{a.target_name}` is read here without {mutex}", None if ufile is None else ufile.path)]
                 yield self.finding(a.span, msg, rel, why=why, fix=fix)
 
+    def _view_containers(self, fn, flow, ri, lam, mutex, tainted, methods, owners, lp, related_lock, related_end):
+        done: set[int] = set()
+        for c in flow.calls:
+            if c.kind != "call" or c.name not in _PUSH or c.lambda_index != lam or ri not in c.locks or not c.args or not c.receiver:
+                continue
+            if not re.fullmatch(r"\w+", c.receiver):
+                continue
+            cdi = flow.decl_named(c.receiver, c.span.start_byte, c.scope)
+            if cdi is None or cdi in done:
+                continue
+            cd = flow.decls[cdi]
+            elem = _element_view(cd.type)
+            if elem is None or cd.kind not in ("local", "param") or cd.lambda_index != lam:
+                continue
+            if cd.kind == "param" and not (cd.is_reference or cd.pointer_depth) or cd.kind == "param" and cd.is_const:
+                continue
+            pushed = None
+            for a, aspan in zip(c.args, c.arg_spans):
+                if self._element_is_view(flow, a, aspan, elem, tainted, methods, owners, lp, c):
+                    pushed = (a, aspan)
+                    break
+            if pushed is None:
+                continue
+            a, aspan = pushed
+            what = f"`{cd.name}` ({_CONTAINER_WORDS[elem]})"
+            origin = f"`{_short(a)}` is put into it while {mutex} is locked (line {c.span.line})"
+            rel = [related_lock, Related(c.span, f"a view of guarded data goes into `{cd.name}` here, under {mutex}")]
+            if cd.kind == "param":
+                done.add(cdi)
+                msg = f"`{cd.name}` (the caller's {_CONTAINER_WORDS[elem][2:]}) gets views of data guarded by {mutex}, released as `{fn.name}` returns."
+                why = f"{origin}; the lock ends with `{fn.name}`, so the caller follows views into data another thread can change or free."
+                yield self.finding(c.span, msg, rel + [related_end], why=why,
+                                   fix="Put owning copies into the container (`std::string` instead of `std::string_view`), or fill it under the caller's own hold.")
+                continue
+            found = self._use_after(flow, cdi, ri, lam, c.span.end_byte,
+                                    skip=lambda u: u.access == "method" and u.method in _SIZE_ONLY)
+            if found is not None:
+                esc, (rspan, rkind) = found
+                done.add(cdi)
+                where = "captured by a lambda" if esc.lambda_index != lam else "used"
+                if rkind == "wait":
+                    msg = f"{what} is {where} after `{_call_at(flow, rspan)}` at {_lines(rspan.start_row + 1)} released {mutex} to wait."
+                else:
+                    msg = f"{what} is {where} after {mutex} is released at {_lines(rspan.start_row + 1)}."
+                why = f"{origin}, and {_release_words(rspan, rkind)} releases it; the views in it can point to data another thread changed or freed."
+                yield self.finding(esc.span, msg, rel + [Related(rspan, f"{mutex} is released here")], why=why,
+                                   fix="Collect owning copies (`std::vector<std::string>`), or finish using the views inside the locked scope.")
+                continue
+            for r in flow.returns:
+                if r.lambda_index != lam or ri not in r.locks or r.value is None:
+                    continue
+                if " ".join(r.value.split()) in (cd.name, f"std::move({cd.name})"):
+                    done.add(cdi)
+                    msg = f"{what} is returned by `{fn.name}` while {mutex} is locked."
+                    why = f"{origin}; the lock is released as `{fn.name}` returns, so the caller follows views into unguarded data."
+                    yield self.finding(r.span, msg, rel + [related_end], why=why,
+                                       fix="Return owning copies (`std::vector<std::string>`).")
+                    break
+
+    def _element_is_view(self, flow, a: str, aspan, elem: str, tainted, methods, owners, lp, call) -> bool:
+        """Is argument `a` of a push into a container of `elem` views a view of guarded data?"""
+        v = " ".join(a.split())
+        if re.fullmatch(r"\w+", v):
+            src = flow.decl_named(v, call.span.start_byte, call.scope)
+            if src is None or src not in tainted:
+                return False
+            sv = flow.decls[src].view
+            # a pointer or iterator copied out of the data is a value, unless it was made from it
+            return sv == elem or (elem in ("string_view", "span", "reference") and sv in ("reference", "string_view", "span"))
+        if not self._protected(flow, aspan, set(tainted), methods, owners, lp):
+            return False
+        if elem == "pointer":
+            return bool(_PTR_EXPR.search(v))
+        if elem == "iterator":
+            return bool(_ITER_EXPR.search(v))
+        inner = re.sub(r"^std\s*::\s*c?ref\s*\((.*)\)$", r"\1", v)
+        return bool(re.fullmatch(r"\*?\s*(?:this\s*->\s*)?\w+(?:\s*(?:\.|->)\s*\w+|\[[^\]]*\])*", inner)
+                    or _REF_INIT.search(inner) or (elem != "reference" and _PTR_EXPR.search(v) and not v.startswith("&")))
+
+    # --- locked pointers held by a temporary, and callbacks run under a lock ---------------
+    def _cpp_setting(self, attr: str) -> list[str]:
+        return list(getattr(getattr(self.settings, "cpp", None), attr, None) or ())
+
+    def _temporary_locked_ptrs(self, fn, flow):
+        """`const auto& x = sync.rlock()->member;`, `std::string_view sv = *sync.rlock();`,
+        `for (auto& e : sync.rlock()->items)`: the locked pointer is a temporary, destroyed (and the
+        lock released) at the end of the full expression; the view bound through it outlives it."""
+        if not any(c.name in self._accessors() and not c.args for c in flow.calls):
+            return
+        temp = self._temp_re()
+        events = []  # (view decl, value text, value span, end of the statement, "decl" / "range" / "assign")
+        for di, d in enumerate(flow.decls):
+            if d.view is not None and d.init and d.init_span is not None and d.kind in ("local", "range", "condition"):
+                events.append((di, d.init, d.init_span, d.visible_from if d.kind != "range" else d.init_span.end_byte, d.kind))
+        for a in flow.assigns:
+            if a.plain and a.target_decl is not None and a.target == flow.decls[a.target_decl].name and flow.decls[a.target_decl].view not in (None, "reference"):
+                events.append((a.target_decl, a.value, a.value_span, a.span.end_byte, "assign"))
+        for di, value, vspan, after, kind in events:
+            d = flow.decls[di]
+            hit = self._through_temp(temp, value, d.view)
+            if hit is None:
+                continue
+            acc, obj = hit
+            later = [a.span.start_byte for a in flow.assigns if a.target_decl == di and a.plain and a.span.start_byte >= after]
+            stop = min(later, default=None)
+            use = next((u for u in sorted(flow.uses, key=lambda u: u.span.start_byte)
+                        if u.decl == di and u.access != "write" and not u.test and u.span.start_byte >= after
+                        and (stop is None or u.span.start_byte < stop)), None)
+            if use is None:
+                continue
+            what = f"{VIEW_WORDS[d.view]} {'to an element of' if kind == 'range' else 'from'} `{short_name(' '.join(value.split()), 50)}`"
+            if kind == "range":
+                msg = f"`{d.name}` is used in the loop body, but the temporary `{acc}` unlocked `{obj}` before the loop began (line {vspan.line})."
+            else:
+                msg = f"`{d.name}` is used after the temporary `{acc}` it came from unlocked `{obj}` (end of line {vspan.line})."
+            why = (f"`{d.name}` is {what}. A locked pointer returned by `{acc}` holds the lock only until the end of the "
+                   "full expression that creates it; the view outlives it, so another thread can change or free what it points to.")
+            fix = (f"Keep the locked pointer in a local (`auto locked = {acc};`) for as long as the view is used, or copy "
+                   "the value out.")
+            yield self.finding(use.span, msg, [Related(vspan, f"`{acc}` locks `{obj}` and unlocks it at the end of this statement")],
+                               why=why, fix=fix)
+        # `return sync.rlock()->name;` from a function that returns a view
+        if flow.return_view is not None:
+            for r in flow.returns:
+                if r.lambda_index is not None or r.value is None or r.value_span is None:
+                    continue
+                hit = self._through_temp(temp, r.value, flow.return_view)
+                if hit is None:
+                    continue
+                acc, obj = hit
+                msg = (f"`{fn.name}` returns {VIEW_WORDS[flow.return_view]} into `{obj}`'s data through the temporary `{acc}`, "
+                       "unlocked as it returns.")
+                why = (f"It returns `{short_name(' '.join(r.value.split()), 60)}`: the caller gets a view of the guarded data "
+                       "with no lock held; another thread can change or free it.")
+                yield self.finding(r.span, msg, why=why, fix="Return a copy (by value), or return the locked pointer itself.")
+
+    def _accessors(self) -> dict[str, bool]:
+        return accessor_table(self._cpp_setting("lock_accessors"))
+
+    def _temp_re(self):
+        names = "|".join(sorted(map(re.escape, self._accessors()), key=len, reverse=True))
+        return re.compile(rf"((?:this\s*->\s*)?[A-Za-z_]\w*(?:\s*(?:\.|->|::)\s*[A-Za-z_]\w*)*)\s*(?:\.|->)\s*({names})\s*\(\s*\)")
+
+    @staticmethod
+    def _through_temp(temp, value: str, view: str | None):
+        """(accessor call text, object) when `value` is a view of type `view` into the data of a
+        temporary locked pointer (`sync.rlock()->x`, `*sync.rlock()`, `&sync.wlock()->v[0]`), else None.
+        The locked pointer itself (`const auto& p = sync.rlock();`) lives as long as the reference."""
+        v = " ".join(value.split()).lstrip("=").strip()
+        m = temp.search(v)
+        if m is None:
+            return None
+        v2 = v[:m.start()] + "__locked" + v[m.end():]
+        if not re.match(r"[&*(\s]*__locked\s*(?:->|\)|\.|\[|$)", v2) or v2.strip() == "__locked":
+            return None
+        if not (v2.lstrip("&(").startswith("*") or re.match(r"[&(\s]*__locked\s*(?:->|\.|\[)", v2)):
+            return None  # `&sync.rlock()`: the locked pointer object, not the data
+        chain = re.fullmatch(r"\*?\s*\(?\s*\*?\s*__locked\s*\)?(?:\s*(?:\.|->)\s*\w+|\[[^\]]*\])*", v2)
+        if view == "reference":
+            ok = bool(chain or _REF_INIT.search(v2))
+        elif view == "pointer":
+            ok = bool(_PTR_EXPR.search(v2))
+        elif view == "iterator":
+            ok = bool(_ITER_EXPR.search(v2))
+        elif view in ("span", "string_view"):
+            ok = bool(chain or _PTR_EXPR.search(v2))
+        else:
+            ok = False
+        return (f"{' '.join(m.group(0).split())}", m.group(1).replace(" ", "")) if ok else None
+
+    def _lock_callbacks(self, fn, flow):
+        """`auto* p = sync.withWLock([&](auto& d) { return &d.x; });`: the callback's value is a view
+        of the locked data, and the lock is released as the callback returns."""
+        names = LOCK_CALLBACK_METHODS | frozenset(self._cpp_setting("lock_callback_methods"))
+        for li, L in enumerate(flow.lambdas):
+            if L.handed_to is None or L.handed_to.via is not None or not L.params:
+                continue
+            c = flow.calls[L.handed_to.call]
+            if c.name not in names or c.result == "discarded":
+                continue
+            p = L.params[0] if isinstance(L.params[0], str) else getattr(L.params[0], "name", None)
+            if not p:
+                continue
+            ret_view = None
+            if L.ret_type:
+                rt = L.ret_type
+                ret_view = view_kind(rt.replace("&", " ").replace("*", " "), rt.count("*"), "&" in rt)
+            for r in flow.returns:
+                if r.lambda_index != li or r.value is None:
+                    continue
+                v = " ".join(r.value.split())
+                if not re.match(rf"[&*(\s]*{re.escape(p)}\b", v) and not re.match(rf"(?:std\s*::\s*)?(?:string_view|span)\s*[({{]\s*[&*]?{re.escape(p)}\b", v):
+                    continue
+                kind = self._callback_view(v, p, ret_view)
+                if kind is None:
+                    continue
+                where = c.callee
+                msg = (f"The callback of `{where}` returns {VIEW_WORDS[kind]} into `{c.receiver or where}`'s data, which is "
+                       "locked only while the callback runs.")
+                why = (f"It returns `{short_name(v, 60)}`; `{c.name}` releases the lock as the callback returns, so the "
+                       f"{VIEW_WORDS[kind].split(' ', 1)[1]} is used with no lock held, and another thread can change or free "
+                       "what it points to.")
+                fix = f"Return a copy from the callback, or finish the work inside it."
+                yield self.finding(r.span, msg, [Related(c.span, f"`{c.name}` locks `{c.receiver}` only for the callback")],
+                                   why=why, fix=fix)
+                break
+
+    @staticmethod
+    def _callback_view(v: str, p: str, ret_view: str | None) -> str | None:
+        """What kind of view of parameter `p` (the locked data) the returned expression `v` is."""
+        v2 = re.sub(rf"\b{re.escape(p)}\b", "__data", v, count=1)
+        if ret_view in ("reference", "string_view", "span"):
+            if re.fullmatch(r"\*?\s*\(?\*?__data\)?((\.|->)\w+|\[[^\]]*\])*", v2) or _REF_INIT.search(v2):
+                return ret_view
+        if ret_view in (None, "pointer") and _PTR_EXPR.search(v2):
+            return "pointer"
+        if ret_view in (None, "iterator") and _ITER_EXPR.search(v2):
+            return "iterator"
+        m = re.match(r"(?:std\s*::\s*)?(string_view|span)\s*[({]", v2)
+        if ret_view is None and m:
+            return "string_view" if m.group(1) == "string_view" else "span"
+        return None
+
     @staticmethod
     def _pointer_view(flow, value: str, scope: int, at: int, tainted) -> bool:
         """A raw pointer is a view of guarded data when it is made by `&x`, `.data()`, `.c_str()`,
@@ -306,7 +565,7 @@ class ViewEscapesLock(Rule):
             return src is not None and src in tainted
         return False
 
-    def _use_after(self, flow, di, ri, lam, obtained: int):
+    def _use_after(self, flow, di, ri, lam, obtained: int, ignore=(), skip=None):
         """The first use of decl `di` (in the same body, or a capture by a lambda created there)
         reached on some path from where it was obtained through a release of holder `ri`, with
         that release; a path through a new assignment of `di` does not count."""
@@ -315,7 +574,7 @@ class ViewEscapesLock(Rule):
         kills += [a.span.start_byte for a in flow.assigns if a.target_decl == di and a.plain and a.lambda_index == lam]
         cands = []
         for u in flow.uses:
-            if u.decl != di or u.access == "write" or u.test:
+            if u.decl != di or u.access == "write" or u.test or (skip is not None and skip(u)):
                 continue
             if u.lambda_index == lam:
                 cands.append((u.span.start_byte, u, u.span.start_byte))
@@ -331,7 +590,7 @@ class ViewEscapesLock(Rule):
                 cands.append((cap.span.start_byte, _Esc(cap.span, -1), L.span.start_byte))
         cands.sort(key=lambda c: c[0])
         for _b, u, at in cands:
-            rel = lf.released_between(obtained, at, lam, ri, kills)
+            rel = lf.released_between(obtained, at, lam, ri, kills, ignore)
             if rel is not None:
                 return u, rel
         return None
@@ -395,6 +654,12 @@ def _child_lambda(flow, inner: int | None, lam: int | None) -> int | None:
     return None
 
 
+def _call_at(flow, span) -> str:
+    """The callee text of the call at `span` (`cv_.wait`), for messages."""
+    c = next((c for c in flow.calls if c.span.start_byte == span.start_byte and c.span.end_byte == span.end_byte), None)
+    return c.callee if c is not None else "wait"
+
+
 def _locks_at(flow, esc, lam) -> tuple[int, ...]:
     return getattr(esc, "locks", ()) if getattr(esc, "lambda_index", None) == lam else ()
 
@@ -429,6 +694,39 @@ class _Esc:
     def __init__(self, span, lambda_index):
         self.span = span
         self.lambda_index = lambda_index
+
+
+_CONTAINER_WORDS = {"span": "a container of spans", "string_view": "a container of string_views",
+                    "iterator": "a container of iterators", "pointer": "a container of raw pointers",
+                    "reference": "a container of references"}
+
+
+def _element_view(type_text: str) -> str | None:
+    """The view kind of a container's elements (`std::vector<std::string_view>` -> "string_view",
+    `std::map<int, const Peer*>` -> "pointer"), None when it holds no views."""
+    if "<" not in type_text or type_base_name(type_text) not in _CONTAINERS:
+        return None
+    inner = type_text[type_text.index("<") + 1:type_text.rindex(">")] if ">" in type_text else ""
+    args, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        if ch == "," and depth == 0:
+            args.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    args.append(cur)
+    for a in args[:2]:
+        a = a.strip()
+        if type_base_name(a) == "reference_wrapper":
+            return "reference"
+        k = view_kind(a, a.count("*"), False)
+        if k is not None:
+            return k
+    return None
 
 
 def _member_like(name: str) -> bool:

@@ -545,9 +545,10 @@ class _Containment:
 
 def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
-    from lifelint.facts.cpp_locks import extract_locks
+    from lifelint.facts.cpp_locks import accessor_table, extract_locks
 
     lock_types = list(settings.lock_types) if settings is not None else []
+    accessors = accessor_table(settings.lock_accessors if settings is not None else ())
     out = CppFacts()
     # Explicit stack of (node, class_stack, namespace_stack, inside_function).
     stack: list[tuple[Any, tuple, tuple, str | None]] = [(root, (), (), None)]
@@ -590,7 +591,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
         if t == "function_definition":
             f = _function(node, list(cls), list(ns))
             if f is not None:
-                f.locks = extract_locks(node, lock_types)
+                f.locks = extract_locks(node, lock_types, accessors=accessors)
                 out.functions.append(f)
                 if cls:
                     owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)

@@ -316,7 +316,8 @@ class Lambda(_AtSpan):
     # Events in such a lambda also hold the locks held where it is created (`locks` below).
     sync: bool = False
     locks: tuple[int, ...] = ()  # regions holding where the lambda is created
-
+    # The declared return type (`-> const std::string&`), None when it is deduced (by value).
+    ret_type: str | None = None
 
     def captures_this(self) -> bool:
         """`this` captured as a pointer: explicitly, or implicitly by a default capture whose body uses a member."""
@@ -968,6 +969,9 @@ class _Builder:
         decl = node.child_by_field_name("declarator")
         if decl is not None:
             L.params = self.params(decl.child_by_field_name("parameters"), s, li, "lambda-param")
+            rt = next((c for c in decl.children if c.type == "trailing_return_type"), None)
+            if rt is not None:
+                L.ret_type = " ".join(text(rt).split()).removeprefix("->").strip()
         self.place(L, node)
         # Walk the init-captures in the outer context, then the body in the lambda's scope.
         for k in kids_outer:
@@ -1343,7 +1347,8 @@ def extract(root, data: bytes, facts, out, settings=None) -> None:
         if node is None:
             continue
         _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
-    _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_)
+    _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_,
+                        accessors=_accessors(settings))
 
 
 def relearn_lock_effects(root, data: bytes, out, settings, project) -> bool:
@@ -1352,7 +1357,14 @@ def relearn_lock_effects(root, data: bytes, out, settings, project) -> bool:
     them; True when a function's locks changed."""
     fields_by_class, methods_by_class, globals_ = _file_context(out)
     lock_types = frozenset(t.split("::")[-1] for t in (getattr(settings, "lock_types", None) or []))
-    return _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_, project)
+    return _learn_lock_effects(root, data, out, lock_types, fields_by_class, methods_by_class, globals_, project,
+                               accessors=_accessors(settings))
+
+
+def _accessors(settings) -> dict[str, bool]:
+    from lifelint.facts.cpp_locks import accessor_table
+
+    return accessor_table(getattr(settings, "lock_accessors", None) or ())
 
 
 def _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types) -> None:
@@ -1368,7 +1380,7 @@ def _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_type
 
 
 def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, methods_by_class, globals_,
-                        project=None) -> bool:
+                        project=None, accessors=None) -> bool:
     """Guards and lock helpers defined in this file (lifelint.facts.cpp_lock_effects), and with
     `project` those other files define: re-read the locks of the functions that use them. Stores
     the file's own effects in `out.extra["lock_effects"]` (on the first pass); True when some
@@ -1398,7 +1410,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
             node = _function_node(root, fn)
             if node is None:
                 continue
-            fn.locks = extract_locks(node, extra, macros)
+            fn.locks = extract_locks(node, extra, macros, accessors)
             _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
             changed = True
     # Acquire / release helpers, one level per round.

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from lifelint.facts.common import captures, text
 from lifelint.model import Span
 
-GUARD_TYPES = frozenset({
+# Locked pointers: a guard that also points to the data it guards (`folly::Synchronized`'s
+# `LockedPtr`, boost `synchronized_value`'s `strict_lock_ptr`): `v->x`, `*v` reach guarded data.
+# Extended by `cpp.lock-types` like the guard types below.
+LOCKED_PTR_TYPES = frozenset({
+    "LockedPtr", "ConstLockedPtr", "WLockedPtr", "RLockedPtr", "ULockedPtr", "ConstWLockedPtr", "ConstRLockedPtr",
+    "strict_lock_ptr", "unique_lock_ptr", "const_strict_lock_ptr", "const_unique_lock_ptr",
+})
+GUARD_TYPES = LOCKED_PTR_TYPES | frozenset({
     "lock_guard", "unique_lock", "scoped_lock", "shared_lock", "upgrade_lock", "upgrade_to_unique_lock",
     "MutexLock", "ReaderMutexLock", "WriterMutexLock", "ReleasableMutexLock", "MutexLockMaybe",
     "QMutexLocker", "QReadLocker", "QWriteLocker", "AutoLock", "ScopedLock", "SpinLockGuard",
@@ -26,7 +33,39 @@ GUARD_TYPES = frozenset({
     "strict_lock", "nested_strict_lock", "shared_lock_guard", "unique_lock_guard", "MutexGuard",
     "ReadLock", "WriteLock", "ReadLocker", "WriteLocker", "SpinLockHolder", "lock_holder",
 })
-SHARED_GUARDS = frozenset({"shared_lock", "ReaderMutexLock", "QReadLocker", "upgrade_lock"})
+SHARED_GUARDS = frozenset({"shared_lock", "ReaderMutexLock", "QReadLocker", "upgrade_lock", "ConstLockedPtr", "RLockedPtr",
+                           "ConstRLockedPtr"})
+# Methods that lock the object they are called on and return a locked pointer to its data
+# (`auto v = sync.wlock();`, `sync.rlock()->x`); the value is the accessor's shared-ness.
+# `lock()` is left out: `weak_ptr::lock()` returns an owner, not a guard. `cpp.lock-accessors`
+# adds more (a project's `lockedState()`).
+LOCK_ACCESSORS = {"wlock": False, "rlock": True, "ulock": False, "contextualLock": False, "contextualRLock": True,
+                  "synchronize": False}
+# Methods that run a callback with the object locked and return what it returns
+# (`sync.withWLock([&](auto& d) { ... })`); `cpp.lock-callback-methods` adds more.
+LOCK_CALLBACK_METHODS = frozenset({"withWLock", "withRLock", "withULock", "withLock", "withWLockPtr", "withRLockPtr",
+                                   "withULockPtr"})
+# Condition-variable waits: they release the lock they are given (a guard, or the mutex itself)
+# while they wait and take it again before they return.
+CV_WAIT_METHODS = frozenset({"wait", "wait_for", "wait_until", "Wait", "WaitWithTimeout", "WaitWithDeadline", "TimedWait",
+                             "timed_wait", "wait_while"})
+# The mutex's own waits (absl `mu.Await(cond)`): the receiver is the lock released.
+MUTEX_WAIT_METHODS = frozenset({"Await", "AwaitWithTimeout", "AwaitWithDeadline"})
+CV_WAIT_FUNCTIONS = frozenset({"pthread_cond_wait", "pthread_cond_timedwait", "SleepConditionVariableCS",
+                               "SleepConditionVariableSRW", "cnd_wait", "cnd_timedwait", "uv_cond_wait", "uv_cond_timedwait",
+                               "g_cond_wait", "g_cond_wait_until", "SDL_CondWait", "SDL_CondWaitTimeout"})
+
+
+def accessor_table(extra=()) -> dict[str, bool]:
+    """LOCK_ACCESSORS plus the configured ones (`cpp.lock-accessors`, taken as exclusive)."""
+    out = dict(LOCK_ACCESSORS)
+    for a in extra or ():
+        name = a.split("::")[-1].strip().rstrip("()")
+        if name:
+            out.setdefault(name, False)
+    return out
+
+
 NOT_HELD_TAGS = ("defer_lock", "try_to_lock")
 TAG_ARGS = ("defer_lock", "adopt_lock", "try_to_lock")
 # Nested functions: a guard in a lambda is still a region, but marked so flow rules can tell.
@@ -52,8 +91,11 @@ class LockHolder:
     # ("acq", byte, span) taken from byte on; ("rel", byte, span) released from byte on;
     # ("test", start, end, when_true, span) taken on the edge where that expression is `when_true`;
     # ("scope", start, end, delta, span) released (-1) / taken again (+1) as that scope is left;
-    # ("entry", span) held when the body starts (the caller took it).
+    # ("entry", span) held when the body starts (the caller took it);
+    # ("wait", byte, span) released and taken again by a condition-variable wait ending at byte.
     ops: list[tuple] = field(default_factory=list)
+    # A locked pointer (`auto v = sync.wlock();`): `v->x`, `*v` are the data it guards.
+    points_to: bool = False
 
     def acquisitions(self) -> list[Span]:
         """Where it is taken (declaration, lock(), a successful try_lock())."""
@@ -115,8 +157,24 @@ def _inside_lambda(node, fn_node) -> bool:
     return False
 
 
-def _guard_decl(decl, guard_types: frozenset[str]):
-    """(guard name, guard type text, [mutex arg nodes], tags) for a guard declaration, else None."""
+def _accessor_call(v, accessors, any_name: bool = False) -> tuple[object, bool] | None:
+    """(object, shared) for `obj.wlock()` / `obj->rlock()` (no arguments) with a known accessor
+    (`any_name`: any method, when the declared type says it returns a locked pointer)."""
+    if v is None or v.type != "call_expression":
+        return None
+    f, a = v.child_by_field_name("function"), v.child_by_field_name("arguments")
+    if f is None or f.type != "field_expression" or (a is not None and a.named_child_count):
+        return None
+    name = text(f.child_by_field_name("field"))
+    obj = f.child_by_field_name("argument")
+    if (name not in accessors and not any_name) or obj is None:
+        return None
+    return obj, accessors.get(name, False)
+
+
+def _guard_decl(decl, guard_types: frozenset[str], accessors=None):
+    """(guard name, guard type text, [mutex arg nodes], locked pointer: None or its shared-ness)
+    for a guard declaration, else None."""
     ty = decl.child_by_field_name("type")
     d = decl.child_by_field_name("declarator")
     if ty is None or d is None:
@@ -124,8 +182,10 @@ def _guard_decl(decl, guard_types: frozenset[str]):
     tname = _last_name(ty)
     args: list = []
     name = None
+    accessors = LOCK_ACCESSORS if accessors is None else accessors
     by_name = tname not in guard_types and _GUARD_NAMED.fullmatch(tname) is not None
     if tname in guard_types or by_name:
+        ptr = None
         if d.type == "function_declarator":  # most vexing parse: arguments look like parameters
             name = text(d.child_by_field_name("declarator"))
             params = d.child_by_field_name("parameters")
@@ -136,19 +196,30 @@ def _guard_decl(decl, guard_types: frozenset[str]):
             v = d.child_by_field_name("value")
             if v is not None:
                 args.extend(v.named_children if v.type in ("argument_list", "initializer_list") else [v])
+            # `folly::Synchronized<T>::LockedPtr v = sync.wlock();`: the mutex is the object locked
+            if len(args) == 1:
+                acc = _accessor_call(args[0], accessors, tname in LOCKED_PTR_TYPES)
+                if acc is not None:
+                    args, ptr = [acc[0]], acc[1] or tname in SHARED_GUARDS
+            if ptr is None and tname in LOCKED_PTR_TYPES:
+                return None  # a locked pointer moved from another, or empty: not taken here
         elif d.type == "identifier":
             return None  # default-constructed guard holds nothing
         if by_name and not (args and all(_lockable(a) for a in args)):
             return None  # a project's own guard names the mutex it takes: `scoped_lock_t l(m_sync);`
-        return (name, text(ty), args) if name else None
-    # auto g = std::unique_lock(m);  /  auto g = std::lock_guard<std::mutex>{m};
+        return (name, text(ty), args, ptr) if name else None
+    # auto g = std::unique_lock(m);  /  auto g = std::lock_guard<std::mutex>{m};  /  auto v = sync.wlock();
     if d.type == "init_declarator":
         v = d.child_by_field_name("value")
         if v is not None and v.type in ("call_expression", "compound_literal_expression"):
             fn = v.child_by_field_name("function") or v.child_by_field_name("type")
             if fn is not None and _last_name(fn) in guard_types:
                 a = v.child_by_field_name("arguments") or v.child_by_field_name("value")
-                return text(d.child_by_field_name("declarator")), text(fn), list(a.named_children) if a is not None else []
+                return text(d.child_by_field_name("declarator")), text(fn), list(a.named_children) if a is not None else [], None
+            acc = _accessor_call(v, accessors)
+            target = d.child_by_field_name("declarator")
+            if acc is not None and target is not None and target.type == "identifier":
+                return text(target), text(fn), [acc[0]], acc[1]
     return None
 
 
@@ -253,9 +324,11 @@ _MACRO_CALLS = """
 """
 
 
-def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | None = None) -> list[LockHolder]:
+def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | None = None,
+                  accessors: dict[str, bool] | None = None) -> list[LockHolder]:
     """The lock holders of a function (lambdas inside it included), each with what happens to it.
-    `macros`: the file's lock macros (lifelint.facts.cpp_lock_effects.effect_macros)."""
+    `macros`: the file's lock macros (lifelint.facts.cpp_lock_effects.effect_macros);
+    `accessors`: methods returning a locked pointer (accessor_table())."""
     guard_types = GUARD_TYPES | frozenset(guard_extra or ())
     body = fn_node.child_by_field_name("body")
     if body is None:
@@ -274,17 +347,17 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
     more = None
     owns_tested = b"owns" in (body.text or b"")
     for decl in decls:
-        g = _guard_decl(decl, guard_types)
+        g = _guard_decl(decl, guard_types, accessors)
         if g is None:
             continue
-        name, type_text, args = g
+        name, type_text, args, ptr = g
         tags = [text(a) for a in args if any(t in text(a) for t in TAG_ARGS)]
         mutex_nodes = [a for a in args if not any(t in text(a) for t in TAG_ARGS)]
         mutexes = [normalise_mutex(text(a)) for a in mutex_nodes]
         scope = _enclosing_scope(decl)
         held = not any(any(t in tag for t in NOT_HELD_TAGS) for tag in tags)
-        h = LockHolder(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS, Span.of(decl), "guard",
-                       _inside_lambda(decl, fn_node), [Span.of(m) for m in mutex_nodes])
+        h = LockHolder(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS or bool(ptr), Span.of(decl), "guard",
+                       _inside_lambda(decl, fn_node), [Span.of(m) for m in mutex_nodes], points_to=ptr is not None)
         if held:
             h.ops.append(("acq", decl.end_byte, Span.of(decl)))
         if (not held and any(tag.strip().endswith("try_to_lock") for tag in tags)) or owns_tested:
@@ -378,6 +451,8 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
                 h.ops.append(("test", call.start_byte, call.end_byte, False, Span.of(call)))
         holders.append(h)
     holders.extend(_lent_guards(fn_node, body, guard_types, member_calls, decls))
+    if holders and any(w in (body.text or b"") for w in (b"wait", b"Wait", b"_cond_", b"CondWait", b"ConditionVariable")):
+        _add_waits(holders, body)
     if holders and any(w in (body.text or b"") for w in (b"nlock", b"everse")):  # cheap: most bodies have no reverse guard
         _add_unlockers(holders, decls)
     if holders and b"lock" in (body.text or b""):
@@ -426,6 +501,36 @@ def _lent_guards(fn_node, body, guard_types, member_calls, decls) -> list[LockHo
                     h.ops.append(("scope", scope.start_byte, scope.end_byte, 1, _scope_end(scope)[1]))
         out.append(h)
     return out
+
+
+_WAIT_EVENTS = """
+(call_expression
+  function: (field_expression argument: (_) @w_recv field: (field_identifier) @w_method)
+  arguments: (argument_list) @w_args) @w_call
+(call_expression function: (identifier) @w_fn arguments: (argument_list) @w_fn_args) @w_fn_call
+"""
+
+
+def _add_waits(holders: list[LockHolder], body) -> None:
+    """`cv.wait(lock, ...)`, `cv.Wait(&mu)`, `pthread_cond_wait(&c, &m)`, `mu.Await(cond)`:
+    the holder of the lock handed to the wait (its guard or its mutex) is released while it
+    waits and held again when it returns."""
+    found = captures(body, "cpp", _WAIT_EVENTS)
+    waits = []  # (call node, [names of what it releases])
+    for call, recv, method, args in zip(*(found.get(k, []) for k in ("w_call", "w_recv", "w_method", "w_args"))):
+        m = text(method)
+        if m in CV_WAIT_METHODS and args.named_child_count:
+            waits.append((call, [normalise_mutex(text(args.named_children[0]))]))
+        elif m in MUTEX_WAIT_METHODS:
+            waits.append((call, [normalise_mutex(text(recv))]))
+    for call, fn, args in zip(*(found.get(k, []) for k in ("w_fn_call", "w_fn", "w_fn_args"))):
+        if text(fn) in CV_WAIT_FUNCTIONS and args.named_child_count >= 2:
+            waits.append((call, [normalise_mutex(text(args.named_children[1]))]))
+    for call, names in waits:
+        for h in holders:
+            if h.kind == "param" and h.guard in names or h.kind != "param" and (h.guard in names or set(h.mutexes) & set(names)):
+                if h.span.start_byte < call.start_byte:
+                    h.ops.append(("wait", call.end_byte, Span.of(call)))
 
 
 def _ownership_tests(h: LockHolder, name: str, after: int, more) -> None:

@@ -17,7 +17,8 @@ answers, for a position in a body (`lam` = the lambda index, None for the functi
   the point is reached without taking it again: "the lock was released here" for messages.
 - `released_between(start, end, lam, holder, kills)`: the first release of `holder` on some path
   from `start` to `end` (None when there is none); a path through a byte in `kills` (the view
-  assigned again) does not count. A view obtained under a lock is stale at `end` when this is
+  assigned again) does not count. A condition-variable wait is a release (kind "wait") followed
+  at once by an acquisition. A view obtained under a lock is stale at `end` when this is
   not None, even if the lock was taken again since.
 - `exits(lam)`: (kind, span, must, may) for each way out of the body (return / throw / end), for
   "still held when the function returns" (LL208).
@@ -187,9 +188,10 @@ class LockFlow:
                 stack.extend(preds[n])
         return found
 
-    def released_between(self, start: int, end: int, lam: int | None, holder: int, kills=()) -> tuple | None:
+    def released_between(self, start: int, end: int, lam: int | None, holder: int, kills=(), ignore=()) -> tuple | None:
         """The first release (span, kind) of `holder` on a path from byte `start` to byte `end`
-        that passes through no byte in `kills`; None when every path keeps it (or there is none)."""
+        that passes through no byte in `kills`; None when every path keeps it (or there is none).
+        Releases of a kind in `ignore` ("wait") do not count."""
         bf = self.bodies.get(lam)
         if bf is None:
             return None
@@ -209,7 +211,7 @@ class LockFlow:
             when the view is assigned again first, else ('through', rel)."""
             evs = []
             for op in g.ops[node]:
-                if op[2] == holder and op[1] < 0 and (op[0] < 0 or op[0] >= frm):
+                if op[2] == holder and op[1] < 0 and (op[0] < 0 or op[0] >= frm) and op[4] not in ignore:
                     evs.append((op[0], 1, op))
             for k in kills_by_leaf.get(node, ()):
                 if k >= frm:
@@ -279,6 +281,12 @@ def build_lockflow(fn_node, holders, lambdas, innermost_lambda) -> LockFlow | No
                 body(innermost_lambda(op[1]))[2].append((op[1], 1, hi, op[2], "lock"))
             elif k == "rel":
                 body(innermost_lambda(op[1]))[2].append((op[1], -1, hi, op[2], "unlock"))
+            elif k == "wait":
+                # released while the wait blocks, held again when it returns: the same lock sets
+                # before and after, but a path through it is a release (released_between)
+                pts = body(innermost_lambda(op[1]))[2]
+                pts.append((op[1], -1, hi, op[2], "wait"))
+                pts.append((op[1], 1, hi, op[2], "wait"))
             elif k == "test":
                 body(innermost_lambda(op[1]))[1].append((op[1], op[2], hi, op[3], op[4]))
             elif k == "scope":
