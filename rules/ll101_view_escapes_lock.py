@@ -4,14 +4,32 @@ Flags a non-owning view of lock-protected data that outlives the lock: a `span`,
 obtained while a lock guard is held and then
 
 - used where some path from it went through a release of that lock (the guard's scope end, an
-  explicit `unlock()`, the unlock at the end of a previous loop iteration), even when the lock was
+  explicit `unlock()`, the unlock at the end of a previous loop iteration, a condition-variable
+  wait: `cv.wait(lock, ...)`, `wait_for`, `wait_until`, absl `cv.Wait(&mu)` / `mu.Await(..)`,
+  `pthread_cond_wait(&c, &m)`, which give the lock up while they wait), even when the lock was
   taken again since (a fresh lookup under the new hold clears it),
 - captured into a lambda that runs later,
 - returned (the lock is released as the function returns), including a getter that locks and
   returns a reference, pointer or view to the member it guards
   (`const T& load() const { std::lock_guard g(m); return m_load; }`),
-- or stored into a member that is also read without that lock (a read in a helper whose callers
-  all hold it, or whose comment or annotation says they do, is locked: lifelint.locking).
+- stored into a member that is also read without that lock (a read in a helper whose callers
+  all hold it, or whose comment or annotation says they do, is locked: lifelint.locking),
+- or put into a container of views (`std::vector<std::string_view>`, `std::vector<const char*>`,
+  `std::map<int, const T*>`) that is used after the lock is released, returned while it is
+  held, or is the caller's (a reference parameter): `out.push_back(s)` for `auto& s : names_`,
+  `out.emplace_back(name_.c_str())`. Reading only its `size()` / `empty()` afterwards is fine.
+
+Locked pointers (`folly::Synchronized` style) count as guards that also point to the data:
+`auto v = sync.wlock();` (or `rlock()`, `ulock()`, a `LockedPtr` / `strict_lock_ptr` type)
+holds the lock until `v`'s scope ends or `v.unlock()`, and `v->x`, `*v` are the guarded data.
+A locked pointer that is a temporary holds the lock only to the end of its full expression: a
+reference, pointer, view or iterator bound through it (`const auto& x = sync.rlock()->items;`,
+`std::string_view sv = *sync.rlock();`, `for (auto& e : sync.rlock()->items)`, a getter's
+`return sync.rlock()->name;`) is reported at its first use after that. A `withWLock` /
+`withRLock` callback that returns a pointer, reference or view into the data it was given is
+reported at its `return` when the call's result is used (the lock ends with the callback). The
+accessor and callback method names are tables in lifelint.facts.cpp_locks, extended by
+`cpp.lock-accessors` and `cpp.lock-callback-methods`; locked-pointer types by `cpp.lock-types`.
 
 All guards lifelint knows count: `std::lock_guard`, `std::unique_lock` (with `unlock()`),
 `std::scoped_lock`, `std::shared_lock`, boost and absl guards, a project's own guard classes
@@ -38,6 +56,14 @@ it.
 
 ## Example
 ```cpp
+const std::string& first = jobs_.front();          // under mu_
+cv_.wait(lk, [this] { return ready_; });            // mu_ released while waiting
+consume(first);                                     // another consumer may have popped it
+
+const auto& ids = reg_.rlock()->ids;                // the temporary unlocks at the `;`
+show(ids[0]);
+```
+```cpp
 span<char const> data;
 {
     std::lock_guard<std::mutex> lock(m_mutex);
@@ -59,6 +85,17 @@ std::vector<char> data;
 ```
 For getters, return by value (`T load() const`).
 
+After a condition-variable wait, look the view up again:
+```cpp
+std::unique_lock<std::mutex> lk(mu_);
+cv_.wait(lk, [this] { return !jobs_.empty(); });
+const std::string& first = jobs_.front();   // not taken before the wait
+```
+With locked pointers, keep the locked pointer alive as long as the view (`auto locked =
+sync.rlock(); const auto& ids = locked->ids;`), or copy (`auto ids = sync.rlock()->ids;`); a
+`withRLock` callback returns a copy (`[](const Registry& r) { return r.name; }`). Collect
+`std::string`, not `std::string_view`, when the container outlives the lock.
+
 ## Known limits
 - The flow is path-insensitive: two branches on the same condition are not correlated, so an
   `unlock()` under `if (c)` followed by a use under `if (!c)` is still reported.
@@ -68,6 +105,22 @@ For getters, return by value (`T load() const`).
   lock-protected, unless the lock held is that object's own mutex (`c.items` under `c.mutex`,
   `ctx->buf` under `ctx->mu`).
 - Comparing a pointer or iterator after the lock (`if (!p)`, `it == m.end()`) is not reported.
+- A reference or pointer to a whole object named by a member chain (`auto& q = queue_;`) is not
+  stale after a wait (the lock is held again and the object is where it was); after any other
+  release it is reported like an element view.
+- Locked pointers: only accessors named in the table (`wlock`, `rlock`, `ulock`,
+  `contextualLock`, `contextualRLock`, plus `cpp.lock-accessors`) or declared with a
+  locked-pointer type are known; `lock()` is not (it is also `weak_ptr::lock()`), so a
+  project whose accessor is `lock()` (pdns `LockGuarded`) names it in config. A project's own
+  method that returns a guard is not learned from its definition. A temporary's view is followed
+  in source order within its body (a use before it in a loop is not). The range-for case is C++20
+  semantics: C++23 (P2718) extends the temporary's life to the end of the loop.
+- A `withWLock` callback is checked only when it is written at the call (not passed through a
+  variable), and only its first parameter counts as the locked data.
+- Containers: a pointer value copied out of a guarded list (`out.push_back(s)` for a `Session*`)
+  is not a view (the pointee is usually owned elsewhere); only `&x`, `.c_str()`, `.data()`,
+  `.get()` and views already taken under the lock are. A container that is moved or swapped
+  elsewhere is not followed.
 - Rust: temporaries follow edition 2021 (an `if let` scrutinee's guard lives through `else`;
   2024 drops it before). A guard from a helper is learned from a function of the same file
   only; a guard moved into a call is released only when the callee is a same-file function
@@ -100,9 +153,10 @@ _CONTAINERS = OWNING_TYPES - {"string", "basic_string", "wstring", "shared_ptr",
 _PUSH = frozenset({"push_back", "emplace_back", "push_front", "emplace_front", "push", "emplace", "insert", "append"})
 # Reading a container's size is not following the views in it.
 _SIZE_ONLY = frozenset({"size", "empty", "clear", "reserve", "capacity", "length"})
-# An object itself (`auto& q = queue_;`, `auto* q = &state_`), not something inside it: a wait
-# gives the lock back before it returns, and the object is still where it was.
-_WHOLE_OBJECT = re.compile(r"&?\s*(?:this\s*->\s*)?[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*")
+# An object itself (`auto& q = queue_;`, `auto* q = &state_`, `auto& s = *stats_`,
+# `auto& c = state_->conns`), not an element or buffer inside a container: a wait gives the lock
+# back before it returns, and a named object is still where it was (elements move, members don't).
+_WHOLE_OBJECT = re.compile(r"[&*]?\s*(?:this\s*->\s*)?[A-Za-z_]\w*(?:\s*(?:\.|->)\s*[A-Za-z_]\w*)*")
 
 
 def _lines(n: int) -> str:
@@ -403,7 +457,8 @@ class ViewEscapesLock(Rule):
             return bool(_PTR_EXPR.search(v))
         if elem == "iterator":
             return bool(_ITER_EXPR.search(v))
-        inner = re.sub(r"^std\s*::\s*c?ref\s*\((.*)\)$", r"\1", v)
+        # `std::string_view(name_)`, `std::cref(x)`: the view (or reference) made of the argument
+        inner = re.sub(r"^(?:std\s*::\s*)?(?:c?ref|string_view|span)\s*[({](.*)[)}]$", r"\1", v)
         return bool(re.fullmatch(r"\*?\s*(?:this\s*->\s*)?\w+(?:\s*(?:\.|->)\s*\w+|\[[^\]]*\])*", inner)
                     or _REF_INIT.search(inner) or (elem != "reference" and _PTR_EXPR.search(v) and not v.startswith("&")))
 

@@ -83,7 +83,9 @@ def test_bad_config_exits_2_naming_file_and_key(tree, run_cli, body, needle):
 
 def test_cpp_knobs_are_read(tmp_path):
     s = settings_from_table({"cpp": {"defines": ["FOO=2", "BAR"], "async-sinks": ["enqueue"], "lock-types": ["my_guard"],
+                                     "lock-accessors": ["lockedState"], "lock-callback-methods": ["withState"],
                                      "extend-ignore-macros": ["MY_MACRO"]}}, "t.toml")
+    assert s.cpp.lock_accessors == ["lockedState"] and s.cpp.lock_callback_methods == ["withState"]
     assert s.cpp.defines == {"FOO": "2", "BAR": "1"}
     assert s.cpp.async_sinks == ["enqueue"] and s.cpp.lock_types == ["my_guard"]
     assert "MY_MACRO" in s.cpp.ignore_macros and "*_EXPORT" in s.cpp.ignore_macros

@@ -86,3 +86,74 @@ def test_lock_free_functions_get_no_graph():
     fns, _ = _functions(SRC)
     assert fns["h"].flow.lockflow is None
 
+
+
+WAIT_SRC = """
+#include <condition_variable>
+#include <mutex>
+struct Q {
+  std::mutex m; std::condition_variable cv; int x; bool ready;
+  void f() {
+    std::unique_lock<std::mutex> lk(m);
+    int* p = &x; /*A*/
+    cv.wait(lk, [this] { return ready; });
+    *p = 1; /*B*/
+  }
+};
+"""
+
+
+def test_a_wait_releases_and_retakes_the_lock_it_is_given():
+    fns, data = _functions(WAIT_SRC)
+    f = fns["f"]
+    lf = f.flow.lockflow
+    assert [op[0] for op in f.locks[0].ops if op[0] == "wait"] == ["wait"]
+    # held before and after the wait (the lock sets do not change) ...
+    assert 0 in lf.must(_at(data, "/*B*/"), None)
+    # ... but a path through it is a release, for a view taken before it
+    rel = lf.released_between(_at(data, "/*A*/"), _at(data, "/*B*/"), None, 0)
+    assert rel is not None and rel[1] == "wait"
+    assert lf.released_between(_at(data, "/*A*/"), _at(data, "/*B*/"), None, 0, ignore=("wait",)) is None
+    assert lf.releases_reaching(_at(data, "/*B*/"), None, 0) == []
+
+
+def _ll101(tmp_path, src: str, cpp: dict | None = None) -> list[int]:
+    from lifelint.config import settings_from_table
+    from lifelint.engine import ScanOptions, scan
+
+    p = tmp_path / "t.cpp"
+    p.write_text(src)
+    settings = settings_from_table({"cpp": cpp or {}}, str(tmp_path / "lifelint.toml"))
+    result = scan(ScanOptions(paths=[str(p)], root=tmp_path, settings=settings, enabled={"LL101"}, jobs=1, use_cache=False))
+    return sorted(f.location.line for f in result.findings if f.code == "LL101")
+
+
+PROJECT_ACCESSORS = """
+#include <string>
+struct State { std::string name; };
+struct Holder {
+  State* lockedState();
+  template <class F> auto underLock(F f);
+};
+void show(const std::string&);
+void a(Holder& h) {
+  const std::string& n = h.lockedState()->name;
+  show(n);
+}
+void b(Holder& h) {
+  auto locked = h.lockedState();
+  const std::string* p = nullptr;
+  { auto inner = h.lockedState(); p = &inner->name; }
+  show(*p);
+}
+void c(Holder& h) {
+  const std::string* p = h.underLock([](State& s) { return &s.name; });
+  show(*p);
+}
+"""
+
+
+def test_project_lock_accessors_come_from_config(tmp_path):
+    assert _ll101(tmp_path, PROJECT_ACCESSORS) == []
+    lines = _ll101(tmp_path, PROJECT_ACCESSORS, {"lock-accessors": ["lockedState"], "lock-callback-methods": ["underLock"]})
+    assert lines == [11, 17, 20]

@@ -37,10 +37,10 @@ SHARED_GUARDS = frozenset({"shared_lock", "ReaderMutexLock", "QReadLocker", "upg
                            "ConstRLockedPtr"})
 # Methods that lock the object they are called on and return a locked pointer to its data
 # (`auto v = sync.wlock();`, `sync.rlock()->x`); the value is the accessor's shared-ness.
-# `lock()` is left out: `weak_ptr::lock()` returns an owner, not a guard. `cpp.lock-accessors`
-# adds more (a project's `lockedState()`).
-LOCK_ACCESSORS = {"wlock": False, "rlock": True, "ulock": False, "contextualLock": False, "contextualRLock": True,
-                  "synchronize": False}
+# `lock()` is left out (`weak_ptr::lock()` returns an owner, not a guard), and so is boost's
+# `synchronize()` (a common name for other things; its `strict_lock_ptr` type is known above).
+# `cpp.lock-accessors` adds more (a project's `lockedState()`).
+LOCK_ACCESSORS = {"wlock": False, "rlock": True, "ulock": False, "contextualLock": False, "contextualRLock": True}
 # Methods that run a callback with the object locked and return what it returns
 # (`sync.withWLock([&](auto& d) { ... })`); `cpp.lock-callback-methods` adds more.
 LOCK_CALLBACK_METHODS = frozenset({"withWLock", "withRLock", "withULock", "withLock", "withWLockPtr", "withRLockPtr",
@@ -216,7 +216,8 @@ def _guard_decl(decl, guard_types: frozenset[str], accessors=None):
             if fn is not None and _last_name(fn) in guard_types:
                 a = v.child_by_field_name("arguments") or v.child_by_field_name("value")
                 return text(d.child_by_field_name("declarator")), text(fn), list(a.named_children) if a is not None else [], None
-            acc = _accessor_call(v, accessors)
+            # only into `auto`: `int rc = rw.rlock();` is a status, not a locked pointer
+            acc = _accessor_call(v, accessors) if tname in ("auto", "decltype(auto)") else None
             target = d.child_by_field_name("declarator")
             if acc is not None and target is not None and target.type == "identifier":
                 return text(target), text(fn), [acc[0]], acc[1]
@@ -527,10 +528,34 @@ def _add_waits(holders: list[LockHolder], body) -> None:
         if text(fn) in CV_WAIT_FUNCTIONS and args.named_child_count >= 2:
             waits.append((call, [normalise_mutex(text(args.named_children[1]))]))
     for call, names in waits:
+        lam = _lambda_node(call)
         for h in holders:
-            if h.kind == "param" and h.guard in names or h.kind != "param" and (h.guard in names or set(h.mutexes) & set(names)):
-                if h.span.start_byte < call.start_byte:
-                    h.ops.append(("wait", call.end_byte, Span.of(call)))
+            if not (h.guard in names or h.kind != "param" and set(h.mutexes) & set(names)):
+                continue
+            if h.span.start_byte >= call.start_byte:
+                continue
+            # the same body (a wait in a lambda is that lambda's), and inside the guard's scope (a
+            # later guard of the same name in another block is another holder)
+            if h.kind != "param" and _lambda_node_at(body, h.span) != lam:
+                continue
+            if any(op[0] == "scope" and op[3] < 0 and not op[1] <= call.start_byte < op[2] for op in h.ops):
+                continue
+            h.ops.append(("wait", call.end_byte, Span.of(call)))
+
+
+def _lambda_node(node):
+    """The id of the innermost lambda around `node` (None: the function's own body)."""
+    p = node.parent
+    while p is not None and p.type != "function_definition":
+        if p.type == LAMBDA:
+            return p.id
+        p = p.parent
+    return None
+
+
+def _lambda_node_at(body, span):
+    n = body.descendant_for_byte_range(span.start_byte, span.end_byte)
+    return _lambda_node(n) if n is not None else None
 
 
 def _ownership_tests(h: LockHolder, name: str, after: int, more) -> None:
