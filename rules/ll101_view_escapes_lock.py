@@ -563,7 +563,7 @@ class ViewEscapesLock(Rule):
             c = flow.calls[L.handed_to.call]
             if c.name not in names or c.result == "discarded":
                 continue
-            p = L.params[0] if isinstance(L.params[0], str) else getattr(L.params[0], "name", None)
+            p = L.params[0]  # the locked data (or, for `withWLockPtr`, its locked pointer)
             if not p:
                 continue
             ret_view = None
@@ -585,7 +585,7 @@ class ViewEscapesLock(Rule):
                 why = (f"It returns `{short_name(v, 60)}`; `{c.name}` releases the lock as the callback returns, so the "
                        f"{VIEW_WORDS[kind].split(' ', 1)[1]} is used with no lock held, and another thread can change or free "
                        "what it points to.")
-                fix = f"Return a copy from the callback, or finish the work inside it."
+                fix = "Return a copy from the callback, or finish the work inside it."
                 yield self.finding(r.span, msg, [Related(c.span, f"`{c.name}` locks `{c.receiver}` only for the callback")],
                                    why=why, fix=fix)
                 break
