@@ -470,7 +470,8 @@ class ViewEscapesLock(Rule):
         """`const auto& x = sync.rlock()->member;`, `std::string_view sv = *sync.rlock();`,
         `for (auto& e : sync.rlock()->items)`: the locked pointer is a temporary, destroyed (and the
         lock released) at the end of the full expression; the view bound through it outlives it."""
-        if not any(c.name in self._accessors() and not c.args for c in flow.calls):
+        accessors = self._accessors()
+        if not any(c.name in accessors and not c.args for c in flow.calls):
             return
         temp = self._temp_re()
         events = []  # (view decl, value text, value span, end of the statement, "decl" / "range" / "assign")
@@ -520,11 +521,16 @@ class ViewEscapesLock(Rule):
                 yield self.finding(r.span, msg, why=why, fix="Return a copy (by value), or return the locked pointer itself.")
 
     def _accessors(self) -> dict[str, bool]:
-        return accessor_table(self._cpp_setting("lock_accessors"))
+        if getattr(self, "_accessor_cache", None) is None:
+            self._accessor_cache = accessor_table(self._cpp_setting("lock_accessors"))
+        return self._accessor_cache
 
     def _temp_re(self):
+        if getattr(self, "_temp_cache", None) is not None:
+            return self._temp_cache
         names = "|".join(sorted(map(re.escape, self._accessors()), key=len, reverse=True))
-        return re.compile(rf"((?:this\s*->\s*)?[A-Za-z_]\w*(?:\s*(?:\.|->|::)\s*[A-Za-z_]\w*)*)\s*(?:\.|->)\s*({names})\s*\(\s*\)")
+        self._temp_cache = re.compile(rf"((?:this\s*->\s*)?[A-Za-z_]\w*(?:\s*(?:\.|->|::)\s*[A-Za-z_]\w*)*)\s*(?:\.|->)\s*({names})\s*\(\s*\)")
+        return self._temp_cache
 
     @staticmethod
     def _through_temp(temp, value: str, view: str | None):
@@ -556,6 +562,8 @@ class ViewEscapesLock(Rule):
     def _lock_callbacks(self, fn, flow):
         """`auto* p = sync.withWLock([&](auto& d) { return &d.x; });`: the callback's value is a view
         of the locked data, and the lock is released as the callback returns."""
+        if not flow.lambdas:
+            return
         names = LOCK_CALLBACK_METHODS | frozenset(self._cpp_setting("lock_callback_methods"))
         for li, L in enumerate(flow.lambdas):
             if L.handed_to is None or L.handed_to.via is not None or not L.params:
