@@ -142,6 +142,23 @@ class _Point:
 
 
 @dataclass
+class _Site:
+    """A place that runs project functions now on the caller's thread: a call, or a construction
+    (which runs the class's constructor)."""
+
+    fn: Any  # the caller (FnLocks)
+    lam: Any  # the lambda it is written in, or None
+    start: int
+    end: int
+    targets: tuple
+
+
+# Rounds of the fixpoints over the call graph (callees' starts climbing to callers, entry phases):
+# bounded, so that cycles stay empty and a deep chain of helpers is still followed.
+_DEPTH = 16
+
+
+@dataclass
 class _Sync:
     """A release or an acquire of a sync object (by its name) at `byte` of a body, context `ctx`."""
 
@@ -184,6 +201,11 @@ class ThreadModel:
     # lifelint.platforms.Platforms: code of files built for different platforms (linux/ and
     # freebsd/, *_win32.cpp and *_posix.cpp) and the roots started there never run in one program.
     platforms: Any = None
+    # The single-threaded start of a program (see `prethread`): functions whose every run is on
+    # `main`'s thread before it starts anything, and calls that may start threads the model cannot
+    # name (an unresolved call of a name whose project definitions start some): id(FnLocks) -> [_Point].
+    pre_entry: set = field(default_factory=set)
+    opaque: dict = field(default_factory=lambda: defaultdict(list))
 
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
@@ -244,6 +266,22 @@ class ThreadModel:
             out |= self.entry_acquired.get(id(fl), frozenset())
         return frozenset(out)
 
+    def prethread(self, fl, lam, byte) -> bool:
+        """Code that runs on `main`'s thread before the program starts any other thread (or posts
+        work, or installs a signal handler): in `main` before its first spawn (a spawn in a loop
+        around the point counts as before it), or in a function every call of which is such a
+        point (transitively; constructions count as calls), reached from no other root. Nothing
+        else runs yet, and every thread is started after it (directly, or by a thread started
+        after it): it happens before every access of every other thread, so it races with none
+        (Eraser's initialisation state; RacerD's ownership before publication)."""
+        if id(fl) not in self.pre_entry or self.context(fl, lam)[1] is not None:
+            return False
+        for table in (self.spawns, self.opaque):
+            for p in table.get(id(fl), ()):
+                if p.ctx is None and (p.byte < byte or any(a <= byte < b for a, b in p.loops)):
+                    return False
+        return True
+
     def handshake(self, fa, la, ba, fb, lb, bb) -> bool:
         """One access is followed by a release of a sync object that the other waits for (an
         acquire before it): the handshake orders them (a ready flag stored with release and loaded
@@ -265,6 +303,8 @@ class ThreadModel:
         pa, pb = getattr(fa, "path", None), getattr(fb, "path", None)
         if plat is not None and not plat.compatible(pa, pb):
             return None
+        if self.pre_entry and (self.prethread(fa, la, ba) or self.prethread(fb, lb, bb)):
+            return None  # the program's single-threaded start: see prethread
         ra = {r: h for r, h in self.roots_at(fa, la).items() if r.kind not in skip_kinds} or {None: ""}
         rb = {r: h for r, h in self.roots_at(fb, lb).items() if r.kind not in skip_kinds} or {None: ""}
         same_code = self.context(fa, la) == self.context(fb, lb)
@@ -704,6 +744,24 @@ class _CppBuilder:
                         todo.append(nxt)
         self.edges = edges
 
+    def call_sites(self) -> list:
+        """Places that run project functions on the thread of the code around them: calls (in
+        the function body, or in a lambda, whose context is then the lambda's) and constructions
+        of a project class (`T x(..)`, `new T`, `make_unique<T>(..)` run its constructor). [_Site]"""
+        out = []
+        for fl in self.li.functions:
+            resolved = set()
+            for cs in fl.calls:
+                if cs.targets:
+                    out.append(_Site(fl, cs.lambda_index, cs.span.start_byte, cs.span.end_byte, tuple(cs.targets)))
+                    resolved.add(cs.call)
+            for ci, c in enumerate(fl.fn.flow.calls):
+                cls = self.constructed_class(c) if ci not in resolved else None
+                ctors = self.methods.get((cls, cls), ()) if cls else ()
+                if ctors:
+                    out.append(_Site(fl, c.lambda_index, c.span.start_byte, c.span.end_byte, tuple(ctors)))
+        return out
+
     def phases(self):
         """Roots each function starts (itself or through callees), as spawn points at the calls
         that lead to them; then, over callers, the roots started after / joined before every call."""
@@ -719,42 +777,44 @@ class _CppBuilder:
                     joined[fid] |= p.roots
         fns = self.li.functions
         destroys = self.destroy_calls()
-        for _ in range(4):  # callees' starts/joins climb to their callers
+        sites = self.call_sites()
+        self.sites_of: dict[int, list] = defaultdict(list)  # id(callee) -> [_Site]
+        for st_ in sites:
+            for t in st_.targets:
+                self.sites_of[id(t)].append(st_)
+        for _ in range(_DEPTH):  # callees' starts/joins climb to their callers
             changed = False
             for fl, c, dtors in destroys:  # `m_worker.reset()` / `delete w`: the destructor joins
                 jn = set().union(*(joined.get(id(d), set()) for d in dtors))
                 if jn and not jn <= joined[id(fl)] and self.ctx_lambda(fl, c.lambda_index) is None:
                     joined[id(fl)] |= jn
                     changed = True
-            for fl in fns:
-                for cs in fl.calls:
-                    if not cs.runs_now:
-                        continue
-                    for t in cs.targets:
-                        st, jn = started.get(id(t)), joined.get(id(t))
-                        if st and not st <= started[id(fl)] and self.ctx_lambda(fl, cs.lambda_index) is None:
-                            started[id(fl)] |= st
-                            changed = True
-                        if jn and not jn <= joined[id(fl)] and self.ctx_lambda(fl, cs.lambda_index) is None:
-                            joined[id(fl)] |= jn
-                            changed = True
+            for site in sites:
+                if self.ctx_lambda(site.fn, site.lam) is not None:
+                    continue  # a lambda that runs later starts them when it runs, not its function
+                fid = id(site.fn)
+                for t in site.targets:
+                    st, jn = started.get(id(t)), joined.get(id(t))
+                    if st and not st <= started[fid]:
+                        started[fid] |= st
+                        changed = True
+                    if jn and not jn <= joined[fid]:
+                        joined[fid] |= jn
+                        changed = True
             if not changed:
                 break
-        for fl in fns:
-            for cs in fl.calls:
-                if not cs.runs_now:
-                    continue
-                lam = self.ctx_lambda(fl, cs.lambda_index)
-                st = set()
-                jn = set()
-                for t in cs.targets:
-                    st |= started.get(id(t), set())
-                    jn |= joined.get(id(t), set())
-                if st:
-                    self.m.spawns[id(fl)].append(_Point(cs.span.start_byte, lam, frozenset(st),
-                                                        _loops_of(fl.fn.flow, cs.span.start_byte, cs.lambda_index)))
-                if jn:
-                    self.m.joins[id(fl)].append(_Point(cs.span.end_byte, lam, frozenset(jn)))
+        for site in sites:
+            fl = site.fn
+            lam = self.ctx_lambda(fl, site.lam)
+            st = set()
+            jn = set()
+            for t in site.targets:
+                st |= started.get(id(t), set())
+                jn |= joined.get(id(t), set())
+            if st:
+                self.m.spawns[id(fl)].append(_Point(site.start, lam, frozenset(st), _loops_of(fl.fn.flow, site.start, site.lam)))
+            if jn:
+                self.m.joins[id(fl)].append(_Point(site.end, lam, frozenset(jn)))
         for fl, c, dtors in destroys:
             jn = set().union(*(joined.get(id(d), set()) for d in dtors))
             if jn:
@@ -772,23 +832,63 @@ class _CppBuilder:
                 for r in p.roots:
                     if r not in joined_here and r.kind == "thread":
                         r.multi = True
-        # entry phases: intersection over the call sites that run now (a few rounds: cycles stay empty)
-        for _ in range(4):
+        # entry phases: intersection over every site that runs it, in a lambda that runs later too
+        # (bounded rounds: cycles stay empty)
+        for _ in range(_DEPTH):
             changed = False
             for fl in fns:
-                sites = [cs for cs in fl.callers if cs.runs_now]
-                if not sites or (not fl.cls and fl.fn.name in ("main", "wmain")):
+                here = self.sites_of.get(id(fl), ())
+                if not here or (not fl.cls and fl.fn.name in ("main", "wmain")):
                     continue
                 b = a = None
-                for cs in sites:
-                    lam = cs.lambda_index
-                    vb = self.m.before(cs.fn, lam, cs.span.start_byte)
-                    va = self.m.after(cs.fn, lam, cs.span.start_byte)
+                for site in here:
+                    vb = self.m.before(site.fn, site.lam, site.start)
+                    va = self.m.after(site.fn, site.lam, site.start)
                     b = vb if b is None else b & vb
                     a = va if a is None else a & va
                 if b != self.m.entry_before.get(id(fl), frozenset()) or a != self.m.entry_after.get(id(fl), frozenset()):
                     self.m.entry_before[id(fl)] = b
                     self.m.entry_after[id(fl)] = a
+                    changed = True
+            if not changed:
+                break
+        self.started = started
+        if self.main_root is not None:
+            self.prethread_phase()
+
+    def prethread_phase(self):
+        """The program's single-threaded start (ThreadModel.prethread): calls that may start a
+        thread the model cannot name end it (`opaque` points); then, from `main` down, the
+        functions every site of which is such a point, reached from no root but `main`."""
+        by_name: dict[str, list] = defaultdict(list)
+        for fl in self.li.functions:
+            by_name[fl.fn.name].append(fl)
+        starts = {n for n, fls in by_name.items() if any(self.started.get(id(f)) for f in fls)}
+        for fl in self.li.functions:
+            flow = fl.fn.flow
+            resolved = {cs.call for cs in fl.calls if cs.targets}
+            for ci, c in enumerate(flow.calls):
+                if ci in resolved or c.kind not in ("call",):
+                    continue
+                # a name some project definition of which starts threads (a virtual call, an
+                # overload not resolved), or a callable handed in (a parameter or member functor)
+                if c.name in starts or c.callee_kind in ("param", "member"):
+                    self.m.opaque[id(fl)].append(_Point(c.span.start_byte, self.ctx_lambda(fl, c.lambda_index), frozenset(),
+                                                        _loops_of(flow, c.span.start_byte, c.lambda_index)))
+        main = self.main_root
+        pre = self.m.pre_entry
+        pre.update(id(f) for f in self.main_fns)
+        for _ in range(_DEPTH):
+            changed = False
+            for fl in self.li.functions:
+                if id(fl) in pre:
+                    continue
+                here = self.sites_of.get(id(fl), ())
+                roots = self.m.reach.get((id(fl), None), {})
+                if not here or set(roots) != {main}:
+                    continue
+                if all(self.m.prethread(s.fn, s.lam, s.start) for s in here):
+                    pre.add(id(fl))
                     changed = True
             if not changed:
                 break
