@@ -269,6 +269,8 @@ def _poll_evidence(index, accesses) -> str | None:
         roots = tm.roots_at(flr, u.lambda_index)
         if not roots:
             return False
+        if tm.prethread(flw, w.lambda_index, w.span.start_byte):
+            return True  # set while the program starts, before any thread: see ThreadModel.prethread
         phase = tm.before(flw, w.lambda_index, w.span.start_byte) | tm.after(flw, w.lambda_index, w.span.start_byte)
         return all(r in phase for r in roots)
 
@@ -356,16 +358,12 @@ def _accesses_by_var(index) -> dict:
     return out
 
 
-def _before_threads_in_main(fn, u, index) -> bool:
-    """An access in `main` before it starts any thread or posts anything: still initialisation."""
-    if fn.name != "main" or fn.class_name or fn.flow is None or u.lambda_index is not None:
-        return False
-    for c in fn.flow.calls:
-        if c.span.start_byte >= u.span.start_byte:
-            break
-        if _posts(c, index) or c.name in ("thread", "jthread"):
-            return False
-    return True
+def _before_threads(fn, u, index) -> bool:
+    """An access during the program's single-threaded start (in `main` before it starts any
+    thread or posts anything, or in a helper or constructor only run there): initialisation, not
+    a flag another thread watches (the thread model's fact, ThreadModel.prethread)."""
+    fl = locking_index(index).of(fn)
+    return fl is not None and thread_model(index).prethread(fl, u.lambda_index, u.span.start_byte)
 
 
 def _global_accesses(index):
@@ -436,7 +434,7 @@ def _flag_verdicts(facts, index):
             continue
         stop = is_stop_name(v.name)
         accesses = [(f, fn, u) for f, fn, u in _global_accesses(index).get(v.name, [])
-                    if not fn.is_ctor and not _before_threads_in_main(fn, u, index)]
+                    if not fn.is_ctor and not _before_threads(fn, u, index)]
 
         def evidence(v=v, stop=stop, accesses=accesses):
             race = _race(index, v, known_only=True)
