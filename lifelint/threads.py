@@ -205,6 +205,10 @@ class ThreadModel:
     # `main`'s thread before it starts anything, and calls that may start threads the model cannot
     # name (an unresolved call of a name whose project definitions start some): id(FnLocks) -> [_Point].
     pre_entry: set = field(default_factory=set)
+    # Root -> the roots whose code starts it (only when every place that starts it is reached
+    # from a known root): a thread started by threads that start after a point starts after it.
+    parents: dict = field(default_factory=dict)
+    _desc: dict = field(default_factory=dict)
     opaque: dict = field(default_factory=lambda: defaultdict(list))
 
     # -- queries ---------------------------------------------------------------------------
@@ -229,7 +233,24 @@ class ThreadModel:
                 out |= p.roots
         if ctx[1] is None:
             out |= self.entry_before.get(id(fl), frozenset())
-        return frozenset(out)
+        return self.descendants(frozenset(out))
+
+    def descendants(self, started: frozenset) -> frozenset:
+        """`started` and the roots only threads of it start, transitively: thread creation
+        orders what its creator did before with everything the new thread does, and with every
+        thread that one creates in turn."""
+        if not started or not self.parents:
+            return started
+        got = self._desc.get(started)
+        if got is None:
+            out = set(started)
+            for _ in range(16):
+                more = {r for r, ps in self.parents.items() if r not in out and ps <= out}
+                if not more:
+                    break
+                out |= more
+            got = self._desc[started] = frozenset(out)
+        return got
 
     def after(self, fl, lam: int | None, byte: int) -> frozenset:
         """Roots whose threads were joined before this point: it happens after them."""
@@ -578,6 +599,7 @@ class _CppBuilder:
 
     def spawn_point(self, fl, byte, lam, r, loops=()):
         self.m.spawns[id(fl)].append(_Point(byte, None, frozenset([r]), loops, lam))
+        self.origins[id(r)].append((fl, lam))
 
     def join_points(self, fl, c, ci, r):
         """Where the thread object of spawn `c` is joined: later in the same body (`t.join()`, a
@@ -743,6 +765,23 @@ class _CppBuilder:
                         got[r] = how
                         todo.append(nxt)
         self.edges = edges
+
+    def parent_roots(self):
+        """The roots whose code starts each root, when every place that starts it is reached
+        from known roots only (see ThreadModel.descendants)."""
+        for r in self.m.roots:
+            places = self.origins.get(id(r))
+            if not places:
+                continue
+            parents = set()
+            for fl, lam in places:
+                got = self.m.reach.get((id(fl), self.ctx_lambda(fl, lam)), {})
+                if not got:
+                    parents = None
+                    break
+                parents |= set(got)
+            if parents and r not in parents:
+                self.m.parents[r] = frozenset(parents)
 
     def call_sites(self) -> list:
         """Places that run project functions on the thread of the code around them: calls (in
@@ -989,6 +1028,7 @@ class _CppBuilder:
 
     def build(self) -> ThreadModel:
         self.main_fns, self.exported = [], []
+        self.origins: dict = defaultdict(list)  # id(Root) -> [(fl, lambda)] where it is started
         self.member_threads: dict = defaultdict(list)
         self.main_root = None
         self.collect_roots()
@@ -1006,6 +1046,7 @@ class _CppBuilder:
         for (fid, i), r in self.root_lambdas.items():
             self.root_ctx[(fid, self.ctx_lambda(self.by_id[fid], i))] = r
         self.propagate()
+        self.parent_roots()
         self.phases()
         self.m.resolve_ctx = self.ctx_lambda
         if self.m.syncs:
