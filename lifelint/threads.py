@@ -168,6 +168,7 @@ class _Sync:
     kind: str  # "release" / "acquire"
     loops: tuple = ()
     raw: Any = None
+    sure: bool = False  # on every path through the function body (no branch, loop or early exit before it)
 
 
 # Handshake calls on a synchronising object (its declared type must say it is one, see _SYNC_TYPE).
@@ -178,7 +179,10 @@ ACQUIRE_METHODS = frozenset({"load", "exchange", "compare_exchange_weak", "compa
                              "test", "wait", "wait_for", "wait_until", "get", "arrive_and_wait", "acquire",
                              "try_acquire", "try_acquire_for"})
 _SYNC_TYPE = re.compile(r"\batomic\b|atomic_flag|condition_variable|\bfuture\b|shared_future|\bpromise\b|\blatch\b|"
-                        r"\bbarrier\b|semaphore|\bQWaitCondition\b|\bQSemaphore\b")
+                        r"\bbarrier\b|semaphore|\bQWaitCondition\b|\bQSemaphore\b|\bonce_flag\b|\bpthread_once_t\b")
+# One-time initialisation: `std::call_once(flag, f)` / `pthread_once(&once, f)` run `f` once; its
+# end happens before every return from a call on the same flag (a release and an acquire of it).
+ONCE_CALLS = frozenset({"call_once", "pthread_once"})
 
 
 @dataclass
@@ -340,6 +344,10 @@ class ThreadModel:
                     continue  # a root of another platform's files: not this program's thread
                 if x is not None and y is not None and x.same_thread(y):
                     if x is y and x.multi and (x.strong or same_code):
+                        if shaken is None:
+                            shaken = self.handshake(fa, la, ba, fb, lb, bb)
+                        if shaken:
+                            return None  # two runs of one root, ordered by a handshake (a once flag)
                         return x, y
                     continue
                 if x is not None and y is not None and x.slot is not None and x.slot == y.slot:
@@ -978,7 +986,7 @@ class _CppBuilder:
                 kinds = [k for k, names in (("release", RELEASE_METHODS), ("acquire", ACQUIRE_METHODS)) if c.name in names]
                 if not kinds:
                     continue
-                obj = re.split(r"\.|->", c.receiver.replace("this->", "").replace(" ", ""))[-1]
+                obj = re.split(r"\.|->|::", c.receiver.replace("this->", "").replace(" ", ""))[-1]
                 if not obj.isidentifier() or not self.sync_type(fl, obj):
                     continue
                 for d in flow.decls:  # a future from `p.get_future()` is p's channel
@@ -986,38 +994,105 @@ class _CppBuilder:
                     if m:
                         obj = m.group(1)
                         break
+                loops = _loops_of(flow, c.span.start_byte, c.lambda_index)
+                sure = self._sure(flow, c.scope, c.lambda_index, c.span.start_byte, loops)
                 for k in kinds:
                     b = c.span.end_byte if k == "acquire" else c.span.start_byte
-                    self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, _loops_of(flow, c.span.start_byte, c.lambda_index),
-                                                      c.lambda_index))
-            for u in flow.uses:
-                if u.access not in ("read", "write") or not u.name.isidentifier() or u.path.replace(" ", "") not in (
-                        u.name, f"this->{u.name}"):
+                    self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, c.lambda_index, sure))
+            for c in flow.calls:
+                if c.name not in ONCE_CALLS or c.receiver is not None or len(c.args) < 2:
                     continue
-                if not self.sync_type(fl, u.name) or "atomic" not in (self.type_of(fl, u.name) or self._global_type(u.name) or ""):
+                obj = re.split(r"\.|->|::", c.args[0].replace("&", "").replace("this->", "").replace(" ", ""))[-1]
+                if not obj.isidentifier() or not self.sync_type(fl, obj):
+                    continue
+                loops = _loops_of(flow, c.span.start_byte, c.lambda_index)
+                sure = self._sure(flow, c.scope, c.lambda_index, c.span.start_byte, loops)
+                # the callable runs once, after the flag is taken (before its body) and before
+                # the flag is released to every caller (after it)
+                for k, b in (("acquire", c.span.start_byte), ("release", c.span.end_byte), ("acquire", c.span.end_byte)):
+                    self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, c.lambda_index, sure))
+                for t in self.resolve_fn(fl, c.args[1]):
+                    self.once_fns[id(t)].add(obj)
+            for u in flow.uses:
+                path = u.path.replace(" ", "")
+                name = u.name.replace(" ", "").split("::")[-1]  # `Init::done`: a static member named with its class
+                if u.access not in ("read", "write") or not name.isidentifier() or path not in (
+                        u.name.replace(" ", ""), name, f"this->{name}"):
+                    continue  # the atomic itself, not a field of it
+                if not self.sync_type(fl, name) or "atomic" not in (self.type_of(fl, name) or self._global_type(name) or ""):
                     continue
                 k = "release" if u.access == "write" else "acquire"
                 b = u.span.end_byte if k == "acquire" else u.span.start_byte
-                self.m.syncs[id(fl)].append(_Sync(b, None, u.name, k, _loops_of(flow, u.span.start_byte, u.lambda_index),
-                                                  u.lambda_index))
+                loops = _loops_of(flow, u.span.start_byte, u.lambda_index)
+                self.m.syncs[id(fl)].append(_Sync(b, None, name, k, loops, u.lambda_index,
+                                                  self._sure(flow, u.scope, u.lambda_index, u.span.start_byte, loops)))
+
+    @staticmethod
+    def _sure(flow, scope, lam, byte, loops) -> bool:
+        """An event of the function body that runs on every path through it: in no branch, loop
+        or lambda, and no `return` / `throw` / `goto` before it."""
+        if lam is not None or loops:
+            return False
+        seen = 0
+        while scope is not None and 0 <= scope < len(flow.scopes) and seen < 64:
+            if flow.scopes[scope].kind not in ("function", "block"):
+                return False
+            scope, seen = flow.scopes[scope].parent, seen + 1
+        return not any(r.lambda_index is None and r.span.end_byte <= byte for r in flow.returns) and \
+            not any(j.kind in ("throw", "goto") and j.lambda_index is None and j.span.start_byte < byte for j in flow.jumps)
+
+    def lift_syncs(self):
+        """A call of a function that acquires a sync object on every path acquires it at the call
+        (an accessor: `bool initialised() { return done.load(std::memory_order_acquire); }`, a few
+        levels up). Releases are not lifted: a destructor's `m_stop = true` would then order any
+        read before the object dies with every loop that polls a flag of that name."""
+        summary: dict = {}
+        for _ in range(4):
+            changed = False
+            for fid, pts in list(self.m.syncs.items()):
+                got = frozenset((p.kind, p.obj) for p in pts if p.sure and p.kind == "acquire")
+                if got and summary.get(fid) != got:
+                    summary[fid] = got
+                    changed = True
+            if not changed:
+                break
+            for fl in self.li.functions:
+                for site in self.sites_of.get(id(fl), ()):
+                    effects = summary.get(id(fl))
+                    if not effects:
+                        continue
+                    for t in site.targets:  # every function the call may reach does it
+                        effects = effects & summary.get(id(t), frozenset())
+                    have = {(p.kind, p.obj, p.byte) for p in self.m.syncs.get(id(site.fn), ())}
+                    flow = site.fn.fn.flow
+                    loops = _loops_of(flow, site.start, site.lam)
+                    call = next((c for c in flow.calls if c.span.start_byte == site.start), None)
+                    sure = call is not None and self._sure(flow, call.scope, site.lam, site.start, loops)
+                    for kind, obj in effects:
+                        b = site.end if kind == "acquire" else site.start
+                        if (kind, obj, b) not in have:
+                            self.m.syncs[id(site.fn)].append(_Sync(b, self.ctx_lambda(site.fn, site.lam), obj, kind, loops,
+                                                                   site.lam, sure))
 
     def _global_type(self, name):
         items = self.index.cpp_globals.get(name, ())
         return items[0][1].type if items else None
 
     def sync_entries(self):
-        """Objects released after / acquired before every call of a function (its callers' view)."""
+        """Objects released after / acquired before every call of a function (its callers' view,
+        over every site that runs it, in lambdas that run later too). A function only ever run
+        by `call_once` on a flag releases that flag after every run."""
         fns = self.li.functions
-        for _ in range(4):
+        for _ in range(_DEPTH):
             changed = False
             for fl in fns:
-                sites = [cs for cs in fl.callers if cs.runs_now]
+                sites = self.sites_of.get(id(fl), ())
                 if not sites:
                     continue
                 rel = acq = None
-                for cs in sites:
-                    r = self.m.released_after(cs.fn, cs.lambda_index, cs.span.start_byte)
-                    a = self.m.acquired_before(cs.fn, cs.lambda_index, cs.span.start_byte)
+                for site in sites:
+                    r = self.m.released_after(site.fn, site.lam, site.start)
+                    a = self.m.acquired_before(site.fn, site.lam, site.start)
                     rel = r if rel is None else rel & r
                     acq = a if acq is None else acq & a
                 if rel != self.m.entry_released.get(id(fl), frozenset()) or acq != self.m.entry_acquired.get(id(fl), frozenset()):
@@ -1025,10 +1100,15 @@ class _CppBuilder:
                     changed = True
             if not changed:
                 break
+        for fid, flags in self.once_fns.items():
+            if not self.sites_of.get(fid):
+                self.m.entry_released[fid] = self.m.entry_released.get(fid, frozenset()) | frozenset(flags)
+                self.m.entry_acquired[fid] = self.m.entry_acquired.get(fid, frozenset()) | frozenset(flags)
 
     def build(self) -> ThreadModel:
         self.main_fns, self.exported = [], []
         self.origins: dict = defaultdict(list)  # id(Root) -> [(fl, lambda)] where it is started
+        self.once_fns: dict = defaultdict(set)  # id(FnLocks) -> flags of the `call_once` calls that run it
         self.member_threads: dict = defaultdict(list)
         self.main_root = None
         self.collect_roots()
@@ -1050,6 +1130,7 @@ class _CppBuilder:
         self.phases()
         self.m.resolve_ctx = self.ctx_lambda
         if self.m.syncs:
+            self.lift_syncs()
             self.sync_entries()
         return self.m
 
