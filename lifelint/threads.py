@@ -26,9 +26,23 @@ invoked by name (`p.on_done()`) is reached from where it is invoked.
 
 **Phases** (Eraser's *exclusive* state, statically): code that runs before a root is started in
 the same function (or in a function only called from such a point: `main`'s setup before its
-first spawn) happens before that root; code after the root's thread is joined (in the same
-function, or in a method of the class that keeps the thread in a member) happens after it.
-Neither races with that root.
+first spawn; constructions count as calls) happens before that root, and before every root that
+only threads started after it start in turn (thread creation orders transitively); code after
+the root's thread is joined (in the same function, or in a method of the class that keeps the
+thread in a member) happens after it. Neither races with that root.
+
+**The single-threaded start** (`prethread`; Eraser's *virgin/exclusive* initialisation, RacerD's
+ownership before publication): in a program, code on `main`'s thread before it starts, posts or
+installs anything, in `main` or in helpers and constructors run only from such points (reached
+from no other root), races with nothing: no other thread exists yet, and every thread starts
+after it. A call the model cannot follow that may start a thread (an unresolved call of a name
+some project definition of which starts one; a callable handed in as a parameter or member)
+ends that phase.
+
+**One-time initialisation**: `std::call_once` / `pthread_once` on a flag take the flag before the
+callable runs and release it to every caller after; an atomic "done" flag stored after the
+initialisation and loaded first by readers (directly or through an accessor that loads it on
+every path) is a handshake like any other.
 
 `may_race(a, b)` answers for two accesses: can they run at the same time on different threads?
 Only with positive evidence: two different roots that are not ordered by a phase, at least one of

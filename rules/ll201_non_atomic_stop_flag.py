@@ -4,7 +4,8 @@ written on another at the same time, with no lock that every access holds, when 
 model (`lifelint.threads`) shows both threads: an unlocked write reached from one thread root
 (`main`, a `std::thread` / `pthread_create` / `std::async` entry, a pool task, an exported
 function) and another access reached from a root that can run at the same time, not ordered by
-a spawn, a join or a destroyed worker (whose destructor joins). A signal handler alone is no
+a spawn, a join or a destroyed worker (whose destructor joins), and not written during the
+program's single-threaded start (before `main` starts any thread). A signal handler alone is no
 second thread. For a member, one of the two roots must be started by the class itself (threads
 that each use their own object are no evidence of sharing one). The message names both roots
 and both accesses.
@@ -61,6 +62,12 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
   `is_single_thread()`) is trusted.
 - Lambdas that run synchronously under a lock (condition-variable predicates, algorithms) count
   as holding it; other lambdas hold only the locks they take themselves.
+- A flag set during the program's single-threaded start (in `main` before its first thread, or
+  in a helper or constructor only run there, however deep: the thread model's `prethread`) is
+  initialisation, not a cross-thread flag; a flag set by a thread before it starts the threads
+  that read it is ordered with them and with the threads they start. Both follow resolved calls
+  only (see LL202's limits): a flag set in the `else` of the branch that starts the threads, or
+  by a lazily initialised singleton first called at start-up, is still reported.
 """
 
 from __future__ import annotations

@@ -17,8 +17,12 @@ pool (`submit`, `execute`, `enqueue`), handlers posted to an event loop or stran
 handlers, and functions exported to another language (SWIG `%extend`/`%inline`; `extern "C"` in
 a library). Two accesses race only when they can run on two threads: two roots, at least one a
 real thread, not ordered by a phase (a write before the thread that reads it is started, or
-after it was joined, is a phase, not a race), or one root that runs concurrently with itself (a
-thread started in a loop or twice, a pool task, an exported function). Handlers posted to one
+after it was joined, is a phase, not a race; so is a write before a thread that starts the
+reader's thread), or one root that runs concurrently with itself (a thread started in a loop or
+twice, a pool task, an exported function). What a program does on `main`'s thread before it
+starts any thread (in `main`, or in the helpers and constructors only called there, however
+deep) is its single-threaded start and races with nothing. A write inside `std::call_once` /
+`pthread_once` is ordered with every access after a call on the same flag. Handlers posted to one
 strand or event loop are one thread (confinement). Lifecycle facts: a worker object destroyed
 (`delete`, `reset()`) joins the threads its destructor joins; two threads assigned to one
 `std::thread` member run one after the other; what a thread reaches only through a function
@@ -78,7 +82,17 @@ instead of going through a global.
 - Programs of one source tree are one program: two `main`s are one root, and a global of one
   program can be matched with a same-named global of another.
 - Handshakes are matched by the sync object's name (a member or global of an atomic, condition
-  variable, future/promise, latch, barrier or semaphore type), in one body or through callers.
+  variable, future/promise, latch, barrier, semaphore or once-flag type), in one body, through
+  callers, or through an accessor that loads it on every path; a double-checked guard
+  (`if (!done) { init(); done = true; }`) counts as ordering its writes even without a lock,
+  and a one-time initialisation guarded by a hand-written spin lock is not seen as one.
+- The single-threaded start is judged on resolved calls: a thread started from a static
+  initialiser, or through a function pointer stored earlier and called before the write, is not
+  seen; a helper run only through a function pointer, or an object built by a declaration with no
+  arguments (`config c;`), has no call site and is not part of it. It is not path-sensitive: a
+  write in the `else` of the branch that starts the threads counts as after them.
+- A lazily initialised singleton (`if (!s) s = new T;`) whose first call happens during start-up
+  is still reported when threads call it too: the model does not know the first call is over.
 """
 
 from __future__ import annotations
