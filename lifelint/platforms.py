@@ -9,7 +9,11 @@ tag is a family holding the other: `posix` (and `unix`) hold every platform but 
 holds the BSDs, `apple` holds macOS and iOS. Users add directory names in config
 (`[tool.lifelint.cpp] platform-dirs = ["qnx", "lnx=linux"]`: a name is its own tag, `name=tag`
 maps it onto one); an entry with a glob (`"*/gui/winvideo.*=windows"`) tags the files whose path
-(or file name) it matches, for projects that mark a platform by a name prefix."""
+(or file name) it matches, for projects that mark a platform by a name prefix.
+
+Programs, the same way: two files that each define `main` (a test, an example, a tool) are
+linked into two executables, never one, so nothing of the one runs in the other's process. A
+file without `main` may be linked into any of them."""
 
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ class Platforms:
             elif name:
                 self.dirs[name] = tag.strip().lower() or name
         self._tags: dict[str, str | None] = {}
+        self.programs: frozenset[str] = frozenset()  # paths of files that define `main`
 
     def tag(self, path: str | None) -> str | None:
         if not path:
@@ -79,7 +84,10 @@ class Platforms:
         return b in FAMILIES.get(a, ()) or a in FAMILIES.get(b, ())
 
     def compatible(self, *paths: str | None) -> bool:
-        """Can all these files be built into one program (pairwise compatible tags)?"""
+        """Can all these files be built into one program (pairwise compatible tags, and at most
+        one of them defines `main`)?"""
+        if self.programs and len({p for p in paths if p in self.programs}) > 1:
+            return False
         tags = {t for t in map(self.tag, paths) if t is not None}
         if len(tags) < 2:
             return True
@@ -87,9 +95,24 @@ class Platforms:
         return all(self.tags_compatible(x, y) for i, x in enumerate(ts) for y in ts[i + 1:])
 
 
+MAIN_NAMES = frozenset({"main", "wmain", "WinMain", "wWinMain"})
+
+
+def defines_main(facts) -> bool:
+    """Does the file define a program's entry point (a free `main`, or Rust's top-level `fn main`)?"""
+    if facts.cpp is not None:
+        return any(f.name in MAIN_NAMES and not f.class_name and f.body is not None for f in facts.cpp.functions)
+    if facts.rust is not None:
+        return any(f.qualname == "main" and f.impl_type is None and f.body is not None for f in facts.rust.functions)
+    return False
+
+
 def platforms_of(index) -> Platforms:
-    """The project's platform table (config's `cpp.platform-dirs` added to the defaults)."""
+    """The project's platform table (config's `cpp.platform-dirs` added to the defaults) and the
+    files that define `main`."""
     def build(ix):
         s = getattr(ix, "settings", None)
-        return Platforms(list(getattr(getattr(s, "cpp", None), "platform_dirs", None) or ()))
+        plat = Platforms(list(getattr(getattr(s, "cpp", None), "platform_dirs", None) or ()))
+        plat.programs = frozenset(f.path for f in getattr(ix, "files", ()) if defines_main(f))
+        return plat
     return index.memo("lifelint.platforms", build)

@@ -61,7 +61,7 @@ from typing import Any
 
 from lifelint.locking import class_of_type
 from lifelint.model import Span
-from lifelint.platforms import platforms_of
+from lifelint.platforms import MAIN_NAMES, platforms_of
 from lifelint.sinks import BINDERS, TRANSPARENT, call_is_async_sink
 
 # Kinds of root; "strong" ones are threads of their own for sure.
@@ -401,6 +401,16 @@ def _loops_of(flow, byte: int, lam) -> tuple:
     return tuple(out)
 
 
+def _add_main_roots(builder, mains) -> None:
+    """One `main` root per file that defines `main`: each such file is its own program
+    (lifelint.platforms), so the mains of two tests are not one thread of one process."""
+    by_path: dict[str, list] = defaultdict(list)
+    for f in mains:
+        by_path[f.path].append(f)
+    for fs in by_path.values():
+        builder.add_root("main", "`main`", fs[0].path, fs[0].fn.name_span, [((id(f), None), "main") for f in fs])
+
+
 class _CppBuilder:
     def __init__(self, index):
         from lifelint.locking import locking_index
@@ -431,6 +441,8 @@ class _CppBuilder:
         if not m:
             return []
         qual, name = m.group(1).rstrip(":"), m.group(2)
+        if not qual and not e.startswith("&") and any(d.name == name for d in fl.fn.flow.decls):
+            return []  # a local or parameter of that name (a functor, a lambda) hides the function
         if qual:
             owner = qual.split("::")[-1] if "::" in qual else qual
             got = self.methods.get((owner, name), [])
@@ -509,7 +521,7 @@ class _CppBuilder:
     def collect_roots(self):
         for fl in self.li.functions:
             fn, flow = fl.fn, fl.fn.flow
-            if fn.name in ("main", "wmain", "WinMain", "wWinMain") and not fl.cls:
+            if fn.name in MAIN_NAMES and not fl.cls:
                 self.main_fns.append(fl)
             if fn.exported:
                 self.exported.append(fl)
@@ -532,10 +544,7 @@ class _CppBuilder:
                         self.add_root("signal", f"the signal handler `{targets[0].label}` (installed with `sigaction` in `{fl.label}`)",
                                       fl.path, a.span, [((id(t), None), t.label) for t in targets])
                         self.spawn_point(fl, a.span.start_byte, a.lambda_index, self.m.roots[-1])
-        if self.main_fns:
-            r = self.add_root("main", "`main`", self.main_fns[0].path, self.main_fns[0].fn.name_span,
-                              [((id(f), None), "main") for f in self.main_fns])
-            self.main_root = r
+        _add_main_roots(self, self.main_fns)
         # In a program (it has a `main`), `extern "C"` functions are its own C-compatible entry
         # points (a service main, callbacks for a C library it calls): their threads are judged
         # like any other code. In a library, and always for SWIG bindings, a host calls them.
@@ -1124,7 +1133,6 @@ class _CppBuilder:
         self.origins: dict = defaultdict(list)  # id(Root) -> [(fl, lambda)] where it is started
         self.once_fns: dict = defaultdict(set)  # id(FnLocks) -> flags of the `call_once` calls that run it
         self.member_threads: dict = defaultdict(list)
-        self.main_root = None
         self.collect_roots()
         self.member_joins()
         self.collect_syncs()
@@ -1297,8 +1305,7 @@ class _RustBuilder:
                         r = self.add_root("signal", f"the signal handler `{targets[0].label}` (installed with `sigaction` in "
                                                     f"`{rf.label}`)", rf.path, e.span, [((id(t), None), t.label) for t in targets])
                         self.m.spawns[id(rf)].append(_Point(e.start, None, frozenset([r]), (), e.closure))
-        if mains:
-            self.add_root("main", "`main`", mains[0].path, mains[0].fn.name_span, [((id(f), None), "main") for f in mains])
+        _add_main_roots(self, mains)
         if exported:
             self.add_root("exported", "functions exported to another language (`extern \"C\"` / `#[no_mangle]`), "
                           "which any host thread can call", exported[0].path, exported[0].fn.name_span,

@@ -39,3 +39,28 @@ def test_config_extends_the_table(tmp_path):
     assert p.tag("examples/gui/macvideo.cpp") == "macos"
     assert p.tag("examples/gui/xvideo.cpp") is None
     assert not p.compatible("examples/gui/winvideo.hpp", "examples/gui/macvideo.cpp")
+
+
+def test_files_that_define_main_are_separate_programs():
+    from lifelint.engine import analyse_text
+    from lifelint.index import ProjectIndex
+    from lifelint.platforms import defines_main, platforms_of
+    from lifelint.settings import Settings
+    from lifelint.discovery import SourcePath
+
+    def facts(path, text):
+        lang = "rust" if path.endswith(".rs") else "cpp"
+        return analyse_text(SourcePath(path, path, lang), text.encode(), Settings())[0]
+
+    tool_a = facts("tools/a.cpp", "int main() { return 0; }\n")
+    tool_b = facts("tools/b.cpp", "int main(int argc, char** argv) { return argc; }\n")
+    lib = facts("lib/x.cpp", "struct S { int main() { return 1; } };\nint helper() { return 2; }\n")
+    example = facts("examples/e.rs", "fn main() {}\n")
+    rlib = facts("src/lib.rs", "mod m { fn main() {} }\nimpl S { fn main() {} }\n")
+    assert [defines_main(f) for f in (tool_a, tool_b, lib, example, rlib)] == [True, True, False, True, False]
+
+    p = platforms_of(ProjectIndex([tool_a, tool_b, lib, example, rlib]))
+    assert not p.compatible("tools/a.cpp", "tools/b.cpp")  # two executables
+    assert p.compatible("tools/a.cpp", "lib/x.cpp") and p.compatible("tools/b.cpp", "lib/x.cpp")
+    assert p.compatible("tools/a.cpp", "tools/a.cpp")
+    assert not p.compatible("lib/x.cpp", "tools/a.cpp", "examples/e.rs")
