@@ -167,6 +167,9 @@ class _Site:
     targets: tuple
 
 
+# Library calls that may start a thread-base subclass's `run()` (QThread::start, wxThread::Run, ...).
+_START_WORDS = frozenset({"start", "Start", "run", "Run", "exec", "launch", "startThread", "StartThread"})
+
 # Rounds of the fixpoints over the call graph (callees' starts climbing to callers, entry phases):
 # bounded, so that cycles stay empty and a deep chain of helpers is still followed.
 _DEPTH = 16
@@ -530,7 +533,7 @@ class _CppBuilder:
                     base = re.sub(r"\b(public|private|protected|virtual)\b|<.*", "", b).strip().split("::")[-1]
                     if THREAD_BASES.get(base) == fn.name:
                         self.add_root("thread", f"`{fl.label}` (the thread body of a `{base}` subclass)", fl.path,
-                                      fn.name_span, [((id(fl), None), fl.label)])
+                                      fn.name_span, [((id(fl), None), fl.label)]).cls = fl.cls
             for li_, L in enumerate(flow.lambdas):
                 if L.stored_in:
                     self.stored[L.stored_in.replace("this->", "").split(".")[-1].split("->")[-1]].append((fl, li_))
@@ -923,7 +926,7 @@ class _CppBuilder:
             if not changed:
                 break
         self.started = started
-        if self.main_root is not None:
+        if self.main_fns:
             self.prethread_phase()
 
     def prethread_phase(self):
@@ -934,6 +937,10 @@ class _CppBuilder:
         for fl in self.li.functions:
             by_name[fl.fn.name].append(fl)
         starts = {n for n, fls in by_name.items() if any(self.started.get(id(f)) for f in fls)}
+        # Threads whose start the model does not place (the `run()` of a thread-base subclass,
+        # started by the library's `start()`): a call that may be that start ends the phase too.
+        unplaced = [r for r in self.m.roots if r.kind == "thread" and not self.origins.get(id(r))]
+        unplaced_cls = {r.cls for r in unplaced if r.cls}
         for fl in self.li.functions:
             flow = fl.fn.flow
             resolved = {cs.call for cs in fl.calls if cs.targets}
@@ -941,11 +948,29 @@ class _CppBuilder:
                 if ci in resolved or c.kind not in ("call",):
                     continue
                 # a name some project definition of which starts threads (a virtual call, an
-                # overload not resolved), or a callable handed in (a parameter or member functor)
-                if c.name in starts or c.callee_kind in ("param", "member"):
+                # overload not resolved), a callable handed in (a parameter or member functor),
+                # a library call that may start a thread-base subclass
+                if c.name in starts or c.callee_kind in ("param", "member") or unplaced and (
+                        c.name in _START_WORDS or self._receiver_class(fl, c) in unplaced_cls):
                     self.m.opaque[id(fl)].append(_Point(c.span.start_byte, self.ctx_lambda(fl, c.lambda_index), frozenset(),
                                                         _loops_of(flow, c.span.start_byte, c.lambda_index)))
-        main = self.main_root
+        # ... and so does a call of a function that makes such a call (on every path or not)
+        may = {fid for fid, pts in self.m.opaque.items() if any(p.ctx is None for p in pts)}
+        for _ in range(_DEPTH):
+            grew = False
+            for fl in self.li.functions:
+                for site in self.sites_of.get(id(fl), ()):
+                    if id(fl) not in may or site.fn is fl:
+                        continue
+                    ctx = self.ctx_lambda(site.fn, site.lam)
+                    pt = _Point(site.start, ctx, frozenset(), _loops_of(site.fn.fn.flow, site.start, site.lam))
+                    if not any(p.byte == pt.byte and p.ctx == ctx for p in self.m.opaque.get(id(site.fn), ())):
+                        self.m.opaque[id(site.fn)].append(pt)
+                        if ctx is None and id(site.fn) not in may:
+                            may.add(id(site.fn))
+                            grew = True
+            if not grew:
+                break
         pre = self.m.pre_entry
         pre.update(id(f) for f in self.main_fns)
         for _ in range(_DEPTH):
@@ -955,13 +980,17 @@ class _CppBuilder:
                     continue
                 here = self.sites_of.get(id(fl), ())
                 roots = self.m.reach.get((id(fl), None), {})
-                if not here or set(roots) != {main}:
-                    continue
+                if not here or any(r.kind != "main" for r in roots) or not roots:
+                    continue  # reached from a thread, a handler, or from nothing we see
                 if all(self.m.prethread(s.fn, s.lam, s.start) for s in here):
                     pre.add(id(fl))
                     changed = True
             if not changed:
                 break
+
+    def _receiver_class(self, fl, c) -> str | None:
+        ty = self.type_of(fl, c.receiver) if c.receiver else None
+        return class_of_type(re.sub(r"\bconst\b|[*&]", "", ty)) if ty else None
 
     def destroy_calls(self) -> list:
         """[(fl, call, destructors)]: calls that destroy an object of a project class whose
