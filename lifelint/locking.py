@@ -216,13 +216,25 @@ class FnLocks:
     callers: list[CallSite] = field(default_factory=list)
     entry: frozenset[str] = frozenset()  # locks every caller holds
     entry_guarded: frozenset[str] = frozenset()  # ... through the guard it passes in (ends at `l.unlock()`)
-    context: str = "any"  # "ctor" (reached only from constructors/destructors), "main" (only from main), "any"
+    # "ctor": runs only while the object it runs on is being built or torn down: called only from
+    # constructors, destructors and self-destroying methods (`lifecycle`) on that same object or on
+    # a member it holds by value (`my_cache.init()` in the owner's constructor), or from other such
+    # code; "main" (only from main), "any".
+    context: str = "any"
+    destroys_self: bool = False  # ends its own object's life on every path (`this->~T()`, `delete this`)
+    _atomic_only: bool | None = None  # memo of atomic_only()
     runs_later: set = field(default_factory=set)  # lambda indexes whose bodies run after the function returns
     annotated: frozenset[str] = frozenset()  # locks a thread-safety annotation says the caller holds (`REQUIRES(mu_)`)
 
     @property
     def path(self) -> str:
         return self.facts.path
+
+    @property
+    def lifecycle(self) -> bool:
+        """A constructor, a destructor, or a method that destroys its own object on every path:
+        no other thread may use the object while it runs (RacerD: constructors own `this`)."""
+        return self.fn.is_ctor or self.fn.is_dtor or self.destroys_self
 
     @property
     def label(self) -> str:
@@ -357,28 +369,35 @@ class _Builder:
         self.method_names_defined: set[str] = set()
         self._fields_cache: dict[str, dict[str, tuple[str, object]]] = {}
         self._methods_cache: dict[str, set[str]] = {}
-        self._chain_cache: dict[str | None, list] = {}
+        self._chain_cache: dict[tuple[str | None, tuple[str, ...]], list] = {}
 
     # classes ---------------------------------------------------------------------------------
-    def class_chain(self, cls: str | None) -> list:
-        """The class and its bases (by name, as far as the project defines them)."""
-        got = self._chain_cache.get(cls)
+    def class_chain(self, cls: str | None, args: tuple[str, ...] = ()) -> list:
+        """The class and its bases (by name, as far as the project defines them). `args`: the
+        template arguments it is named with (`padded<arena_base>`), which a class template
+        deriving from its own parameter passes on as a base."""
+        got = self._chain_cache.get((cls, args))
         if got is None:
-            got = self._chain_cache[cls] = self._class_chain(cls)
+            got = self._chain_cache[(cls, args)] = self._class_chain(cls, args)
         return got
 
-    def _class_chain(self, cls: str | None) -> list:
-        out, seen, todo = [], set(), [cls] if cls else []
+    def _class_chain(self, cls: str | None, args: tuple[str, ...] = ()) -> list:
+        out, seen, todo = [], set(), [(cls, args)] if cls else []
         while todo and len(out) < 12:
-            c = todo.pop(0)
+            c, cargs = todo.pop(0)
             if c in seen:
                 continue
             seen.add(c)
             for k in self.classes.get(c, ()):
                 out.append(k)
+                bound = {p: a for p, a in zip(k.template_params, cargs) if p and _IDENT.match(p)}
                 for b in k.bases:
-                    head, _ = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
-                    todo.append(last_name(head))
+                    head, bargs = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
+                    if head in bound:  # `template <class T> struct padded : T`
+                        head, bargs = split_template(bound[head])
+                    else:
+                        bargs = [bound.get(x.replace(" ", ""), x) for x in bargs]
+                    todo.append((last_name(head), tuple(bargs)))
         return out
 
     def class_key(self, k) -> str:
@@ -401,10 +420,11 @@ class _Builder:
             chain = [klass] if klass is not None else []
             bases = []
             for b in (klass.bases if klass is not None else []):
-                bases.append(last_name(split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))[0]))
+                head, bargs = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
+                bases.append((last_name(head), tuple(bargs)))
             if klass is not None:
-                for b in bases:
-                    chain.extend(self.class_chain(b))
+                for b, bargs in bases:
+                    chain.extend(self.class_chain(b, bargs))
             else:
                 chain = self.class_chain(cls)
             for k in chain:
@@ -500,11 +520,11 @@ class _Builder:
         m = re.fullmatch(r"([A-Za-z_]\w*)(?:\[[^\]]*\]|\.(?:at|front|back)\([^)]*\))", r)
         if m:
             t = self.type_of(fl, m.group(1), byte, scope)
-            return class_of_type(t, element=True) if t else None
+            return self.class_of(t, element=True) if t else None
         m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.get\(\)|\.lock\(\))?", r)
         if m:
             t = self.type_of(fl, m.group(1), byte, scope)
-            return class_of_type(t) if t else None
+            return self.class_of(t) if t else None
         # a.b / a->b: the type of field b in a's class
         m = re.fullmatch(r"(.+?)(?:\.|->)([A-Za-z_]\w*)", r)
         if m and "(" not in m.group(1):
@@ -512,8 +532,20 @@ class _Builder:
             if owner:
                 f = self.fields_of(owner).get(m.group(2))
                 if f is not None:
-                    return class_of_type(f[1].type)
+                    return self.class_of(f[1].type)
         return None
+
+    def class_of(self, type_text: str, element: bool = False) -> str | None:
+        """class_of_type, through a project `using` / `typedef` that names a class
+        (`using base_list = intrusive_list;` ... `base_list my_waitset;`)."""
+        cls = class_of_type(type_text, element)
+        if cls is None or cls in self.classes:
+            return cls
+        target = self.index.resolve_alias(cls)
+        if not target or re.search(r">\s*::", target):
+            return cls  # (`typename cache<T>::list_type`: a member type of a template, not a class)
+        got = class_of_type(target, element)
+        return got if got in self.classes else cls
 
     # locks -----------------------------------------------------------------------------------
     def lock_key(self, fl: FnLocks, written: str, byte: int, scope: int, depth: int = 0) -> str:
@@ -573,6 +605,7 @@ class _Builder:
         self.fn_path[id(fn)] = facts.path
         klass = self.find_class(fn, cls)
         fl = FnLocks(facts, fn, cls, klass, self.fields_of(cls, klass) if cls else {})
+        fl.destroys_self = bool(cls) and _destroys_self(fn.flow)
         self.fns.append(fl)
         if cls:
             self.methods[(cls, fn.name)].append(fl)
@@ -850,6 +883,104 @@ def access_verb(u) -> tuple[bool, str]:
     return False, "read"
 
 
+def _destroys_self(flow) -> bool:
+    """`this->~T()` or `delete this` in the function's own body, under no branch, loop or switch,
+    with no return or throw before it: every run ends the object's life, so whoever calls it
+    must be the object's only user (`free_arena()`: `...; this->~arena(); deallocate(storage);`).
+    A conditional one (`if (--refs == 0) delete this;`) proves nothing about what runs before."""
+    for c in flow.calls:
+        if c.lambda_index is not None:
+            continue
+        if not (c.kind == "delete" and [a.replace(" ", "") for a in c.args] == ["this"]
+                or c.kind == "call" and c.receiver in ("this", "*this", "(*this)") and c.name.startswith("~")):
+            continue
+        sc = c.scope
+        while sc is not None and flow.scopes[sc].kind in ("function", "block"):
+            sc = flow.scopes[sc].parent
+        if sc is not None:
+            continue  # under an if / loop / switch / catch: not every run
+        at = c.span.start_byte
+        if any(r.lambda_index is None and r.span.start_byte < at for r in flow.returns) \
+                or any(j.lambda_index is None and j.kind in ("throw", "goto") and j.span.start_byte < at for j in flow.jumps):
+            continue
+        return True
+    return False
+
+
+# A member reached through these is not held by the object alone: what it points to may be shared
+# (a `unique_ptr` member's pointee is the owner's alone).
+_NOT_OWNED = re.compile(r"[*&]|\b(?:shared_ptr|weak_ptr|intrusive_ptr|reference_wrapper|observer_ptr|not_null|span|string_view)\b")
+_MEMBER_RECEIVER = re.compile(r"([A-Za-z_]\w*)(?:\[[^\]]*\])?")
+
+
+def same_object_call(cs: CallSite) -> bool:
+    """The call runs on the caller's own object, or on a member the caller's object holds by
+    value (`init()`, `this->init()`, `my_cache.init()`, `m_slots[i].reset()`): whatever protects
+    the caller's object from other threads protects the callee's too."""
+    c = flow_call(cs.fn, cs)
+    if c is None:
+        return False
+    if c.receiver is None:
+        return "::" not in c.callee or all(t.cls is not None for t in cs.targets)  # `Base::init()`
+    r = strip_wrapping(_norm_path(c.receiver))
+    if r in ("this", "*this", "(*this)", ""):
+        return True
+    m = _MEMBER_RECEIVER.fullmatch(r)
+    if m is None or c.receiver.replace(" ", "").startswith("(*"):
+        return False
+    f = cs.fn.fields.get(m.group(1))
+    if f is None or f[1].kind != "field" or f[1].pointer_depth or f[1].is_reference:
+        return False
+    flow = cs.fn.fn.flow
+    if flow.decl_named(m.group(1), c.span.start_byte, c.scope) is not None:
+        return False  # a local of that name hides the member
+    return not _NOT_OWNED.search(f[1].type)
+
+
+def _lifecycle_call(cs: CallSite) -> bool:
+    """A call made while the caller's object is being built or torn down, on that object or a
+    member it holds by value."""
+    caller = cs.fn
+    return cs.runs_now and (caller.lifecycle or caller.context == "ctor") and same_object_call(cs)
+
+
+def atomic_only(fl: FnLocks, depth: int = 3) -> bool:
+    """The method touches no state but `std::atomic` members (directly, or through methods it
+    calls that do the same, `depth` calls deep) and does not hand `this` on: `bool empty() const
+    { return size() == 0; }` with `size()` a load of an atomic count. Calling it on a shared
+    object races with nothing, whatever lock guards the object's other members."""
+    if fl._atomic_only is not None:
+        return fl._atomic_only
+    if depth <= 0 or fl.cls is None:
+        return False
+    fl._atomic_only = False  # (a recursive call proves nothing)
+    flow = fl.fn.flow
+    ok = ((bool(fl.accesses) or bool(fl.calls)) and all(a.var is not None and a.var.is_atomic for a in fl.accesses)
+          and not any(u.kind == "this" for u in flow.uses)
+          and not _unseen_own_calls(fl)
+          and all(t is not fl and atomic_only(t, depth - 1) for cs in fl.calls for t in cs.targets))
+    fl._atomic_only = ok
+    return ok
+
+
+def _unseen_own_calls(fl: FnLocks) -> bool:
+    """A call of one of the class's own methods whose definition the scan does not have."""
+    own = set(fl.klass.method_decls) if fl.klass is not None else set()
+    resolved = {cs.call for cs in fl.calls}
+    return any(i not in resolved and c.kind == "call" and c.name in own and c.receiver in (None, "this")
+               for i, c in enumerate(fl.fn.flow.calls))
+
+
+def method_call_at(fl: FnLocks, a: Access) -> CallSite | None:
+    """The resolved call `a` is the receiver of (`my_list.empty()` for the access to `my_list`)."""
+    for cs in fl.calls:
+        if cs.span.start_byte == a.span.start_byte and f"`.{cs.name}()`" in a.verb:
+            c = flow_call(fl, cs)
+            if c is not None and c.receiver is not None:
+                return cs
+    return None
+
+
 def _is_main(fl: FnLocks) -> bool:
     return fl.fn.name in ("main", "wmain", "WinMain") and fl.cls is None
 
@@ -887,8 +1018,7 @@ def _entry_step(fl: FnLocks) -> bool:
     """Re-evaluate fl's entry locks and context from its callers; True when they changed."""
     sets, gsets = [], []
     ctx = set()
-    live = {id(cs) for cs in fl.callers
-            if not (cs.runs_now and (cs.fn.fn.is_ctor or cs.fn.fn.is_dtor or cs.fn.context == "ctor"))}
+    live = {id(cs) for cs in fl.callers if not _lifecycle_call(cs)}
     for cs in fl.callers:
         caller = cs.fn
         if live and id(cs) not in live:
@@ -917,7 +1047,7 @@ def _entry_step(fl: FnLocks) -> bool:
         gsets.append(frozenset(held | via))
         if not cs.runs_now:
             ctx.add("any")
-        elif caller.fn.is_ctor or caller.fn.is_dtor or caller.context == "ctor":
+        elif _lifecycle_call(cs):
             ctx.add("ctor")
         elif _is_main(caller) or caller.context == "main":
             ctx.add("main")

@@ -93,7 +93,7 @@ from __future__ import annotations
 
 import re
 
-from lifelint.locking import WILDCARD, display_lock, is_global_key, is_sync_type, locking_index
+from lifelint.locking import WILDCARD, atomic_only, display_lock, is_global_key, is_sync_type, locking_index, method_call_at
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
 
@@ -118,7 +118,7 @@ def _build(index):
     li = locking_index(index)
     by_key: dict[str, list] = {}
     for fl in li.functions:
-        if fl.cls is None or fl.fn.is_ctor or fl.fn.is_dtor or fl.context == "ctor" or _teardown(fl):
+        if fl.cls is None or fl.lifecycle or fl.context == "ctor" or _teardown(fl):
             continue  # (an assignment operator that locks is evidence of the discipline: kept)
         own = None
         for a in fl.accesses:
@@ -126,6 +126,8 @@ def _build(index):
                 continue
             if a.in_macro:
                 continue  # assertions and debug logging: compiled out in release builds
+            if _lock_free_call(fl, a):
+                continue  # touches only the member's atomics: no access to what the lock guards
             if own is None:
                 own = _own_locks(fl)
             held = fl.held_at(a.held, a.lambda_index, a.span.start_byte)
@@ -167,8 +169,16 @@ def _build(index):
 def _lifecycle(fl) -> bool:
     """Methods that run while no other thread may use the object: construction, destruction,
     assignment of the whole object."""
-    fn = fl.fn
-    return fn.is_ctor or fn.is_dtor or fl.context == "ctor" or fn.name.replace(" ", "") == "operator="
+    return fl.lifecycle or fl.context == "ctor" or fl.fn.name.replace(" ", "") == "operator="
+
+
+def _lock_free_call(fl, a) -> bool:
+    """`a` is the receiver of a call whose every target touches only atomics of that object
+    (`my_waitset.empty()` reading an atomic count: a lock-free fast-path check)."""
+    if not a.verb.startswith(("read (`.", "modified with `.")):
+        return False
+    cs = method_call_at(fl, a)
+    return cs is not None and all(atomic_only(t) for t in cs.targets)
 
 
 # Teardown helpers by name (`CloseHelper`, `shutdown_impl`, `Destroy`): when the destructor
@@ -233,6 +243,8 @@ class InconsistentLocking(Rule):
                 entry = table.get(a.key)
                 if entry is None or (a.key, a.lambda_index) in reported or a.in_macro or a.verb == "address taken":
                     continue  # (taking the address reads nothing; what the callee does with it is not seen)
+                if _lock_free_call(fl, a):
+                    continue
                 var = a.var
                 if var is None or var.is_const or var.is_reference or is_sync_type(var.type):
                     continue
@@ -286,7 +298,7 @@ class InconsistentLocking(Rule):
                     short = "without it"
                 via = ""
                 unlocked_callers = [cs for cs in fl.callers if cs.runs_now and not (cs.fn.held_at(cs.held, cs.lambda_index, cs.span.start_byte) & g)
-                                    and not (cs.fn.fn.is_ctor or cs.fn.fn.is_dtor)]
+                                    and not cs.fn.lifecycle]
                 locked_callers = [cs for cs in fl.callers if cs.fn.held_at(cs.held, cs.lambda_index, cs.span.start_byte) & g]
                 if locked_callers and unlocked_callers and a.lambda_index is None:
                     cs = unlocked_callers[0]

@@ -119,6 +119,12 @@ class Class:
     static_members: list[Variable] = field(default_factory=list)
     methods: list[Function] = field(default_factory=list)  # defined inline in the class body
     method_decls: list[str] = field(default_factory=list)  # names declared in the body (any definition)
+    # Under `template <...>`: what each template argument binds, in order. The parameter names
+    # for a primary template (`template <class T, size_t S> struct padded`: ["T", "S"]), the
+    # pattern of a partial specialisation (`struct padded_base<T, S, 0>`: ["T", "S", "0"]). A
+    # class template deriving from its parameter (`padded<arena_base>` : arena_base) has the
+    # argument's members (lifelint.locking).
+    template_params: list[str] = field(default_factory=list)
 
     def field_named(self, name: str) -> Variable | None:
         for f in self.fields:
@@ -389,6 +395,26 @@ def _record_alias(node, aliases: dict[str, str]) -> None:
             aliases[text(d)] = text(ty)
 
 
+def _template_params(node) -> list[str]:
+    """See Class.template_params."""
+    parent = node.parent
+    if parent is None or parent.type != "template_declaration":
+        return []
+    n = node.child_by_field_name("name")
+    if n is not None and n.type == "template_type":
+        args = n.child_by_field_name("arguments")
+        return [text(a).replace(" ", "") for a in args.named_children] if args is not None else []
+    plist = parent.child_by_field_name("parameters")
+    out = []
+    for p in plist.named_children if plist is not None else ():
+        if p.type in ("parameter_declaration", "optional_parameter_declaration"):  # `size_t S`, `int N = 3`
+            d = p.child_by_field_name("declarator")
+            out.append(text(d) if d is not None and d.type == "identifier" else "")
+        else:  # `class T`, `typename U = int`, `typename... Ts`
+            out.append(next((text(c) for c in p.named_children if c.type == "type_identifier"), ""))
+    return out
+
+
 def _class_name(node) -> str | None:
     n = node.child_by_field_name("name")
     if n is None:
@@ -570,7 +596,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                 if c.type == "base_class_clause":
                     bases = [text(b) for b in c.named_children if b.type not in ("access_specifier", "virtual")]
             k = Class(name, "::".join([*ns, *cls, name]), t.split("_")[0], Span.of(node),
-                      Span.of(node.child_by_field_name("name") or node), bases)
+                      Span.of(node.child_by_field_name("name") or node), bases, template_params=_template_params(node))
             out.classes.append(k)
             classes_by_node[node.id] = k
             body = node.child_by_field_name("body")
