@@ -370,6 +370,9 @@ class _Builder:
         self._fields_cache: dict[str, dict[str, tuple[str, object]]] = {}
         self._methods_cache: dict[str, set[str]] = {}
         self._chain_cache: dict[tuple[str | None, tuple[str, ...]], list] = {}
+        self.by_class: dict[str, list[FnLocks]] = defaultdict(list)
+        self._owners: dict[str, dict[str, frozenset[str]]] = {}
+        self._owner_branches: dict[int, list] = {}
 
     # classes ---------------------------------------------------------------------------------
     def class_chain(self, cls: str | None, args: tuple[str, ...] = ()) -> list:
@@ -609,6 +612,7 @@ class _Builder:
         self.fns.append(fl)
         if cls:
             self.methods[(cls, fn.name)].append(fl)
+            self.by_class[cls].append(fl)
         else:
             self.free[fn.name].append(fl)
         return fl
@@ -726,7 +730,91 @@ class _Builder:
         for i in locks:
             if i < len(fl.region_keys):
                 out.update(fl.region_keys[i])
+        if byte is not None and lam is None and fl.cls:
+            for start, end, keys in self.owner_branches(fl):
+                if start <= byte < end:
+                    out.update(keys)
         return frozenset(out)
+
+    # recursive-lock owners ----------------------------------------------------------------------
+    def owner_fields(self, cls: str) -> dict[str, frozenset[str]]:
+        """Fields of `cls` that record which thread holds a lock: assigned only the current
+        thread's id with that lock held, or a constant (`_M_owner = -1` on release). field -> the
+        locks held at every thread-id assignment."""
+        got = self._owners.get(cls)
+        if got is not None:
+            return got
+        sets: dict[str, list[frozenset[str]]] = defaultdict(list)
+        bad: set[str] = set()
+        for fl in self.by_class.get(cls, ()):
+            flow = fl.fn.flow
+            for u in flow.uses:
+                if u.decl is None and u.name in fl.fields and (
+                        u.access in ("update", "address") or u.access == "method" and u.method in MUTATING_METHODS):
+                    bad.add(u.name)
+            for a in flow.assigns:
+                if a.target_decl is not None or a.target_name not in fl.fields or _CONSTANT.fullmatch(a.value.replace(" ", "")):
+                    continue
+                if a.plain and a.lambda_index is None and self.is_thread_id(fl, a.value, a.span.start_byte, a.scope):
+                    keys = set()
+                    for i in a.locks:
+                        if i < len(fl.region_keys):
+                            keys.update(fl.region_keys[i])
+                    sets[a.target_name].append(frozenset(keys))
+                else:
+                    bad.add(a.target_name)
+        got = {}
+        for name, ks in sets.items():
+            common = frozenset.intersection(*ks)
+            if name not in bad and common:
+                got[name] = common
+        self._owners[cls] = got
+        return got
+
+    @staticmethod
+    def is_thread_id(fl: FnLocks, expr: str, byte: int, scope: int) -> bool:
+        """`expr` is the calling thread's id: a call that returns it, or a local initialised
+        with one and never assigned again."""
+        e = expr.strip().lstrip("=").strip()
+        if _THREAD_ID.search(e):
+            return True
+        if not _IDENT.match(e):
+            return False
+        flow = fl.fn.flow
+        di = flow.decl_named(e, byte, scope)
+        if di is None or not flow.decls[di].init or not _THREAD_ID.search(flow.decls[di].init):
+            return False
+        return not any(a.target_decl == di for a in flow.assigns)
+
+    def owner_branches(self, fl: FnLocks) -> list[tuple[int, int, frozenset[str]]]:
+        """(start, end, locks) of the `then` branches of `if (m_owner == this_thread_id)` in `fl`:
+        the thread that finds its own id in the owner field set it while holding the lock and
+        has not released it yet (a recursive lock's re-entry path)."""
+        got = self._owner_branches.get(id(fl))
+        if got is not None:
+            return got
+        got = []
+        flow = fl.fn.flow
+        owners = self.owner_fields(fl.cls) if any(sc.cond for sc in flow.scopes) else {}
+        for si, sc in enumerate(flow.scopes):
+            if not owners or sc.kind != "if" or not sc.cond or sc.lambda_index is not None or "||" in sc.cond:
+                continue
+            keys = set()
+            for part in _unparen(sc.cond).split("&&"):
+                m = re.fullmatch(r"(.+?)==(.+)", _unparen(part))
+                if m is None:
+                    continue
+                a, b = _unparen(m.group(1)), _unparen(m.group(2))
+                for mine, other in ((a, b), (b, a)):
+                    f = _norm_path(mine)
+                    if f in owners and self.is_thread_id(fl, other, sc.span.start_byte, si):
+                        keys |= owners[f]
+            if keys:
+                for b in flow.scopes:
+                    if b.parent == si and b.branch == "then":
+                        got.append((b.span.start_byte, b.span.end_byte, frozenset(keys)))
+        self._owner_branches[id(fl)] = got
+        return got
 
     def resolve_calls(self, fl: FnLocks) -> None:
         flow = fl.fn.flow
@@ -850,6 +938,24 @@ def _alias_of(d) -> str | None:
     return v if _LOCK_PATH.fullmatch(v) else None
 
 
+def _unparen(e: str) -> str:
+    """`((a==b))` -> `a==b`: the parentheses around the whole expression only."""
+    while e.startswith("(") and e.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(e):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(e) - 1:
+                return e  # `(a)==(b)`
+        e = e[1:-1]
+    return e
+
+
+# Calls that return the calling thread's id (the standard and OS APIs).
+_THREAD_ID = re.compile(r"(?:\b(?:GetCurrentThreadId|pthread_self|gettid|thrd_current|currentThreadId)\s*\(\s*\)"
+                        r"|\bthis_thread::get_id\s*\(\s*\)|\bSYS_gettid\b|\bQThread::currentThread\s*\(\s*\))")
+# A constant stored in an owner field on release (`-1`, `0`, `nullptr`, `{}`, `std::thread::id()`).
+_CONSTANT = re.compile(r"-?\d+[uUlL]*|nullptr|NULL|\{\}|(?:std::)?thread::id(?:\(\)|\{\})|\(\w+\)-?\d+")
 _LOCK_PATH = re.compile(r"[A-Za-z_]\w*(?:(?:\.|->|::)[A-Za-z_]\w*)*")
 _THROUGH_POINTER = re.compile(r"(?:this->)?([A-Za-z_]\w*)->([A-Za-z_]\w*)(?![\w(])")
 

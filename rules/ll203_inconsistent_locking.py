@@ -46,10 +46,29 @@ std::size_t num_torrents() const {
 A lone counter read for statistics can become a `std::atomic`.
 
 ## Known limits
-- Constructors, destructors and copy/move assignment (and helpers only constructors and
-  destructors call, and teardown-named helpers such as `CloseHelper()` that the destructor
-  calls) are exempt: the object is not shared yet, or no longer, or is being
-  replaced whole by code that must own it exclusively (as for any non-thread-safe assignment).
+- Constructors, destructors, copy/move assignment and methods that end their own object on
+  every path (`this->~T()` or `delete this` under no branch, after no return) are exempt, and so
+  is code only they reach through calls on the same object or on a member it holds by value
+  (a private `init()` helper; `my_cache.init()` in the owner's constructor; a `cleanup()` only
+  the teardown calls), through chains of such calls; also teardown-named helpers such as
+  `CloseHelper()` that the destructor calls. The object is not shared yet, or no longer, or is
+  being replaced whole by code that must own it exclusively (as for any non-thread-safe
+  assignment). A call from a constructor into another object (a shared registry, a member
+  reached through a raw or shared pointer) or a helper also reached from a public method is not
+  exempt, nor is code before a conditional `delete this` (a reference count's last release).
+- A call on a guarded member whose targets touch nothing but `std::atomic` members of it (an
+  intrusive list's `empty()` loading an atomic count: a lock-free fast-path check) is not an
+  access to what the lock guards; a call the scan cannot resolve, or one reading a plain member,
+  still is.
+- A recursive lock's re-entry path counts as locked: in the `then` branch of
+  `if (owner_ == <this thread's id>)` (`pthread_self()`, `std::this_thread::get_id()`,
+  `GetCurrentThreadId()`, or a local set from one; `&&` with other tests too, `||` not), when
+  every assignment of `owner_` stores the current thread's id with the lock held, or a constant
+  (the release's `owner_ = -1`): the thread that finds its own id there took the lock.
+- Phases a contract or the program's flow orders and the call graph does not show are still
+  reported: a `reset()` / `clear()` the documentation says must not run concurrently with other
+  use (a graph or pool reset), a handle set once under the lock before any reader can reach the
+  object.
 - Fields never written under a lock are silent: a field owned by one thread needs no lock, and
   lifelint cannot see which thread runs which method.
 - Only methods of the class itself are checked; code reaching into another object's fields

@@ -142,6 +142,7 @@ class Scope:
     # For the statement under an if / loop (a Scope exists even when it is a single statement):
     # "then" / "else" (parent is the "if" scope), "body" (parent is a "for"/"while"/"do" scope).
     branch: str | None = None
+    cond: str | None = None  # an "if": its condition, whitespace removed ("(m_owner==id)")
 
 
 @dataclass(slots=True)
@@ -583,6 +584,10 @@ class _Builder:
     def h_scope_stmt(self, node, scope, lam):
         s = self.new_scope(node, _SCOPE_STMTS[node.type], scope, lam)
         t = node.type
+        if t == "if_statement":
+            c = node.child_by_field_name("condition")
+            if c is not None:
+                self.flow.scopes[s].cond = "".join(text(c).split())
         if t == "for_range_loop":
             ty, const, _ = _type_with_quals(node)
             d = node.child_by_field_name("declarator")

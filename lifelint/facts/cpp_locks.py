@@ -250,7 +250,9 @@ def _lockable(arg) -> bool:
 
 def _mutex_like(name: str) -> bool:
     n = name.lower()
-    return any(k in n for k in ("mutex", "mtx", "lock", "mu_", "_mu", "cs_", "critical")) or n in ("mu", "m")
+    # (`m_cs`, `_M_cs`: the usual name of a CRITICAL_SECTION or a mutex standing in for one)
+    return any(k in n for k in ("mutex", "mtx", "lock", "mu_", "_mu", "cs_", "critical")) or n in ("mu", "m", "cs") \
+        or n.endswith("_cs")
 
 
 # Declarations (guards) and lock/unlock member calls anywhere in a body, found in C.
