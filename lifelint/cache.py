@@ -319,11 +319,12 @@ def rules_digest() -> str:
     return h.hexdigest()
 
 
-def scan_key(opts, discovery, extra: bytes = b"") -> tuple[str, str] | None:
+def scan_key(opts, discovery, extra: bytes = b"", variant: str = "") -> tuple[str, str] | None:
     """(slot, key) for a whole scan: `opts` a lifelint.engine.ScanOptions, `discovery` what
     discover() found for it. Reads and hashes every file (no parsing). None when a file cannot
     be read (the scan then reports it; such a run is not cached). `extra`: the contents of any
-    file an option names (a baseline...), which repr(opts) does not cover."""
+    file an option names (a baseline...), which repr(opts) does not cover. `variant`: a kind of
+    result other than the whole scan's (the part of it some files' report needs), in its own slot."""
     import dataclasses
 
     def canon(v):  # a repr that is the same in every process (sets have no stable order)
@@ -340,9 +341,9 @@ def scan_key(opts, discovery, extra: bytes = b"") -> tuple[str, str] | None:
     skip = {"progress", "jobs", "use_cache", "cache_dir", "cache_results", "compile_db"}  # a database's flags: per file, below
     options = repr([(f.name, canon(getattr(opts, f.name))) for f in dataclasses.fields(opts) if f.name not in skip])
     settings = opts.settings
-    slot = hashlib.blake2b(f"{os.path.abspath(opts.root)}\0{options}".encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    slot = hashlib.blake2b((f"{os.path.abspath(opts.root)}\0{options}" + (f"\0{variant}" if variant else "")).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
     h = hashlib.blake2b(digest_size=32)
-    for part in (environment_key(settings), rules_digest(), options, repr(discovery.problems)):
+    for part in (environment_key(settings), rules_digest(), options, repr(discovery.problems), *((variant,) if variant else ())):
         h.update(part.encode("utf-8", "surrogatepass") + b"\0")
     h.update(extra)
     for src in discovery.files:

@@ -392,7 +392,13 @@ def scan(opts: ScanOptions) -> ScanResult:
     return _scan_cached(opts, disc)
 
 
-def _scan_cached(opts: ScanOptions, disc) -> ScanResult:
+def _scan_cached(opts: ScanOptions, disc, only: set[str] | None = None) -> ScanResult:
+    """A whole scan of `disc`, served from the cache when nothing it depends on changed.
+
+    `only` (display paths): only these files are reported, the caller `restrict`s the result to
+    them. A stored whole scan of the same files serves it; otherwise the rules run on these files
+    only, and the rules whose findings can concern another file (`Rule.cross_file`) on every
+    file, and that result is stored under its own slot."""
     if opts.compile_db is not None or opts.settings.cpp.deep_on():
         opts, disc = _apply_compile_db(opts, disc, opts.root.absolute())
     settings = opts.settings
@@ -403,6 +409,14 @@ def _scan_cached(opts: ScanOptions, disc) -> ScanResult:
     scan_key = cache_mod.scan_key(_key_options(opts), disc) if fc is not None else None
     if fc is not None and (hit := fc.load_result(scan_key)) is not None:
         return hit
+    if only is not None:
+        only_key = cache_mod.scan_key(_key_options(opts), disc, variant="report:" + "\0".join(sorted(only))) if fc is not None else None
+        if fc is not None and (hit := fc.load_result(only_key)) is not None:
+            return hit
+        result = _scan(opts, disc, ScanResult(root=str(opts.root.absolute())), only=only)
+        if fc is not None:
+            fc.store_result(only_key, result)
+        return result
     result = _scan(opts, disc, ScanResult(root=str(opts.root.absolute())))
     if fc is not None:
         fc.store_result(scan_key, result)
@@ -489,8 +503,9 @@ def _scan_in_context(opts: ScanOptions, disc) -> ScanResult:
     have = {os.path.abspath(s.path) for s in ctx_disc.files}
     extra = [s for s in disc.files if os.path.abspath(s.path) not in have]  # named, but excluded or outside
     full_disc = Discovery(ctx_disc.files + extra, ctx_disc.problems)
-    full = _scan_cached(replace(opts, paths=[str(ctx)] + [s.path for s in extra], context_root=None), full_disc)
-    return restrict(full, {s.display for s in disc.files}, disc.problems)
+    reported = {s.display for s in disc.files}
+    full = _scan_cached(replace(opts, paths=[str(ctx)] + [s.path for s in extra], context_root=None), full_disc, only=reported)
+    return restrict(full, reported, disc.problems)
 
 
 def restrict(full: ScanResult, reported: set[str], problems=()) -> ScanResult:
@@ -509,12 +524,12 @@ def restrict(full: ScanResult, reported: set[str], problems=()) -> ScanResult:
     out.scanned = {p: n for p, n in full.scanned.items() if p in reported}
     out.files_scanned = len(out.scanned)
     out.lines_scanned = sum(out.scanned.values())
-    out.context_files = full.files_scanned - out.files_scanned
+    out.context_files = full.files_scanned + full.context_files - out.files_scanned
     out.notes = list(full.notes)
     return out
 
 
-def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
+def _scan(opts: ScanOptions, disc, result: ScanResult, only: set[str] | None = None) -> ScanResult:
     settings = opts.settings
     for display, kind, message in disc.problems:
         result.diagnostics.append(FileDiagnostic(display, kind, message))
@@ -526,7 +541,11 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
         if frozen:
             gc.freeze()
     try:
-        return _check(opts, disc, analysed, result)
+        if only is None:
+            return _check(opts, disc, analysed, result)
+        # the files read only as context, as a whole scan counts them (lifelint.engine.restrict)
+        result.context_files = sum(1 for facts, _ in analysed if facts is not None and facts.path not in only)
+        return _check(opts, disc, analysed, result, only=only, cross_file_context=True)
     finally:
         if frozen and not opts.process_exits:
             gc.unfreeze()
@@ -538,9 +557,11 @@ def _scan(opts: ScanOptions, disc, result: ScanResult) -> ScanResult:
 
 
 def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[str] | None = None,
-           texts: dict[str, bytes] | None = None, index_cache=None) -> ScanResult:
+           texts: dict[str, bytes] | None = None, index_cache=None, cross_file_context: bool = False) -> ScanResult:
     """Index, rules, filters, then report-ready findings. `only`: display paths whose rules run
-    (the others are context: indexed, not checked); `texts`: the bytes of files read from memory
+    (the others are context: indexed, not checked; with `cross_file_context`, checked by the rules
+    whose findings can lie in or point at another file, so every finding that concerns an `only`
+    file is found, as a whole scan would find it); `texts`: the bytes of files read from memory
     rather than disk (display path -> bytes), for locations and code frames; `index_cache`: a
     lifelint.index.IndexCache whose index (and the project-wide passes built on it) is reused
     while the same facts are indexed."""
@@ -568,6 +589,7 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
     _apply_project_lock_effects(disc.files, analysed, settings, texts)
     rule_classes = [r for r in all_rules() if opts.enabled is None or r.code in opts.enabled]
     rules = [r(settings) for r in rule_classes]
+    context_rules = _cross_file_rules(rules) if cross_file_context else []
     by_code = {r.code: r for r in rule_classes}
     index = ProjectIndex(facts_list, settings) if index_cache is None else index_cache.get(facts_list, settings)
     facts_by_path = {f.path: f for f in facts_list}
@@ -599,9 +621,12 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
             result.diagnostics.extend(suppressions_of(facts).diagnostics())
     kept: list[tuple[Finding, tuple[str, str] | None]] = []
     for facts in facts_list:
+        checked = rules
         if only is not None and facts.path not in only:
-            continue
-        findings, diags = run_rules(rules, facts, index)
+            if not context_rules:
+                continue
+            checked = context_rules
+        findings, diags = run_rules(checked, facts, index)
         result.diagnostics.extend(diags)
         for f in findings:
             rc = by_code[f.code]
@@ -663,6 +688,14 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
                 result.unused_suppressions.append((to_location(facts.path, s.span, lines_of(facts.path)), why))
     result.diagnostics.sort(key=lambda d: (d.path, d.kind))
     return result
+
+
+def _cross_file_rules(rules: list[Rule]) -> list[Rule]:
+    """The rules whose findings from one file can lie in or point at another (`Rule.cross_file`),
+    with the rules that fold their findings into theirs (`folds_into`): a folded note belongs to
+    the host finding wherever that is reported."""
+    codes = {r.code for r in rules if r.cross_file}
+    return [r for r in rules if r.code in codes or getattr(r, "folds_into", None) in codes]
 
 
 def _apply_project_lock_effects(files, analysed, settings, texts) -> None:

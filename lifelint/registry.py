@@ -39,6 +39,11 @@ class Rule:
     # only when selected (by code, prefix, name, group name or ALL).
     group: ClassVar[str] = "default"
     default_enabled: ClassVar[bool] = True  # derived from `group`
+    # May a finding from checking one file lie in, or point at (related locations), another file?
+    # When only some files are reported (`check FILE` with the repository as context), a rule
+    # that says no runs only on the reported files: its findings in a context file could not
+    # concern them. True unless a rule says otherwise (tests/test_report_only.py holds them to it).
+    cross_file: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

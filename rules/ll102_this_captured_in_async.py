@@ -233,6 +233,7 @@ class ThisCapturedInAsync(Rule):
     summary = "A callback handed to an async sink holds a raw `this` of an object that can die before it runs."
     tags = ("correctness", "lifetime", "concurrency")
     seeds = ("000", "001")
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         for cand in candidates(self, facts, index):

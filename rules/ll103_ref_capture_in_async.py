@@ -64,6 +64,7 @@ class RefCaptureInAsync(Rule):
     summary = "A lambda handed to an async sink captures locals by reference; they are dead when it runs."
     tags = ("correctness", "lifetime", "concurrency")
     seeds = ("001",)
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         for fn in facts.cpp.functions:

@@ -110,6 +110,7 @@ class ViewCapturedInAsync(Rule):
     summary = "A span / string_view / pointer is copied into a callback that runs later; the bytes it points to are not."
     tags = ("correctness", "lifetime", "concurrency")
     seeds = ("000",)
+    cross_file = False  # its findings and their related locations are in the file checked
     # A view taken under a lock and captured after its release is LL101's finding on the same
     # token: this one becomes a note on it.
     folds_into = "LL101"

@@ -261,6 +261,7 @@ class ContainerInvalidation(Rule):
     summary = "A pointer, reference, iterator or span into a container is used after a call that can reallocate or erase it."
     tags = ("correctness", "lifetime", "memory")
     seeds = ("000",)
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         li = locking_index(index)

@@ -182,6 +182,7 @@ class NoopDeallocator(Rule):
     summary = "A deallocator that takes a pointer and frees nothing: the memory leaks or was never owned."
     tags = ("correctness", "lifetime", "memory")
     seeds = ("000",)
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         for fn in facts.cpp.functions:

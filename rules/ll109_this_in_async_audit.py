@@ -63,6 +63,7 @@ class ThisInAsyncAudit(Rule):
     summary = "A callback handed to an async sink holds a raw `this`, and nothing shows what keeps the object alive."
     tags = ("correctness", "lifetime", "concurrency", "audit")
     seeds = ("000", "001")
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         for cand in candidates(self, facts, index):

@@ -105,6 +105,7 @@ class CheckThenActAtomic(Rule):
     summary = "An atomic flag checked with `load` and set with `store` in the branch it guards: two threads can both win."
     tags = ("concurrency", "atomics", "race")
     seeds = ("003",)
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         if facts.language == "rust":

@@ -71,6 +71,7 @@ class ShutdownWithoutDrain(Rule):
     summary = "A teardown returns while callbacks the object queued with its raw `this` can still run."
     tags = ("correctness", "lifetime", "concurrency")
     seeds = ("001",)
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         posted: dict[str, list] = {}  # class -> callbacks queued with a raw `this`

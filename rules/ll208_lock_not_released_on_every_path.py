@@ -73,6 +73,7 @@ class LockNotReleasedOnEveryPath(Rule):
     summary = "A mutex locked by hand is released on some ways out of the function but still held on another."
     tags = ("concurrency", "deadlock")
     seeds = ()
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         cpp = facts.cpp

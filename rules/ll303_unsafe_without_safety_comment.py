@@ -73,6 +73,7 @@ class UnsafeWithoutSafetyComment(Rule):
     summary = "An `unsafe` block or `unsafe impl` without a `// SAFETY:` comment saying why it is sound."
     tags = ("unsafe", "documentation", "maintainability")
     seeds = ("002",)
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         rust = facts.rust

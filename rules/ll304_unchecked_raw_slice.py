@@ -201,6 +201,7 @@ class UncheckedRawSlice(Rule):
                "taken from a parameter that is never bounds-checked.")
     tags = ("unsafe", "memory", "bounds")
     seeds = ("002",)
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         rust = facts.rust

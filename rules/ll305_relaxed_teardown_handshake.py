@@ -126,6 +126,7 @@ class RelaxedTeardownHandshake(Rule):
     summary = "An atomic that decides when memory is freed or published is accessed with `Ordering::Relaxed`."
     tags = ("concurrency", "atomics", "memory-ordering")
     seeds = ("002", "003")
+    cross_file = False  # its findings and their related locations are in the file checked
 
     def check(self, facts, index):
         rust = facts.rust
