@@ -13,14 +13,16 @@ An entry is valid for exactly one (file, contents, environment):
 Entries live in the user cache dir (platformdirs) or `--cache-dir`, never in the scanned tree.
 Layout: ``<dir>/facts-v<FORMAT>/<environment>/<k[:2]>/<k>``.
 
-An entry is a header (magic, format, contents digest, payload digest) and a pickle. A
+A file's entry is a header (magic, format, contents digest, the digests of its two payloads and
+the first one's length), the file's summary (lifelint.summary) pickled, then its facts and
+diagnostics pickled: the summary loads alone, reading only the start of the entry. A
 missing, truncated, corrupt or unreadable entry is a miss: the file is analysed again and the
 entry rewritten. Writes go to a temporary file in the same folder and are moved into place
 with `os.replace`, so concurrent runs never see half an entry. Nothing here raises: a cache
 that cannot be read or written only makes the run slower.
 
-Whole-scan results (`scan_key`, `FactCache.load_result` / `store_result`) use the same entry
-format under ``<environment>/scans/``: when nothing a scan depends on changed, its ScanResult
+Whole-scan results (`scan_key`, `FactCache.load_result` / `store_result`) are a header (magic,
+format, key digest, payload digest) and one pickle, under ``<environment>/scans/``: when nothing a scan depends on changed, its ScanResult
 can be returned without loading any facts or running any rule.
 
 Entries are pickles: only point `--cache-dir` at a folder no one else can write to.
@@ -43,9 +45,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-FORMAT = 2  # 2: dataclasses pickled as calls of their class
+FORMAT = 3  # 2: dataclasses pickled as calls of their class; 3: a file's summary ahead of its facts
 MAGIC = b"LLFC"
 _HEADER = struct.Struct("<4sH32s16s")  # magic, format, contents digest, payload digest
+FILE_MAGIC = b"LLFF"
+# magic, format, contents digest, summary digest, facts digest, summary length
+_FILE_HEADER = struct.Struct("<4sH32s16s16sI")
 
 # The source that decides a file's facts and per-file diagnostics: the fact extractors, the C++
 # pre-pass, the parser front end, the model, settings... Rather than a list that goes stale when
@@ -154,6 +159,40 @@ def decode(blob: bytes, digest: bytes):
     return value
 
 
+def encode_file(digest: bytes, facts_payload: bytes, summary_payload: bytes) -> bytes:
+    """A file's entry: its summary's pickle first (it loads without the facts), then its facts'."""
+    return _FILE_HEADER.pack(FILE_MAGIC, FORMAT, digest, hashlib.blake2b(summary_payload, digest_size=16).digest(),
+                             hashlib.blake2b(facts_payload, digest_size=16).digest(), len(summary_payload)) + summary_payload + facts_payload
+
+
+def decode_file(blob: bytes, digest: bytes, *, facts: bool = True, summary: bool = True):
+    """(facts and diagnostics, summary) of a sound file entry for contents `digest` (each None
+    when not asked for), or None. `blob` may stop after the summary when the facts are not asked for."""
+    if len(blob) < _FILE_HEADER.size:
+        return None
+    magic, fmt, stored, scheck, fcheck, slen = _FILE_HEADER.unpack_from(blob)
+    if magic != FILE_MAGIC or fmt != FORMAT or stored != digest or len(blob) < _FILE_HEADER.size + slen:
+        return None
+    view = memoryview(blob)
+    value = summ = None
+    try:
+        if summary:
+            payload = view[_FILE_HEADER.size:_FILE_HEADER.size + slen]
+            if hashlib.blake2b(payload, digest_size=16).digest() != scheck:
+                return None
+            summ = loads(payload)
+        if facts:
+            payload = view[_FILE_HEADER.size + slen:]
+            if hashlib.blake2b(payload, digest_size=16).digest() != fcheck:
+                return None
+            value = loads(payload)
+            if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list)):
+                return None
+    except Exception:  # damaged on disk
+        return None
+    return value, summ
+
+
 @dataclass(slots=True)
 class CacheStats:
     hits: int = 0
@@ -199,6 +238,21 @@ class FactCache:
 
     def lookup(self, src, max_size: int):
         """The cached (facts, diagnostics) for `src` as it is on disk now, or None."""
+        return self.lookup_with_summary(src, max_size, summary=False)[0]
+
+    def lookup_with_summary(self, src, max_size: int, *, summary: bool = True):
+        """(the cached (facts, diagnostics) or None, the cached lifelint.summary.FileSummary or
+        None) for `src` as it is on disk now."""
+        got = self._load(src, max_size, facts=True, summary=summary)
+        return got if got is not None and got[0] is not None else (None, None)
+
+    def lookup_summary(self, src, max_size: int):
+        """The cached summary of `src` as it is on disk now, or None: only the start of the entry
+        is read, the facts are not unpickled."""
+        got = self._load(src, max_size, facts=False, summary=True)
+        return got[1] if got is not None else None
+
+    def _load(self, src, max_size: int, *, facts: bool, summary: bool):
         try:
             with open(src.path, "rb") as fh:
                 data = fh.read(max_size + 1)
@@ -210,11 +264,16 @@ class FactCache:
         entry = self.entry_path(src, digest)
         try:
             with open(entry, "rb") as fh:
-                blob = fh.read()
+                if facts:
+                    blob = fh.read()
+                else:
+                    head = fh.read(_FILE_HEADER.size)
+                    slen = _FILE_HEADER.unpack_from(head)[-1] if len(head) == _FILE_HEADER.size else 0
+                    blob = head + fh.read(slen)
                 mtime = os.fstat(fh.fileno()).st_mtime
         except OSError:
             return None
-        value = decode(blob, digest)
+        value = decode_file(blob, digest, facts=facts, summary=summary)
         if value is not None and time.time() - mtime > 86400:
             try:  # entries still in use are kept by touch_and_prune's age limit
                 os.utime(entry)
@@ -277,13 +336,20 @@ class FactCache:
         return self.store(self._result_entry(slot), bytes.fromhex(key), payload)
 
     def store(self, entry: Path, digest: bytes, payload: bytes) -> bool:
-        """Write an entry atomically. False (never an exception) when it cannot be written."""
+        """Write a whole-scan entry atomically. False (never an exception) when it cannot be written."""
+        return self._write(entry, encode(digest, payload))
+
+    def store_file(self, entry: Path, digest: bytes, facts_payload: bytes, summary_payload: bytes) -> bool:
+        """Write a file's entry (see encode_file) atomically; False when it cannot be written."""
+        return self._write(entry, encode_file(digest, facts_payload, summary_payload))
+
+    def _write(self, entry: Path, blob: bytes) -> bool:
         tmp = None
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=f"-{os.getpid()}")
             with os.fdopen(fd, "wb") as fh:
-                fh.write(encode(digest, payload))
+                fh.write(blob)
             os.replace(tmp, entry)
             return True
         except OSError:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lifelint.facts import FileFacts
     from lifelint.index import ProjectIndex
     from lifelint.registry import Rule
+    from lifelint.summary import FileSummary
 
 
 @dataclass(slots=True)
@@ -128,17 +129,30 @@ def _analyse(src: SourcePath, settings: Settings, want_digest: bool, text: bytes
         return (None, [FileDiagnostic(src.display, "internal", f"internal error while analysing: {type(e).__name__}: {e}")]), None
 
 
-def _analyse_cached(src: SourcePath, settings: Settings, cache) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], bytes | None, bool]:
-    """Analyse one file; with a cache, store the result. Returns (result, its pickle or None, stored)."""
+def _summary_of(result) -> FileSummary | None:
+    """The summary of an analysed file's facts (lifelint.summary), None when it has none."""
+    from lifelint.summary import summarize
+
+    return summarize(result[0]) if result[0] is not None else None
+
+
+def _analyse_cached(src: SourcePath, settings: Settings, cache) -> tuple[tuple[FileFacts | None, list[FileDiagnostic]], FileSummary | None, bytes | None, bool]:
+    """Analyse one file and summarise it; with a cache, store both (the summary in its own entry,
+    under the same key). Returns (result, summary, the result's pickle or None, stored)."""
     deep_cache = str(cache.directory.parent.parent) if cache is not None else None
     result, digest = _analyse(src, settings, cache is not None, deep_cache=deep_cache)
+    try:
+        summary = _summary_of(result)
+    except Exception as e:  # a bug in lifelint must not end the scan
+        return (None, [*result[1], FileDiagnostic(src.display, "internal", f"internal error while summarising: {type(e).__name__}: {e}")]), None, None, False
     if cache is None or digest is None or result[0] is None:
-        return result, None, False
+        return result, summary, None, False
     try:
         payload = cache_mod.dumps(result)
+        summary_payload = cache_mod.dumps(summary)
     except Exception as e:  # unpicklable facts are a bug; report it like any other
-        return (None, [FileDiagnostic(src.display, "internal", f"internal error while caching: {type(e).__name__}: {e}")]), None, False
-    return result, payload, cache.store(cache.entry_path(src, digest), digest, payload)
+        return (None, [FileDiagnostic(src.display, "internal", f"internal error while caching: {type(e).__name__}: {e}")]), None, None, False
+    return result, summary, payload, cache.store_file(cache.entry_path(src, digest), digest, payload, summary_payload)
 
 
 # Set once per worker process by _init_worker: no per-chunk pickling of settings or cache.
@@ -162,20 +176,21 @@ def _init_worker(settings: Settings, cache) -> None:
             pass
 
 
-def _analyse_chunk(chunk: list[tuple[int, SourcePath]]) -> list[tuple[int, bytes, bool]]:
-    """Worker side: (index, pickled result, stored in the cache) per file. The result is pickled
-    here once, and that same pickle is the cache entry's payload."""
+def _analyse_chunk(chunk: list[tuple[int, SourcePath]]) -> list[tuple[int, bytes, bytes, bool]]:
+    """Worker side: (index, pickled result, pickled summary, stored in the cache) per file. The
+    result is pickled here once, and that same pickle is the cache entry's payload."""
     settings, cache = _WORKER["settings"], _WORKER["cache"]
     out = []
     for i, src in chunk:
         with cache_mod.gc_paused():  # a file's facts are freed by refcount once pickled
-            result, payload, stored = _analyse_cached(src, settings, cache)
+            result, summary, payload, stored = _analyse_cached(src, settings, cache)
             if payload is None:
                 try:
                     payload = cache_mod.dumps(result)
                 except Exception as e:
+                    summary = None
                     payload = cache_mod.dumps((None, [FileDiagnostic(src.display, "internal", f"internal error while analysing: {type(e).__name__}: {e}")]))
-        out.append((i, payload, stored))
+        out.append((i, payload, cache_mod.dumps(summary), stored))
         del result
     return out
 
@@ -233,6 +248,14 @@ def analyse_all(files: list[SourcePath], settings: Settings, jobs: int, progress
     are long-lived, and each collection while they pile up would walk all of them again. A
     caller that keeps them for a while can `gc.freeze()` right after this returns."""
     with cache_mod.gc_paused():
+        return _analyse_all(files, settings, jobs, progress, use_cache, cache_dir)[0]
+
+
+def analyse_all_summarised(files: list[SourcePath], settings: Settings, jobs: int, progress=None, *,
+                           use_cache: bool = False, cache_dir: str | os.PathLike | None = None):
+    """`analyse_all`, and each file's summary (lifelint.summary; None where there are no facts),
+    made in the worker with the facts or read from the cache with them."""
+    with cache_mod.gc_paused():
         return _analyse_all(files, settings, jobs, progress, use_cache, cache_dir)
 
 
@@ -246,17 +269,18 @@ def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
     cache_mod.last_stats = stats
     cache = cache_mod.FactCache.open(cache_dir, settings) if use_cache else None
     out: list = [None] * total
+    sums: list = [None] * total
     todo: list[int] = []
     if cache is not None and cache.exists():
         deep = settings.cpp.deep_on()
         for i, s in enumerate(files):
             # A TU's deep facts hang on every header it includes: its own per-TU cache
             # (lifelint.facts.clang_types) checks those; the syntax part is re-read.
-            hit = None if deep and _deep_file(s) else cache.lookup(s, settings.max_file_size)
+            hit, summary = (None, None) if deep and _deep_file(s) else cache.lookup_with_summary(s, settings.max_file_size)
             if hit is None:
                 todo.append(i)
             else:
-                out[i] = hit
+                out[i], sums[i] = hit, summary
         stats.hits = total - len(todo)
     else:
         todo = list(range(total))
@@ -267,8 +291,8 @@ def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
         if done and progress:
             progress(done, total)
         for i in todo:
-            result, _, stored = _analyse_cached(files[i], settings, cache)
-            out[i] = result
+            result, summary, _, stored = _analyse_cached(files[i], settings, cache)
+            out[i], sums[i] = result, summary
             stats.writes += stored
             done += 1
             if progress:
@@ -283,8 +307,9 @@ def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
                 progress(done, total)
             for fut in as_completed(futures):
                 part = fut.result()
-                for i, payload, stored in part:
+                for i, payload, summary_payload, stored in part:
                     out[i] = cache_mod.loads(payload)
+                    sums[i] = cache_mod.loads(summary_payload)
                     stats.writes += stored
                 done += len(part)
                 if progress:
@@ -292,7 +317,7 @@ def _analyse_all(files, settings, jobs, progress, use_cache, cache_dir):
     if cache is not None:
         stats.write_errors = sum(1 for i in todo if out[i][0] is not None) - stats.writes
         cache.touch_and_prune()
-    return out
+    return out, sums
 
 
 # --- after every file is analysed ---------------------------------------------------------------
@@ -534,7 +559,7 @@ def _scan(opts: ScanOptions, disc, result: ScanResult, only: set[str] | None = N
     for display, kind, message in disc.problems:
         result.diagnostics.append(FileDiagnostic(display, kind, message))
     with cache_mod.gc_paused():
-        analysed = analyse_all(disc.files, settings, opts.jobs, opts.progress, use_cache=opts.use_cache, cache_dir=opts.cache_dir)
+        analysed, summaries = analyse_all_summarised(disc.files, settings, opts.jobs, opts.progress, use_cache=opts.use_cache, cache_dir=opts.cache_dir)
         # The facts live until the end: keep the collector from re-walking a million objects
         # (frozen before it is back on, or its first pass would walk them all once).
         frozen = sum(facts.line_count for facts, _ in analysed if facts is not None) >= FREEZE_MIN_LINES
@@ -542,10 +567,10 @@ def _scan(opts: ScanOptions, disc, result: ScanResult, only: set[str] | None = N
             gc.freeze()
     try:
         if only is None:
-            return _check(opts, disc, analysed, result)
+            return _check(opts, disc, analysed, result, summaries=summaries)
         # the files read only as context, as a whole scan counts them (lifelint.engine.restrict)
         result.context_files = sum(1 for facts, _ in analysed if facts is not None and facts.path not in only)
-        return _check(opts, disc, analysed, result, only=only, cross_file_context=True)
+        return _check(opts, disc, analysed, result, only=only, cross_file_context=True, summaries=summaries)
     finally:
         if frozen and not opts.process_exits:
             gc.unfreeze()
@@ -557,14 +582,16 @@ def _scan(opts: ScanOptions, disc, result: ScanResult, only: set[str] | None = N
 
 
 def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[str] | None = None,
-           texts: dict[str, bytes] | None = None, index_cache=None, cross_file_context: bool = False) -> ScanResult:
+           texts: dict[str, bytes] | None = None, index_cache=None, cross_file_context: bool = False,
+           summaries: list | None = None) -> ScanResult:
     """Index, rules, filters, then report-ready findings. `only`: display paths whose rules run
     (the others are context: indexed, not checked; with `cross_file_context`, checked by the rules
     whose findings can lie in or point at another file, so every finding that concerns an `only`
     file is found, as a whole scan would find it); `texts`: the bytes of files read from memory
     rather than disk (display path -> bytes), for locations and code frames; `index_cache`: a
     lifelint.index.IndexCache whose index (and the project-wide passes built on it) is reused
-    while the same facts are indexed."""
+    while the same facts are indexed; `summaries`: each file's summary, in `analysed` order (None:
+    made here from the facts, before other files' lock effects are applied to them)."""
     from lifelint import fingerprint
     from lifelint.config import ignored_for_file
     from lifelint.index import ProjectIndex
@@ -573,12 +600,17 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
 
     root = opts.root.absolute()
     settings = opts.settings
+    from lifelint.summary import summarize
+
     facts_list: list[FileFacts] = []
+    summary_list: list[FileSummary] = []
     open_path: dict[str, str] = {}
-    for src, (facts, diags) in zip(disc.files, analysed):
+    for i, (src, (facts, diags)) in enumerate(zip(disc.files, analysed)):
         result.diagnostics.extend(diags)
         if facts is not None:
             facts_list.append(facts)
+            summary = summaries[i] if summaries is not None else None
+            summary_list.append(summary if summary is not None else summarize(facts))
             open_path[facts.path] = src.path
             if only is not None and facts.path not in only:
                 continue
@@ -586,12 +618,12 @@ def _check(opts: ScanOptions, disc, analysed, result: ScanResult, *, only: set[s
             result.lines_scanned += facts.line_count
             result.scanned[facts.path] = facts.line_count
 
-    _apply_project_lock_effects(disc.files, analysed, settings, texts)
+    _apply_project_lock_effects(disc.files, analysed, settings, texts, summary_list)
     rule_classes = [r for r in all_rules() if opts.enabled is None or r.code in opts.enabled]
     rules = [r(settings) for r in rule_classes]
     context_rules = _cross_file_rules(rules) if cross_file_context else []
     by_code = {r.code: r for r in rule_classes}
-    index = ProjectIndex(facts_list, settings) if index_cache is None else index_cache.get(facts_list, settings)
+    index = ProjectIndex(facts_list, settings, summary_list) if index_cache is None else index_cache.get(facts_list, settings, summary_list)
     facts_by_path = {f.path: f for f in facts_list}
     lines_cache: dict[str, tuple[list[bytes], list[str]]] = {}
 
@@ -698,9 +730,10 @@ def _cross_file_rules(rules: list[Rule]) -> list[Rule]:
     return [r for r in rules if r.code in codes or getattr(r, "folds_into", None) in codes]
 
 
-def _apply_project_lock_effects(files, analysed, settings, texts) -> None:
+def _apply_project_lock_effects(files, analysed, settings, texts, summaries) -> None:
     """Guards, lock macros and acquire/release helpers one file defines and another uses
-    (lifelint.facts.cpp_lock_effects.apply_project_effects): re-read the users' lock facts."""
+    (lifelint.facts.cpp_lock_effects.apply_project_effects): re-read the users' lock facts.
+    `summaries`: those of the files with facts, in order."""
     from lifelint.facts.cpp_lock_effects import apply_project_effects
     from lifelint.source import read_source
 
@@ -709,20 +742,23 @@ def _apply_project_lock_effects(files, analysed, settings, texts) -> None:
             return texts[src.display]
         return read_source(src.path, src.display, settings.max_file_size)[0]
 
-    items = [(src, facts) for src, (facts, _d) in zip(files, analysed) if facts is not None and facts.cpp is not None]
+    with_facts = [(src, facts) for src, (facts, _d) in zip(files, analysed) if facts is not None]
+    items = [(src, facts, summary) for (src, facts), summary in zip(with_facts, summaries) if facts.cpp is not None]
     if items:
-        apply_project_effects(items, settings, read)
+        apply_project_effects(items, settings, read, lambda src: _file_settings(src, settings))
 
 
 def check_in_memory(opts: ScanOptions, files: list[SourcePath], analysed: list, only: set[str],
-                    texts: dict[str, bytes], index_cache=None) -> ScanResult:
+                    texts: dict[str, bytes], index_cache=None, summaries: list | None = None) -> ScanResult:
     """The rules on the `only` files (display paths) of already analysed `files`, every file's
     facts indexed as context; `texts` holds files read from memory, `index_cache` keeps the
-    project index between calls (see `_check`). For the editor server and `check --stdin-filename`."""
+    project index between calls, `summaries` the files' summaries (see `_check`). For the editor
+    server and `check --stdin-filename`."""
     from lifelint.discovery import Discovery
 
     result = ScanResult(root=str(opts.root.absolute()))
-    return _check(opts, Discovery(files, []), analysed, result, only=only, texts=texts, index_cache=index_cache)
+    return _check(opts, Discovery(files, []), analysed, result, only=only, texts=texts, index_cache=index_cache,
+                  summaries=summaries)
 
 
 def default_jobs() -> int:

@@ -13,9 +13,14 @@ from lifelint.facts import FileFacts
 
 
 class ProjectIndex:
-    def __init__(self, files: list[FileFacts], settings=None):
+    def __init__(self, files: list[FileFacts], settings=None, summaries: list | None = None):
+        """`summaries`: each file's lifelint.summary.FileSummary, in `files` order (None: made
+        from the facts)."""
+        from lifelint.summary import summarize
+
         self.files = files
         self.settings = settings
+        self.summaries = summaries if summaries is not None else [summarize(f) for f in files]
         self.cpp_classes: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
         self.cpp_functions: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
         self.cpp_globals: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
@@ -30,11 +35,12 @@ class ProjectIndex:
                     self.cpp_functions[fn.name].append((f, fn))
                 for g in f.cpp.globals:
                     self.cpp_globals[g.name].append((f, g))
-                for name, target in f.cpp.aliases.items():
-                    self.cpp_aliases[name].add(target)
             if f.rust is not None:
                 for fn in f.rust.functions:
                     self.rust_functions[fn.name].append((f, fn))
+        for s in self.summaries:
+            for name, target in s.aliases.items():
+                self.cpp_aliases[name].add(target)
 
     def memo(self, key: str, build: Callable[["ProjectIndex"], Any]) -> Any:
         """A project-wide derived value, computed on first use and shared by every rule."""
@@ -85,13 +91,13 @@ class IndexCache:
         self._index: ProjectIndex | None = None
         self.builds = 0  # indexes built (for tests)
 
-    def get(self, files: list[FileFacts], settings) -> ProjectIndex:
+    def get(self, files: list[FileFacts], settings, summaries: list | None = None) -> ProjectIndex:
         # Object identities are a sound key: the cached index holds every facts object it was
         # built from, so none of those ids can be taken by a new object while it is cached.
         key = (id(settings), *map(id, files))
         if self._index is None or key != self._key or self._index.settings is not settings:
             self._index = None  # the old index (and its memos) go before the next is built
-            self._index = ProjectIndex(files, settings)
+            self._index = ProjectIndex(files, settings, summaries)
             self._key = key
             self.builds += 1
         return self._index

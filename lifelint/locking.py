@@ -353,12 +353,12 @@ class _Builder:
         # Caller-held locks said in comments and annotations (lifelint.facts.cpp_lock_notes).
         self.fn_notes: dict[tuple[str, int], list] = {}
         self.decl_notes: dict[tuple[str, str], list] = defaultdict(list)
-        for f in index.files:
-            notes = f.cpp.extra.get("caller_locks") if f.cpp is not None else None
+        for s in index.summaries:
+            notes = s.caller_locks
             if not notes:
                 continue
             for start, items in notes["fn"].items():
-                self.fn_notes[(f.path, start)] = items
+                self.fn_notes[(s.path, start)] = items
             for cls, meth, name, how in notes["decl"]:
                 self.decl_notes[(cls, meth)].append((name, how))
         self.fns: list[FnLocks] = []

@@ -18,8 +18,9 @@ from pathlib import Path
 from lifelint.config import enabled_codes, load_settings
 from lifelint.discovery import SourcePath, _display, discover, language_of
 from lifelint.cache import content_digest
-from lifelint.engine import FREEZE_MIN_LINES, ScanOptions, analyse_all, analyse_text, check_in_memory, default_jobs, find_context_root
+from lifelint.engine import FREEZE_MIN_LINES, ScanOptions, analyse_all_summarised, analyse_text, check_in_memory, default_jobs, find_context_root
 from lifelint.model import ScanResult
+from lifelint.summary import summarize
 
 
 @dataclass(slots=True)
@@ -27,6 +28,7 @@ class _Entry:
     stamp: tuple[int, int]  # (size, mtime_ns) the facts were read at
     result: tuple  # (FileFacts | None, diagnostics)
     digest: bytes | None = None  # content digest of the bytes read (None: unreadable)
+    summary: object = None  # lifelint.summary.FileSummary of the facts (None: no facts)
 
 
 # Buffers whose last analysed text is kept (the files open in an editor, roughly).
@@ -47,10 +49,10 @@ class Workspace:
         self.context = context
         self._files: list[SourcePath] | None = None
         self._facts: dict[str, _Entry] = {}  # absolute path -> facts as of its stamp
-        # absolute path -> (content digest, result) of the text last checked from memory: the same
+        # absolute path -> (content digest, result, summary) of the text last checked from memory: the same
         # text again (a save after the edit was checked, the file reopened) is not analysed again,
         # and the file on disk holding that text takes these very facts as its context entry.
-        self._buffers: dict[str, tuple[bytes, tuple]] = {}
+        self._buffers: dict[str, tuple[bytes, tuple, object]] = {}
         # The project index and its passes, kept while no file's facts change (lifelint.index).
         from lifelint.index import IndexCache
 
@@ -106,11 +108,12 @@ class Workspace:
                 buf = self._buffers.get(path)
                 if digest is not None and buf is not None and buf[0] == digest:
                     # saved as last checked: the same facts object, so the index stays valid
-                    self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), buf[1], digest)
+                    self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), buf[1], digest, buf[2])
                 else:
                     todo.append((i, digest))
             if todo:
-                fresh = analyse_all([files[i] for i, _ in todo], self.settings, default_jobs(), use_cache=self.use_cache, cache_dir=self.cache_dir)
+                fresh, sums = analyse_all_summarised([files[i] for i, _ in todo], self.settings, default_jobs(),
+                                                     use_cache=self.use_cache, cache_dir=self.cache_dir)
                 self.analysed += len(todo)
                 if sum(facts.line_count for facts, _ in fresh if facts is not None) >= FREEZE_MIN_LINES:
                     # A project's facts live as long as the workspace: out of the cyclic collector's
@@ -121,27 +124,28 @@ class Workspace:
                     if self._index.clear():
                         gc.collect()
                     gc.freeze()
-                for (i, digest), res in zip(todo, fresh):
-                    self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), res, digest)
+                for (i, digest), res, summary in zip(todo, fresh, sums):
+                    self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), res, digest, summary)
         live = {s.path for s in files}
         for gone in [p for p in self._facts if p not in live]:
             del self._facts[gone]
-        return [self._facts[s.path].result for s in files]
+        return [(self._facts[s.path].result, self._facts[s.path].summary) for s in files]
 
     def _buffer_result(self, me: SourcePath, text: bytes, on_disk: _Entry | None) -> tuple:
-        """The facts of `text` as `me`: the file's own context entry when it holds these bytes, the
-        buffer's last result when the text is unchanged, else analysed now."""
+        """(the facts of `text` as `me`, their summary): the file's own context entry when it holds
+        these bytes, the buffer's last result when the text is unchanged, else analysed now."""
         digest = content_digest(text)
         if on_disk is not None and on_disk.digest == digest:
-            return on_disk.result
+            return on_disk.result, on_disk.summary
         buf = self._buffers.pop(me.path, None)
         if buf is None or buf[0] != digest:
-            buf = (digest, analyse_text(me, text, self.settings))
+            result = analyse_text(me, text, self.settings)
+            buf = (digest, result, summarize(result[0]) if result[0] is not None else None)
             self.analysed += 1
         self._buffers[me.path] = buf  # most recent last
         while len(self._buffers) > MAX_BUFFERS:
             del self._buffers[next(iter(self._buffers))]
-        return buf[1]
+        return buf[1], buf[2]
 
     def check(self, path: str | Path, text: bytes | str | None = None) -> ScanResult:
         """Findings of one file (paths relative to the display root), `text` in place of the file on disk
@@ -165,14 +169,15 @@ class Workspace:
         # place; a file discovery leaves out (excluded, outside the root) goes first.
         files = list(self._discover())
         mine_at = next((i for i, s in enumerate(files) if os.path.abspath(s.path) == full), None)
-        analysed = self._context_facts(files)
+        context = self._context_facts(files)
+        analysed, summaries = [r for r, _ in context], [s for _, s in context]
         on_disk = self._facts.get(files[mine_at].path) if mine_at is not None else None
-        mine = self._buffer_result(me, text, on_disk)
+        mine, my_summary = self._buffer_result(me, text, on_disk)
         if mine_at is None:
-            files, analysed = [me, *files], [mine, *analysed]
+            files, analysed, summaries = [me, *files], [mine, *analysed], [my_summary, *summaries]
         else:
-            files[mine_at], analysed[mine_at] = me, mine
-        return check_in_memory(opts, files, analysed, {display}, {display: text}, index_cache=self._index)
+            files[mine_at], analysed[mine_at], summaries[mine_at] = me, mine, my_summary
+        return check_in_memory(opts, files, analysed, {display}, {display: text}, index_cache=self._index, summaries=summaries)
 
 
 def _digest_on_disk(path: str, max_size: int) -> bytes | None:

@@ -152,7 +152,7 @@ def test_extractor_digest_covers_the_fact_extractors():
 def test_damaged_entry_is_ignored_and_rewritten(project, tmp_path, parses, damage):
     cdir = tmp_path / "cache"
     cold = _scan(project, cdir)
-    [entry] = [e for e in _entries(cdir) if e.read_bytes() and cache.decode(e.read_bytes(), cache.content_digest((project / "src" / "backend.cpp").read_bytes()))]
+    [entry] = [e for e in _entries(cdir) if e.read_bytes() and cache.decode_file(e.read_bytes(), cache.content_digest((project / "src" / "backend.cpp").read_bytes()))]
     blob = entry.read_bytes()
     if damage == "truncate":
         entry.write_bytes(blob[: len(blob) // 2])
@@ -187,10 +187,13 @@ def test_unpicklable_payload_with_a_sound_header_is_a_miss(project, tmp_path):
     src = engine.discover([str(project)], project, [], True).files[0]
     assert src.display == "src/backend.cpp"
     # a pickle naming a class that does not exist (an entry from another lifelint)
-    fc.store(fc.entry_path(src), digest, b"\x80\x04\x95\x1a\x00\x00\x00\x00\x00\x00\x00\x8c\x08lifelint\x94\x8c\x07Missing\x94\x93\x94.")
+    missing = b"\x80\x04\x95\x1a\x00\x00\x00\x00\x00\x00\x00\x8c\x08lifelint\x94\x8c\x07Missing\x94\x93\x94."
+    fc.store_file(fc.entry_path(src), digest, missing, cache.dumps(None))
     assert fc.lookup(src, 1 << 20) is None
-    fc.store(fc.entry_path(src), digest, cache.dumps("not a result"))
+    fc.store_file(fc.entry_path(src), digest, cache.dumps("not a result"), cache.dumps(None))
     assert fc.lookup(src, 1 << 20) is None
+    fc.store_file(fc.entry_path(src), digest, cache.dumps((None, [])), missing)  # the summary: a miss too
+    assert fc.lookup_with_summary(src, 1 << 20) == (None, None) and fc.lookup_summary(src, 1 << 20) is None
 
 
 def test_unwritable_cache_dir_is_not_fatal(project, tmp_path, parses):

@@ -64,10 +64,11 @@ def test_rules_that_say_so_report_only_in_the_file_they_check():
 
     settings = Settings()
     disc = discover([str(FIXTURES)], FIXTURES, [], False)
-    analysed = engine.analyse_all(disc.files, settings, 1)
-    engine._apply_project_lock_effects(disc.files, analysed, settings, None)
+    analysed, summaries = engine.analyse_all_summarised(disc.files, settings, 1)
+    summaries = [s for s in summaries if s is not None]
+    engine._apply_project_lock_effects(disc.files, analysed, settings, None, summaries)
     facts_list = [f for f, _ in analysed if f is not None]
-    index = ProjectIndex(facts_list, settings)
+    index = ProjectIndex(facts_list, settings, summaries)
     local = [r(settings) for r in all_rules() if not r.cross_file]
     assert len(local) >= 10
     seen = set()

@@ -110,7 +110,7 @@ def _macro_defs(root):
 def effect_macros(root, guard_types: frozenset[str]) -> dict[str, tuple[str, int]]:
     """{macro name: ("guard" | "acq" | "rel", index of the mutex parameter)} for the file's
     function-like macros that declare a guard over a parameter or lock / unlock one."""
-    from lifelint.facts.cpp_locks import _GUARD_NAMED
+    from lifelint.facts.cpp_locks import GUARD_NAMED
 
     out: dict[str, tuple[str, int]] = {}
     for n in _macro_defs(root):
@@ -123,7 +123,7 @@ def effect_macros(root, guard_types: frozenset[str]) -> dict[str, tuple[str, int
         body = text(value).replace("\\\n", " ")
         for m in _GUARD_DECL.finditer(body):
             ty, arg = m.group(1), m.group(2).split(",")[0].strip().lstrip("&*( ").rstrip(") ")
-            if (ty in guard_types or _GUARD_NAMED.fullmatch(ty)) and arg in pnames:
+            if (ty in guard_types or GUARD_NAMED.fullmatch(ty)) and arg in pnames:
                 out[name] = ("guard", pnames.index(arg))
                 break
         if name in out:
@@ -232,10 +232,11 @@ def add_helper_holders(fn, effects) -> bool:
     return added
 
 
-def project_effects(facts_list) -> dict:
-    """The lock effects every file defines, merged: {"guards": set, "macros": {name: (kind, i)},
-    "helpers": {(class or None, name): [(mutex, delta, param index)]}}. A helper defined with
-    different effects in two files (per-platform copies) is dropped."""
+def project_effects(summaries) -> dict:
+    """The lock effects every file defines (`summaries`: the C++ files' lifelint.summary.FileSummary),
+    merged: {"guards": set, "macros": {name: (kind, i)}, "helpers": {(class or None, name):
+    [(mutex, delta, param index)]}}. A helper defined with different effects in two files
+    (per-platform copies) is dropped."""
     from lifelint.facts.cpp_locks import GUARD_TYPES
 
     guards: set[str] = set()
@@ -243,10 +244,9 @@ def project_effects(facts_list) -> dict:
     helpers: dict = {}
     clash: set = set()
     aliases: dict = {}
-    for f in facts_list:
-        if f.cpp is not None:
-            aliases.update(f.cpp.aliases)
-        eff = f.cpp.extra.get("lock_effects") if f.cpp is not None else None
+    for s in summaries:
+        aliases.update(s.aliases)
+        eff = s.lock_effects
         if not eff:
             continue
         guards.update(eff["guards"])
@@ -268,64 +268,52 @@ def project_effects(facts_list) -> dict:
     return {"guards": guards, "macros": macros, "helpers": helpers}
 
 
-def _uses_foreign(cpp, project) -> bool:
-    """Does a function of this file use a guard type, lock macro or helper some other file defines?"""
-    eff = cpp.extra.get("lock_effects") or {}
+def uses_foreign(summary, project) -> bool:
+    """Does a function of this file (its lifelint.summary.FileSummary) use a guard type, lock
+    macro or helper some other file defines?"""
+    eff = summary.lock_effects or {}
     guards = project["guards"] - set(eff.get("guards", ()))
     macros = {k for k in project["macros"] if k not in eff.get("macros", {})}
     own = eff.get("helpers", {})
     helpers = {k for k in project["helpers"] if k not in own}
-    helper_names = {name for _cls, name in helpers}
-    if not (guards or macros or helper_names):
+    if not (guards or macros or helpers):
         return False
-    for fn in cpp.functions:
-        flow = fn.flow
-        if flow is None:
-            continue
-        cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
-        for c in flow.calls:
-            if c.name in macros:
-                return True
-            # the calls helper_ops links: unqualified or on `this`, to the caller's class or a free function
-            if c.name in helper_names and c.receiver in (None, "this") and ((cls, c.name) in helpers or (None, c.name) in helpers):
-                return True
-        if guards:
-            for d in flow.decls:
-                base = d.type.split("<", 1)[0].replace("const ", "").replace("volatile ", "").strip(" &*").split("::")[-1]
-                if base in guards:
-                    return True
-    return False
+    if not macros.isdisjoint(summary.called):
+        return True
+    # the calls helper_ops links: unqualified or on `this`, to the caller's class or a free function
+    if any((cls, name) in helpers or (None, name) in helpers for cls, name in summary.own_calls):
+        return True
+    return not guards.isdisjoint(summary.declared_types)
 
 
-def apply_project_effects(items, settings, read) -> int:
+def apply_project_effects(items, settings, read, file_settings) -> int:
     """Re-read the lock facts of functions that use another file's guard, lock macro or
-    acquire/release helper. `items`: (SourcePath, FileFacts) pairs; `read(src)`: the file's bytes
-    (None when unreadable). Returns how many files changed. A file is re-parsed only when it uses
-    such an effect; deep-mode (libclang) files are left as they are."""
+    acquire/release helper. `items`: (SourcePath, FileFacts, FileSummary) of the C++ files: what
+    every file defines and uses is read from its summary, the facts of the files that use such an
+    effect are re-read; `read(src)`: the file's bytes (None when unreadable); `file_settings(src)`:
+    the settings it is analysed with. Returns how many files changed. A file is re-parsed only
+    when it uses such an effect; deep-mode (libclang) files are left as they are."""
     from lifelint.facts.cpp_flow import relearn_lock_effects
     from lifelint.parsing import parse
 
-    facts_list = [f for _s, f in items if f is not None]
-    project = project_effects(facts_list)
+    project = project_effects([s for _src, _f, s in items])
     if not (project["guards"] or project["macros"] or project["helpers"]):
         return 0
     key = (tuple(sorted(project["guards"])), tuple(sorted(project["macros"])), tuple(sorted(map(str, project["helpers"]))))
     changed = 0
-    for src, f in items:
+    for src, f, summary in items:
         if f is None or f.cpp is None or f.cpp.extra.get("lock_effects_applied") == key:
             continue
         if settings.cpp.deep_on() and src.flags is not None:
             continue
-        if not _uses_foreign(f.cpp, project):
+        if not uses_foreign(summary, project):
             continue
         f.cpp.extra["lock_effects_applied"] = key
         try:
             data = read(src)
             if data is None:
                 continue
-            from lifelint.engine import _file_settings
-
-            fs = _file_settings(src, settings)
+            fs = file_settings(src)
             tree = parse(src.language, data, fs.cpp)
             if relearn_lock_effects(tree.root_node, data, f.cpp, fs.cpp, project):
                 changed += 1

@@ -183,7 +183,7 @@ def _guard_decl(decl, guard_types: frozenset[str], accessors=None):
     args: list = []
     name = None
     accessors = LOCK_ACCESSORS if accessors is None else accessors
-    by_name = tname not in guard_types and _GUARD_NAMED.fullmatch(tname) is not None
+    by_name = tname not in guard_types and GUARD_NAMED.fullmatch(tname) is not None
     if tname in guard_types or by_name:
         ptr = None
         if d.type == "function_declarator":  # most vexing parse: arguments look like parameters
@@ -228,7 +228,7 @@ def _guard_decl(decl, guard_types: frozenset[str], accessors=None):
 # leveldb `MutexLock`, Chromium `AutoLock`, `SpinLockGuard`...) when it is constructed from a
 # variable, a member or its address. A mutex class itself is default-constructed, and a scope
 # guard (`ScopeGuard g([&]{...})`) takes a lambda, so neither is taken for a guard.
-_GUARD_NAMED = re.compile(
+GUARD_NAMED = re.compile(
     r"(?:(?:scoped|auto|unique|shared|exclusive|spin|rw|read|write|reader|writer|mutex|critical_section)_)?"
     r"(?:lock|locker|guard|lock_guard|lock_holder)(?:_t|_type)?"
     r"|(?:Scoped|Auto|Unique|Shared|Exclusive|Spin|RW|Read|Write|Reader|Writer|Mutex|CriticalSection)?"

@@ -1,0 +1,75 @@
+"""A file's summary: what the project-wide passes read of a file, without its full facts.
+
+Built in the worker right after the facts (`summarize`), cached in the facts' entry ahead of them
+(lifelint.cache: `FactCache.lookup_summary`), so it can be loaded without unpickling the facts.
+Plain data with names, no reference into the facts.
+
+Read from summaries so far: the type aliases (lifelint.index.ProjectIndex.resolve_alias), the
+lock effects a file defines and whether it uses another file's (guards, lock macros,
+acquire/release helpers: lifelint.facts.cpp_lock_effects), and the caller-held locks its
+comments and annotations state (lifelint.locking). The lock index, the thread model and the
+rules' project tables still read every file's function flows (benchmarks/README.md says what a
+summary must add for them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class FileSummary:
+    path: str  # display path, as FileFacts.path
+    language: str
+    # `using name = T;` / `typedef T name;`: name -> T as written (CppFacts.aliases)
+    aliases: dict[str, str] = field(default_factory=dict)
+    # The guard classes, lock macros and acquire/release helpers the file defines
+    # (CppFacts.extra["lock_effects"]), and the caller-held locks it states
+    # (CppFacts.extra["caller_locks"]); None when there are none.
+    lock_effects: dict | None = None
+    caller_locks: dict | None = None
+    # What its function bodies use, as far as another file's lock effects go: every called name
+    # (a lock macro is called like a function), the (caller's class or None, name) of calls
+    # written unqualified or on `this` (how a helper is called), and the base type names of
+    # declarations (a guard is declared).
+    called: frozenset[str] = frozenset()
+    own_calls: frozenset[tuple[str | None, str]] = frozenset()
+    declared_types: frozenset[str] = frozenset()
+
+
+def type_base(type_text: str) -> str:
+    """`const lt::Guard<M> &` -> `Guard`: the name a declaration's type is known by."""
+    return type_text.split("<", 1)[0].replace("const ", "").replace("volatile ", "").strip(" &*").split("::")[-1]
+
+
+def short_class(class_name: str | None) -> str | None:
+    """`ns::A<T>` -> `A`: a function's class as lock-effect helpers are keyed."""
+    return class_name.split("::")[-1].split("<")[0] if class_name else None
+
+
+def summarize(facts) -> FileSummary:
+    """The summary of a lifelint.facts.FileFacts (as extracted, before other files' lock
+    effects are applied to it)."""
+    out = FileSummary(facts.path, facts.language)
+    cpp = facts.cpp
+    if cpp is None:
+        return out
+    out.aliases = dict(cpp.aliases)
+    out.lock_effects = cpp.extra.get("lock_effects") or None
+    out.caller_locks = cpp.extra.get("caller_locks") or None
+    called: set[str] = set()
+    own: set[tuple[str | None, str]] = set()
+    types: set[str] = set()
+    for fn in cpp.functions:
+        flow = fn.flow
+        if flow is None:
+            continue
+        cls = short_class(fn.class_name)
+        for c in flow.calls:
+            called.add(c.name)
+            if c.receiver in (None, "this"):
+                own.add((cls, c.name))
+        for d in flow.decls:
+            types.add(type_base(d.type))
+    out.called, out.own_calls, out.declared_types = frozenset(called), frozenset(own), frozenset(types)
+    return out
