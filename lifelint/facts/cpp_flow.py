@@ -487,6 +487,7 @@ def _arg_nodes(arglist) -> list:
     return [c for c in arglist.named_children if c.type != "comment"]
 
 
+_WORD_RUN = re.compile(r"\w*")
 _IDENT_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 
@@ -496,9 +497,9 @@ def _last_ident(expr: str) -> str:
     start position of the string."""
     e = strip_template_args(expr) if "<" in expr else expr
     t = e.rstrip()
-    end = i = len(t)
-    while i > 0 and (t[i - 1].isalnum() or t[i - 1] == "_"):
-        i -= 1
+    end = len(t)
+    # the trailing run of word characters (\w: str.isalnum() or "_"), matched on the reversed text
+    i = end - _WORD_RUN.match(t[::-1]).end()
     if i > 0 and t[i - 1] == "~":
         return t[i - 1:end]
     while i < end and t[i] not in _IDENT_START:
@@ -706,7 +707,7 @@ class _Builder:
         while p is not None and p.type in _CHAIN_PARENTS:
             if p.type == "parenthesized_expression":
                 top = p
-            elif p.child_by_field_name("argument") is not None and p.child_by_field_name("argument").id == top.id:
+            elif _same(p.child_by_field_name("argument"), top):
                 # For a call `a.b.f()`, stop below the method name.
                 if p.type == "field_expression":
                     gp = p.parent
@@ -741,7 +742,7 @@ class _Builder:
             return None  # a function name, recorded on the Call
         if kind == "unknown" and access == "call":
             return None
-        self.add_use(name, text(top), top, kind, access, method, di, False, scope, lam)
+        self.add_use(name, name if top is node else text(top), top, kind, access, method, di, False, scope, lam)
         return None
 
     def h_this(self, node, scope, lam):
@@ -780,25 +781,28 @@ class _Builder:
         fn = node.child_by_field_name("function")
         args_node = node.child_by_field_name("arguments")
         args = _arg_nodes(args_node) if args_node is not None else []
-        callee = _ws(text(fn)) if fn is not None else ""
+        fn_text = text(fn) if fn is not None else ""
+        callee = _ws(fn_text)
         receiver = None
         arrow = False
         callee_kind = "function"
         callee_decl = None
-        name = _last_ident(callee)
         f = _strip_parens(fn)
-        if f is not None and f.type == "field_expression":
+        ft = f.type if f is not None else None
+        if ft == "field_expression":
             arg = f.child_by_field_name("argument")
             fld = f.child_by_field_name("field")
             receiver = _ws(text(arg)) if arg is not None else None
             op = f.child_by_field_name("operator")
             arrow = op is not None and text(op) == "->"
-            name = _last_ident(text(fld)) if fld is not None else name
+            name = _last_ident(text(fld)) if fld is not None else _last_ident(callee)
             callee_kind = "method"
-        elif f is not None and f.type == "identifier":
-            k, di = self.resolve(text(f), f.start_byte, scope)
-            if k in ("local", "param", "member"):
-                callee_kind, callee_decl = k, di
+        else:
+            name = _last_ident(callee)
+            if ft == "identifier":
+                k, di = self.resolve(fn_text if f is fn else text(f), f.start_byte, scope)
+                if k in ("local", "param", "member"):
+                    callee_kind, callee_decl = k, di
         c = Call(callee=callee, name=name, span=Span.of(node), kind="call", args=[text(a) for a in args],
                  arg_spans=[Span.of(a) for a in args], receiver=receiver, arrow=arrow, callee_kind=callee_kind,
                  callee_decl=callee_decl, scope=scope, lambda_index=lam)
@@ -1114,9 +1118,10 @@ _NULLISH = re.compile(r"^(nullptr|NULL|0|false|\w[\w.\->\[\]]*(?:\.|->)c?end\(\)
 
 def _dereferenced(node, name: str, path: str) -> bool:
     """`*x`, `x->m`, `x[i]`: the value of `x` is followed, not just copied or compared."""
-    p = _ws(path)
-    if p.startswith((name + "->", name + "[")):
-        return True
+    if path is not name:  # (the bare name is no `name->` nor `name[`)
+        p = _ws(path)
+        if p.startswith((name + "->", name + "[")):
+            return True
     q = node.parent
     while q is not None and q.type == "parenthesized_expression":
         q = q.parent
@@ -1201,6 +1206,15 @@ def _same(a, b) -> bool:
     return a is not None and b is not None and a.id == b.id
 
 
+# Names that are not uses, and parts with nothing in them to record: skipped like _PRUNE (no
+# handler call for the commonest leaves of a body).
+_NOT_USES = frozenset({
+    "field_identifier", "type_identifier", "namespace_identifier", "template_function", "template_method",
+    "statement_identifier", "destructor_name", "operator_name", "lambda_capture_specifier", "parameter_list",
+    "abstract_function_declarator", "primitive_type", "sized_type_specifier", "placeholder_type_specifier",
+})
+_SKIP = _PRUNE | _NOT_USES
+
 _HANDLERS = {
     "compound_statement": _Builder.h_compound,
     **{k: _Builder.h_scope_stmt for k in _SCOPE_STMTS},
@@ -1216,25 +1230,10 @@ _HANDLERS = {
     "co_return_statement": _Builder.h_return,
     "lambda_expression": _Builder.h_lambda,
     "field_initializer": _Builder.h_field_initializer,
-    # names that are not uses
-    "field_identifier": lambda self, n, s, l: None,
-    "type_identifier": lambda self, n, s, l: None,
-    "namespace_identifier": lambda self, n, s, l: None,
-    "template_function": lambda self, n, s, l: None,
-    "template_method": lambda self, n, s, l: None,
     "goto_statement": _Builder.h_jump,
     "break_statement": _Builder.h_jump,
     "continue_statement": _Builder.h_jump,
     "throw_statement": _Builder.h_jump,
-    "statement_identifier": lambda self, n, s, l: None,
-    "destructor_name": lambda self, n, s, l: None,
-    "operator_name": lambda self, n, s, l: None,
-    "lambda_capture_specifier": lambda self, n, s, l: None,
-    "parameter_list": lambda self, n, s, l: None,
-    "abstract_function_declarator": lambda self, n, s, l: None,
-    "primitive_type": lambda self, n, s, l: None,
-    "sized_type_specifier": lambda self, n, s, l: None,
-    "placeholder_type_specifier": lambda self, n, s, l: None,
     "labeled_statement": lambda self, n, s, l: (s, l, [c for c in n.named_children if c.type != "statement_identifier"]),
     "cast_expression": lambda self, n, s, l: (s, l, [c for c in (n.child_by_field_name("value"),) if c is not None]),
     "compound_literal_expression": lambda self, n, s, l: self.h_compound_literal(n, s, l),
@@ -1299,7 +1298,7 @@ def _run(self: _Builder) -> FunctionFlow:
             stack.extend([(c, bs, lam) for c in reversed(kids)])
             continue
         t = node.type
-        if t in _PRUNE:
+        if t in _SKIP:
             continue
         handler = handlers.get(t)
         if handler is not None:
