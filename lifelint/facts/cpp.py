@@ -7,6 +7,7 @@ Flow facts inside function bodies (locks, lambdas, calls, local views) hang off
 
 from __future__ import annotations
 
+import functools
 import re
 
 from dataclasses import dataclass, field
@@ -41,6 +42,13 @@ class Param:
 _ATOMIC_INIT = re.compile(r"(?:::)?(?:std::)?atomic(?:_\w+)?(?:<|\(|\{)")
 
 
+@functools.lru_cache(maxsize=8192)
+def _mutex_type(type_text: str) -> bool:
+    """A mutex by its declared type's text (memoised: the lock passes ask it of every field)."""
+    t = type_text.replace(" ", "").lower()
+    return "mutex" in t or "spinlock" in t or t.endswith("::lock") or "critical_section" in t
+
+
 @dataclass(slots=True)
 class Variable:
     """A field, a global, a static member or a static local."""
@@ -73,8 +81,7 @@ class Variable:
 
     @property
     def is_mutex(self) -> bool:
-        t = self.type.replace(" ", "").lower()
-        return self.pointer_depth == 0 and ("mutex" in t or "spinlock" in t or t.endswith("::lock") or "critical_section" in t)
+        return self.pointer_depth == 0 and _mutex_type(self.type)
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ Everything is a plain slotted dataclass (picklable, cacheable). The walk is iter
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -65,6 +66,9 @@ _ITER_CALL = re.compile(r"(?:(?:\.|->)\s*(?:begin|end|cbegin|cend|rbegin|rend|cr
 _VIEW_CTOR = re.compile(r"^(?:[\w:]*::)?(span|string_view|basic_string_view|make_span|as_bytes|as_writable_bytes)\b")
 
 
+# Pure functions of a type's text, asked about the same few thousand types hundreds of thousands
+# of times (each use's declaration, each sink check of the project passes): memoised.
+@functools.lru_cache(maxsize=16384)
 def strip_template_args(type_text: str) -> str:
     """`std::map<int, std::vector<int>>::iterator` -> `std::map::iterator`."""
     t = type_text
@@ -77,6 +81,7 @@ def strip_template_args(type_text: str) -> str:
     return t
 
 
+@functools.lru_cache(maxsize=16384)
 def type_base_name(type_text: str) -> str:
     """The last name of a type, qualifiers and template arguments removed:
     `lt::span<char const> const` -> `span`, `std::vector<int>::iterator` -> `iterator`."""
