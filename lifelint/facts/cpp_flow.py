@@ -492,6 +492,7 @@ def _arg_nodes(arglist) -> list:
     return [c for c in arglist.named_children if c.type != "comment"]
 
 
+_UNKNOWN = object()  # an optional node argument not given (None is a node's absent parent)
 _WORD_RUN = re.compile(r"\w*")
 _IDENT_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
@@ -694,60 +695,66 @@ class _Builder:
                 return
             self.add_use(name, name, p, kind, "read", None, di, False, scope, lam)
 
-    def add_use(self, name, path, node, kind, access, method, decl, explicit_this, scope, lam):
+    def add_use(self, name, path, node, kind, access, method, decl, explicit_this, scope, lam, parent=_UNKNOWN):
+        """`parent`: node.parent when the caller has it (chain_context's), a tree lookup saved."""
         captured = False
         if decl is not None and lam is not None:
             dl = self.flow.decls[decl].lambda_index
             captured = dl != lam and (dl is None or dl not in self.flow.lambda_ancestors(lam))
-        tested = access == "read" and _only_tested(node)
+        if parent is _UNKNOWN:
+            parent = node.parent
+        tested = access == "read" and _only_tested(node, parent)
         self.flow.uses.append(Use(name=name, path=path, span=Span.of(node), kind=kind, access=access, method=method,
                                   decl=decl, explicit_this=explicit_this, scope=scope, lambda_index=lam, captured=captured,
-                                  test=tested, deref=_dereferenced(node, name, path),
-                                  end_test=_end_test(node) if tested else ""))
+                                  test=tested, deref=_dereferenced(node, name, path, parent),
+                                  end_test=_end_test(node, parent) if tested else ""))
 
     def chain_context(self, node):
-        """Climb an access chain (`a.b[i].c`) to its top; return (top, access, method)."""
+        """Climb an access chain (`a.b[i].c`) to its top; return (top, access, method, top's parent)."""
         top = node
         p = top.parent
-        while p is not None and p.type in _CHAIN_PARENTS:
-            if p.type == "parenthesized_expression":
+        while p is not None:
+            pt = p.type
+            if pt not in _CHAIN_PARENTS:
+                break
+            if pt == "parenthesized_expression":
                 top = p
             elif _same(p.child_by_field_name("argument"), top):
                 # For a call `a.b.f()`, stop below the method name.
-                if p.type == "field_expression":
+                if pt == "field_expression":
                     gp = p.parent
                     if gp is not None and gp.type == "call_expression" and _same(gp.child_by_field_name("function"), p):
                         fld = p.child_by_field_name("field")
-                        return top, "method", text(fld) if fld is not None else None
+                        return top, "method", text(fld) if fld is not None else None, p
                 top = p
             else:
                 break
             p = top.parent
         if p is None:
-            return top, "read", None
+            return top, "read", None, p
         pt = p.type
         if pt == "assignment_expression" and _same(p.child_by_field_name("left"), top):
             op = p.child_by_field_name("operator")
-            return top, ("write" if op is not None and text(op) == "=" else "update"), None
+            return top, ("write" if op is not None and text(op) == "=" else "update"), None, p
         if pt == "update_expression":
-            return top, "update", None
+            return top, "update", None, p
         if pt == "pointer_expression":
             op = p.child_by_field_name("operator")
             if op is not None and text(op) == "&":
-                return top, "address", None
+                return top, "address", None, p
         if pt == "call_expression" and _same(p.child_by_field_name("function"), top):
-            return top, "call", None
-        return top, "read", None
+            return top, "call", None, p
+        return top, "read", None, p
 
     def h_identifier(self, node, scope, lam):
         name = text(node)
         kind, di = self.resolve(name, node.start_byte, scope)
-        top, access, method = self.chain_context(node)
+        top, access, method, parent = self.chain_context(node)
         if access == "call" and top.id == node.id and kind not in ("local", "param", "member"):
             return None  # a function name, recorded on the Call
         if kind == "unknown" and access == "call":
             return None
-        self.add_use(name, name if top is node else text(top), top, kind, access, method, di, False, scope, lam)
+        self.add_use(name, name if top is node else text(top), top, kind, access, method, di, False, scope, lam, parent)
         return None
 
     def h_this(self, node, scope, lam):
@@ -759,11 +766,11 @@ class _Builder:
             if gp is not None and gp.type == "call_expression" and _same(gp.child_by_field_name("function"), p):
                 self.add_use("this", "this", node, "this", "method", fname, None, True, scope, lam)
                 return None
-            top, access, method = self.chain_context(p)
-            self.add_use(fname, text(top), top, "member", access, method, None, True, scope, lam)
+            top, access, method, parent = self.chain_context(p)
+            self.add_use(fname, text(top), top, "member", access, method, None, True, scope, lam, parent)
             return None
-        top, access, method = self.chain_context(node)
-        self.add_use("this", text(top), top, "this", access, method, None, False, scope, lam)
+        top, access, method, parent = self.chain_context(node)
+        self.add_use("this", text(top), top, "this", access, method, None, False, scope, lam, parent)
         return None
 
     def h_qualified(self, node, scope, lam):
@@ -771,9 +778,9 @@ class _Builder:
         if p is not None and p.type == "call_expression" and _same(p.child_by_field_name("function"), node):
             return None
         name = _ws(text(node))
-        top, access, method = self.chain_context(node)
+        top, access, method, parent = self.chain_context(node)
         self.add_use(name, text(top), top, "global" if name.split("::")[-1] in self.globals else "unknown",
-                     access, method, None, False, scope, lam)
+                     access, method, None, False, scope, lam, parent)
         return None
 
     def h_field_initializer(self, node, scope, lam):
@@ -1121,13 +1128,13 @@ def assign_locks(fn, fn_node, flow) -> None:
 _NULLISH = re.compile(r"^(nullptr|NULL|0|false|\w[\w.\->\[\]]*(?:\.|->)c?end\(\)|std::c?end\(.*\))$")
 
 
-def _dereferenced(node, name: str, path: str) -> bool:
+def _dereferenced(node, name: str, path: str, parent=_UNKNOWN) -> bool:
     """`*x`, `x->m`, `x[i]`: the value of `x` is followed, not just copied or compared."""
     if path is not name:  # (the bare name is no `name->` nor `name[`)
         p = _ws(path)
         if p.startswith((name + "->", name + "[")):
             return True
-    q = node.parent
+    q = node.parent if parent is _UNKNOWN else parent
     while q is not None and q.type == "parenthesized_expression":
         q = q.parent
     if q is not None and q.type == "pointer_expression":
@@ -1139,15 +1146,16 @@ def _dereferenced(node, name: str, path: str) -> bool:
 _END_CALL = re.compile(r"^(?:\w[\w.\->\[\]]*(?:\.|->)c?end\(\)|std::c?end\(.*\))$")
 
 
-def _end_test(node) -> str:
+def _end_test(node, parent=_UNKNOWN) -> str:
     """"==" or "!=" when `node` is compared with an end iterator (`it == m.end()`), else ""."""
-    p = node.parent
+    p = node.parent if parent is _UNKNOWN else parent
     while p is not None and p.type == "parenthesized_expression":
         node, p = p, p.parent
     if p is None or p.type != "binary_expression":
         return ""
     op = p.child_by_field_name("operator")
-    if op is None or text(op) not in ("==", "!="):
+    op_text = text(op) if op is not None else None
+    if op_text not in ("==", "!="):
         return ""
     left, right = p.child_by_field_name("left"), p.child_by_field_name("right")
     other = right if _same(left, node) else left
@@ -1159,12 +1167,12 @@ def _end_test(node) -> str:
             q.type == "binary_expression" and q.child_by_field_name("operator") is not None
             and text(q.child_by_field_name("operator")) == "&&")):
         q = q.parent
-    return text(op) if q is not None and q.type == "condition_clause" else ""
+    return op_text if q is not None and q.type == "condition_clause" else ""
 
 
-def _only_tested(node) -> bool:
+def _only_tested(node, parent=_UNKNOWN) -> bool:
     """The value at `node` is only compared or tested for truth, never dereferenced."""
-    p = node.parent
+    p = node.parent if parent is _UNKNOWN else parent
     while p is not None and p.type == "parenthesized_expression":
         node, p = p, p.parent
     if p is None:
@@ -1177,9 +1185,10 @@ def _only_tested(node) -> bool:
         return op is not None and text(op) == "!"
     if t == "binary_expression":
         op = p.child_by_field_name("operator")
-        if op is None or text(op) not in ("==", "!=", "&&", "||"):
+        op_text = text(op) if op is not None else None
+        if op_text not in ("==", "!=", "&&", "||"):
             return False
-        if text(op) in ("&&", "||"):
+        if op_text in ("&&", "||"):
             return True
         left, right = p.child_by_field_name("left"), p.child_by_field_name("right")
         other = right if _same(left, node) else left
