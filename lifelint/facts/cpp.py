@@ -438,12 +438,21 @@ _BODY_DECLS = """
 """
 
 
+# Every word a storage_class_specifier can be in tree-sitter-cpp (extern, static, register,
+# inline / __inline / __forceinline, thread_local, __thread), and the keywords of a class.
+_BODY_DECL_WORDS = (b"static", b"thread_local", b"__thread", b"extern", b"register", b"inline",
+                    b"class", b"struct", b"union")
+
+
 def _body_declarations(fn_node) -> list:
     """Static/thread_local declarations and local classes in a function body, outermost only
     (what sits inside a local class is found when that class is visited)."""
     body = fn_node.child_by_field_name("body")
     if body is None:
         return []
+    bt = body.text or b""  # the pre-passed text, which the tree is made of
+    if not any(w in bt for w in _BODY_DECL_WORDS):
+        return []  # no storage class and no class keyword: the query would find nothing
     out = []
     for n in captures(body, "cpp", _BODY_DECLS).get("d", ()):
         p = n.parent
@@ -481,7 +490,9 @@ def _mark_exported(functions, root, data: bytes, path: str) -> None:
     and, in SWIG interfaces (.i), inside `%extend X { }` and `%inline %{ %}` blocks (the
     pre-pass keeps byte offsets, so the original directives locate them)."""
     ranges: list[tuple[int, int, str]] = []
-    if b"extern" in data:
+    rt = root.text or b""
+    # the query only when some string literal could read "C" (its text stripped of quotes)
+    if b"extern" in data and (b'"C' in rt or b'C"' in rt):
         for n in captures(root, "cpp", "(linkage_specification) @l").get("l", ()):
             v = n.child_by_field_name("value")
             if v is not None and text(v).strip('"') == "C":
