@@ -988,6 +988,39 @@ class _CppBuilder:
             if not changed:
                 break
 
+    def base_starts(self):
+        """A thread-base subclass's body (`run()`) starts where the base's start method is called
+        on an object of that subclass (`w.start()`), and ends where `join()` / `wait()` is called
+        on it: a spawn and a join point there. A receiver that is one element (`workers[i]`, a
+        range-`for` variable) is that iteration's own object, so a loop around the start does
+        not put the setup of the next element after it (`w.setparams(); w.start();` per worker)."""
+        by_cls: dict[str, list] = defaultdict(list)
+        for r in self.m.roots:
+            if r.kind == "thread" and r.cls and not self.origins.get(id(r)):
+                by_cls[r.cls].append(r)
+        if not by_cls:
+            return
+        for fl in self.li.functions:
+            flow = fl.fn.flow
+            for c in flow.calls:
+                if c.kind != "call" or not c.receiver or c.callee_kind != "method":
+                    continue
+                starts, joins = c.name in _START_WORDS, c.name in JOIN_METHODS
+                if not (starts or joins):
+                    continue
+                roots = by_cls.get(self._receiver_class(fl, c) or "")
+                if not roots:
+                    continue
+                if joins:
+                    self.m.joins[id(fl)].append(_Point(c.span.end_byte, None, frozenset(roots), (), c.lambda_index))
+                    continue
+                name = re.match(r"[&*(]*(?:this->)?([A-Za-z_]\w*)", c.receiver.replace(" ", ""))
+                element = "[" in c.receiver or (name is not None and any(
+                    d.name == name.group(1) and d.kind == "range" for d in flow.decls))
+                loops = () if element else _loops_of(flow, c.span.start_byte, c.lambda_index)
+                for r in roots:
+                    self.spawn_point(fl, c.span.start_byte, c.lambda_index, r, loops)
+
     def _receiver_class(self, fl, c) -> str | None:
         ty = self.type_of(fl, c.receiver) if c.receiver else None
         return class_of_type(re.sub(r"\bconst\b|[*&]", "", ty)) if ty else None
@@ -1163,6 +1196,7 @@ class _CppBuilder:
         self.once_fns: dict = defaultdict(set)  # id(FnLocks) -> flags of the `call_once` calls that run it
         self.member_threads: dict = defaultdict(list)
         self.collect_roots()
+        self.base_starts()
         self.member_joins()
         self.collect_syncs()
         self.m.ctx_map.clear()
