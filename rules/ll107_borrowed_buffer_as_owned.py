@@ -19,6 +19,18 @@ caller still owns (seed 002). The fd is known to be borrowed when:
   `map.entry(fd)`): a get-or-create cache keyed by the fd means callers keep the fd and come
   back with it, and the cached owner closes it under them when the entry drops.
 
+The fd may also reach `from_raw_fd` through project helpers: a function that returns an owner
+built from one of its parameters (`fn wrap(fd: RawFd) -> File { unsafe { File::from_raw_fd(fd) } }`,
+also inside `Ok(..)` / `Arc::new(..)` / a struct literal, or by calling another such function, up
+to 4 calls deep, across files) is summarised per parameter. Its callers are judged at the call
+like the direct case: `cache.insert(fd, wrap(fd))` after a lookup by `fd`, `self.file =
+Some(wrap(self.fd))`, `wrap(cfg.fd)` on a borrowed config, `wrap(s.as_raw_fd())`. The message
+names the helper and the `from_raw_fd` line inside it. Silent: the result is
+`mem::forget`-ed, `into_raw_fd()`-ed or put in `ManuallyDrop`; the fd is `dup`ed / `try_clone`d
+first; the helper forgets or drops its owner itself (nothing returned); the caller is an
+`unsafe fn` with a `# Safety` section (its contract may hand ownership over) or got the fd from
+`into_raw_fd`.
+
 ## Why is this bad?
 `const_cast<char*>(view.data())` strips the only sign that the memory belongs to someone else.
 An owning holder will free it (a double free or a free of memory that never came from that
@@ -60,18 +72,28 @@ drops), `dup` the fd first, or take ownership in the type (an `OwnedFd` paramete
 - Rust: a `RawFd` parameter whose owner is kept is reported only with the lookup evidence above;
   a registry that only inserts (`owned.push(..)`, `map.insert(fd, ..)`) is taken as a handover.
   Callers are not followed: a function that is handed `conn.as_raw_fd()` by its caller and keeps
-  an owner of it is not seen unless it also looks the fd up.
+  an owner of it is not seen unless it also looks the fd up. (Helpers it calls are followed, see
+  above; callers of the function are not.)
+- Rust helpers: a call resolves by name (narrowed by `Type::` / `Self::` and by `self.` for
+  methods); when several project functions share the name, every one must wrap the same
+  parameter. Trait methods, closures and function pointers are not followed, nor a helper that
+  takes the fd inside a struct by value, builds the owner in a closure, or stores it in a field
+  of the struct it returns (`Self { file: File::from_raw_fd(fd) }`; a `let` moved into the
+  literal is followed). The `# Safety` check
+  is coarse: any `# Safety` section on an `unsafe fn` caller is taken as a handover.
 - Measured on the Rust tune corpora (rust-parking-lot, rust-openssl, rust-hyper, rust-gnome):
-  no finding, before or after the borrowed-fd shapes.
+  no finding, before or after the borrowed-fd shapes and the helper summary (no function there
+  returns an owner built from its fd parameter: their `from_raw_fd`s implement `FromRawFd`).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterator
 
 from lifelint import rust_checks as rc
-from lifelint.model import Finding, Level, Precision, Related
+from lifelint.model import Finding, Level, Precision, Related, Span
 from lifelint.registry import Rule
 from lifelint.rules.ll108_noop_deallocator import is_deallocator_name
 
@@ -354,11 +376,219 @@ def _borrow_fix(arg: str, owner: str) -> str:
     return f"Borrow it with `BorrowedFd::borrow_raw({arg})`, `dup` it first, or wrap the `{owner}` in `ManuallyDrop`."
 
 
+
+# --- Helpers that wrap their fd parameter: a per-function summary -----------------------------
+
+# Constructors that keep the owner they are given: `Ok(wrap(fd))`, `Arc::new(File::from_raw_fd(fd))`
+# return the same owner (and close the same fd when it drops).
+_KEEPING_WRAPPERS = frozenset({"Ok", "Some", "Arc::new", "Rc::new", "Box::new", "Mutex::new", "RwLock::new",
+                               "RefCell::new", "Cell::new", "BufReader::new", "BufWriter::new"})
+# A chain of helpers is followed this many calls deep (`open_logged` -> `wrap` -> from_raw_fd).
+_MAX_CHAIN = 4
+
+
+@dataclass(frozen=True)
+class FdWrap:
+    """Function `chain[0]` returns an owner built by `owner::from_raw_fd` of its parameter `param`
+    (index among the non-self parameters), possibly through the helpers `chain[1:]`."""
+
+    param: int
+    pname: str
+    owner: str
+    site: Span  # the from_raw_fd call inside the last helper
+    path: str  # file of `site`
+    chain: tuple  # RFunction of each function, the summarised one first
+
+
+def _value_params(fn) -> list[str]:
+    return [p.name or "" for p in fn.params if p.name != "self"]
+
+
+def _enclosing_call(flow, e, name: str):
+    """The call event that `e` is an argument of (`Arc::new(<e>)`)."""
+    best = None
+    for o in flow.events:
+        if o.kind in ("call", "method") and o.span.start_byte <= e.span.start_byte and e.span.end_byte <= o.span.end_byte \
+                and o is not e and o.name == name:
+            if best is None or o.span.start_byte >= best.span.start_byte:
+                best = o
+    return best
+
+
+def _returned(flow, e, depth: int = 0) -> bool:
+    """The value built at `e` is what the function returns: directly, through a `let`, or inside
+    a constructor that keeps it (`Ok(..)`, `Arc::new(..)`)."""
+    if e.closure >= 0:
+        return False
+    if e.fate == "return":
+        return True
+    if e.fate == "let" and e.fate_name:
+        return rc.returned_as_is(flow, e.fate_name.split(" ")[-1])
+    if e.fate == "arg" and depth < 3 and (e.fate_name in _KEEPING_WRAPPERS or e.fate_name.split("::")[-1] in ("Ok", "Some")):
+        outer = _enclosing_call(flow, e, e.fate_name)
+        return outer is not None and _returned(flow, outer, depth + 1)
+    return False
+
+
+def _call_targets(P, fn, e) -> list:
+    """Project functions a call event may run (`wrap(fd)`, `Self::wrap(fd)`, `io::wrap(fd)`,
+    `self.wrap(fd)`), narrowed by the type a path names."""
+    name = e.name.rsplit("::", 1)[-1]
+    cands = P.flows_by_name.get(name, ())
+    if e.kind == "method":
+        return [c for c in cands if c[1].self_kind is not None and (fn.impl_type is None or c[1].impl_type == fn.impl_type)]
+    owner = e.owner
+    if owner == "Self":
+        owner = fn.impl_type or ""
+    if owner and owner[:1].isupper():
+        return [c for c in cands if c[1].impl_type == owner and c[1].self_kind is None]
+    return [c for c in cands if c[1].self_kind is None]
+
+
+def fd_wraps(P, memo: dict, facts_of, fn, flow) -> dict:
+    """{param index: FdWrap} for the parameters `fn` turns into a returned owner by `from_raw_fd`,
+    itself or through project helpers (memoised per function; cycles stop the search)."""
+    key = id(flow)
+    if key in memo:
+        return memo[key]
+    memo[key] = {}  # in progress: a recursive call finds nothing
+    out: dict = {}
+    if fn.name == "from_raw_fd" or fn.impl_trait == "Drop":
+        return out
+    names = _value_params(fn)
+    ptypes = {p.name: p.type for p in fn.params if p.name}
+    for e in flow.events:
+        if e.closure >= 0 or not e.args:
+            continue
+        if e.kind == "from_raw_fd":
+            hits = [(0, e.owner or "File", e.span, facts_of(flow).path, ())]
+        elif e.kind == "call" or (e.kind == "method" and e.recv == "self"):
+            hits = []
+            targets = _call_targets(P, fn, e)
+            if not targets:
+                continue
+            sums = [fd_wraps(P, memo, facts_of, t[1], t[2]) for t in targets]
+            for j, w in sums[0].items():
+                if all(j in s for s in sums[1:]) and len(w.chain) < _MAX_CHAIN:
+                    hits.append((j, w.owner, w.site, w.path, w.chain))
+        else:
+            continue
+        for j, owner, site, path, chain in hits:
+            if j >= len(e.args) or _owner_released(flow, e) or not _returned(flow, e):
+                continue
+            src = _fd_origin(flow, e.args[j], e.start)
+            if src not in names or src in out:
+                continue
+            ptype = ptypes.get(src, "")
+            if any(t in ptype for t in FD_NEUTRAL_TYPES) or ptype.startswith("&"):
+                continue
+            out[names.index(src)] = FdWrap(names.index(src), src, owner, site, path, (fn,) + chain)
+    memo[key] = out
+    return out
+
+
+def _facts_index(index) -> dict:
+    """id(flow) -> the file facts it belongs to."""
+    def build(ix):
+        m = {}
+        for f in ix.files:
+            if f.rust is not None:
+                for fl in f.rust.flows:
+                    m[id(fl)] = f
+        return m
+    return index.memo("ll107.flow_files", build)
+
+
+def _borrowed_origin(P, fn, flow, params: dict, arg: str, at: int):
+    """(the fd's text, who still owns it) when `arg` is an fd the function only borrows: a
+    `holder.as_raw_fd()`, a field of a borrowed struct (also through a `let`), or a getter that
+    returns one. None otherwise."""
+    src = _fd_origin(flow, arg, at)
+    if src.endswith(".as_raw_fd()") and "(" not in src[:-len(".as_raw_fd()")]:
+        return src, src[:-len(".as_raw_fd()")]
+    fm = _FIELD.fullmatch(src)
+    if fm:
+        holder = fm.group(1)
+        if _borrowed_holder(fn, params, holder) and not (fn.self_kind == "mut" and _field_assigned(flow, src)):
+            return src, holder
+        return None
+    if P is not None and _borrowing_getter(P, fn, params, src) is not None:
+        return src, _GETTER.fullmatch(src).group(1)
+    return None
+
+
+def _check_helper_calls(P, memo, facts_of, here: str, fn, flow, params: dict, e) -> Iterator[Finding]:
+    """A call of a project function that returns an owner built from one of its fd parameters
+    (`wrap(fd)` with `fn wrap(fd: RawFd) -> File { unsafe { File::from_raw_fd(fd) } }`), given an
+    fd this function does not own."""
+    if _owner_released(flow, e):
+        return
+    targets = _call_targets(P, fn, e)
+    if not targets:
+        return
+    sums = [fd_wraps(P, memo, facts_of, t[1], t[2]) for t in targets]
+    for j, w in sorted(sums[0].items()):
+        if j >= len(e.args) or not all(j in s for s in sums[1:]):
+            continue
+        arg = e.args[j]
+        helper, last = w.chain[0], w.chain[-1]
+        call = f"{e.name}({', '.join(e.args)})" if e.kind == "call" else f"self.{e.name}({', '.join(e.args)})"
+        where = f"`{w.owner}::from_raw_fd` at {w.path}:{w.site.start_row + 1}"
+        at = f"line {w.site.start_row + 1}" if w.path == here else f"{w.path.rsplit('/', 1)[-1]}:{w.site.start_row + 1}"
+        if len(w.chain) == 1:
+            how = f"`{helper.name}` builds it from its parameter `{w.pname}` with {where}"
+        else:
+            path = " -> ".join(f"`{f.name}`" for f in w.chain)
+            how = f"`{helper.name}` passes its parameter `{w.pname}` down ({path}) and `{last.name}` builds it with {where}"
+        related = (Related(w.site, f"`{last.name}` wraps its fd parameter in a `{w.owner}` here", w.path),)
+        origin = _borrowed_origin(P, fn, flow, params, arg, e.start)
+        if origin is not None:
+            src, holder = origin
+            via = f" (here `{arg}`, copied from `{src}`)" if src != arg else ""
+            msg = f"`{call}` makes a `{w.owner}` that owns `{src}`, which `{holder}` still owns (from_raw_fd in `{last.name}`, {at})."
+            why = (f"{how}{via}: dropping that `{w.owner}` closes the fd under `{holder}`, which keeps "
+                   "using (and later closes) it.")
+            yield Finding("LL107", msg, e.span, related, why=why, fix=_borrow_fix(arg, w.owner))
+            continue
+        root, is_param = rc.root_of(flow, fn, arg, e.start)
+        src = _fd_origin(flow, arg, e.start)
+        if not (is_param and root in params and src == root):
+            continue
+        ptype = params[root].type
+        if any(t in ptype for t in FD_NEUTRAL_TYPES) or ptype.startswith("&"):
+            continue
+        if fn.is_unsafe and fn.safety_doc:
+            continue  # its `# Safety` contract is the caller's to keep (ownership may be handed over)
+        look = _keyed_lookup(flow, root)
+        if look is not None:
+            msg = f"`{call}` makes a `{w.owner}` that owns the caller's fd `{arg}`, kept by {rc.fn_label(fn)} (from_raw_fd in `{last.name}`, {at})."
+            why = (f"{how}. {rc._cap(rc.fn_label(fn))} looks "
+                   f"`{arg}` up in `{look.recv}` first, so callers keep the fd and come back with it; when the kept "
+                   f"`{w.owner}` is dropped it closes the fd under them (or a reused fd number).")
+            yield Finding("LL107", msg, e.span,
+                          related + (Related(look.span, f"looked up by the fd `{arg}` here: the caller keeps it"),),
+                          why=why, fix=f"Keep a `dup` of it, or store `ManuallyDrop<{w.owner}>` / `BorrowedFd`.")
+        elif not _owner_escapes(flow, e):
+            msg = f"`{call}` makes a `{w.owner}` that closes the caller's fd `{arg}` when {rc.fn_label(fn)} returns (from_raw_fd in `{last.name}`, {at})."
+            why = (f"{how}; the `{w.owner}` is dropped at "
+                   f"the end of {rc.fn_label(fn)}, closing an fd this function never owned.")
+            yield Finding("LL107", msg, e.span, related, why=why,
+                          fix=f"Pass `BorrowedFd` to the helper, wrap its result in `ManuallyDrop`, or take an `OwnedFd` parameter.")
+
+
 def check_rust(facts, index) -> Iterator[Finding]:
     rust = facts.rust
     if rust is None:
         return
     P = rc.project(index) if index is not None else None
+    files = _facts_index(index) if index is not None else {}
+    # Summaries are memoised by flow identity for the flows the index holds (alive for the whole
+    # run); a file the index does not hold gets its own memo.
+    own = bool(rust.flows) and all(id(fl) in files for fl in rust.flows)
+    memo = index.memo("ll107.fd_wraps", lambda _ix: {}) if own else {}
+
+    def facts_of(fl):
+        return files.get(id(fl), facts)
     for flow, fn in rust.flows_with_functions():
         if fn.impl_trait == "Drop":
             continue
@@ -425,6 +655,8 @@ def check_rust(facts, index) -> Iterator[Finding]:
                         yield Finding("LL107", msg, e.span,
                                       (Related(look.span, f"looked up by the fd `{arg}` here: the caller keeps it"),),
                                       why=why, fix=fix)
+            elif e.kind in ("call", "method") and e.args and P is not None and (e.kind == "call" or e.recv == "self"):
+                yield from _check_helper_calls(P, memo, facts_of, facts.path, fn, flow, params, e)
             elif e.kind == "from_raw" and e.owner == "Box" and e.args:
                 if _owner_released(flow, e):
                     continue

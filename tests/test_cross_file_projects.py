@@ -20,7 +20,7 @@ from lifelint.testing import parse_expectations
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-SUFFIXES = {".cpp", ".cc", ".cxx", ".hpp", ".h", ".i"}  # .i: SWIG interfaces, scanned as C++
+SUFFIXES = {".cpp", ".cc", ".cxx", ".hpp", ".h", ".i", ".rs"}  # .i: SWIG interfaces, scanned as C++
 PROJECTS = sorted({p.parent for p in FIXTURES.rglob("*") if p.suffix in SUFFIXES and p.parent.parent.name == "projects"})
 
 

@@ -717,9 +717,13 @@ class _Extractor:
             elif name in ("as_ref", "as_mut") and recv_node is not None and recv_node.type == "identifier":
                 flow.derefs.append((recv, node.start_byte))
             if ev is None:
-                # a collection's key is kept for lookups (LL107: a cache keyed by a caller's fd)
+                # a collection's key is kept for lookups (LL107: a cache keyed by a caller's fd);
+                # a call of one of self's own methods keeps its arguments and fate (LL107 follows
+                # an fd through helpers that build an owner from it)
+                own = recv == "self" and nargs > 0
                 self._event(flow, ctx, "method", node, name=name, recv=recv,
-                            args=_args(args_node) if name in KEYED_METHODS and nargs else ())
+                            args=_args(args_node) if (name in KEYED_METHODS or own) and nargs else (),
+                            with_fate=own)
             return
         # path calls
         base = path.split("::")
@@ -766,9 +770,11 @@ class _Extractor:
         else:
             kind = "call"
         if kind == "call":
-            # arguments kept for the calls that install a handler (the thread model reads them)
+            # arguments kept for the calls that install a handler (the thread model reads them) and,
+            # with where the result goes, for any call with arguments: LL107 follows an fd through
+            # project helpers that wrap it in an owner
             self._event(flow, ctx, "call", node, name=path, owner=owner,
-                        args=_args(args_node) if name in HANDLER_CALLS else ())
+                        args=_args(args_node) if nargs else (), with_fate=nargs > 0)
             return
         ords = _orderings(args_node) if kind == "fence" else ()
         self._event(flow, ctx, kind, node, name=path, owner=owner, args=_args(args_node), orderings=ords,
