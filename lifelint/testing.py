@@ -43,3 +43,25 @@ def parse_expectations(source: str) -> Expectations:
             target = {"expect": exp.expect, "ok": exp.ok, "todo-expect": exp.todo_expect, "todo-ok": exp.todo_ok}[kind]
             target.update((lineno, c) for c in codes)
     return exp
+
+
+def locking_index_of(folder):
+    """The lock index (lifelint.locking) of every source under `folder`, analysed in-process with
+    default settings: for tests of its project-wide facts."""
+    from lifelint.discovery import discover
+    from lifelint.engine import analyse_all
+    from lifelint.index import ProjectIndex
+    from lifelint.locking import locking_index
+    from lifelint.settings import Settings
+
+    settings = Settings()
+    disc = discover([str(folder)], folder, [], False)
+    facts = [f for f, _ in analyse_all(disc.files, settings, 1) if f is not None]
+    return locking_index(ProjectIndex(facts, settings))
+
+
+def function_labelled(li, label: str):
+    """The one function of a lock index with this label (`Class::method`, `free_fn`)."""
+    found = [f for f in li.functions if f.label == label]
+    assert found, f"{label} not in {[f.label for f in li.functions]}"
+    return found[0]

@@ -275,30 +275,26 @@ class ViewEscapesLock(Rule):
             # a wait gives the lock back before it returns: a reference to a whole object stays good
             whole = d.kind != "range" and d.view in ("reference", "pointer") and _WHOLE_OBJECT.fullmatch(value.strip())
             found = self._use_after(flow, di, ri, lam, obtained, ignore=("wait",) if whole else ())
-            if found is not None and found[1][1] == "wait":
-                esc, (rspan, _k) = found
-                where = "captured by a lambda" if esc.lambda_index != lam else "used"
-                waiter = _call_at(flow, rspan)
-                msg = f"{what} is {where} after `{waiter}` at {_lines(rspan.start_row + 1)} released {mutex} to wait."
-                why = (f"{origin}; the wait gives the lock up until it is woken and takes it again, so another thread can "
-                       "change or free what the view points to in between, and holding the lock again does not make it valid.")
-                fix = "Take the view (look it up again) after the wait, or copy what you need before it."
-                reported.add(di)
-                yield self.finding(esc.span, msg, why=why, fix=fix, related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
-                                                   Related(rspan, f"the wait releases {mutex} here")])
-                continue
             if found is not None:
                 esc, (rspan, rkind) = found
                 where = "captured by a lambda" if esc.lambda_index != lam else "used"
-                again = (" (taking the lock again does not make it valid: re-fetch it under the new hold)"
-                         if ri in _locks_at(flow, esc, lam) else "")
-                msg = f"{what} is {where} after {mutex} is released at {_lines(rspan.start_row + 1)}."
-                why = (f"{origin}, and {_release_words(rspan, rkind)} releases it{again}; another thread can change or "
-                       "free what it points to in between.")
-                fix = "Copy the data into an owning container while the lock is held, or finish using it inside the locked scope."
+                if rkind == "wait":
+                    msg = f"{what} is {where} after `{_call_at(flow, rspan)}` at {_lines(rspan.start_row + 1)} released {mutex} to wait."
+                    why = (f"{origin}; the wait gives the lock up until it is woken and takes it again, so another thread can "
+                           "change or free what the view points to in between, and holding the lock again does not make it valid.")
+                    fix = "Take the view (look it up again) after the wait, or copy what you need before it."
+                    released = f"the wait releases {mutex} here"
+                else:
+                    again = (" (taking the lock again does not make it valid: re-fetch it under the new hold)"
+                             if ri in _locks_at(flow, esc, lam) else "")
+                    msg = f"{what} is {where} after {mutex} is released at {_lines(rspan.start_row + 1)}."
+                    why = (f"{origin}, and {_release_words(rspan, rkind)} releases it{again}; another thread can change or "
+                           "free what it points to in between.")
+                    fix = "Copy the data into an owning container while the lock is held, or finish using it inside the locked scope."
+                    released = f"{mutex} is released here"
                 reported.add(di)
                 yield self.finding(esc.span, msg, why=why, fix=fix, related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"),
-                                                   Related(rspan, f"{mutex} is released here")])
+                                                   Related(rspan, released)])
                 continue
             # b. captured inside the lock by a lambda that runs later
             for li, L in enumerate(flow.lambdas):

@@ -16,7 +16,7 @@ import pytest
 
 from lifelint.engine import ScanOptions, scan
 from lifelint.settings import Settings
-from lifelint.testing import parse_expectations
+from lifelint.testing import function_labelled, locking_index_of, parse_expectations
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -98,22 +98,8 @@ def test_project_compiles(folder: Path):
 
 # --- the lock facts themselves ----------------------------------------------------------------
 
-def _index(folder: Path):
-    from lifelint.discovery import discover
-    from lifelint.engine import analyse_all
-    from lifelint.index import ProjectIndex
-    from lifelint.locking import locking_index
-
-    settings = Settings()
-    disc = discover([str(folder)], folder, [], False)
-    facts = [f for f, _ in analyse_all(disc.files, settings, 1) if f is not None]
-    return locking_index(ProjectIndex(facts, settings))
-
-
-def _fn(li, label):
-    found = [f for f in li.functions if f.label == label]
-    assert found, f"{label} not found in {[f.label for f in li.functions]}"
-    return found[0]
+_index = locking_index_of
+_fn = function_labelled
 
 
 def test_out_of_line_helper_inherits_the_callers_lock():

@@ -7,26 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lifelint.discovery import discover
-from lifelint.engine import analyse_all
-from lifelint.index import ProjectIndex
-from lifelint.locking import atomic_only, locking_index, same_object_call
-from lifelint.settings import Settings
+from lifelint.locking import atomic_only, same_object_call
+from lifelint.testing import function_labelled as _fn
+from lifelint.testing import locking_index_of
 
 
 def _index(tmp_path: Path, files: dict[str, str]):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    settings = Settings()
-    disc = discover([str(tmp_path)], tmp_path, [], False)
-    facts = [f for f, _ in analyse_all(disc.files, settings, 1) if f is not None]
-    return locking_index(ProjectIndex(facts, settings))
-
-
-def _fn(li, label):
-    found = [f for f in li.functions if f.label == label]
-    assert found, f"{label} not in {[f.label for f in li.functions]}"
-    return found[0]
+    return locking_index_of(tmp_path)
 
 
 OWNER = """
