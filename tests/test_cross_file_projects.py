@@ -21,7 +21,10 @@ from lifelint.testing import function_labelled, locking_index_of, parse_expectat
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SUFFIXES = {".cpp", ".cc", ".cxx", ".hpp", ".h", ".i", ".rs"}  # .i: SWIG interfaces, scanned as C++
-PROJECTS = sorted({p.parent for p in FIXTURES.rglob("*") if p.suffix in SUFFIXES and p.parent.parent.name == "projects"})
+# Every folder right under a `projects/` folder is one project, its sources in it or in subfolders
+# (`tools/`, `lib/`, `linux/`, `src/`, `examples/`).
+PROJECTS = sorted({d for p in FIXTURES.rglob("projects") if p.is_dir() for d in p.iterdir()
+                   if d.is_dir() and any(f.suffix in SUFFIXES for f in d.rglob("*"))})
 
 
 def _id(p: Path) -> str:
