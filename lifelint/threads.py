@@ -211,6 +211,9 @@ class ThreadModel:
     joins: dict = field(default_factory=lambda: defaultdict(list))  # id(FnLocks) -> [_Point]
     entry_before: dict = field(default_factory=dict)  # id(FnLocks) -> roots started after every call of it
     entry_after: dict = field(default_factory=dict)  # id(FnLocks) -> roots joined before every call of it
+    # id(FnLocks) -> roots every call of it is ordered with, each call its own way (one before the
+    # thread starts, another after it is joined): wider than entry_before | entry_after
+    entry_ordered: dict = field(default_factory=dict)
     ctx_map: dict = field(default_factory=dict)  # (id(FnLocks), lambda) -> context lambda
     resolve_ctx: Any = None  # (FnLocks, lambda) -> the lambda whose body is its context, or None
     handles: dict = field(default_factory=dict)  # Rust: id(Flow) -> the function handle queries take
@@ -283,6 +286,16 @@ class ThreadModel:
         if ctx[1] is None:
             out |= self.entry_after.get(id(fl), frozenset())
         return frozenset(out)
+
+    def ordered(self, fl, lam: int | None, byte: int) -> frozenset:
+        """Roots this point cannot run at the same time as: started after it or joined before it,
+        here or at every call of its function, each call either way (`w.setup(); w.start();` on
+        one path, `w.join(); w.result()` on another: `result()` always runs after the thread
+        ended or before it began)."""
+        out = self.before(fl, lam, byte) | self.after(fl, lam, byte)
+        if self.context(fl, lam)[1] is None:
+            out |= self.entry_ordered.get(id(fl), frozenset())
+        return out
 
     def released_after(self, fl, lam, byte) -> frozenset:
         """Sync objects this point is followed by a release of (in its body, outside any loop that
@@ -372,8 +385,8 @@ class ThreadModel:
                 if not ((x is not None and x.strong) or (y is not None and y.strong)):
                     continue  # main, event loops and unseen callers: no evidence of two threads
                 if order_a is None:
-                    order_a = self.before(fa, la, ba) | self.after(fa, la, ba)
-                    order_b = self.before(fb, lb, bb) | self.after(fb, lb, bb)
+                    order_a = self.ordered(fa, la, ba)
+                    order_b = self.ordered(fb, lb, bb)
                 if (y is not None and y in order_a) or (x is not None and x in order_b):
                     continue
                 if shaken is None:
@@ -913,15 +926,17 @@ class _CppBuilder:
                 here = self.sites_of.get(id(fl), ())
                 if not here or (not fl.cls and fl.fn.name in ("main", "wmain")):
                     continue
-                b = a = None
+                b = a = o = None
                 for site in here:
                     vb = self.m.before(site.fn, site.lam, site.start)
                     va = self.m.after(site.fn, site.lam, site.start)
+                    vo = self.m.ordered(site.fn, site.lam, site.start)
                     b = vb if b is None else b & vb
                     a = va if a is None else a & va
-                if b != self.m.entry_before.get(id(fl), frozenset()) or a != self.m.entry_after.get(id(fl), frozenset()):
-                    self.m.entry_before[id(fl)] = b
-                    self.m.entry_after[id(fl)] = a
+                    o = vo if o is None else o & vo
+                if (b, a, o) != (self.m.entry_before.get(id(fl), frozenset()), self.m.entry_after.get(id(fl), frozenset()),
+                                 self.m.entry_ordered.get(id(fl), frozenset())):
+                    self.m.entry_before[id(fl)], self.m.entry_after[id(fl)], self.m.entry_ordered[id(fl)] = b, a, o
                     changed = True
             if not changed:
                 break
@@ -1476,14 +1491,16 @@ class _RustBuilder:
             for rf in self.fns:
                 if not rf.callers or (rf.fn.name == "main" and rf.fn.impl_type is None):
                     continue
-                b = a = None
+                b = a = o = None
                 for caller, ci, byte in rf.callers:
-                    vb = self.m.before(caller, ci if ci >= 0 else None, byte)
-                    va = self.m.after(caller, ci if ci >= 0 else None, byte)
+                    lam = ci if ci >= 0 else None
+                    vb, va, vo = self.m.before(caller, lam, byte), self.m.after(caller, lam, byte), self.m.ordered(caller, lam, byte)
                     b = vb if b is None else b & vb
                     a = va if a is None else a & va
-                if b != self.m.entry_before.get(id(rf), frozenset()) or a != self.m.entry_after.get(id(rf), frozenset()):
-                    self.m.entry_before[id(rf)], self.m.entry_after[id(rf)] = b, a
+                    o = vo if o is None else o & vo
+                if (b, a, o) != (self.m.entry_before.get(id(rf), frozenset()), self.m.entry_after.get(id(rf), frozenset()),
+                                 self.m.entry_ordered.get(id(rf), frozenset())):
+                    self.m.entry_before[id(rf)], self.m.entry_after[id(rf)], self.m.entry_ordered[id(rf)] = b, a, o
                     changed = True
             if not changed:
                 break

@@ -278,7 +278,7 @@ def _poll_evidence(index, accesses) -> str | None:
             return False
         if tm.prethread(flw, w.lambda_index, w.span.start_byte):
             return True  # set while the program starts, before any thread: see ThreadModel.prethread
-        phase = tm.before(flw, w.lambda_index, w.span.start_byte) | tm.after(flw, w.lambda_index, w.span.start_byte)
+        phase = tm.ordered(flw, w.lambda_index, w.span.start_byte)
         return all(r in phase for r in roots)
 
     writes = [(fn, u) for _f, fn, u in accesses if u.access in ("write", "update")]
