@@ -210,7 +210,7 @@ class NoopDeallocator(Rule):
             comment = facts.comments_between(fn.body.start_byte, fn.body.end_byte) if fn.body else []
             note = ""
             if comment:
-                first = comment[0].text.strip("/* \t\n").splitlines()[0].strip()
+                first = next(iter(comment[0].text.strip("/* \t\n").splitlines()), "").strip()  # `/**/` says nothing
                 if first:
                     note = f' (the comment says: "{first[:80]}")'
             message = f"`{fn.qualname}` {role} {kind}."
