@@ -1,7 +1,7 @@
 """Measured precision of each rule on the precision ledger (benchmarks/precision/): written by
 `benchmarks/precision/run.py --measured-out`, never by hand."""
 
-MEASURED_WITH = 'lifelint 4113c89, 2026-12-07'
+MEASURED_WITH = 'lifelint 907b219, 2026-12-07'
 
 MEASURED: dict[str, dict[str, dict[str, int]]] = {
     "LL101": {
@@ -29,11 +29,11 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 1,
+            "FALSE": 5,
             "TRUE": 0,
             "UNCLEAR": 0,
             "reported": 5,
-            "untriaged": 4
+            "untriaged": 0
         }
     },
     "LL103": {
@@ -45,11 +45,11 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 18,
+            "FALSE": 23,
             "TRUE": 0,
             "UNCLEAR": 0,
             "reported": 23,
-            "untriaged": 5
+            "untriaged": 0
         }
     },
     "LL105": {
@@ -61,11 +61,11 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 16,
+            "FALSE": 19,
             "TRUE": 0,
             "UNCLEAR": 0,
             "reported": 19,
-            "untriaged": 3
+            "untriaged": 0
         }
     },
     "LL106": {
@@ -121,9 +121,9 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     "LL201": {
         "test": {
             "FALSE": 9,
-            "TRUE": 5,
+            "TRUE": 4,
             "UNCLEAR": 0,
-            "reported": 14,
+            "reported": 13,
             "untriaged": 0
         },
         "tune": {
@@ -136,33 +136,33 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL202": {
         "test": {
-            "FALSE": 64,
-            "TRUE": 48,
+            "FALSE": 62,
+            "TRUE": 45,
             "UNCLEAR": 1,
-            "reported": 113,
+            "reported": 108,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 22,
+            "FALSE": 20,
             "TRUE": 15,
             "UNCLEAR": 1,
-            "reported": 46,
-            "untriaged": 8
+            "reported": 36,
+            "untriaged": 0
         }
     },
     "LL203": {
         "test": {
-            "FALSE": 84,
+            "FALSE": 86,
             "TRUE": 9,
             "UNCLEAR": 0,
-            "reported": 93,
+            "reported": 95,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 35,
+            "FALSE": 27,
             "TRUE": 8,
             "UNCLEAR": 0,
-            "reported": 43,
+            "reported": 35,
             "untriaged": 0
         }
     },
@@ -184,11 +184,11 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 2,
+            "FALSE": 4,
             "TRUE": 0,
             "UNCLEAR": 0,
             "reported": 4,
-            "untriaged": 2
+            "untriaged": 0
         }
     },
     "LL206": {
@@ -209,11 +209,11 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     },
     "LL207": {
         "tune": {
-            "FALSE": 0,
-            "TRUE": 0,
+            "FALSE": 1,
+            "TRUE": 2,
             "UNCLEAR": 0,
             "reported": 3,
-            "untriaged": 3
+            "untriaged": 0
         }
     },
     "LL208": {
@@ -228,17 +228,17 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
     "LL209": {
         "test": {
             "FALSE": 24,
-            "TRUE": 7,
+            "TRUE": 8,
             "UNCLEAR": 0,
-            "reported": 31,
+            "reported": 32,
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 0,
+            "FALSE": 4,
             "TRUE": 0,
             "UNCLEAR": 0,
             "reported": 4,
-            "untriaged": 4
+            "untriaged": 0
         }
     },
     "LL210": {
@@ -250,11 +250,11 @@ MEASURED: dict[str, dict[str, dict[str, int]]] = {
             "untriaged": 0
         },
         "tune": {
-            "FALSE": 0,
-            "TRUE": 0,
+            "FALSE": 11,
+            "TRUE": 3,
             "UNCLEAR": 0,
-            "reported": 14,
-            "untriaged": 14
+            "reported": 15,
+            "untriaged": 1
         }
     },
     "LL303": {

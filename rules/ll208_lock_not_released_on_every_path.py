@@ -68,7 +68,7 @@ class LockNotReleasedOnEveryPath(Rule):
     name = "lock-not-released-on-every-path"
     languages = ("cpp",)
     level = Level.WARNING
-    group = "nursery"  # new: opt in until the precision ledger has measured it
+    group = "nursery"  # measured: no test-half findings; 1 TRUE and 2 FALSE of 3 triaged tune-half findings
     precision = Precision.MEDIUM
     summary = "A mutex locked by hand is released on some ways out of the function but still held on another."
     tags = ("concurrency", "deadlock")
