@@ -753,12 +753,14 @@ def check_in_memory(opts: ScanOptions, files: list[SourcePath], analysed: list, 
     """The rules on the `only` files (display paths) of already analysed `files`, every file's
     facts indexed as context; `texts` holds files read from memory, `index_cache` keeps the
     project index between calls, `summaries` the files' summaries (see `_check`). For the editor
-    server and `check --stdin-filename`."""
+    server and `check --stdin-filename`: the context files are checked by the cross-file rules, as
+    `check FILE` does, so a finding in a header that points at this file is found from it too."""
     from lifelint.discovery import Discovery
 
     result = ScanResult(root=str(opts.root.absolute()))
-    return _check(opts, Discovery(files, []), analysed, result, only=only, texts=texts, index_cache=index_cache,
-                  summaries=summaries)
+    full = _check(opts, Discovery(files, []), analysed, result, only=only, texts=texts, index_cache=index_cache,
+                  cross_file_context=True, summaries=summaries)
+    return restrict(full, only)
 
 
 def default_jobs() -> int:

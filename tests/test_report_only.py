@@ -95,3 +95,23 @@ def test_a_folded_rule_runs_wherever_its_host_does():
         if host in codes:
             assert r.code in codes
     assert "LL104" in codes and "LL106" not in codes
+
+
+def test_stdin_filename_reports_what_check_file_reports(tmp_path, monkeypatch):
+    """`check --stdin-filename worker.cpp` (an editor's buffer) finds the header's LL201 that
+    points at worker.cpp, like `check worker.cpp` does."""
+    from click.testing import CliRunner
+    from test_precommit import WORKER_CPP, WORKER_HPP
+
+    from lifelint.cli import main
+
+    (tmp_path / "worker.hpp").write_text(WORKER_HPP)
+    (tmp_path / "worker.cpp").write_text(WORKER_CPP)
+    monkeypatch.chdir(tmp_path)
+    base = ["check", "--no-cache", "--select", "ALL", "--format", "concise", "--config", str(tmp_path / "none.toml")]
+    (tmp_path / "none.toml").write_text("")
+    by_path = CliRunner().invoke(main, [*base, "worker.cpp"], catch_exceptions=False)
+    by_stdin = CliRunner().invoke(main, [*base, "--stdin-filename", "worker.cpp"], input=WORKER_CPP, catch_exceptions=False)
+    assert "worker.hpp" in by_path.stdout and "LL201" in by_path.stdout, by_path.output
+    assert by_stdin.stdout == by_path.stdout
+    assert by_stdin.exit_code == by_path.exit_code == 1
