@@ -91,6 +91,8 @@ def _declared_atomics(root) -> set[str]:
 
 def _atomic_name(expr, atomics: set[str]) -> str | None:
     """`x`, `this->x`, `obj.x`, `obj->x` when the last component is a declared atomic."""
+    while expr.type == "parenthesized_expression" and expr.named_children:  # `((x))`, however deep
+        expr = expr.named_children[0]
     t = expr.type
     if t in ("identifier", "field_identifier"):
         s = _t(expr)
@@ -99,8 +101,6 @@ def _atomic_name(expr, atomics: set[str]) -> str | None:
         f = expr.child_by_field_name("field")
         if f is not None and _t(f) in atomics:
             return _norm(_t(expr))
-    if t == "parenthesized_expression" and expr.named_children:
-        return _atomic_name(expr.named_children[0], atomics)
     return None
 
 
