@@ -297,6 +297,22 @@ class ThreadModel:
             out |= self.entry_ordered.get(id(fl), frozenset())
         return out
 
+    def set_entry_phases(self, fid: int, sites) -> bool:
+        """A function's entry phases from every (caller, lambda, byte) that runs it: the roots
+        started after / joined before / ordered with all of them. True when they changed (the
+        builders repeat this over the call graph to a bounded fixpoint)."""
+        b = a = o = None
+        for fn, lam, byte in sites:
+            vb, va, vo = self.before(fn, lam, byte), self.after(fn, lam, byte), self.ordered(fn, lam, byte)
+            b = vb if b is None else b & vb
+            a = va if a is None else a & va
+            o = vo if o is None else o & vo
+        old = (self.entry_before.get(fid, frozenset()), self.entry_after.get(fid, frozenset()), self.entry_ordered.get(fid, frozenset()))
+        if (b, a, o) == old:
+            return False
+        self.entry_before[fid], self.entry_after[fid], self.entry_ordered[fid] = b, a, o
+        return True
+
     def released_after(self, fl, lam, byte) -> frozenset:
         """Sync objects this point is followed by a release of (in its body, outside any loop that
         also holds the point, or after every call of its function)."""
@@ -926,18 +942,7 @@ class _CppBuilder:
                 here = self.sites_of.get(id(fl), ())
                 if not here or (not fl.cls and fl.fn.name in ("main", "wmain")):
                     continue
-                b = a = o = None
-                for site in here:
-                    vb = self.m.before(site.fn, site.lam, site.start)
-                    va = self.m.after(site.fn, site.lam, site.start)
-                    vo = self.m.ordered(site.fn, site.lam, site.start)
-                    b = vb if b is None else b & vb
-                    a = va if a is None else a & va
-                    o = vo if o is None else o & vo
-                if (b, a, o) != (self.m.entry_before.get(id(fl), frozenset()), self.m.entry_after.get(id(fl), frozenset()),
-                                 self.m.entry_ordered.get(id(fl), frozenset())):
-                    self.m.entry_before[id(fl)], self.m.entry_after[id(fl)], self.m.entry_ordered[id(fl)] = b, a, o
-                    changed = True
+                changed |= self.m.set_entry_phases(id(fl), [(site.fn, site.lam, site.start) for site in here])
             if not changed:
                 break
         self.started = started
@@ -1491,17 +1496,7 @@ class _RustBuilder:
             for rf in self.fns:
                 if not rf.callers or (rf.fn.name == "main" and rf.fn.impl_type is None):
                     continue
-                b = a = o = None
-                for caller, ci, byte in rf.callers:
-                    lam = ci if ci >= 0 else None
-                    vb, va, vo = self.m.before(caller, lam, byte), self.m.after(caller, lam, byte), self.m.ordered(caller, lam, byte)
-                    b = vb if b is None else b & vb
-                    a = va if a is None else a & va
-                    o = vo if o is None else o & vo
-                if (b, a, o) != (self.m.entry_before.get(id(rf), frozenset()), self.m.entry_after.get(id(rf), frozenset()),
-                                 self.m.entry_ordered.get(id(rf), frozenset())):
-                    self.m.entry_before[id(rf)], self.m.entry_after[id(rf)], self.m.entry_ordered[id(rf)] = b, a, o
-                    changed = True
+                changed |= self.m.set_entry_phases(id(rf), [(caller, ci if ci >= 0 else None, byte) for caller, ci, byte in rf.callers])
             if not changed:
                 break
 
