@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", action="append", default=[], help="also seed from C++/Rust files under DIR (repeatable)")
     ap.add_argument("--corpus-limit", type=int, default=2000, help="corpus files sampled per DIR")
     ap.add_argument("--out", default="fuzz/failures", help="folder for failing inputs")
-    ap.add_argument("--time-limit", type=float, default=20.0, help="seconds per input before it counts as a hang")
+    ap.add_argument("--time-limit", type=float, default=20.0, help="CPU seconds per input before it counts as a hang (ten times that on the wall clock)")
     ap.add_argument("--pool-every", type=int, default=25, help="every Nth input also scanned with two workers (0: never)")
     ap.add_argument("--progress", type=int, default=500, help="print a line every N inputs per worker (0: never)")
     args = ap.parse_args(argv)

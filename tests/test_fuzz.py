@@ -79,5 +79,31 @@ def test_oracle_reports_an_internal_diagnostic_and_a_hang(tmp_path, monkeypatch)
     real = engine.run_rules
     monkeypatch.setattr(engine, "run_rules", lambda rules, facts, index: ([], [FileDiagnostic(facts.path, "internal", "rule X failed")]))
     assert [f.kind for f in lf.check_project(_project(tmp_path))] == ["internal"]
-    monkeypatch.setattr(engine, "run_rules", lambda *a: (time.sleep(5), real(*a))[1])
+    def spin(seconds):  # a hang burns CPU
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    monkeypatch.setattr(engine, "run_rules", lambda *a: (spin(5), real(*a))[1])
     assert [f.kind for f in lf.check_project(_project(tmp_path), seconds=0.5)] == ["hang"]
+
+
+def test_oracle_judges_hangs_by_cpu_time_not_a_busy_machine(tmp_path, monkeypatch):
+    """Waiting (as a scan does on a machine busy with other work) is not a hang until the wall
+    backstop (ten times the limit); spinning is."""
+    import time
+
+    from lifelint import engine
+
+    real = engine.run_rules
+    waited = []
+    monkeypatch.setattr(engine, "run_rules", lambda *a: (waited.append(time.sleep(0.3)), real(*a))[1])
+    assert lf.check_project(_project(tmp_path), seconds=0.2) == []
+    assert waited  # the rules did run, and waited longer than the CPU limit
+    try:
+        with lf.time_limit(0.05, wall_factor=2):
+            time.sleep(1)
+    except lf.Hang as e:
+        assert "wall" in str(e)
+    else:
+        raise AssertionError("the wall backstop did not fire")
