@@ -263,9 +263,25 @@ def closure_at(flow, byte: int) -> int:
     return best
 
 
+# Callees that poll a future to completion before they return.
+_IN_PLACE_EXECUTOR = re.compile(r"^(?:block_on|block_in_place|run_until_complete|run_until)$")
+
+
+def runs_on_the_spot(c) -> bool:
+    """Does closure or future `c` (rust_flow.Closure) run before its creator goes on, under the
+    locks held where it is made? A closure unless handed to a callee that keeps it; a future
+    (`async` block or closure) only when awaited there or handed to `block_on`: a spawned or
+    stored future is polled later, maybe on another thread."""
+    last = c.callee.rsplit("::", 1)[-1].rsplit(".", 1)[-1]
+    if c.is_async:
+        return c.awaited or bool(_IN_PLACE_EXECUTOR.match(last))
+    return not _DEFERRED_CALLEE.match(last)
+
+
 def lock_held(flow, byte: int):
     """A guard (rust_cfg.RHolder) held at `byte` on every path to it, from the function's lock
-    flow; inside a closure that runs on the spot, also one held where the closure is made."""
+    flow; inside a closure or future that runs on the spot (`runs_on_the_spot`), also one held
+    where it is made."""
     lf = flow.lockflow
     if lf is None:
         return None
@@ -277,7 +293,7 @@ def lock_held(flow, byte: int):
         if ci < 0:
             return None
         c = flow.closures[ci]
-        if _DEFERRED_CALLEE.match(c.callee.rsplit("::", 1)[-1].rsplit(".", 1)[-1]):
+        if not runs_on_the_spot(c):
             return None
         byte = c.span.start_byte
         ci = closure_at(flow, byte)

@@ -1354,6 +1354,8 @@ class _RustBuilder:
             if fn.abi is not None or fn.no_mangle:
                 exported.append(rf)
             for ci, c in enumerate(flow.closures):
+                if c.is_async:
+                    continue  # a spawned future (`tokio::spawn(async move {..})`) is not a root yet: its code counts as its creator's
                 last = re.split(r"::|\.", c.callee)[-1] if c.callee else ""
                 if last in RUST_SPAWNS and not c.callee.startswith(("tokio::task::spawn_local",)):
                     loops = self.loops_at(rf, c.span.start_byte)

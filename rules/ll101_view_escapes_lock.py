@@ -125,7 +125,7 @@ sync.rlock(); const auto& ids = locked->ids;`), or copy (`auto ids = sync.rlock(
   2024 drops it before). A guard from a helper is learned from a function of the same file
   only; a guard moved into a call is released only when the callee is a same-file function
   taking a guard by value (moved into `Arc::new`, a channel or a struct it may live on); a
-  pointer used inside a closure is not followed.
+  pointer used inside a closure or an `async` block (bodies of their own) is not followed.
 """
 
 from __future__ import annotations

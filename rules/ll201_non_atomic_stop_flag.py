@@ -625,7 +625,7 @@ def rust_flag_findings(facts, index) -> Iterator[tuple[bool, tuple]]:
             yield False, (msg, span, (Related(sync[0].span, "shared across threads by this impl"),), because, fix)  # no thread seen: audit
     # (c) a local bool whose raw pointer is handed to a spawned thread
     for flow in rust.flows:
-        spawn_bodies = [c for c in flow.closures if c.callee.rsplit("::", 1)[-1] in ("spawn", "spawn_blocking", "scope")]
+        spawn_bodies = [c for c in flow.closures if not c.is_async and c.callee.rsplit("::", 1)[-1] in ("spawn", "spawn_blocking", "scope")]
         if not spawn_bodies:
             continue
         for lc in flow.locals:

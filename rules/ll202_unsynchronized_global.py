@@ -37,7 +37,9 @@ where another access can run on another thread: a spawned thread or task, a sign
 (`signal`, `sigaction`, `signal_hook`), an `extern "C"` / `#[no_mangle]` function. Writes inside
 `Once::call_once` / `get_or_init`, under a lock guard held on every path to them (the guard's
 life follows the control flow, lifelint.facts.rust_cfg: not the `else` of a `try_lock`, not a
-thread spawned under it), or behind a `compare_exchange`/`swap` gate are synchronised; `unsafe fn`s whose `# Safety` section can require callers to serialise are
+thread spawned under it, not an `async` block spawned or handed out under it: a future runs
+where it is polled, under the creator's guard only when awaited right there or run by
+`block_on`), or behind a `compare_exchange`/`swap` gate are synchronised; `unsafe fn`s whose `# Safety` section can require callers to serialise are
 trusted. `addr_of_mut!` / `&raw mut` only make a pointer. `#[thread_local]`, `thread_local!`,
 `#[cfg(test)]` items and `#[test]` functions are not reported.
 

@@ -37,6 +37,18 @@ CASES = {
         fn f(&self) { let g = self.state(); h(/*H*/); drop(g); h(/*U*/); }""",
     "closure spawned under a lock does not hold it": """
         fn f(m: &Mutex<u8>) { let _g = m.lock().unwrap(); thread::spawn(move || { h(/*U*/); }); v.iter().for_each(|x| h(/*H*/)); }""",
+    "async block spawned under a lock does not hold it": """
+        fn f(m: &Mutex<u8>) { let _g = m.lock().unwrap(); rt::spawn(async move { h(/*U*/); }); h(/*H*/); }""",
+    "async block stored in a let does not hold the creator's lock": """
+        fn f(m: &Mutex<u8>) -> impl Future { let _g = m.lock().unwrap(); let fut = async move { h(/*U*/); }; h(/*H*/); fut }""",
+    "async block awaited where it is made holds it": """
+        async fn f(m: &Mutex<u8>) { let _g = m.lock().unwrap(); async { h(/*H*/); }.await; timeout(d, async { h(/*H*/); }).await; }""",
+    "async block handed to block_on holds it": """
+        fn f(m: &Mutex<u8>) { let _g = m.lock().unwrap(); rt.block_on(async { h(/*H*/); }); }""",
+    "async closure is a body of its own": """
+        fn f(m: &Mutex<u8>) { let _g = m.lock().unwrap(); let c = async move |x: u8| { h(/*U*/); }; tasks.push(c); }""",
+    "guard taken inside an async block": """
+        fn f(m: Arc<Mutex<u8>>) { h(/*U*/); rt::spawn(async move { { let _g = m.lock().unwrap(); h(/*H*/); } h(/*U*/); m.lock().unwrap().add(h(/*H*/)); h(/*U*/); }); h(/*U*/); }""",
     "poisoned lock recovered by match": """
         fn f(m: &Mutex<u8>) { let g = match m.lock() { Ok(g) => g, Err(e) => e.into_inner() }; h(/*H*/); }""",
 }

@@ -23,10 +23,10 @@ Where a guard dies (**edition 2021** temporary rules):
 
 Control flow: blocks, `if` / `if let` / else-if chains, `match` arms, `loop` / `while` /
 `while let` / `for` with labelled `break` / `continue`, labelled blocks, `return`, `?`, panics
-(`panic!`, `unreachable!`, `todo!`, `unimplemented!`, `process::exit`). `async` blocks are
-walked inline (as the byte ranges did); closures are bodies of their own (entry: nothing held;
-`lock_held` in lifelint.rust_checks adds the creation point's locks for closures that run on
-the spot).
+(`panic!`, `unreachable!`, `todo!`, `unimplemented!`, `process::exit`). Closures and `async`
+blocks are bodies of their own (entry: nothing held; `lock_held` in lifelint.rust_checks adds
+the creation point's locks for closures that run on the spot and futures awaited where they
+are made).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _PANICS = frozenset({"panic", "unreachable", "todo", "unimplemented"})
 _CONTROL = frozenset({"if_expression", "match_expression", "loop_expression", "while_expression", "for_expression",
                       "return_expression", "break_expression", "continue_expression", "try_expression", "block",
                       "let_declaration"})
-_OPAQUE = frozenset({"closure_expression", "function_item", "impl_item", "mod_item", "trait_item", "struct_item",
+_OPAQUE = frozenset({"closure_expression", "async_block", "function_item", "impl_item", "mod_item", "trait_item", "struct_item",
                      "enum_item", "macro_definition", "const_item", "static_item"})
 _NOT_STATEMENTS = frozenset({"line_comment", "block_comment", "empty_statement", "attribute_item", "label",
                              "inner_attribute_item"})
@@ -179,7 +179,7 @@ def _end_span(n) -> Span:
 def _enclosing_block(n):
     p = n.parent
     while p is not None and p.type not in ("block", "source_file"):
-        if p.type in ("closure_expression", "function_item"):
+        if p.type in ("closure_expression", "async_block", "function_item"):
             return None
         p = p.parent
     return p
@@ -202,13 +202,13 @@ def _temp_scope(n):
         if t == "binary_expression" and p.child_by_field_name("right") == n \
                 and _t(p.child_by_field_name("operator")) in ("&&", "||"):
             return n
-        if t in ("closure_expression", "function_item", "return_expression", "source_file"):
+        if t in ("closure_expression", "async_block", "function_item", "return_expression", "source_file"):
             return None
         if t == "block" and p.parent is not None:
             # the body of a function, closure, `if`, `else`, loop or match arm is a temporary
             # scope; only a plain block expression hands its tail's temporaries outwards
             pt = p.parent.type
-            if pt in ("closure_expression", "function_item"):
+            if pt in ("closure_expression", "async_block", "function_item"):
                 return None
             if pt in ("if_expression", "else_clause", "loop_expression", "while_expression", "for_expression",
                       "match_arm"):

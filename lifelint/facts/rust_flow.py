@@ -154,6 +154,11 @@ class Closure:
     body: tuple[int, int]
     callee: str  # the call it is handed to ("thread::spawn", "spawn", ...), "" if none
     is_move: bool
+    # An `async` block or closure: a future, run where it is polled, not where it is made.
+    is_async: bool = False
+    # Awaited where it is made (`async { .. }.await`), or handed to a call awaited there
+    # (`timeout(d, async { .. }).await`): it runs before the creator goes on.
+    awaited: bool = False
 
 
 @dataclass(slots=True)
@@ -1075,16 +1080,35 @@ class _Extractor:
             flow.exits.append(("continue", n.start_byte))
         elif t == "try_expression":
             flow.exits.append(("?", n.end_byte - 1))
-        elif t == "closure_expression":
-            body = n.child_by_field_name("body")
+        elif t == "closure_expression" or t == "async_block":
+            # Closures and `async` blocks are bodies of their own: they run when called or
+            # polled, not where they are made (the lock flow gives each its own graph).
+            if t == "closure_expression":
+                body = n.child_by_field_name("body")
+            else:
+                body = next((c for c in n.named_children if c.type == "block"), None)
+            head = n.text[:16].split(b"|", 1)[0]
+            is_async = t == "async_block" or head.startswith(b"async")
             callee = ""
             if self.nodes and self.nodes[-1].type == "arguments" and len(self.nodes) >= 2:
                 callee = _callee(self.nodes[-2])[1]
             flow.closures.append(Closure(Span.of(n), (body.start_byte, body.end_byte) if body is not None else (n.start_byte, n.end_byte),
-                                         callee, n.text.startswith(b"move")))
+                                         callee, b"move" in head.split(), is_async, is_async and self._awaited()))
             self.bodies[(id(flow), len(flow.closures) - 1)] = body
             return _Ctx(flow, ctx.unsafe, len(flow.closures) - 1, ctx.floor_row)
         return ctx
+
+    def _awaited(self) -> bool:
+        """Is the future being entered awaited where it is made: `async { .. }.await`, or as an
+        argument of a call awaited there (`timeout(d, async { .. }).await`)?"""
+        i = len(self.nodes) - 1
+        while i >= 0 and self.nodes[i].type == "parenthesized_expression":
+            i -= 1
+        if i >= 2 and self.nodes[i].type == "arguments" and self.nodes[i - 1].type == "call_expression":
+            i -= 2
+            while i >= 0 and self.nodes[i].type == "parenthesized_expression":
+                i -= 1
+        return i >= 0 and self.nodes[i].type == "await_expression"
 
     def _finish(self) -> None:
         if not self.acquisitions:
