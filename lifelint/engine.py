@@ -732,7 +732,8 @@ def _cross_file_rules(rules: list[Rule]) -> list[Rule]:
 
 def _apply_project_lock_effects(files, analysed, settings, texts, summaries) -> None:
     """Guards, lock macros and acquire/release helpers one file defines and another uses
-    (lifelint.facts.cpp_lock_effects.apply_project_effects): re-read the users' lock facts.
+    (lifelint.facts.cpp_lock_effects.apply_project_effects), Rust guard helpers likewise
+    (lifelint.facts.rust_flow.apply_project_guard_helpers): re-read the users' lock facts.
     `summaries`: those of the files with facts, in order."""
     from lifelint.facts.cpp_lock_effects import apply_project_effects
     from lifelint.source import read_source
@@ -746,6 +747,11 @@ def _apply_project_lock_effects(files, analysed, settings, texts, summaries) -> 
     items = [(src, facts, summary) for (src, facts), summary in zip(with_facts, summaries) if facts.cpp is not None]
     if items:
         apply_project_effects(items, settings, read, lambda src: _file_settings(src, settings))
+    rust_items = [(src, facts, summary) for (src, facts), summary in zip(with_facts, summaries) if facts.rust is not None]
+    if len(rust_items) > 1:
+        from lifelint.facts.rust_flow import apply_project_guard_helpers
+
+        apply_project_guard_helpers(rust_items, read)
 
 
 def check_in_memory(opts: ScanOptions, files: list[SourcePath], analysed: list, only: set[str],

@@ -6,7 +6,8 @@ Plain data with names, no reference into the facts.
 
 Read from summaries so far: the type aliases (lifelint.index.ProjectIndex.resolve_alias), the
 lock effects a file defines and whether it uses another file's (guards, lock macros,
-acquire/release helpers: lifelint.facts.cpp_lock_effects), and the caller-held locks its
+acquire/release helpers: lifelint.facts.cpp_lock_effects; Rust guard helpers:
+lifelint.facts.rust_flow.apply_project_guard_helpers), and the caller-held locks its
 comments and annotations state (lifelint.locking). The lock index, the thread model and the
 rules' project tables still read every file's function flows (benchmarks/README.md says what a
 summary must add for them).
@@ -35,6 +36,10 @@ class FileSummary:
     called: frozenset[str] = frozenset()
     own_calls: frozenset[tuple[str | None, str]] = frozenset()
     declared_types: frozenset[str] = frozenset()
+    # Rust: the names of the functions it defines (a call by a name two files define is
+    # ambiguous); its guard helpers are in `lock_effects` ({"guard_helpers": {name: (impl type
+    # or None, takes self, mutex)}}), the names its bodies call in `called`.
+    defined: frozenset[str] = frozenset()
 
 
 def type_base(type_text: str) -> str:
@@ -51,6 +56,8 @@ def summarize(facts) -> FileSummary:
     """The summary of a lifelint.facts.FileFacts (as extracted, before other files' lock
     effects are applied to it)."""
     out = FileSummary(facts.path, facts.language)
+    if facts.rust is not None:
+        return _summarize_rust(facts.rust, out)
     cpp = facts.cpp
     if cpp is None:
         return out
@@ -72,4 +79,17 @@ def summarize(facts) -> FileSummary:
         for d in flow.decls:
             types.add(type_base(d.type))
     out.called, out.own_calls, out.declared_types = frozenset(called), frozenset(own), frozenset(types)
+    return out
+
+
+def _summarize_rust(rust, out: FileSummary) -> FileSummary:
+    helpers = rust.extra.get("guard_helpers")
+    out.lock_effects = {"guard_helpers": helpers} if helpers else None
+    out.defined = frozenset(f.name for f in rust.functions)
+    called: set[str] = set()
+    for flow in rust.flows:
+        for e in flow.events:
+            if e.kind in ("call", "method"):
+                called.add(e.name.rsplit("::", 1)[-1])
+    out.called = frozenset(called)
     return out

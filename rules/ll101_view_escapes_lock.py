@@ -45,7 +45,8 @@ the guard moved into a call, its scope's end on any way out, a temporary's state
 Rust 2021's rules), or returned. The guard's life follows each function's control-flow graph
 (lifelint.facts.rust_cfg): a drop on a branch that returns, panics, breaks out or leaves by `?`
 does not make a later use stale; a `try_lock()` guard lives only where its pattern matched; a
-guard returned by a helper of the same file (`fn state(&self) -> MutexGuard<..>`) counts.
+guard returned by a helper (`fn state(&self) -> MutexGuard<..>`, in this file or another file of
+the scan) counts.
 
 ## Why is this bad?
 The lock protects the data, not the view. Once it is released another thread may write,
@@ -122,10 +123,13 @@ sync.rlock(); const auto& ids = locked->ids;`), or copy (`auto ids = sync.rlock(
   `.get()` and views already taken under the lock are. A container that is moved or swapped
   elsewhere is not followed.
 - Rust: temporaries follow edition 2021 (an `if let` scrutinee's guard lives through `else`;
-  2024 drops it before). A guard from a helper is learned from a function of the same file
-  only; a guard moved into a call is released only when the callee is a same-file function
-  taking a guard by value (moved into `Arc::new`, a channel or a struct it may live on); a
-  pointer used inside a closure or an `async` block (bodies of their own) is not followed.
+  2024 drops it before). A guard helper defined in another file is matched by name (a method
+  called as a method or as `Type::name(..)`, a free function unqualified or through a module
+  path); a name that another function of the scan also defines (one returning no guard, or
+  for another type) takes no lock. A guard moved into a call is released only when the
+  callee is a same-file function taking a guard by value (moved into `Arc::new`, a channel or
+  a struct it may live on); a pointer used inside a closure or an `async` block (bodies of
+  their own) is not followed.
 """
 
 from __future__ import annotations

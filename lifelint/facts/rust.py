@@ -184,7 +184,8 @@ def _thread_local_statics(node, out: "RustFacts") -> None:
 _SAFETY_SECTION = re.compile(r"^\s*(?:///|\*|/\*\*)?\s*#+\s*Safety\b", re.MULTILINE)
 
 
-def extract(root, data: bytes, facts) -> RustFacts:
+def extract(root, data: bytes, facts, foreign_guards=None) -> RustFacts:
+    """`foreign_guards`: guard helpers other files define (lifelint.facts.rust_flow)."""
     out = RustFacts()
     stack: list[tuple[Any, str | None, tuple[str, ...], str | None, bool]] = [(root, None, (), None, False)]
     while stack:
@@ -222,5 +223,5 @@ def extract(root, data: bytes, facts) -> RustFacts:
             stack.append((c, impl_type, mods, impl_trait, in_test))
     from lifelint.facts import rust_flow
 
-    rust_flow.extract(root, data, facts, out)
+    rust_flow.extract(root, data, facts, out, foreign_guards)
     return out

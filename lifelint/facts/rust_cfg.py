@@ -5,9 +5,11 @@
 Built only for bodies that take a guard, so lock-free code pays nothing. A *holder*
 (`RHolder`, one per acquisition) is a `.lock()` / `.read()` / `.write()` / `try_*` /
 `blocking_*` / `*_owned` call (std, parking_lot, tokio; `.await`, `unwrap()`, `expect()`,
-`unwrap_or_else(..)`, `?` pass the guard on), or a call to a function of the same file whose
-return type is a guard (`fn state(&self) -> MutexGuard<'_, T> { self.inner.lock().unwrap() }`
-acquires `self.inner` for its caller: the helper's own returned lock names the mutex).
+`unwrap_or_else(..)`, `?` pass the guard on), or a call to a function whose return type is a
+guard (`fn state(&self) -> MutexGuard<'_, T> { self.inner.lock().unwrap() }` acquires
+`self.inner` for its caller: the helper's own returned lock names the mutex), defined in the
+same file or, through the files' summaries, in another (lifelint.facts.rust_flow:
+`apply_project_guard_helpers`).
 
 Where a guard dies (**edition 2021** temporary rules):
 - a `let g = ..` guard (also `let g = match m.lock() { Ok(g) => g, Err(e) => e.into_inner() }`,

@@ -439,7 +439,7 @@ class _Ctx:
 
 
 class _Extractor:
-    def __init__(self, data: bytes, rust):
+    def __init__(self, data: bytes, rust, foreign_guards=None):
         self.data = data
         self.rust = rust
         self.lines = data.split(b"\n")
@@ -463,6 +463,10 @@ class _Extractor:
                     self.guard_fns[f.name] = f
             elif takes:
                 self.guard_sinks.add(f.name)
+        # Guard helpers other files define (`guard_helpers`, merged by `project_guard_helpers`):
+        # name -> (impl type or None, takes self, mutex). A name this file defines is its own.
+        own = {f.name for f in rust.functions}
+        self.foreign_guards = {k: v for k, v in (foreign_guards or {}).items() if k not in own and k not in LOCK_METHODS}
 
     # -- climbing helpers (self.nodes holds the ancestors of the node being entered) --
 
@@ -679,6 +683,10 @@ class _Extractor:
                 self.drops.setdefault(id(flow), []).append((ctx.closure, node, nm, how))
         if name in self.guard_fns and name not in LOCK_METHODS:
             self.acquisitions.setdefault(id(flow), []).append((ctx.closure, node, "", name, name))
+        elif name in self.foreign_guards:
+            mutex = _foreign_guard_call(name, self.foreign_guards[name], form, owner, recv_node)
+            if mutex is not None:
+                self.acquisitions.setdefault(id(flow), []).append((ctx.closure, node, mutex, name, name))
         args_node = node.child_by_field_name("arguments")
         nargs = len([a for a in args_node.named_children if not a.type.endswith("comment")]) if args_node is not None else 0
         ev = None
@@ -1111,9 +1119,8 @@ class _Extractor:
         return i >= 0 and self.nodes[i].type == "await_expression"
 
     def _finish(self) -> None:
-        if not self.acquisitions:
-            return
-        # A same-file helper declared to return a guard acquires the mutex its body returns locked.
+        # A helper declared to return a guard acquires the mutex its body returns locked (in
+        # this file's callers, and through the summary in other files').
         helper_mutex: dict[str, str] = {}
         for flow in self.rust.flows:
             fn = self.rust.functions[flow.fn]
@@ -1121,11 +1128,18 @@ class _Extractor:
                 for e in flow.events:
                     if e.kind == "lock" and e.fate == "return" and e.closure < 0:
                         helper_mutex.setdefault(fn.name, e.recv)
+        helpers = {name: (f.impl_type, f.self_kind is not None, helper_mutex.get(name, ""))
+                   for name, f in self.guard_fns.items() if not f.is_test}
+        if helpers:
+            self.rust.extra["guard_helpers"] = helpers
+        if not self.acquisitions:
+            return
         for flow in self.rust.flows:
             acq = self.acquisitions.get(id(flow))
             if not acq:
                 continue
-            acq = [(ci, node, recv or helper_mutex.get(via) or _compact(node, 80), m, via) for ci, node, recv, m, via in acq]
+            acq = [(ci, node, recv or _on_receiver(helper_mutex.get(via), node) or _compact(node, 80), m, via)
+                   for ci, node, recv, m, via in acq]
             fid = id(flow)
             try:
                 lets: dict[str, list[int]] = {}
@@ -1138,8 +1152,102 @@ class _Extractor:
                 flow.locks, flow.lockflow = [], None
 
 
-def extract(root, data: bytes, facts, out) -> None:
-    """Fill `out` (a lifelint.facts.rust.RustFacts) with flow facts for the file."""
+def _on_receiver(mutex: str | None, call) -> str | None:
+    """`self.inner`, locked by a helper called as `self.shared.state()`: `self.shared.inner`."""
+    if not mutex or not mutex.startswith("self."):
+        return mutex
+    form, _path, _name, _owner, recv_node = _callee(call)
+    recv = _compact(recv_node) if form == "method" and recv_node is not None else "self"
+    return mutex if recv == "self" else recv + mutex[4:]
+
+
+def _foreign_guard_call(name: str, helper, form: str, owner: str, recv_node) -> str | None:
+    """The mutex a call takes through another file's guard helper `helper` (impl type or None,
+    takes self, the mutex its body locks), or None when the call is not one of it: a method
+    helper is called as a method (`self.state()`, `self.shared.state()`) or as
+    `Type::state(x)`; an associated function as `Type::f()` / `Self::f()`; a free function
+    unqualified or through a module path. `self.inner` locked by a helper called on
+    `self.shared` is `self.shared.inner`."""
+    impl_type, method, mutex = helper
+    if form == "method":
+        if not method:
+            return None
+        recv = _compact(recv_node) if recv_node is not None else "self"
+        if mutex.startswith("self.") and recv != "self":
+            return recv + mutex[4:]
+        return mutex or f"{name}()"
+    if impl_type is not None:
+        if owner not in (impl_type, "Self"):
+            return None
+    elif method:
+        return None
+    return mutex or f"{name}()"
+
+
+def project_guard_helpers(summaries) -> dict:
+    """The guard helpers of the project's Rust files (their lifelint.summary.FileSummary):
+    name -> (impl type or None, takes self, mutex), for names every definition in the project
+    agrees on: a name some file defines without returning a guard, or defines for another type,
+    is left out (a call by that name could be either)."""
+    helpers: dict = {}
+    clash: set = set()
+    defined: dict[str, int] = {}
+    for s in summaries:
+        for name in s.defined:
+            defined[name] = defined.get(name, 0) + 1
+        for name, h in ((s.lock_effects or {}).get("guard_helpers") or {}).items():
+            h = tuple(h)
+            if name in helpers and helpers[name][:2] != h[:2]:
+                clash.add(name)
+            helpers.setdefault(name, h)
+    counts: dict[str, int] = {}
+    for s in summaries:
+        for name in ((s.lock_effects or {}).get("guard_helpers") or {}):
+            counts[name] = counts.get(name, 0) + 1
+    return {k: v for k, v in helpers.items() if k not in clash and defined.get(k, 0) == counts.get(k, 0)}
+
+
+def apply_project_guard_helpers(items, read) -> int:
+    """Re-read the Rust files that call a guard helper another file defines (`fn state(&self) ->
+    MutexGuard<'_, State>` in one module, `let s = self.state();` in another), so the call
+    acquires in their lock flow as a same-file helper's does. `items`: (SourcePath, FileFacts,
+    FileSummary) of the Rust files; `read(src)`: the file's bytes (None when unreadable).
+    Returns how many files were re-read. Only files whose summary calls such a name are parsed
+    again."""
+    from lifelint.facts import rust as rust_facts
+    from lifelint.parsing import parse
+
+    project = project_guard_helpers([s for _src, _f, s in items])
+    if not project:
+        return 0
+    changed = 0
+    for src, f, summary in items:
+        if f is None or f.rust is None:
+            continue
+        foreign = {k: v for k, v in project.items() if k in summary.called and k not in summary.defined}
+        if not foreign:
+            continue
+        key = tuple(sorted((k, tuple(v)) for k, v in foreign.items()))
+        if f.rust.extra.get("guard_helpers_applied") == key:
+            continue
+        try:
+            data = read(src)
+            if data is None:
+                continue
+            tree = parse("rust", data)
+            new = rust_facts.extract(tree.root_node, data, f, foreign)
+        except (RecursionError, ValueError, OSError):
+            continue  # a file that cannot be read again keeps its own facts
+        new.extra["guard_helpers_applied"] = key
+        f.rust = new
+        changed += 1
+    return changed
+
+
+def extract(root, data: bytes, facts, out, foreign_guards=None) -> None:
+    """Fill `out` (a lifelint.facts.rust.RustFacts) with flow facts for the file; calls to
+    `foreign_guards` (guard helpers defined in other files, see `project_guard_helpers`) acquire
+    like calls to the file's own."""
     starts = [0]
     pos = data.find(b"\n")
     while pos != -1:
@@ -1152,5 +1260,5 @@ def extract(root, data: bytes, facts, out) -> None:
         aliases.setdefault(m.group(1).decode("utf-8", "replace"), compact(m.group(2).decode("utf-8", "replace")))
     if aliases:
         out.extra["ptr_aliases"] = aliases
-    ex = _Extractor(data, out)
+    ex = _Extractor(data, out, foreign_guards)
     ex.run(root)
