@@ -729,9 +729,9 @@ def _locks_at(flow, esc, lam) -> tuple[int, ...]:
 
 def _next_release(holder, byte: int):
     """(span, kind) of the holder's next release after `byte` in the source, for messages."""
-    rel = [op[2] for op in holder.ops if op[0] == "rel" and op[1] > byte]
+    rel = [(op[2], op[3] if len(op) > 3 else "unlock") for op in holder.ops if op[0] == "rel" and op[1] > byte]
     if rel:
-        return min(rel, key=lambda s: s.start_byte), "unlock"
+        return min(rel, key=lambda r: r[0].start_byte)
     scope = next((op[4] for op in holder.ops if op[0] == "scope" and op[3] < 0), None)
     if scope is not None:
         return scope, "scope"
@@ -742,6 +742,8 @@ def _release_words(span, kind: str) -> str:
     line = _lines(span.start_row + 1)
     if kind == "unlock":
         return f"the `unlock()` at {line}"
+    if kind == "unlocker":
+        return f"the unlocking guard declared at {line}"
     if kind == "scope":
         return f"the end of the guard's scope at {line}"
     if kind in ("return", "break", "continue", "throw"):

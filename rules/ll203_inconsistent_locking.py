@@ -101,8 +101,11 @@ A lone counter read for statistics can become a `std::atomic`.
   names the release that reaches it. The flow is path-insensitive (branches on the same
   condition are not correlated). Lock helpers (`enter()` / `leave()`), RAII classes and lock
   macros are learned from their definitions, in any file of the scan (a header declares, a .cpp
-  defines: lifelint.facts.cpp_lock_effects); a helper called on another object
-  (`db.enter()`) is not followed.
+  defines: lifelint.facts.cpp_lock_effects), and so are unlockers (a class that unlocks in its
+  constructor and locks again in its destructor: inside its scope the lock is not held) and
+  lock wrappers (a class that keeps a reference or pointer to the mutex it is given and locks
+  it in its methods: `s.enter()` on a local `Section s(&mu_);` takes `mu_`); a helper called on
+  another object (`db.enter()`, a wrapper reached through a member) is not followed.
 - An unlocked access and a locked write of the same field in one method (a method racing with
   another run of itself: a fast path that skips the lock, a double-checked flag) is reported with
   both lines; the field must be guarded by the class's discipline as above.
@@ -298,7 +301,10 @@ class InconsistentLocking(Rule):
                 release = None if held else _release_reaching(fl, a, g)
                 if release is not None:
                     r, (rspan, rkind), some = release
-                    if rkind == "unlock":
+                    if rkind == "unlocker":
+                        ctx = f"in the scope of the unlocking guard declared at line {rspan.start_row + 1}, which released it"
+                        short = "where an unlocking guard released it"
+                    elif rkind == "unlock":
                         ctx = f"after `{r.guard}.unlock()` released it" if r.guard else "after the mutex was unlocked"
                         short = f"after `{r.guard}.unlock()`" if r.guard else "after an `unlock()`"
                     elif rkind == "scope":

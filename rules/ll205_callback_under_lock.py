@@ -1,7 +1,9 @@
 """## What it does
 Flags a callback invoked while a lock is held: a `std::function` (or handler-typed) member or
 parameter, a callable template parameter, a function pointer parameter, or a local copy of one,
-called inside a guard's scope, before the guard's `unlock()`. It also follows one call level:
+called inside a guard's scope, before the guard's `unlock()` (and outside the scope of an
+unlocker: a class of the scan that unlocks in its constructor and locks again in its
+destructor, like boost's `reverse_lock`). It also follows one call level:
 a call, made with a lock held, to a helper that invokes a callback is reported at that call
 (libtorrent's `alert_manager` calls its notify function from `maybe_notify()`, reached from
 `emplace_alert()` under the queue mutex: the finding is on the `maybe_notify()` call, with the

@@ -50,8 +50,9 @@ bool Journal::append(const Entry& e) {
   on every path): a callback that locks or unlocks depending on its argument (OpenSSL's
   `locking_callback(mode, ...)`) is not reported.
 - A callee that unlocks the mutex for the caller is seen when its definition is in the scan (any
-  file: lifelint.facts.cpp_lock_effects) and it is called unqualified or on `this`; a function
-  with a `goto` is not examined.
+  file: lifelint.facts.cpp_lock_effects) and it is called unqualified, on `this`, or on a local
+  lock wrapper (a class keeping a reference or pointer to the mutex it was constructed with:
+  `Hold h(mu_); h.acquire();` takes `mu_`); a function with a `goto` is not examined.
 
 ## Measured precision
 Not measured yet (new in this round; opt-in).

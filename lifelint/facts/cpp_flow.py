@@ -1408,19 +1408,41 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
 
     own_guards = fx.guard_classes(out.functions)
     own_guards |= fx.guard_aliases(out.aliases, GUARD_TYPES | lock_types | own_guards)
+    own_unlockers = fx.unlocker_classes(out.functions)
+    own_wrappers = fx.lock_wrappers(root, out.functions, out.classes, _function_node)
     own_macros = fx.effect_macros(root, GUARD_TYPES | lock_types | frozenset(own_guards)) if b"#define" in data else {}
-    learned, macros = set(own_guards), dict(own_macros)
-    fresh: list[bytes] = []
+    learned, macros, unlockers = set(own_guards), dict(own_macros), set(own_unlockers)
+    wrappers = dict(own_wrappers)
+
+    def wrapped(fn) -> frozenset[str]:
+        """A lock wrapper's members are mutexes whatever their names: `void acquire() { m_.lock(); }`."""
+        cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+        return frozenset(own_wrappers.get(cls, ())) if not fn.is_ctor else frozenset()
+
+    if own_wrappers and project is None:
+        for fn in out.functions:
+            members = wrapped(fn)
+            if not members or fn.flow is None or fn.body is None:
+                continue
+            node = _function_node(root, fn)
+            if node is None:
+                continue
+            fn.locks = extract_locks(node, sorted(lock_types), None, accessors, frozenset(), members)
+            _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
     if project is not None:
-        fresh = [n.encode() for n in (*(project["guards"] - learned), *(k for k in project["macros"] if k not in macros))]
+        fresh = [n.encode() for n in (*(project["guards"] - learned), *(project["unlockers"] - unlockers),
+                                      *(k for k in project["macros"] if k not in macros))]
         learned |= project["guards"]
+        unlockers |= project["unlockers"]
         for k, v in project["macros"].items():
             macros.setdefault(k, v)
+        for k, v in project["wrappers"].items():
+            wrappers.setdefault(k, v)
     changed = False
-    if learned or macros:
+    if learned or macros or unlockers:
         # On the first pass every user of the file's own guards; on the project pass, only the
         # functions that use a guard from another file.
-        names = fresh if project is not None else [n.encode() for n in (*learned, *macros)]
+        names = fresh if project is not None else [n.encode() for n in (*learned, *macros, *unlockers)]
         extra = sorted(lock_types | frozenset(learned))
         for fn in out.functions:
             if not names or fn.body is None or fn.flow is None or not any(n in data[fn.body.start_byte:fn.body.end_byte] for n in names):
@@ -1428,7 +1450,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
             node = _function_node(root, fn)
             if node is None:
                 continue
-            fn.locks = extract_locks(node, extra, macros, accessors)
+            fn.locks = extract_locks(node, extra, macros, accessors, frozenset(unlockers), wrapped(fn))
             _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
             changed = True
     # Acquire / release helpers, one level per round.
@@ -1444,7 +1466,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
         for fn in out.functions:
             if fn.flow is None:
                 continue
-            eff = fx.helper_ops(fn, sums)
+            eff = fx.helper_ops(fn, sums, wrappers)
             if eff and fx.add_helper_holders(fn, eff):
                 node = _function_node(root, fn)
                 if node is not None:
@@ -1456,7 +1478,8 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
         # A `static` free function is this file's own: other files' calls of that name are not it.
         private = {fn.name for fn in out.functions if fn.is_static and not fn.class_name}
         helpers = {k: v for k, v in fx.summaries(out.functions).items() if not (k[0] is None and k[1] in private)}
-        mine = {"guards": sorted(own_guards), "macros": own_macros, "helpers": helpers}
-        if mine["guards"] or mine["macros"] or mine["helpers"]:
+        mine = {"guards": sorted(own_guards), "unlockers": sorted(own_unlockers), "wrappers": own_wrappers,
+                "macros": own_macros, "helpers": helpers}
+        if mine["guards"] or mine["unlockers"] or mine["wrappers"] or mine["macros"] or mine["helpers"]:
             out.extra["lock_effects"] = mine
     return changed

@@ -6,7 +6,12 @@
   to them take / release the lock in the caller's lock flow, one level or more (a few rounds);
   a mutex the helper takes as a parameter is the caller's argument.
 - **guard classes**: a class whose constructor locks a member (a reference or pointer to the
-  mutex it was given) and whose destructor unlocks it is a guard type, like `std::lock_guard`.
+  mutex it was given) and whose destructor unlocks it is a guard type, like `std::lock_guard`;
+  one whose constructor unlocks it and whose destructor locks it again is an unlocker (boost
+  `reverse_lock`, a hand-written `ScopeUnlock`): inside its scope the lock is not held.
+- **lock wrappers**: a class that keeps a reference or pointer to a mutex it is given
+  (`Locking(std::mutex* mu) : mu_(mu) {}`) and locks or unlocks it in its methods: `l.lock()`
+  on a local `Locking l(&mu_);` takes `mu_`, the caller's mutex.
 - **guard macros**: a function-like macro whose expansion declares a known guard over one of its
   parameters (`#define MUTEX_LOCK(m) std::lock_guard<std::mutex> _g(m)`) is a guard; one that
   calls `lock()` / `unlock()` (or a C lock function) on a parameter takes / releases it.
@@ -53,10 +58,11 @@ def _lock_target(c) -> tuple[str, int] | None:
     return None
 
 
-def guard_classes(functions) -> set[str]:
-    """Classes whose constructor locks a member and whose destructor unlocks the same member."""
-    ctor_locks: dict[str, set[str]] = {}
-    dtor_unlocks: dict[str, set[str]] = {}
+def _ctor_dtor_effects(functions) -> tuple[dict, dict]:
+    """({class: {member: deltas}} of its constructors, the same of its destructor): what they
+    do to members by lock / unlock calls (+1 / -1)."""
+    ctor: dict[str, dict[str, set[int]]] = {}
+    dtor: dict[str, dict[str, set[int]]] = {}
     for fn in functions:
         if fn.flow is None or not fn.class_name or not (fn.is_ctor or fn.is_dtor):
             continue
@@ -67,11 +73,66 @@ def guard_classes(functions) -> set[str]:
             t = _lock_target(c)
             if t is None:
                 continue
-            if fn.is_ctor and t[1] > 0:
-                ctor_locks.setdefault(cls, set()).add(t[0])
-            elif fn.is_dtor and t[1] < 0:
-                dtor_unlocks.setdefault(cls, set()).add(t[0])
-    return {k for k, v in ctor_locks.items() if v & dtor_unlocks.get(k, set())}
+            (ctor if fn.is_ctor else dtor).setdefault(cls, {}).setdefault(t[0], set()).add(t[1])
+    return ctor, dtor
+
+
+def guard_classes(functions) -> set[str]:
+    """Classes whose constructor locks a member and whose destructor unlocks the same member."""
+    ctor, dtor = _ctor_dtor_effects(functions)
+    return {k for k, v in ctor.items() if any(1 in d and -1 in dtor.get(k, {}).get(m, ()) for m, d in v.items())}
+
+
+def unlocker_classes(functions) -> set[str]:
+    """The converse: classes whose constructor unlocks a member (the mutex or lock it was given)
+    and whose destructor locks it again (boost `reverse_lock`, a hand-written `ScopeUnlock`):
+    inside the scope of one, the lock is not held."""
+    ctor, dtor = _ctor_dtor_effects(functions)
+    return {k for k, v in ctor.items() if any(-1 in d and 1 in dtor.get(k, {}).get(m, ()) for m, d in v.items())}
+
+
+def _mutex_member(var) -> bool:
+    """A reference or pointer member to a mutex-like object (`std::mutex& mu_;`, `Mutex* m_;`)."""
+    from lifelint.facts.cpp_locks import _mutex_like
+
+    return (var.is_reference or var.pointer_depth > 0) and (_mutex_like(var.type.split("<", 1)[0]) or _mutex_like(var.name))
+
+
+def lock_wrappers(root, functions, classes, function_node) -> dict[str, dict[str, int]]:
+    """{class: {member: index of the constructor parameter it is set from}} for classes that
+    keep a reference or pointer to a mutex they are given (`explicit Locking(std::mutex* mu) :
+    mu_(mu) {}`). A method of such a class that locks or unlocks the member (its helper
+    summary) locks or unlocks, in a caller, the mutex the caller constructed it with."""
+    members: dict[str, set[str]] = {}
+    for k in classes:
+        ms = {f.name for f in k.fields if _mutex_member(f)}
+        if ms:
+            members.setdefault(k.name.split("::")[-1].split("<")[0], set()).update(ms)
+    if not members:
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    for fn in functions:
+        if not fn.is_ctor or not fn.class_name:
+            continue
+        cls = fn.class_name.split("::")[-1].split("<")[0]
+        if cls not in members:
+            continue
+        node = function_node(root, fn)
+        if node is None:
+            continue
+        pnames = [p.name for p in fn.params]
+        for lst in node.named_children:
+            if lst.type != "field_initializer_list":
+                continue
+            for fi in lst.named_children:
+                fld = next((k for k in fi.named_children if k.type in ("field_identifier", "identifier")), None)
+                args = next((k for k in fi.named_children if k.type in ("argument_list", "initializer_list")), None)
+                if fld is None or args is None or len(args.named_children) != 1 or text(fld) not in members[cls]:
+                    continue
+                a = _norm(text(args.named_children[0]))
+                if a in pnames:
+                    out.setdefault(cls, {})[text(fld)] = pnames.index(a)
+    return out
 
 
 def guard_aliases(aliases: dict, guard_types) -> set[str]:
@@ -175,15 +236,34 @@ def summaries(functions) -> dict[tuple[str | None, str], list[tuple[str, int, in
     return out
 
 
-def helper_ops(fn, sums) -> list[tuple[str, int, object]]:
-    """(mutex, delta, call) for each call of `fn` to a helper with a lock effect."""
+def _wrapper_objects(flow, wrappers) -> dict[str, tuple[str, list[str]]]:
+    """{local: (wrapper class, constructor argument texts)} for `Locking l(&mu_);`."""
+    out = {}
+    for c in flow.calls:
+        if c.kind == "construct" and c.declared and c.name in wrappers:
+            out[c.declared] = (c.name, c.args)
+    return out
+
+
+def helper_ops(fn, sums, wrappers=None) -> list[tuple[str, int, object]]:
+    """(mutex, delta, param index or None, call) for each call of `fn` to a helper with a lock
+    effect; a method of a lock wrapper (`lock_wrappers`) called on a local one (`l.lock()` after
+    `Locking l(&mu_);`) acts on the mutex the local was constructed with."""
     flow = fn.flow
     if flow is None:
         return []
     cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
+    objs = _wrapper_objects(flow, wrappers) if wrappers else {}
     out = []
     for c in flow.calls:
         if c.kind != "call":
+            continue
+        if c.receiver in objs and not c.arrow:
+            wcls, wargs = objs[c.receiver]
+            for mutex, delta, _pi in sums.get((wcls, c.name), ()):
+                ai = wrappers[wcls].get(mutex)
+                if ai is not None and ai < len(wargs):
+                    out.append((_norm(wargs[ai]), delta, None, c))
             continue
         if c.receiver not in (None, "this"):
             continue
@@ -207,6 +287,12 @@ def add_helper_holders(fn, effects) -> bool:
     from lifelint.facts.cpp_locks import LockHolder, normalise_mutex
 
     added = False
+    # `l.lock()` on a lock wrapper read as a bare lock of `l`: it is the wrapped mutex's
+    wrapped = {c.receiver for _m, _d, pi, c in effects if c.receiver not in (None, "this")}
+    if wrapped:
+        kept = [h for h in fn.locks if not (h.kind == "manual" and h.mutexes and h.mutexes[0] in wrapped)]
+        added = len(kept) != len(fn.locks)
+        fn.locks[:] = kept
     for mutex, delta, pi, c in effects:
         if pi is not None:
             if pi >= len(c.args):
@@ -240,6 +326,8 @@ def project_effects(summaries) -> dict:
     from lifelint.facts.cpp_locks import GUARD_TYPES
 
     guards: set[str] = set()
+    unlockers: set[str] = set()
+    wrappers: dict = {}
     macros: dict = {}
     helpers: dict = {}
     clash: set = set()
@@ -247,9 +335,12 @@ def project_effects(summaries) -> dict:
     for s in summaries:
         aliases.update(s.aliases)
         eff = s.lock_effects
-        if not eff:
+        if not eff or "guards" not in eff:
             continue
         guards.update(eff["guards"])
+        unlockers.update(eff.get("unlockers", ()))
+        for k, v in eff.get("wrappers", {}).items():
+            wrappers.setdefault(k, v)
         for k, v in eff["macros"].items():
             macros.setdefault(k, v)
         for k, v in eff["helpers"].items():
@@ -265,25 +356,26 @@ def project_effects(summaries) -> dict:
     for _ in range(2):
         guards |= guard_aliases(aliases, GUARD_TYPES | guards)
     guards -= GUARD_TYPES
-    return {"guards": guards, "macros": macros, "helpers": helpers}
+    return {"guards": guards, "unlockers": unlockers, "wrappers": wrappers, "macros": macros, "helpers": helpers}
 
 
 def uses_foreign(summary, project) -> bool:
     """Does a function of this file (its lifelint.summary.FileSummary) use a guard type, lock
     macro or helper some other file defines?"""
     eff = summary.lock_effects or {}
-    guards = project["guards"] - set(eff.get("guards", ()))
+    guards = (project["guards"] - set(eff.get("guards", ()))) | (project["unlockers"] - set(eff.get("unlockers", ())))
+    wrappers = {k for k in project["wrappers"] if k not in eff.get("wrappers", {})}
     macros = {k for k in project["macros"] if k not in eff.get("macros", {})}
     own = eff.get("helpers", {})
     helpers = {k for k in project["helpers"] if k not in own}
-    if not (guards or macros or helpers):
+    if not (guards or macros or helpers or wrappers):
         return False
     if not macros.isdisjoint(summary.called):
         return True
     # the calls helper_ops links: unqualified or on `this`, to the caller's class or a free function
     if any((cls, name) in helpers or (None, name) in helpers for cls, name in summary.own_calls):
         return True
-    return not guards.isdisjoint(summary.declared_types)
+    return not guards.isdisjoint(summary.declared_types) or not wrappers.isdisjoint(summary.declared_types)
 
 
 def apply_project_effects(items, settings, read, file_settings) -> int:
@@ -297,9 +389,10 @@ def apply_project_effects(items, settings, read, file_settings) -> int:
     from lifelint.parsing import parse
 
     project = project_effects([s for _src, _f, s in items])
-    if not (project["guards"] or project["macros"] or project["helpers"]):
+    if not (project["guards"] or project["unlockers"] or project["macros"] or project["helpers"]):
         return 0
-    key = (tuple(sorted(project["guards"])), tuple(sorted(project["macros"])), tuple(sorted(map(str, project["helpers"]))))
+    key = (tuple(sorted(project["guards"])), tuple(sorted(project["unlockers"])), tuple(sorted(map(str, project["wrappers"].items()))),
+           tuple(sorted(project["macros"])), tuple(sorted(map(str, project["helpers"]))))
     changed = 0
     for src, f, summary in items:
         if f is None or f.cpp is None or f.cpp.extra.get("lock_effects_applied") == key:

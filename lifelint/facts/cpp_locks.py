@@ -88,7 +88,8 @@ class LockHolder:
     in_lambda: bool = False
     mutex_spans: list[Span] = field(default_factory=list)
     # What happens to it, in source terms (placed on the control-flow graph by cpp_locksets):
-    # ("acq", byte, span) taken from byte on; ("rel", byte, span) released from byte on;
+    # ("acq", byte, span) taken from byte on; ("rel", byte, span) released from byte on (a fourth
+    # element "unlocker": released by a reverse guard's declaration, taken again at its scope's end);
     # ("test", start, end, when_true, span) taken on the edge where that expression is `when_true`;
     # ("scope", start, end, delta, span) released (-1) / taken again (+1) as that scope is left;
     # ("entry", span) held when the body starts (the caller took it);
@@ -328,11 +329,15 @@ _MACRO_CALLS = """
 
 
 def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | None = None,
-                  accessors: dict[str, bool] | None = None) -> list[LockHolder]:
+                  accessors: dict[str, bool] | None = None, unlockers: frozenset[str] = frozenset(),
+                  mutexes: frozenset[str] = frozenset()) -> list[LockHolder]:
     """The lock holders of a function (lambdas inside it included), each with what happens to it.
     `macros`: the file's lock macros (lifelint.facts.cpp_lock_effects.effect_macros);
-    `accessors`: methods returning a locked pointer (accessor_table())."""
-    guard_types = GUARD_TYPES | frozenset(guard_extra or ())
+    `accessors`: methods returning a locked pointer (accessor_table()); `unlockers`: classes
+    learned to unlock in their constructor and lock again in their destructor; `mutexes`: names
+    known to be mutexes whatever they are called (a lock wrapper's `m_`), so a bare `m_.lock()`
+    on one counts without an `unlock()` in the same body."""
+    guard_types = (GUARD_TYPES | frozenset(guard_extra or ())) - unlockers
     body = fn_node.child_by_field_name("body")
     if body is None:
         return []
@@ -351,8 +356,8 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
     owns_tested = b"owns" in (body.text or b"")
     for decl in decls:
         g = _guard_decl(decl, guard_types, accessors)
-        if g is None:
-            continue
+        if g is None or unlockers and _last_name_text(g[1]) in unlockers:
+            continue  # (an unlocker named like a guard: `UnlockGuard`)
         name, type_text, args, ptr = g
         tags = [text(a) for a in args if any(t in text(a) for t in TAG_ARGS)]
         mutex_nodes = [a for a in args if not any(t in text(a) for t in TAG_ARGS)]
@@ -433,7 +438,7 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
         by_mutex.setdefault(recv, []).append((recv, "try0", call))
     for mutex, calls in by_mutex.items():
         has_unlock = any(m in ("unlock", "unlock_shared") for _, m, _ in calls)
-        if not (has_unlock or mutex in asserted or _mutex_like(mutex)):
+        if not (has_unlock or mutex in asserted or _mutex_like(mutex) or mutex in mutexes):
             continue
         calls.sort(key=lambda c: c[2].start_byte)
         first = calls[0]
@@ -456,8 +461,8 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
     holders.extend(_lent_guards(fn_node, body, guard_types, member_calls, decls))
     if holders and any(w in (body.text or b"") for w in (b"wait", b"Wait", b"_cond_", b"CondWait", b"ConditionVariable")):
         _add_waits(holders, body)
-    if holders and any(w in (body.text or b"") for w in (b"nlock", b"everse")):  # cheap: most bodies have no reverse guard
-        _add_unlockers(holders, decls)
+    if holders and any(w in (body.text or b"") for w in (b"nlock", b"everse", *(u.encode() for u in unlockers))):
+        _add_unlockers(holders, decls, unlockers)  # (cheap: most bodies have no reverse guard)
     if holders and b"lock" in (body.text or b""):
         if more is None:
             more = captures(body, "cpp", _MORE_EVENTS)
@@ -594,12 +599,13 @@ def _in_condition(call) -> bool:
 _UNLOCKER_NAMED = re.compile(r"(?i)\w*(?:scoped_?unlock|unlock_?guard|reverse_?lock|auto_?unlock|unlocker|mutex_?unlock)(?:_t|_type)?")
 
 
-def _add_unlockers(holders: list[LockHolder], decls) -> None:
-    """A reverse guard releases the holders of its mutex where it is declared and takes them
-    again as its scope is left."""
+def _add_unlockers(holders: list[LockHolder], decls, unlockers: frozenset[str] = frozenset()) -> None:
+    """A reverse guard (named like one, or a class of the scan that unlocks in its constructor
+    and locks in its destructor: `unlockers`) releases the holders of its mutex where it is
+    declared and takes them again as its scope is left."""
     for decl in decls:
         ty, d = decl.child_by_field_name("type"), decl.child_by_field_name("declarator")
-        if ty is None or d is None or not _UNLOCKER_NAMED.fullmatch(_last_name(ty)):
+        if ty is None or d is None or not (_last_name(ty) in unlockers or _UNLOCKER_NAMED.fullmatch(_last_name(ty))):
             continue
         if d.type == "function_declarator":
             params = d.child_by_field_name("parameters")
@@ -616,7 +622,7 @@ def _add_unlockers(holders: list[LockHolder], decls) -> None:
                 continue
             if h.span.start_byte > decl.start_byte:
                 continue
-            h.ops.append(("rel", decl.start_byte, Span.of(decl)))
+            h.ops.append(("rel", decl.start_byte, Span.of(decl), "unlocker"))
             if scope is not None:
                 h.ops.append(("scope", scope.start_byte, scope.end_byte, 1, _scope_end(scope)[1]))
 

@@ -280,7 +280,7 @@ def build_lockflow(fn_node, holders, lambdas, innermost_lambda) -> LockFlow | No
             if k == "acq":
                 body(innermost_lambda(op[1]))[2].append((op[1], 1, hi, op[2], "lock"))
             elif k == "rel":
-                body(innermost_lambda(op[1]))[2].append((op[1], -1, hi, op[2], "unlock"))
+                body(innermost_lambda(op[1]))[2].append((op[1], -1, hi, op[2], op[3] if len(op) > 3 else "unlock"))
             elif k == "wait":
                 # released while the wait blocks, held again when it returns: the same lock sets
                 # before and after, but a path through it is a release (released_between)
