@@ -71,3 +71,32 @@ def test_workers_send_the_same_summaries(tmp_path):
     serial = engine.analyse_all_summarised(disc.files, Settings(), 1)[1]
     pooled = engine.analyse_all_summarised(disc.files, Settings(), 2)[1]
     assert serial == pooled and all(s is not None for s in serial)
+
+
+RUST_SPLIT = ROOT / "fixtures" / "rust" / "LL202-lock-held-on-some-path" / "projects" / "guard_helper_split"
+UNLOCK_SPLIT = ROOT / "fixtures" / "cpp" / "LL203-inconsistent-locking" / "projects" / "unlocker_split"
+
+
+def test_rust_summaries_carry_guard_helpers_and_agreeing_names_only():
+    """shared.rs defines the guard helpers; `entry` is also pool.rs's `Cache::entry` (no guard),
+    so a call named `entry()` could be either and is not a helper of the project."""
+    from lifelint.facts.rust_flow import project_guard_helpers
+
+    disc = discover([str(RUST_SPLIT)], RUST_SPLIT, [], False)
+    _analysed, sums = engine.analyse_all_summarised(disc.files, Settings(), 1)
+    by_name = {s.path: s for s in sums}
+    helpers = by_name["src/shared.rs"].lock_effects["guard_helpers"]
+    assert tuple(helpers["state"]) == ("Shared", True, "self.inner")
+    assert tuple(helpers["totals"]) == (None, False, "TOTALS")
+    assert "state" in by_name["src/worker.rs"].called and "state" not in by_name["src/worker.rs"].defined
+    project = project_guard_helpers(sums)
+    assert set(project) == {"state", "totals", "jobs"}
+
+
+def test_cpp_summaries_carry_unlockers_and_lock_wrappers():
+    disc = discover([str(UNLOCK_SPLIT)], UNLOCK_SPLIT, [], False)
+    _analysed, sums = engine.analyse_all_summarised(disc.files, Settings(), 1)
+    eff = {s.path: s for s in sums}["sync.hpp"].lock_effects
+    assert eff["unlockers"] == ["Unlocked"] and eff["guards"] == []
+    assert eff["wrappers"]["Section"] == {"m_": 0}  # (Unlocked keeps its mutex so too)
+    assert {name for _cls, name in eff["helpers"]} == {"enter", "leave"}
