@@ -1251,7 +1251,8 @@ RUST_SPAWNS = {"spawn": "thread", "spawn_blocking": "thread", "spawn_scoped": "t
 # Calls that install a signal handler (the closure or function argument runs in signal context).
 RUST_SIGNAL_CALLS = frozenset({"register", "register_unchecked", "register_signal_unchecked", "set_handler",
                                "register_sigaction"})
-_RUST_FN_ARG = re.compile(r"^&?([A-Za-z_][\w:]*?)(?:asusize|as[\w:]+)?$")
+_RUST_FN_ARG = re.compile(r"^&?([A-Za-z_][\w:]*)$")
+_RUST_CAST = re.compile(r"\s+as\s+[^,]*$")  # `handler as fn()`: the function itself
 
 
 def rust_thread_model(index) -> ThreadModel:
@@ -1297,7 +1298,7 @@ class _RustBuilder:
     def resolve(self, rf, text: str, method: bool = False) -> list:
         """Project functions a call or a function argument names (by last segment; a `Type::`
         qualifier narrows it; methods only when the name is defined at most a few times)."""
-        t = text.replace(" ", "")
+        t = _RUST_CAST.sub("", text.strip()).replace(" ", "")  # the cast first: `task_one` holds "as" too
         m = _RUST_FN_ARG.match(t)
         if not m:
             return []
