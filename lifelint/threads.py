@@ -1314,6 +1314,18 @@ class _RustBuilder:
                 return []
         return cands
 
+    def _spawner_ctx(self, rf, p):
+        """The context that runs spawn point `p` (a spawned closure's point stands for the closure
+        itself: the code that spawns it is the body around it)."""
+        if self.root_closures.get((id(rf), p.raw)) not in p.roots:
+            return p.ctx
+        c = rf.flow.closures[p.raw]
+        around = [j for j, o in enumerate(rf.flow.closures)
+                  if j != p.raw and o.body[0] <= c.span.start_byte and c.span.end_byte <= o.body[1]]
+        if not around:
+            return None
+        return self.closure_ctx(rf, max(around, key=lambda j: rf.flow.closures[j].body[0]))
+
     def closure_ctx(self, rf, ci: int):
         """The closure whose body is a context of its own (a root) enclosing closure `ci`."""
         if ci is None or ci < 0:
@@ -1355,10 +1367,12 @@ class _RustBuilder:
             if fn.abi is not None or fn.no_mangle:
                 exported.append(rf)
             for ci, c in enumerate(flow.closures):
-                if c.is_async:
-                    continue  # a spawned future (`tokio::spawn(async move {..})`) is not a root yet: its code counts as its creator's
                 last = re.split(r"::|\.", c.callee)[-1] if c.callee else ""
+                if c.is_async and (c.awaited or last not in RUST_SPAWNS):
+                    continue  # a future awaited where it is made, or stored: its code counts as its creator's
                 if last in RUST_SPAWNS and not c.callee.startswith(("tokio::task::spawn_local",)):
+                    # a closure handed to a thread, or a future to a runtime's spawn (`tokio::spawn(async move
+                    # {..})` requires Send: a multi-threaded runtime polls it on any of its workers)
                     loops = self.loops_at(rf, c.span.start_byte)
                     what = f"the thread or task started with `{c.callee}` in `{rf.label}`"
                     r = self.add_root("thread", what, rf.path, c.span, [((id(rf), ci), "a closure")], multi=bool(loops))
@@ -1468,6 +1482,20 @@ class _RustBuilder:
                     if r not in self.m.reach[nxt]:
                         self.m.reach[nxt][r] = how
                         todo.append(nxt)
+        # A thread or task started by code that itself runs several times at once (a worker that
+        # spawns a future per request) runs several times at once too.
+        for _ in range(_DEPTH):
+            changed = False
+            for fid, pts in self.m.spawns.items():
+                rf = self._by_id[fid]
+                for p in pts:
+                    runners = self.m.reach.get((fid, self._spawner_ctx(rf, p)), ())
+                    if any(x is not None and x.multi for x in runners):
+                        for r in p.roots:
+                            if not r.multi and r.kind == "thread":
+                                r.multi = changed = True
+            if not changed:
+                break
         self.m.resolve_ctx = lambda rf, ci: self.closure_ctx(rf, ci)
         self.m.handles = {id(rf.flow): rf for rf in self.fns}
         self._entry_phases()

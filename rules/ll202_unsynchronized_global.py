@@ -33,7 +33,9 @@ Skipped: `const`/`constexpr`, `std::atomic`, `thread_local`, mutexes and other s
 objects, writes with a lock held (in the function, or by every caller), static initialisers.
 
 Rust: a `static mut` written (assigned, borrowed `&mut`, mutated through a `&mut self` method)
-where another access can run on another thread: a spawned thread or task, a signal handler
+where another access can run on another thread: a spawned thread or task (a future handed to a
+runtime's `spawn` is polled on any of its workers; one awaited where it is made, or given to
+`spawn_local`, stays on its creator's thread), a signal handler
 (`signal`, `sigaction`, `signal_hook`), an `extern "C"` / `#[no_mangle]` function. Writes inside
 `Once::call_once` / `get_or_init`, under a lock guard held on every path to them (the guard's
 life follows the control flow, lifelint.facts.rust_cfg: not the `else` of a `try_lock`, not a
@@ -385,16 +387,17 @@ def _rust_findings(rule, facts, index, precise: bool):
         if race is None or race.known != precise:
             continue
         (wf, wfn, w), (of, ofn, o), (ra, rb) = race.write, race.other, race.roots
+        ww, ow_ = race.where
         what = _RUST_WRITE_WORDS.get(w.kind) or f"mutated through `.{w.name}()`"
         wline = f"{wf.path}:{w.span.line}"
         if o is w:
-            headline = f"`static mut {st.name}` is {what} unsynchronised in {fn_label(wfn)}, which can run on two threads at once."
-            other_text = f"{fn_label(wfn)} writes it at {wline} and can run on {_evidence_text(ra, rb, '', '')}"
+            headline = f"`static mut {st.name}` is {what} unsynchronised in {ww}{fn_label(wfn)}, which can run on two threads at once."
+            other_text = f"{ww}{fn_label(wfn)} writes it at {wline} and can run on {_evidence_text(ra, rb, '', '')}"
         else:
             oline = f"{of.path}:{(ofn.name_span.line if isinstance(o, int) else o.span.line)}"
             ow = "written" if race.other_write else "read"
-            headline = f"`static mut {st.name}` is {what} unsynchronised in {fn_label(wfn)} and {ow} in {fn_label(ofn)}."
-            other_text = (f"{fn_label(wfn)} writes it at {wline} and {fn_label(ofn)} {'writes' if race.other_write else 'reads'} "
+            headline = f"`static mut {st.name}` is {what} unsynchronised in {ww}{fn_label(wfn)} and {ow} in {ow_}{fn_label(ofn)}."
+            other_text = (f"{ww}{fn_label(wfn)} writes it at {wline} and {ow_}{fn_label(ofn)} {'writes' if race.other_write else 'reads'} "
                           f"it at {oline}: one in {describe(ra)}, the other in {describe(rb)}")
         refs = (" Taking a reference to it (`&mut`, a `&mut self` method) is also rejected by Rust 2024's "
                 "`static_mut_refs`." if race.reference else "")
@@ -430,6 +433,7 @@ class _RustRace:
     roots: tuple
     reference: bool  # some write takes a `&mut` (Rust 2024's static_mut_refs rejects it)
     known: bool = False  # both sides reached from a thread root (the precise part)
+    where: tuple = ("", "")  # "a closure in " / "an `async` block in " before each side's function
 
 
 def _rust_static(P, facts, name):
@@ -519,7 +523,8 @@ def _rust_races(index):
                     ev = tm.may_race(hw, wc if wc >= 0 else None, we.start, ho, oc if oc >= 0 else None,
                                      oe if isinstance(oe, int) else oe.start, known_only=known)
                     if ev is not None:
-                        found = _RustRace((wf, wfn, we), (of, ofn, oe), owrite, ev, reference, known)
+                        found = _RustRace((wf, wfn, we), (of, ofn, oe), owrite, ev, reference, known,
+                                          (_body_word(wflow, wc), _body_word(oflow, oc)))
                         break
                 if found:
                     break
@@ -528,6 +533,13 @@ def _rust_races(index):
         if found:
             out[sid] = found
     return out
+
+
+def _body_word(flow, ci) -> str:
+    """How a message names the body an access sits in, when it is not the function's own."""
+    if ci is None or ci < 0 or ci >= len(flow.closures):
+        return ""
+    return "an `async` block in " if flow.closures[ci].is_async else "a closure in "
 
 
 def _evidence_text(ra, rb, how_a, how_b, same=False) -> str:
