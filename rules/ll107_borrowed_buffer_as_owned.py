@@ -21,8 +21,10 @@ caller still owns (seed 002). The fd is known to be borrowed when:
 
 The fd may also reach `from_raw_fd` through project helpers: a function that returns an owner
 built from one of its parameters (`fn wrap(fd: RawFd) -> File { unsafe { File::from_raw_fd(fd) } }`,
-also inside `Ok(..)` / `Arc::new(..)` / a struct literal, or by calling another such function, up
-to 4 calls deep, across files) is summarised per parameter. Its callers are judged at the call
+also inside `Ok(..)` / `Arc::new(..)`, as a field of a struct literal it returns (`Slot { file:
+File::from_raw_fd(fd), .. }`, `Self { .. }`, directly, inside `Ok(..)` / `Box::new(..)` or through a
+returned `let`), or by calling another such function, up to 4 calls deep, across files) is
+summarised per parameter. Its callers are judged at the call
 like the direct case: `cache.insert(fd, wrap(fd))` after a lookup by `fd`, `self.file =
 Some(wrap(self.fd))`, `wrap(cfg.fd)` on a borrowed config, `wrap(s.as_raw_fd())`. The message
 names the helper and the `from_raw_fd` line inside it. Silent: the result is
@@ -77,10 +79,13 @@ drops), `dup` the fd first, or take ownership in the type (an `OwnedFd` paramete
 - Rust helpers: a call resolves by name (narrowed by `Type::` / `Self::` and by `self.` for
   methods); when several project functions share the name, every one must wrap the same
   parameter. Trait methods, closures and function pointers are not followed, nor a helper that
-  takes the fd inside a struct by value, builds the owner in a closure, or stores it in a field
-  of the struct it returns (`Self { file: File::from_raw_fd(fd) }`; a `let` moved into the
-  literal is followed). The `# Safety` check
+  takes the fd inside a struct by value or builds the owner in a closure. A literal counts as
+  returned only when no call other than a keeping constructor (`Ok`, `Some`, `Box::new`,
+  `Arc::new`, ...) stands between it and the returned value. The `# Safety` check
   is coarse: any `# Safety` section on an `unsafe fn` caller is taken as a handover.
+- Rust: a kept owner that dies in the function is missed when the function's tail reads one of
+  its fields (`let s = Slot::adopt(fd); s.reads`): the field read is taken for the local leaving
+  the function.
 - Measured on the Rust tune corpora (rust-parking-lot, rust-openssl, rust-hyper, rust-gnome):
   no finding, before or after the borrowed-fd shapes and the helper summary (no function there
   returns an owner built from its fd parameter: their `from_raw_fd`s implement `FromRawFd`).
@@ -398,6 +403,7 @@ class FdWrap:
     site: Span  # the from_raw_fd call inside the last helper
     path: str  # file of `site`
     chain: tuple  # RFunction of each function, the summarised one first
+    field: str = ""  # the owner is this field of a struct literal the last helper returns
 
 
 def _value_params(fn) -> list[str]:
@@ -415,13 +421,52 @@ def _enclosing_call(flow, e, name: str):
     return best
 
 
+def _keeps(o) -> bool:
+    return o.kind == "call" and (o.name in _KEEPING_WRAPPERS or o.name.split("::")[-1] in ("Ok", "Some"))
+
+
+def _kept_within(flow, e, lo: int, hi: int) -> bool:
+    """Every call between `e` and the range [lo, hi) that holds it keeps its argument
+    (`Ok(Slot { file: <e> })`, `Arc::new(..)`): what the range evaluates to still holds `e`."""
+    if not (lo <= e.span.start_byte and e.span.end_byte <= hi):
+        return False
+    return all(_keeps(o) for o in flow.events
+               if o.kind in ("call", "method") and o is not e and lo <= o.span.start_byte <= e.span.start_byte
+               and e.span.end_byte <= o.span.end_byte <= hi)
+
+
+def _local_kept_in_return(flow, name: str) -> bool:
+    """Local `name` is returned as is, or only inside constructors that keep it: a use in a
+    returned value with no other call around it (`(count(s), 0)` returns a count, not `s`)."""
+    if not rc.returned_as_is(flow, name):
+        return False
+    for a, b in flow.returns:
+        for u in flow.uses_in(name, a, b):
+            if all(_keeps(o) for o in flow.events
+                   if o.kind in ("call", "method") and a <= o.span.start_byte <= u < o.span.end_byte <= b):
+                return True
+    return False
+
+
+def _literal_returned(flow, e) -> bool:
+    """`e` initialises a field of a struct literal (or an element of a tuple / array) that the
+    function returns: the literal is a returned value itself (`Self { file: <e>, .. }`, also inside
+    `Ok(..)` / `Box::new(..)`), or it is bound by a `let` that is returned."""
+    if any(_kept_within(flow, e, a, b) for a, b in flow.returns):
+        return True
+    return any(lc.kind == "let" and lc.value and _kept_within(flow, e, lc.value[0], lc.value[1])
+               and _local_kept_in_return(flow, lc.name) for lc in flow.locals)
+
+
 def _returned(flow, e, depth: int = 0) -> bool:
-    """The value built at `e` is what the function returns: directly, through a `let`, or inside
-    a constructor that keeps it (`Ok(..)`, `Arc::new(..)`)."""
+    """The value built at `e` is what the function returns: directly, through a `let`, inside a
+    constructor that keeps it (`Ok(..)`, `Arc::new(..)`), or in a field of a returned literal."""
     if e.closure >= 0:
         return False
     if e.fate == "return":
         return True
+    if e.fate in ("field", "stored"):
+        return _literal_returned(flow, e)
     if e.fate == "let" and e.fate_name:
         return rc.returned_as_is(flow, e.fate_name.split(" ")[-1])
     if e.fate == "arg" and depth < 3 and (e.fate_name in _KEEPING_WRAPPERS or e.fate_name.split("::")[-1] in ("Ok", "Some")):
@@ -461,7 +506,8 @@ def fd_wraps(P, memo: dict, facts_of, fn, flow) -> dict:
         if e.closure >= 0 or not e.args:
             continue
         if e.kind == "from_raw_fd":
-            hits = [(0, e.owner or "File", e.span, facts_of(flow).path, ())]
+            field = e.fate_name if e.fate == "field" else ""
+            hits = [(0, e.owner or "File", e.span, facts_of(flow).path, (), field)]
         elif e.kind == "call" or (e.kind == "method" and e.recv == "self"):
             hits = []
             targets = _call_targets(P, fn, e)
@@ -470,10 +516,10 @@ def fd_wraps(P, memo: dict, facts_of, fn, flow) -> dict:
             sums = [fd_wraps(P, memo, facts_of, t[1], t[2]) for t in targets]
             for j, w in sums[0].items():
                 if all(j in s for s in sums[1:]) and len(w.chain) < _MAX_CHAIN:
-                    hits.append((j, w.owner, w.site, w.path, w.chain))
+                    hits.append((j, w.owner, w.site, w.path, w.chain, w.field))
         else:
             continue
-        for j, owner, site, path, chain in hits:
+        for j, owner, site, path, chain, field in hits:
             if j >= len(e.args) or _owner_released(flow, e) or not _returned(flow, e):
                 continue
             src = _fd_origin(flow, e.args[j], e.start)
@@ -482,7 +528,7 @@ def fd_wraps(P, memo: dict, facts_of, fn, flow) -> dict:
             ptype = ptypes.get(src, "")
             if any(t in ptype for t in FD_NEUTRAL_TYPES) or ptype.startswith("&"):
                 continue
-            out[names.index(src)] = FdWrap(names.index(src), src, owner, site, path, (fn,) + chain)
+            out[names.index(src)] = FdWrap(names.index(src), src, owner, site, path, (fn,) + chain, field)
     memo[key] = out
     return out
 
@@ -540,6 +586,8 @@ def _check_helper_calls(P, memo, facts_of, here: str, fn, flow, params: dict, e)
         else:
             path = " -> ".join(f"`{f.name}`" for f in w.chain)
             how = f"`{helper.name}` passes its parameter `{w.pname}` down ({path}) and `{last.name}` builds it with {where}"
+        if w.field:
+            how += f", into the field `{w.field}` of the value it returns"
         related = (Related(w.site, f"`{last.name}` wraps its fd parameter in a `{w.owner}` here", w.path),)
         origin = _borrowed_origin(P, fn, flow, params, arg, e.start)
         if origin is not None:

@@ -78,3 +78,33 @@ def test_owners_that_are_forgotten_or_dropped_inside_are_not_returned(tmp_path):
     s = _summaries(tmp_path, {"helpers.rs": HELPERS})
     assert s["forgets"] == {} and s["dropped"] == {}
     assert s["loops"] == {} and s["again"] == {}  # a cycle ends the search
+
+
+LITERALS = """
+use std::fs::File;
+use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
+pub struct Slot { file: File, n: u32 }
+pub fn tail(fd: RawFd) -> Slot { Slot { file: unsafe { File::from_raw_fd(fd) }, n: 0 } }
+pub fn in_ok(fd: RawFd) -> std::io::Result<Box<Slot>> {
+    Ok(Box::new(Slot { n: 1, file: unsafe { File::from_raw_fd(fd) } }))
+}
+pub fn bound(fd: RawFd) -> Slot {
+    let s = Slot { file: unsafe { File::from_raw_fd(fd) }, n: 0 };
+    s
+}
+pub fn consumed(fd: RawFd) -> u32 { count(Slot { file: unsafe { File::from_raw_fd(fd) }, n: 0 }) }
+pub fn count(s: Slot) -> u32 { let _ = s.file.into_raw_fd(); s.n }
+pub fn pair(fd: RawFd) -> (u32, u32) {
+    let s = Slot { file: unsafe { File::from_raw_fd(fd) }, n: 0 };
+    (count(s), 0)
+}
+"""
+
+
+def test_an_owner_in_a_field_of_a_returned_struct_literal_is_summarised(tmp_path):
+    s = _summaries(tmp_path, {"slots.rs": LITERALS})
+    for name in ("tail", "in_ok", "bound"):
+        [(i, w)] = s[name].items()
+        assert (i, w.owner, w.field) == (0, "File", "file"), name
+    # the literal is handed to a function (or returned only through one): not the return value
+    assert s["consumed"] == {} and s["pair"] == {}
