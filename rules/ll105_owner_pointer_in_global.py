@@ -10,7 +10,11 @@ a static local, with nothing tying the global to the object's destruction:
   not clear it.
 
 The finding points at the store; a related location shows where ownership leaves (the owner is
-returned, moved or reset) or where the owner dies.
+returned, moved or reset) or where the owner dies. When a function that clears the global exists
+but destroying the object does not reach it (only a test reset, an exit hook or another class's
+destructor calls it), the finding names that function and its callers, and the fix is to call it
+from the pointee's destructor. The setter and the clear may be a free function or a static member
+function, in any file of the project; the owner a `unique_ptr` or `shared_ptr` (`.get()`, `&*p`).
 
 ## Why is this bad?
 The global outlives every owner. When the `unique_ptr` is returned and later destroyed, or the
@@ -227,6 +231,36 @@ def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
     return False
 
 
+def _clear_callers(index) -> dict[str, list]:
+    """clear function name -> [(file, caller, call span)]: who calls each function that nulls a
+    pointer global (one pass over the project, built only when a finding asks)."""
+    def build(ix):
+        names = set().union(*_clearers_by_global(ix).values()) if _clearers_by_global(ix) else set()
+        out: dict[str, list] = {}
+        for f in ix.files:
+            if f.cpp is None:
+                continue
+            for fn in f.cpp.functions:
+                if fn.flow is None:
+                    continue
+                for c in fn.flow.calls:
+                    if c.name in names and c.name != fn.name:
+                        out.setdefault(c.name, []).append((f, fn, c.span))
+        return out
+    return index.memo("ll105.clear_callers", build)
+
+
+def _unreached_clear(index, gname: str):
+    """(clear function, its file, [(file, caller)]) for a function that clears `gname` while the
+    object's destruction does not reach it: the clear that exists but does not happen."""
+    for name in sorted(_clearers(index, gname)):
+        for f, fn in index.cpp_functions.get(name, [])[:4]:
+            if fn.flow is not None and _clears_here(fn.flow, gname, set(), {}) is not None:
+                callers = [(cf, cfn) for cf, cfn, _s in _clear_callers(index).get(name, [])]
+                return fn, f, callers
+    return None
+
+
 class OwnerPointerInGlobal(Rule):
     code = "LL105"
     name = "owner-pointer-in-global"
@@ -322,6 +356,17 @@ class OwnerPointerInGlobal(Rule):
             msg = f"{what} ({owned}) is stored in {gdesc} and never cleared."
             why = f"`{gname}` keeps pointing at the object after it is destroyed{where}.{tail}"
             fix = f"Store a std::weak_ptr (or shared_ptr) instead, or {clear}."
+            unreached = _unreached_clear(index, gname)
+            if unreached is not None:
+                # A clear that exists is not a clear that happens: say which one, and who runs it.
+                cfn, cf, callers = unreached
+                dtor = f"`~{pointee.split('::')[-1]}`" if pointee else "the owner's destruction"
+                msg = f"{what} is stored in {gdesc}; {dtor} never reaches `{cfn.name}`, which clears it."
+                names = sorted({f"`{c.qualname}`" for _f, c in callers})
+                by = f"only {', '.join(names[:3])} call{'s' if len(names) == 1 else ''} it" if names else "nothing calls it"
+                why += f" `{cfn.name}` would clear it, but {by}; {dtor} does not."
+                fix = f"Store a std::weak_ptr (or shared_ptr) instead, or call `{cfn.name}` from {dtor}."
+                related.append(Related(cfn.name_span, f"`{cfn.name}` clears `{gname}`, but destroying the object does not call it", cf.path))
         if via is not None:
             sfn, sf, _c = via
             related.append(Related(sfn.name_span, f"`{sfn.name}` stores its argument in `{gname}`", sf.path))

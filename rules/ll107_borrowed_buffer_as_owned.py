@@ -98,7 +98,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from lifelint import rust_checks as rc
-from lifelint.model import Finding, Level, Precision, Related, Span
+from lifelint.model import HEADLINE_MAX, Finding, Level, Precision, Related, Span
 from lifelint.registry import Rule
 from lifelint.rules.ll108_noop_deallocator import is_deallocator_name
 
@@ -563,6 +563,13 @@ def _borrowed_origin(P, fn, flow, params: dict, arg: str, at: int):
     return None
 
 
+def _with_site(head: str, helper: str, at: str) -> str:
+    """The headline with where the helper's from_raw_fd is, when that still fits in a headline
+    (the why names it anyway)."""
+    longer = f"{head} (from_raw_fd in `{helper}`, {at})."
+    return longer if len(longer) <= HEADLINE_MAX else head + "."
+
+
 def _check_helper_calls(P, memo, facts_of, here: str, fn, flow, params: dict, e) -> Iterator[Finding]:
     """A call of a project function that returns an owner built from one of its fd parameters
     (`wrap(fd)` with `fn wrap(fd: RawFd) -> File { unsafe { File::from_raw_fd(fd) } }`), given an
@@ -593,7 +600,8 @@ def _check_helper_calls(P, memo, facts_of, here: str, fn, flow, params: dict, e)
         if origin is not None:
             src, holder = origin
             via = f" (here `{arg}`, copied from `{src}`)" if src != arg else ""
-            msg = f"`{call}` makes a `{w.owner}` that owns `{src}`, which `{holder}` still owns (from_raw_fd in `{last.name}`, {at})."
+            msg = f"`{call}` makes a `{w.owner}` that owns `{src}`, which `{holder}` still owns"
+            msg = _with_site(msg, last.name, at)
             why = (f"{how}{via}: dropping that `{w.owner}` closes the fd under `{holder}`, which keeps "
                    "using (and later closes) it.")
             yield Finding("LL107", msg, e.span, related, why=why, fix=_borrow_fix(arg, w.owner))
@@ -609,7 +617,8 @@ def _check_helper_calls(P, memo, facts_of, here: str, fn, flow, params: dict, e)
             continue  # its `# Safety` contract is the caller's to keep (ownership may be handed over)
         look = _keyed_lookup(flow, root)
         if look is not None:
-            msg = f"`{call}` makes a `{w.owner}` that owns the caller's fd `{arg}`, kept by {rc.fn_label(fn)} (from_raw_fd in `{last.name}`, {at})."
+            msg = f"`{call}` makes a `{w.owner}` that owns the caller's fd `{arg}`, kept by {rc.fn_label(fn)}"
+            msg = _with_site(msg, last.name, at)
             why = (f"{how}. {rc._cap(rc.fn_label(fn))} looks "
                    f"`{arg}` up in `{look.recv}` first, so callers keep the fd and come back with it; when the kept "
                    f"`{w.owner}` is dropped it closes the fd under them (or a reused fd number).")
@@ -617,7 +626,8 @@ def _check_helper_calls(P, memo, facts_of, here: str, fn, flow, params: dict, e)
                           related + (Related(look.span, f"looked up by the fd `{arg}` here: the caller keeps it"),),
                           why=why, fix=f"Keep a `dup` of it, or store `ManuallyDrop<{w.owner}>` / `BorrowedFd`.")
         elif not _owner_escapes(flow, e):
-            msg = f"`{call}` makes a `{w.owner}` that closes the caller's fd `{arg}` when {rc.fn_label(fn)} returns (from_raw_fd in `{last.name}`, {at})."
+            msg = f"`{call}` makes a `{w.owner}` that closes the caller's fd `{arg}` when {rc.fn_label(fn)} returns"
+            msg = _with_site(msg, last.name, at)
             why = (f"{how}; the `{w.owner}` is dropped at "
                    f"the end of {rc.fn_label(fn)}, closing an fd this function never owned.")
             yield Finding("LL107", msg, e.span, related, why=why,

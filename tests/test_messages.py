@@ -71,3 +71,22 @@ def test_ll106_names_the_end_iterator_not_a_rehash():
         assert "rehash" not in f.message
     [after] = [f for line, f in by_line.items() if line not in end_lines]
     assert "is used after `names.emplace()`" in after.message and "may rehash" in after.why
+
+
+def test_ll105_names_the_clear_that_destruction_never_reaches():
+    """Issue 12 item 0: a clear function that exists is not a clear that happens. When one exists,
+    the finding names it, who calls it instead, and the destructor that does not; the fix is to
+    call it from there."""
+    path = FIXTURES / "cpp/LL105-owner-pointer-in-global/setter_spellings.cpp"
+    by_line = {f.location.line: f for f in _findings(path) if f.code == "LL105"}
+    src = path.read_text(encoding="utf-8").splitlines()
+    line = next(i + 1 for i, text in enumerate(src) if "set_current_mixer(m.get());" in text)
+    f = by_line[line]
+    assert "`~mixer` never reaches `clear_current_mixer`" in f.message, f.message
+    assert "only `player::~player` calls it" in f.why, f.why
+    assert "call `clear_current_mixer` from `~mixer`" in f.fix
+    assert any("clear_current_mixer" in msg for _loc, msg in f.related)
+    # a global with no clear function at all keeps the plain message
+    plain = [g for g in _findings(FIXTURES / "cpp/LL105-owner-pointer-in-global/registry_globals.cpp")
+             if g.code == "LL105" and "t.get()" in g.message]
+    assert plain and "never cleared" in plain[0].message
