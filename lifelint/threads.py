@@ -577,16 +577,41 @@ class _CppBuilder:
                                       fl.path, a.span, [((id(t), None), t.label) for t in targets])
                         self.spawn_point(fl, a.span.start_byte, a.lambda_index, self.m.roots[-1])
         _add_main_roots(self, self.main_fns)
-        # In a program (it has a `main`), `extern "C"` functions are its own C-compatible entry
-        # points (a service main, callbacks for a C library it calls): their threads are judged
-        # like any other code. In a library, and always for SWIG bindings, a host calls them.
+        # In a program, `extern "C"` functions are its own C-compatible entry points (a service
+        # main, callbacks for a C library it calls): their threads are judged like any other
+        # code. In a library, and always for SWIG bindings, a host calls them. A `main` elsewhere
+        # in the tree (a test, an example, a tool) does not make a library's C API the program's
+        # own: that takes the function being in a file that defines `main`, or the project itself
+        # calling it or handing it over as a callback.
         if self.main_fns:
-            self.exported = [f for f in self.exported if f.fn.exported.startswith("SWIG")]
+            mains = {f.path for f in self.main_fns}
+            used = self._names_used_by_project()
+            self.exported = [f for f in self.exported if f.fn.exported.startswith("SWIG")
+                             or (f.path not in mains and f.fn.name not in used)]
         if self.exported:
             f0 = self.exported[0]
             self.add_root("exported", "functions exported to another language, which any host thread can call",
                           f0.path, f0.fn.name_span, [((id(f), None), f"`{f.label}` is exported ({f.fn.exported})") for f in self.exported],
                           multi=True)
+
+    def _names_used_by_project(self) -> set[str]:
+        """Function names the project's own code calls or passes as a value (a callback given
+        to a C library: `atexit(on_exit)`, `qsort(.., cmp)`, `&handler`)."""
+        out: set[str] = set()
+        for fl in self.li.functions:
+            flow = fl.fn.flow
+            for c in flow.calls:
+                if c.name != fl.fn.name:
+                    out.add(c.name)
+                for a in c.args:
+                    t = a.strip().lstrip("&").strip()
+                    if re.fullmatch(r"[\w:]+", t):
+                        out.add(t.split("::")[-1])
+            for a in flow.assigns:
+                t = a.value.strip().lstrip("&").strip()
+                if re.fullmatch(r"[\w:]+", t):
+                    out.add(t.split("::")[-1])
+        return out
 
     def call_roots(self, fl, c, ci):
         flow = fl.fn.flow
