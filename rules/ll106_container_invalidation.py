@@ -20,10 +20,17 @@ Also reported:
   away the iterator `erase()` returns, whatever container `it` came from;
 - the iterator `erase()` returns dereferenced (`*next`, `next->x`) before anything compares it
   with `end()`: erasing the last element returns `end()`;
-- a change made inside a method of the same class that the function calls directly
-  (`drop(it->first)` whose body is `m_peers.erase(id)`, a `reset()` that clears, a `remember()`
-  that `push_back`s): the call stands for the change, with the callee's parameters read as the
-  caller's arguments (`it->first` is the key of the element `it` points to).
+- a change made one call down, read from what the callee does (its calls on containers), not
+  from its name; the call stands for the change, with the callee's parameters read as the
+  caller's arguments (`it->first` is the key of the element `it` points to):
+  - a method of the same class called on `this` (`drop(it->first)` whose body does
+    `m_peers.erase(id)`, a `reset()` that clears, a `remember()` that `push_back`s);
+  - a callback member called (`m_on_finish(it->first)`, a `std::function` member) whose stored
+    lambda changes a member container, itself or by calling back into the owner
+    (`m_on_finish = [this](int id) { forget(id); };` with `forget` erasing);
+  - a free function given the container by non-const reference or pointer
+    (`add_default(m_jobs)` whose body does `jobs.push_back(..)`; a `const&` parameter changes
+    nothing).
 
 ## Why is this bad?
 Growing a `std::vector` past its capacity moves every element to a new buffer and frees the old
@@ -71,9 +78,11 @@ if (next != m_list.end()) log(next->id);
   reported. `erase(first, last)` and `erase(key)` are not followed for the argument's sake.
 - The check of `erase()`'s result follows only the first use after the call: a comparison, a
   copy or a hand-off ends it; a check done another way (`if (v.size() > 1)`) is not understood.
-- A change inside a called function is seen only one call deep, in a method of the same class
-  called on `this`, on a member container; a change through another object, a free function, a
-  callback or a deeper call chain is not seen.
+- A change inside a called function is seen one call deep (the shapes above; a callback counts
+  its lambda and the owner's method it calls). A change through another object's method, a
+  callback passed as a parameter or stored by a setter, a virtual listener, or a deeper call chain
+  is not seen. Callbacks are matched to the lambdas stored in the member in any method of the
+  class (a member assigned several lambdas stands for all of them).
 - Control flow is approximated from scopes: mutually exclusive `if`/`else` branches are told
   apart when they are blocks, `return` after the mutation ends the path, and loops are followed
   once around.
@@ -558,6 +567,8 @@ class ContainerInvalidation(Rule):
                 else:
                     continue
                 mdesc = f"`.{m.name}()`"
+                if isinstance(m, CalleeMutation):
+                    mdesc += f" (in `{m.via}()`)"
             if self._cut(helper, jumps, m, m.lambda_index, m.span.end_byte, sc.span.end_byte):
                 continue
             ctype_s = f" (a `{_short(ctype)}`)" if ctype else ""
@@ -574,8 +585,11 @@ class ContainerInvalidation(Rule):
         reason = {"contiguous": "may reallocate or shift its elements", "deque": "invalidates its iterators",
                   "node": "removes the element", "hash": "may rehash", "unknown": "may remove the element"}[kind]
         change = f"Assigning `{cpath}`" if mdesc == "assigned" else f"`{cpath}.{getattr(m, 'name', '')}()`"
+        head = change
         if isinstance(m, CalleeMutation):
-            change = f"`{m.via}()` (which calls `{cpath}.{m.name}()`)"
+            head = f"`{m.via}()`"
+            inner = f"`{m.through}()`, which calls " if m.through else ""
+            change = f"`{m.via}()` (which calls {inner}`{cpath}.{m.name}()`)"
         mname = getattr(m, "name", "")
         if mname in POPS:
             reason = "destroys the element it refers to"
@@ -590,7 +604,7 @@ class ContainerInvalidation(Rule):
             else:
                 fix = (f"Take the iterator `erase()` returns (`{d.name} = {cpath}.erase({d.name});`) and do not advance it"
                        if erased else f"Fetch `{d.name}` again after the change")
-            message = f"{change} inside a loop invalidates the {what} `{d.name}` that the next iteration uses."
+            message = f"{head} inside a loop invalidates the {what} `{d.name}` that the next iteration uses."
             why = f"{change} {reason}, so `{d.name}` is invalid after the call."
             return self.finding(m.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
                                                   Related(u.span, f"`{d.name}` used again here")],
@@ -624,45 +638,126 @@ class CalleeMutation:
     span: object  # the caller's call
     scope: int
     lambda_index: object
+    through: str = ""  # the owner's method a callback calls, which makes the change
 
 
 _ELEMENT_OF = re.compile(r"^\(?\*?\s*([A-Za-z_]\w*)\)?\s*(?:->\s*first|\.\s*first)?$")
 
 
+def _map_args(margs, pnames: list, cargs: list) -> list:
+    """A callee's call arguments in the caller's terms: a callee parameter becomes the caller's
+    argument (`it->first`, read as the key of the element `it` points to); anything else is the
+    callee's own value and matches nothing of the caller's."""
+    out = []
+    for a in margs:
+        a = a.replace(" ", "")
+        if a in pnames and pnames.index(a) < len(cargs):
+            a = cargs[pnames.index(a)].replace(" ", "")
+            if not a.startswith("<"):
+                m = _ELEMENT_OF.match(a)  # `it->first`: the key of the element `it` points to
+                a = m.group(1) if m else a
+        elif not a.startswith("<"):
+            a = f"<{a}>"
+        out.append(a)
+    return out
+
+
+def _member_changes(fl, cflow, lam, pnames: list, cargs: list, via: str, c) -> list:
+    """The calls on this object's member containers made in `cflow` (in lambda `lam`, or the
+    body itself for None), as CalleeMutations standing at the caller's call `c`."""
+    out = []
+    for mc in cflow.calls:
+        if mc.kind != "call" or not mc.receiver or mc.lambda_index != lam:
+            continue
+        path = _norm(mc.receiver)
+        if path not in fl.fields or cflow.decl_named(path, mc.span.start_byte, mc.scope) is not None:
+            continue  # not this object's member
+        out.append(CalleeMutation(path, mc.name, _map_args(mc.args, pnames, cargs), via, c.span, c.scope, c.lambda_index))
+    return out
+
+
+def _own_methods(li, cls: str, name: str, fn) -> list:
+    return [cfn for _f, cfn in li.index.methods_of(cls) if cfn.name == name and cfn.flow is not None and cfn is not fn]
+
+
+def _stored_callbacks(li, cls: str, member: str) -> list:
+    """(method, lambda index, lambda) for each lambda some method of the class stores in the
+    member `member` (`m_on_done = [this](int id) { forget(id); };`)."""
+    out = []
+    for _f, cfn in li.index.methods_of(cls):
+        if cfn.flow is None:
+            continue
+        for i, L in enumerate(cfn.flow.lambdas):
+            if L.stored_in and L.stored_in.replace("this->", "") == member:
+                out.append((cfn, i, L))
+    return out
+
+
+def _const_param(p) -> bool:
+    t = " ".join(p.type.split())
+    return t.startswith("const ") or t.endswith(" const") or t.startswith("std::span<const") or "const_iterator" in t
+
+
+def _param_changes(li, fl, c) -> list:
+    """A free function given a container by non-const reference or pointer changes what the
+    caller passed (`add_default(m_jobs)` whose body does `jobs.push_back(..)`): its calls on that
+    parameter, read as calls on the caller's argument. Every same-named free function of the
+    project with that many parameters is taken (they are overloads the call may pick)."""
+    out = []
+    cands = [g for _f, g in li.index.cpp_functions.get(c.name, [])[:4]
+             if not g.class_name and g.flow is not None and len(g.params) == len(c.args) and g is not fl.fn]
+    for g in cands:
+        pnames = [p.name for p in g.params]
+        for pi, p in enumerate(g.params):
+            if not p.name or not (p.is_reference or p.pointer_depth == 1) or _const_param(p):
+                continue
+            arg = c.args[pi].replace(" ", "")
+            if p.pointer_depth == 1:
+                if not arg.startswith("&"):
+                    continue
+                arg = arg[1:]
+            path = _norm(arg)
+            if not re.fullmatch(_PATH.replace("(?:this->)?", ""), path):
+                continue
+            for mc in g.flow.calls:
+                if mc.kind == "call" and mc.receiver and _norm(mc.receiver) == p.name and mc.lambda_index is None:
+                    out.append(CalleeMutation(path, mc.name, _map_args(mc.args, pnames, c.args), c.name, c.span,
+                                              c.scope, c.lambda_index))
+    return out
+
+
 def _callee_mutations(li, fl) -> list:
-    """Changes to this class's member containers made by the same-class methods `fl` calls
-    directly (`drop(id)` whose body does `m_peers.erase(id)`)."""
+    """Changes to containers made one call down, each standing at the caller's call: a same-class
+    method called on this (`drop(id)` whose body does `m_peers.erase(id)`); a callback member
+    called (`m_on_finish(it->first)`) whose stored lambda changes a member container itself or
+    through a method of the class (the callback calls back into the owner); a free function given
+    the container by reference. What the callee does decides, not its name."""
     fn, flow = fl.fn, fl.fn.flow
-    cls = (fn.class_name or "").split("::")[-1]
-    if not cls or li.index is None:
+    if li.index is None:
         return []
+    cls = (fn.class_name or "").split("::")[-1]
     out = []
     for c in flow.calls:
-        if c.kind != "call" or c.receiver not in (None, "this") or c.name == fn.name:
+        if c.kind != "call" or c.name == fn.name:
             continue
-        for _f, cfn in li.index.methods_of(cls):
-            cflow = cfn.flow
-            if cfn.name != c.name or cflow is None or cfn is fn:
-                continue
-            pnames = [p.name for p in cfn.params]
-            for mc in cflow.calls:
-                if mc.kind != "call" or not mc.receiver or mc.lambda_index is not None:
-                    continue
-                path = _norm(mc.receiver)
-                if path not in fl.fields or cflow.decl_named(path, mc.span.start_byte, mc.scope) is not None:
-                    continue  # not this object's member
-                args = []
-                for a in mc.args:
-                    a = a.replace(" ", "")
-                    if a in pnames and pnames.index(a) < len(c.args):
-                        a = c.args[pnames.index(a)].replace(" ", "")
-                        m = _ELEMENT_OF.match(a)  # `it->first`: the key of the element `it` points to
-                        a = m.group(1) if m else a
-                    else:
-                        a = f"<{a}>"  # the callee's own value: matches nothing of the caller's
-                    args.append(a)
-                out.append(CalleeMutation(path, mc.name, args, c.name, c.span, c.scope, c.lambda_index))
-            break
+        if c.receiver is None and c.callee_kind == "function":
+            out.extend(_param_changes(li, fl, c))
+        if not cls or c.receiver not in (None, "this"):
+            continue
+        if c.callee_kind == "member":
+            for cfn, lam, L in _stored_callbacks(li, cls, c.name):
+                out.extend(_member_changes(fl, cfn.flow, lam, L.params, c.args, c.name, c))
+                # the lambda calls back into the owner: that method's own changes
+                for lc in cfn.flow.calls:
+                    if lc.lambda_index != lam or lc.kind != "call" or lc.receiver not in (None, "this"):
+                        continue
+                    largs = _map_args(lc.args, L.params, c.args)
+                    for mfn in _own_methods(li, cls, lc.name, fn)[:1]:
+                        got = _member_changes(fl, mfn.flow, None, [p.name for p in mfn.params], largs, c.name, c)
+                        out.extend(replace(g, through=lc.name) for g in got)
+            continue
+        for cfn in _own_methods(li, cls, c.name, fn)[:1]:
+            out.extend(_member_changes(fl, cfn.flow, None, [p.name for p in cfn.params], c.args, c.name, c))
     return out
 
 
