@@ -18,7 +18,10 @@ by the concurrency rules (LL201, LL202), which cite its roots as evidence.
   confinement*);
 - signal handlers (`signal`, `sigaction`'s `sa_handler`/`sa_sigaction`, `signal_hook`);
 - functions exported to another language (`extern "C"`, SWIG `%extend` / `%inline`, Rust
-  `extern "C"` / `#[no_mangle]`): any host thread can call them, several at once.
+  `extern "C"` / `#[no_mangle]`): any host thread can call them, several at once. When the tree
+  has a `main`, a C++ `extern "C"` function is still a host entry point unless its own file
+  defines `main` or the project calls it or passes it as a callback (a test or tool elsewhere
+  does not make a library's C API the program's own code).
 
 Roots are propagated through the call graph (the lock index's resolved call sites for C++, calls
 by name for Rust) to every function and lambda they reach; a callback stored in a member and

@@ -2,8 +2,10 @@
 Flags a plain `bool` (or `volatile bool`) member or global written on one thread and read or
 written on another at the same time, with no lock that every access holds, when the thread
 model (`lifelint.threads`) shows both threads: an unlocked write reached from one thread root
-(`main`, a `std::thread` / `pthread_create` / `std::async` entry, a pool task, an exported
-function) and another access reached from a root that can run at the same time, not ordered by
+(`main`, a `std::thread` / `pthread_create` / `std::async` entry, a pool task, a function
+exported to another language: SWIG `%extend`/`%inline`, `extern "C"` in a library, Rust
+`#[no_mangle]` / `extern "C"`, any host thread can call them, see LL202 for when a `main` in the
+tree makes one program-internal) and another access reached from a root that can run at the same time, not ordered by
 a spawn, a join or a destroyed worker (whose destructor joins), and not written during the
 program's single-threaded start (before `main` starts any thread). A signal handler alone is no
 second thread. For a member, one of the two roots must be started by the class itself (threads

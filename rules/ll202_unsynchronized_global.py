@@ -14,8 +14,11 @@ is a signal handler, the finding is LL210's (`unsynchronized-global-audit`, opt-
 Which thread runs what comes from the thread model (`lifelint.threads`): roots are `main`,
 threads (`std::thread`, `pthread_create`, `std::async`, a `QThread::run`...), work handed to a
 pool (`submit`, `execute`, `enqueue`), handlers posted to an event loop or strand, signal
-handlers, and functions exported to another language (SWIG `%extend`/`%inline`; `extern "C"` in
-a library). Two accesses race only when they can run on two threads: two roots, at least one a
+handlers, and functions exported to another language (SWIG `%extend`/`%inline`; `extern "C"`,
+as a block or on one declaration, in a library). A `main` elsewhere in the tree (a test, an
+example, a tool) does not make a library's C API program-internal: an `extern "C"` function is
+taken as the program's own (not a host entry point) only when its file defines `main`, or the
+project itself calls it or hands it over as a callback. Two accesses race only when they can run on two threads: two roots, at least one a
 real thread, not ordered by a phase (a write before the thread that reads it is started, or
 after it was joined, is a phase, not a race; so is a write before a thread that starts the
 reader's thread), or one root that runs concurrently with itself (a thread started in a loop or
@@ -80,6 +83,8 @@ instead of going through a global.
   threads is not known.
 - A signal handler counts for its own body only: globals its callees touch are not reported.
 - Members of singletons are not checked yet; neither are globals reached through a pointer.
+- An `extern "C"` hidden in an export macro (`#define FEED_API extern "C" ...`, then
+  `FEED_API void feed_set(int)`) is not seen: the function is not an exported entry point.
 - Not yet seen as thread starts: a `std::thread` member constructed in a constructor's
   initialiser list, `threads.emplace_back(fn)` into a container of threads; a receiver declared
   by a range-`for` (`for (auto& w : workers) w.start()`) is not resolved.
