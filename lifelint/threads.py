@@ -19,9 +19,10 @@ by the concurrency rules (LL201, LL202), which cite its roots as evidence.
 - signal handlers (`signal`, `sigaction`'s `sa_handler`/`sa_sigaction`, `signal_hook`);
 - functions exported to another language (`extern "C"`, SWIG `%extend` / `%inline`, Rust
   `extern "C"` / `#[no_mangle]`): any host thread can call them, several at once. When the tree
-  has a `main`, a C++ `extern "C"` function is still a host entry point unless its own file
-  defines `main` or the project calls it or passes it as a callback (a test or tool elsewhere
-  does not make a library's C API the program's own code).
+  has a `main`, a C++ `extern "C"` definition is one only while another file publishes it (an
+  `extern "C"` prototype, `CppFacts.c_api`), its own file defines no `main` and the project
+  neither calls it nor passes it as a callback (a test or tool elsewhere does not make a
+  library's published C API the program's own code).
 
 Roots are propagated through the call graph (the lock index's resolved call sites for C++, calls
 by name for Rust) to every function and lambda they reach; a callback stored in a member and
@@ -581,21 +582,33 @@ class _CppBuilder:
                         self.spawn_point(fl, a.span.start_byte, a.lambda_index, self.m.roots[-1])
         _add_main_roots(self, self.main_fns)
         # In a program, `extern "C"` functions are its own C-compatible entry points (a service
-        # main, callbacks for a C library it calls): their threads are judged like any other
-        # code. In a library, and always for SWIG bindings, a host calls them. A `main` elsewhere
-        # in the tree (a test, an example, a tool) does not make a library's C API the program's
-        # own: that takes the function being in a file that defines `main`, or the project itself
-        # calling it or handing it over as a callback.
+        # main, callbacks that its platform or a C library calls by symbol: an Emscripten
+        # export, a GUI toolkit's callback): their threads are judged like any other code. In a
+        # library, and always for SWIG bindings, a host calls them. A `main` elsewhere in the
+        # tree (a test, an example, a tool) does not make a library's published C API the
+        # program's own: a function declared in another file's `extern "C"` block (its header)
+        # is still a host entry point, unless its own file defines `main` or the project itself
+        # calls it or hands it over as a callback (then its calls are judged where they are).
         if self.main_fns:
             mains = {f.path for f in self.main_fns}
             used = self._names_used_by_project()
+            published = self._c_api_elsewhere()
             self.exported = [f for f in self.exported if f.fn.exported.startswith("SWIG")
-                             or (f.path not in mains and f.fn.name not in used)]
+                             or (f.path not in mains and f.fn.name not in used
+                                 and any(p != f.path for p in published.get(f.fn.name, ())))]
         if self.exported:
             f0 = self.exported[0]
             self.add_root("exported", "functions exported to another language, which any host thread can call",
                           f0.path, f0.fn.name_span, [((id(f), None), f"`{f.label}` is exported ({f.fn.exported})") for f in self.exported],
                           multi=True)
+
+    def _c_api_elsewhere(self) -> dict[str, set[str]]:
+        """name -> files that declare it (a prototype) inside `extern "C"`: the published C API."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for f in getattr(self.index, "files", ()):
+            for name in getattr(f.cpp, "c_api", None) or ():
+                out[name].add(f.path)
+        return out
 
     def _names_used_by_project(self) -> set[str]:
         """Function names the project's own code calls or passes as a value (a callback given

@@ -15,10 +15,11 @@ Which thread runs what comes from the thread model (`lifelint.threads`): roots a
 threads (`std::thread`, `pthread_create`, `std::async`, a `QThread::run`...), work handed to a
 pool (`submit`, `execute`, `enqueue`), handlers posted to an event loop or strand, signal
 handlers, and functions exported to another language (SWIG `%extend`/`%inline`; `extern "C"`,
-as a block or on one declaration, in a library). A `main` elsewhere in the tree (a test, an
-example, a tool) does not make a library's C API program-internal: an `extern "C"` function is
-taken as the program's own (not a host entry point) only when its file defines `main`, or the
-project itself calls it or hands it over as a callback. Two accesses race only when they can run on two threads: two roots, at least one a
+as a block or on one declaration, in a library). In a tree that has a `main` (a program, or a
+library with tests, examples or tools), an `extern "C"` definition is a host entry point when
+another file publishes it (a prototype inside `extern "C"`, its header), its own file does not
+define `main`, and the project neither calls it nor hands it over as a callback; otherwise it is
+taken as the program's own code (a platform callback found by symbol, a service main). Two accesses race only when they can run on two threads: two roots, at least one a
 real thread, not ordered by a phase (a write before the thread that reads it is started, or
 after it was joined, is a phase, not a race; so is a write before a thread that starts the
 reader's thread), or one root that runs concurrently with itself (a thread started in a loop or

@@ -161,6 +161,9 @@ class CppFacts:
     # Classes the grammar closed early (error recovery at something it could not read inside
     # them); their later members were kept in them by brace matching.
     broken_classes: list[BrokenClass] = field(default_factory=list)
+    # Functions declared without a body inside `extern "C"` (`extern "C" { int feed_set(int); }`):
+    # a published C interface, the header a host or another library compiles against.
+    c_api: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # room for extractor add-ons
 
 
@@ -485,10 +488,15 @@ def _thread_safety_annotations(functions, data: bytes) -> None:
 _SWIG_EXPORT = re.compile(rb"^[ \t]*%(extend|inline)\b", re.MULTILINE)
 
 
-def _mark_exported(functions, root, data: bytes, path: str) -> None:
+_C_PROTOTYPE = ("(declaration declarator: [(function_declarator declarator: (identifier) @n)"
+                " (pointer_declarator declarator: (function_declarator declarator: (identifier) @n))])")
+
+
+def _mark_exported(functions, root, data: bytes, path: str, c_api: list | None = None) -> None:
     """Set `Function.exported` for definitions inside `extern "C" { }` / after `extern "C"`,
     and, in SWIG interfaces (.i), inside `%extend X { }` and `%inline %{ %}` blocks (the
-    pre-pass keeps byte offsets, so the original directives locate them)."""
+    pre-pass keeps byte offsets, so the original directives locate them). Prototypes inside
+    `extern "C"` go to `c_api`."""
     ranges: list[tuple[int, int, str]] = []
     rt = root.text or b""
     # the query only when some string literal could read "C" (its text stripped of quotes)
@@ -497,6 +505,8 @@ def _mark_exported(functions, root, data: bytes, path: str) -> None:
             v = n.child_by_field_name("value")
             if v is not None and text(v).strip('"') == "C":
                 ranges.append((n.start_byte, n.end_byte, 'extern "C"'))
+                if c_api is not None:
+                    c_api.extend(text(m) for m in captures(n, "cpp", _C_PROTOTYPE).get("n", ()))
     if path.endswith(".i"):
         for m in _SWIG_EXPORT.finditer(data):
             kind = m.group(1).decode()
@@ -684,7 +694,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
 
     _thread_safety_annotations(out.functions, data)
     cpp_lock_notes.extract(root, data, out, facts.comments)
-    _mark_exported(out.functions, root, data, facts.path)
+    _mark_exported(out.functions, root, data, facts.path, out.c_api)
     cpp_flow.extract(root, data, facts, out, settings)
     cpp_atomics.extract(root, data, facts, out)
     return out
