@@ -19,7 +19,7 @@ by the concurrency rules (LL201, LL202), which cite its roots as evidence.
 - signal handlers (`signal`, `sigaction`'s `sa_handler`/`sa_sigaction`, `signal_hook`);
 - functions exported to another language (`extern "C"`, SWIG `%extend` / `%inline`, Rust
   `extern "C"` / `#[no_mangle]`): any host thread can call them, several at once. When the tree
-  has a `main`, a C++ `extern "C"` definition is one only while another file publishes it (an
+  has a `main`, a C++ `extern "C"` definition is one only while a header publishes it (an
   `extern "C"` prototype, `CppFacts.c_api`), its own file defines no `main` and the project
   neither calls it nor passes it as a callback (a test or tool elsewhere does not make a
   library's published C API the program's own code).
@@ -437,6 +437,9 @@ def _loops_of(flow, byte: int, lam) -> tuple:
     return tuple(out)
 
 
+_HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".tpp")
+
+
 def _add_main_roots(builder, mains) -> None:
     """One `main` root per file that defines `main`: each such file is its own program
     (lifelint.platforms), so the mains of two tests are not one thread of one process."""
@@ -603,9 +606,13 @@ class _CppBuilder:
                           multi=True)
 
     def _c_api_elsewhere(self) -> dict[str, set[str]]:
-        """name -> files that declare it (a prototype) inside `extern "C"`: the published C API."""
+        """name -> headers that declare it (a prototype) inside `extern "C"`: the published C API.
+        A prototype in a source file is a consumer's import (`extern "C" int lib_make(..);` in the
+        code that links or dlsym's it): the project's own call, not a publication."""
         out: dict[str, set[str]] = defaultdict(set)
         for f in getattr(self.index, "files", ()):
+            if not f.path.lower().endswith(_HEADER_SUFFIXES):
+                continue
             for name in getattr(f.cpp, "c_api", None) or ():
                 out[name].add(f.path)
         return out

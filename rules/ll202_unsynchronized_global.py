@@ -17,7 +17,8 @@ pool (`submit`, `execute`, `enqueue`), handlers posted to an event loop or stran
 handlers, and functions exported to another language (SWIG `%extend`/`%inline`; `extern "C"`,
 as a block or on one declaration, in a library). In a tree that has a `main` (a program, or a
 library with tests, examples or tools), an `extern "C"` definition is a host entry point when
-another file publishes it (a prototype inside `extern "C"`, its header), its own file does not
+a header publishes it (a prototype inside `extern "C"`; a prototype in a source file is a
+consumer's import, the project's own call), its own file does not
 define `main`, and the project neither calls it nor hands it over as a callback; otherwise it is
 taken as the program's own code (a platform callback found by symbol, a service main). Two accesses race only when they can run on two threads: two roots, at least one a
 real thread, not ordered by a phase (a write before the thread that reads it is started, or
