@@ -326,7 +326,7 @@ class OwnerPointerInGlobal(Rule):
                 return
         else:
             return
-        gdesc = self._describe_global(index, gname)
+        gdesc = self._describe_global(index, gname, fn.class_name)
         setter = where = ""
         if via is not None:
             sfn, sf, _c = via
@@ -373,11 +373,15 @@ class OwnerPointerInGlobal(Rule):
         yield self.finding(span, msg, related, why=why, fix=fix)
 
     @staticmethod
-    def _describe_global(index, gname: str) -> str:
+    def _describe_global(index, gname: str, cls: str | None = None) -> str:
+        """How the message names the global: a static member of the storing method's own class
+        (an unqualified name there means that class's member), else the one of that name."""
         items = index.cpp_globals.get(gname, [])
         kinds = {v.kind for _f, v in items}
         if "static-member" in kinds:
-            owner = next((v.owner for _f, v in items if v.kind == "static-member"), None)
+            owners = [v.owner for _f, v in items if v.kind == "static-member" and v.owner]
+            mine = cls.split("::")[-1] if cls else None
+            owner = next((o for o in owners if o.split("::")[-1] == mine), owners[0] if owners else None)
             return f"the static member `{owner}::{gname}`" if owner else f"the static member `{gname}`"
         if "static-local" in kinds or not items:
             return f"the static `{gname}`"

@@ -90,3 +90,19 @@ def test_ll105_names_the_clear_that_destruction_never_reaches():
     plain = [g for g in _findings(FIXTURES / "cpp/LL105-owner-pointer-in-global/registry_globals.cpp")
              if g.code == "LL105" and "t.get()" in g.message]
     assert plain and "never cleared" in plain[0].message
+
+
+def test_ll105_names_the_static_member_of_the_storing_class(tmp_path):
+    """Two classes with a static member of the same name, in two files of one scan: `s_current =
+    this` in one's constructor stores into that class's member, and the message names that one
+    (not the first found)."""
+    import shutil
+
+    d = FIXTURES / "cpp/LL105-owner-pointer-in-global"
+    for name in ("registry_globals.cpp", "clear_paths.cpp"):  # session_impl::s_current, font_cache::s_current
+        shutil.copy(d / name, tmp_path / name)
+    res = scan(ScanOptions(paths=[str(tmp_path)], root=tmp_path, settings=Settings(), enabled={"LL105"}, jobs=1))
+    src = (tmp_path / "registry_globals.cpp").read_text(encoding="utf-8").splitlines()
+    [f] = [g for g in res.findings if Path(g.location.path).name == "registry_globals.cpp"
+           and "session_impl() {" in src[g.location.line - 1]]
+    assert "the static member `session_impl::s_" in f.message, f.message  # (the headline may shorten the name)
