@@ -102,8 +102,13 @@ instead of going through a global.
   seen; a helper run only through a function pointer, or an object built by a declaration with no
   arguments (`config c;`), has no call site and is not part of it. It is not path-sensitive: a
   write in the `else` of the branch that starts the threads counts as after them.
-- A lazily initialised singleton (`if (!s) s = new T;`) whose first call happens during start-up
-  is still reported when threads call it too: the model does not know the first call is over.
+- A lazily initialised global (`if (!g) g = new T;` / `if (g == nullptr) {..}` at the top level
+  of the function, every write of it so guarded) whose initialising function is also called
+  during the single-threaded start (from `main` before its first thread, or through callers that
+  run then, before they start one) is initialised then: not reported. A start-up call under a
+  condition is taken as made (the start is not path-sensitive); a constructor reaching it
+  (`new App` calling `Registry::instance()`) is not followed as a call; a lazy write under
+  another condition too, or a global something sets back to null, is still reported.
 """
 
 from __future__ import annotations
@@ -155,6 +160,8 @@ def _build(index):
             continue
         writes = [a for a in items if a.write and not a.fn.held_at(a.held, a.lambda_index, a.span.start_byte)
                   and not _through_synced_field(index, li, a)]
+        if writes and _initialised_at_start(tm, items):
+            continue
         if not writes:
             continue
         known = True
@@ -168,6 +175,58 @@ def _build(index):
                                    (tm.roots_at(w.fn, w.lambda_index).get(ra, ""), tm.roots_at(o.fn, o.lambda_index).get(rb, "")),
                                    known)
     return out
+
+
+def _lazy_guard(a) -> bool:
+    """`a` is an assignment that runs only when the variable is still unset, and on every run that
+    finds it unset: `if (!g) g = new T;` / `if (g == nullptr) { g = make(); }` at the top level of
+    the function body (no other branch, loop or lambda around it)."""
+    if a.verb != "assigned" or a.lambda_index is not None:
+        return False
+    flow = a.fn.fn.flow
+    use = next((u for u in flow.uses if u.span == a.span), None)
+    if use is None:
+        return False
+    name = re.escape(a.name)
+    null_test = re.compile(rf"\(!(?:this->|::)?{name}\)|\((?:this->|::)?{name}==(?:nullptr|NULL|0)\)|"
+                           rf"\((?:nullptr|NULL|0)==(?:this->|::)?{name}\)")
+    guarded, test_if = False, None
+    for si in flow.scope_ancestors(use.scope):
+        sc = flow.scopes[si]
+        if si == test_if:
+            continue  # the null test's own `if`
+        if not guarded and sc.branch == "then" and sc.parent is not None \
+                and null_test.fullmatch(flow.scopes[sc.parent].cond or ""):
+            guarded, test_if = True, sc.parent
+            continue
+        if sc.kind == "function" or (sc.kind == "block" and sc.branch is None):
+            continue
+        return False  # another branch, a loop, a lambda: not on every run that finds it unset
+    return guarded
+
+
+def _runs_at_start(tm, fl, depth: int = 4) -> bool:
+    """Some call of `fl` happens during the program's single-threaded start (ThreadModel.prethread),
+    directly or through callers that run then, before they start any thread."""
+    for cs in fl.callers:
+        if not cs.runs_now or cs.lambda_index is not None:
+            continue
+        if tm.prethread(cs.fn, None, cs.span.start_byte):
+            return True
+        if depth and not any(p.ctx is None and p.byte < cs.span.start_byte for t in (tm.spawns, tm.opaque)
+                             for p in t.get(id(cs.fn), ())) and _runs_at_start(tm, cs.fn, depth - 1):
+            return True
+    return False
+
+
+def _initialised_at_start(tm, items) -> bool:
+    """A lazily initialised global (`if (!g) g = new T;`, every write of it so guarded) whose
+    initialising function also runs during the single-threaded start: the write happens then,
+    before any thread exists, and every later run finds it set and only reads (RacerD's
+    ownership before publication; the first call of a singleton's `instance()` from `main`)."""
+    writes = [a for a in items if a.write]
+    return bool(writes) and all(_lazy_guard(a) for a in writes) and \
+        any(_runs_at_start(tm, a.fn) for a in writes)
 
 
 def _self_synced_type(index, li, type_text: str) -> bool:
