@@ -455,11 +455,21 @@ def _init_fields(cls: type) -> tuple[str, ...] | None:
     return names
 
 
-# class -> a function giving the __init__ field values of an object in order (None: stock pickle)
+# class -> a function giving the __init__ field values of an object in order (None: stock pickle;
+# _AS_TUPLE: a plain NamedTuple, see _Pickler)
 _GETTERS: dict[type, object] = {}
 
 
+def _plain_namedtuple(cls: type) -> bool:
+    """A NamedTuple class whose instances are their tuple and nothing else (no __dict__, no
+    extra slots, no base between it and tuple): `tuple.__new__(cls, values)` rebuilds one exactly."""
+    d = cls.__dict__
+    return cls.__base__ is tuple and "_fields" in d and d.get("__slots__") == ()
+
+
 def _getter(cls: type):
+    if _plain_namedtuple(cls):
+        return _AS_TUPLE
     names = _init_fields(cls)
     if names is None:
         return None
@@ -471,6 +481,14 @@ def _getter(cls: type):
     return lambda obj: ()
 
 
+# A NamedTuple (Span: about a third of the objects in a C++ file's facts) is saved as
+# `tuple.__new__(cls, values)`: the stock way calls its Python `__getnewargs__` on save and its
+# generated Python `__new__` on load, once per object; this is all C on load and one call fewer
+# on save (pickles about 7 % larger, saved and loaded about 13 % faster on libtorrent's facts).
+_AS_TUPLE = object()
+_tuple_new = tuple.__new__
+
+
 class _Pickler(pickle.Pickler):
     def reducer_override(self, obj):
         cls = type(obj)
@@ -479,6 +497,8 @@ class _Pickler(pickle.Pickler):
             get = _GETTERS[cls] = _getter(cls)
         if get is None:
             return NotImplemented
+        if get is _AS_TUPLE:
+            return _tuple_new, (cls, tuple(obj))
         return cls, get(obj)
 
 

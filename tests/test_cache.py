@@ -15,6 +15,7 @@ import pytest
 from conftest import FIXED_DEALLOCATOR, NOOP_DEALLOCATOR, findings_json
 from lifelint import cache, engine, parsing
 from lifelint.engine import ScanOptions, scan
+from lifelint.model import Span
 from lifelint.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,6 +271,34 @@ def test_pickling_round_trip_of_real_facts():
     for src in files:
         result = engine.analyse_file(src, Settings())
         assert cache.loads(cache.dumps(result)) == result, src.display
+
+
+def test_pickling_keeps_spans_spans():
+    # A Span equals the plain tuple of its values, so `==` on a round trip cannot tell them apart:
+    # check the type, and that one Span object shared by two facts stays one object.
+    s = Span(10, 20, 1, 2, 3, 4)
+    back = cache.loads(cache.dumps({"a": [s, s], "b": (s,)}))
+    assert type(back["a"][0]) is Span and back["a"][0] == s and back["a"][0].line == 2
+    assert back["a"][0] is back["a"][1] is back["b"][0]
+    assert not isinstance(cache.loads(cache.dumps((10, 20, 1, 2, 3, 4))), Span)
+    fns = []
+    for src in engine.discover([str(FIXTURES)], FIXTURES, [], True).files:
+        facts = engine.analyse_file(src, Settings())[0] if src.language == "cpp" else None
+        if facts is not None and facts.cpp.functions:
+            fns = cache.loads(cache.dumps(facts)).cpp.functions
+            break
+    assert fns and all(type(f.span) is Span and type(f.name_span) is Span for f in fns)
+
+
+class _NotedSpan(Span):
+    """A NamedTuple subclass whose objects carry more than their tuple (a __dict__)."""
+
+
+def test_pickling_a_namedtuple_with_more_than_its_tuple_keeps_the_rest():
+    s = _NotedSpan(1, 2, 3, 4, 5, 6)
+    s.note = "kept"
+    back = cache.loads(cache.dumps(s))
+    assert type(back) is _NotedSpan and back == s and back.note == "kept"
 
 
 def test_pickling_falls_back_on_cycles():
