@@ -493,6 +493,7 @@ def _arg_nodes(arglist) -> list:
 
 
 _UNKNOWN = object()  # an optional node argument not given (None is a node's absent parent)
+_CHILDREN = object()  # a handler's answer "walk every named child of the node" (their parent is known)
 _WORD_RUN = re.compile(r"\w*")
 _IDENT_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
@@ -526,6 +527,10 @@ class _Builder:
         self.lambda_of_node: dict[int, int] = {}
         self._pending: list = []  # nodes a handler queues to walk in another context (init-captures)
         self.lock_types: frozenset[str] = frozenset()
+        # The parent of the node the walk hands to a handler, when the walk knows it (it pushed
+        # the node as a child of that parent); else _UNKNOWN. tree-sitter's `parent` searches
+        # down from the root, and nearly every identifier, call and declaration asks for it.
+        self.parent_hint = _UNKNOWN
 
     # scopes and declarations ------------------------------------------------------------
     def new_scope(self, node, kind: str, parent: int | None, lam: int | None, branch: str | None = None) -> int:
@@ -586,7 +591,7 @@ class _Builder:
     # the walk: see _run below ------------------------------------------------------------
     def h_compound(self, node, scope, lam):
         s = self.new_scope(node, "block", scope, lam)
-        return s, lam, node.named_children
+        return s, lam, _CHILDREN
 
     def h_scope_stmt(self, node, scope, lam):
         s = self.new_scope(node, _SCOPE_STMTS[node.type], scope, lam)
@@ -631,11 +636,12 @@ class _Builder:
         if t in ("for_statement", "while_statement", "do_statement"):
             body = node.child_by_field_name("body")
             return s, lam, [(_BranchMark(c, "body") if _same(body, c) else c) for c in node.named_children]
-        return s, lam, node.named_children
+        return s, lam, _CHILDREN
 
     def h_declaration(self, node, scope, lam):
         ty, const, static = _type_with_quals(node)
-        kind = "static" if static else ("condition" if node.parent is not None and node.parent.type == "condition_clause" else "local")
+        parent = self.parent_hint if self.parent_hint is not _UNKNOWN else node.parent
+        kind = "static" if static else ("condition" if parent is not None and parent.type == "condition_clause" else "local")
         kids = []
         decls = node.children_by_field_name("declarator")
         direct_value = node.child_by_field_name("value")  # `if (auto p = w.lock())`
@@ -709,14 +715,16 @@ class _Builder:
                                   test=tested, deref=_dereferenced(node, name, path, parent),
                                   end_test=_end_test(node, parent) if tested else ""))
 
-    def chain_context(self, node):
-        """Climb an access chain (`a.b[i].c`) to its top; return (top, access, method, top's parent)."""
+    def chain_context(self, node, parent=_UNKNOWN):
+        """Climb an access chain (`a.b[i].c`) to its top; return (top, access, method, top's parent).
+        `parent`: node.parent when the caller has it."""
         top = node
-        p = top.parent
+        p = top.parent if parent is _UNKNOWN else parent
         while p is not None:
             pt = p.type
             if pt not in _CHAIN_PARENTS:
                 break
+            gp = _UNKNOWN
             if pt == "parenthesized_expression":
                 top = p
             elif _same(p.child_by_field_name("argument"), top):
@@ -729,7 +737,7 @@ class _Builder:
                 top = p
             else:
                 break
-            p = top.parent
+            p = top.parent if gp is _UNKNOWN else gp
         if p is None:
             return top, "read", None, p
         pt = p.type
@@ -749,7 +757,7 @@ class _Builder:
     def h_identifier(self, node, scope, lam):
         name = text(node)
         kind, di = self.resolve(name, node.start_byte, scope)
-        top, access, method, parent = self.chain_context(node)
+        top, access, method, parent = self.chain_context(node, self.parent_hint)
         if access == "call" and top.id == node.id and kind not in ("local", "param", "member"):
             return None  # a function name, recorded on the Call
         if kind == "unknown" and access == "call":
@@ -758,27 +766,27 @@ class _Builder:
         return None
 
     def h_this(self, node, scope, lam):
-        p = node.parent
+        p = self.parent_hint if self.parent_hint is not _UNKNOWN else node.parent
         if p is not None and p.type == "field_expression" and _same(p.child_by_field_name("argument"), node):
             fld = p.child_by_field_name("field")
             fname = text(fld) if fld is not None else ""
             gp = p.parent
             if gp is not None and gp.type == "call_expression" and _same(gp.child_by_field_name("function"), p):
-                self.add_use("this", "this", node, "this", "method", fname, None, True, scope, lam)
+                self.add_use("this", "this", node, "this", "method", fname, None, True, scope, lam, p)
                 return None
-            top, access, method, parent = self.chain_context(p)
+            top, access, method, parent = self.chain_context(p, gp)
             self.add_use(fname, text(top), top, "member", access, method, None, True, scope, lam, parent)
             return None
-        top, access, method, parent = self.chain_context(node)
+        top, access, method, parent = self.chain_context(node, p)
         self.add_use("this", text(top), top, "this", access, method, None, False, scope, lam, parent)
         return None
 
     def h_qualified(self, node, scope, lam):
-        p = node.parent
+        p = self.parent_hint if self.parent_hint is not _UNKNOWN else node.parent
         if p is not None and p.type == "call_expression" and _same(p.child_by_field_name("function"), node):
             return None
         name = _ws(text(node))
-        top, access, method, parent = self.chain_context(node)
+        top, access, method, parent = self.chain_context(node, p)
         self.add_use(name, text(top), top, "global" if name.split("::")[-1] in self.globals else "unknown",
                      access, method, None, False, scope, lam, parent)
         return None
@@ -786,7 +794,7 @@ class _Builder:
     def h_field_initializer(self, node, scope, lam):
         fld = next((c for c in node.named_children if c.type in ("field_identifier", "identifier")), None)
         if fld is not None:
-            self.add_use(text(fld), text(fld), fld, "member", "write", None, None, False, scope, lam)
+            self.add_use(text(fld), text(fld), fld, "member", "write", None, None, False, scope, lam, node)
         return scope, lam, [c for c in node.named_children if c.type in ("argument_list", "initializer_list")]
 
     def h_call(self, node, scope, lam):
@@ -818,12 +826,12 @@ class _Builder:
         c = Call(callee=callee, name=name, span=Span.of(node), kind="call", args=[text(a) for a in args],
                  arg_spans=[Span.of(a) for a in args], receiver=receiver, arrow=arrow, callee_kind=callee_kind,
                  callee_decl=callee_decl, scope=scope, lambda_index=lam)
-        self.place(c, node)
+        self.place(c, node, self.parent_hint)
         self.flow.calls.append(c)
         self.call_of_node[node.id] = len(self.flow.calls) - 1
         if args_node is not None:
             self.call_of_node[args_node.id] = len(self.flow.calls) - 1
-        return scope, lam, node.named_children
+        return scope, lam, _CHILDREN
 
     def h_new(self, node, scope, lam):
         ty = node.child_by_field_name("type")
@@ -831,7 +839,7 @@ class _Builder:
         args = _arg_nodes(args_node) if args_node is not None else []
         c = Call(callee=_ws(text(ty)), name=_last_ident(text(ty)), span=Span.of(node), kind="new",
                  args=[text(a) for a in args], arg_spans=[Span.of(a) for a in args], scope=scope, lambda_index=lam)
-        self.place(c, node)
+        self.place(c, node, self.parent_hint)
         self.flow.calls.append(c)
         if args_node is not None:
             self.call_of_node[args_node.id] = len(self.flow.calls) - 1
@@ -843,14 +851,15 @@ class _Builder:
         c = Call(callee="delete[]" if array else "delete", name="delete", span=Span.of(node), kind="delete",
                  args=[text(operand)] if operand is not None else [], arg_spans=[Span.of(operand)] if operand is not None else [],
                  scope=scope, lambda_index=lam)
-        self.place(c, node)
+        self.place(c, node, self.parent_hint)
         self.flow.calls.append(c)
-        return scope, lam, node.named_children
+        return scope, lam, _CHILDREN
 
-    def place(self, obj, node):
-        """Fill in where a call's result goes (or a lambda): result, parent_call, receiver_of."""
+    def place(self, obj, node, parent=_UNKNOWN):
+        """Fill in where a call's result goes (or a lambda): result, parent_call, receiver_of.
+        `parent`: node.parent when the caller has it."""
         cur = node
-        p = cur.parent
+        p = cur.parent if parent is _UNKNOWN else parent
         while p is not None and p.type == "parenthesized_expression":
             cur, p = p, p.parent
         if p is None:
@@ -923,7 +932,7 @@ class _Builder:
                                         op=text(op) if op is not None else "=", value=text(right) if right is not None else "",
                                         value_span=Span.of(right if right is not None else node), span=Span.of(node),
                                         scope=scope, lambda_index=lam))
-        return scope, lam, node.named_children
+        return scope, lam, _CHILDREN
 
     def h_jump(self, node, scope, lam):
         kind = node.type.split("_", 1)[0]
@@ -935,14 +944,14 @@ class _Builder:
             v = next((c for c in node.named_children if c.type != "comment"), None)
             target = text(v) if v is not None else None
         self.flow.jumps.append(Jump(kind, Span.of(node), target, scope, lam))
-        return (scope, lam, node.named_children) if kind == "throw" else None
+        return (scope, lam, _CHILDREN) if kind == "throw" else None
 
     def h_return(self, node, scope, lam):
         v = next((c for c in node.named_children if c.type != "comment"), None)
         self.flow.returns.append(Return(value=text(v) if v is not None else None, value_span=Span.of(v) if v is not None else None,
                                         span=Span.of(node), coroutine=node.type == "co_return_statement",
                                         scope=scope, lambda_index=lam))
-        return scope, lam, node.named_children
+        return scope, lam, _CHILDREN
 
     def h_lambda(self, node, scope, lam):
         body = node.child_by_field_name("body")
@@ -993,10 +1002,10 @@ class _Builder:
             rt = next((c for c in decl.children if c.type == "trailing_return_type"), None)
             if rt is not None:
                 L.ret_type = " ".join(text(rt).split()).removeprefix("->").strip()
-        self.place(L, node)
+        self.place(L, node, self.parent_hint)
         # Walk the init-captures in the outer context, then the body in the lambda's scope.
         for k in kids_outer:
-            self._pending.append((k, scope, lam))
+            self._pending.append((k, scope, lam, _UNKNOWN))
         return s, li, body.named_children if body is not None else []
 
     def finish(self):
@@ -1261,7 +1270,7 @@ def _h_compound_literal(self: _Builder, node, scope, lam):
     args = _arg_nodes(val) if val is not None else []
     c = Call(callee=_ws(text(ty)), name=_last_ident(text(ty)), span=Span.of(node), kind="construct",
              args=[text(a) for a in args], arg_spans=[Span.of(a) for a in args], scope=scope, lambda_index=lam)
-    self.place(c, node)
+    self.place(c, node, self.parent_hint)
     self.flow.calls.append(c)
     if val is not None:
         self.call_of_node[val.id] = len(self.flow.calls) - 1
@@ -1292,31 +1301,36 @@ def _run(self: _Builder) -> FunctionFlow:
         for p in self.fn.params:  # unnamed: `bool empty(unique_lock<mutex>&) const`
             if not p.name and p.is_reference and type_base_name(p.type) in guards:
                 self.flow.held_by_caller.append(("", p.type))
-    stack: list[tuple[Any, int, int | None]] = []
+    # (node, scope, lambda, the node's parent or _UNKNOWN)
+    stack: list[tuple[Any, int, int | None, Any]] = []
     for c in fn_node.named_children:
         if c.type == "field_initializer_list":
-            stack.append((c, root_scope, None))
+            stack.append((c, root_scope, None, fn_node))
     if body is not None:
         if body.type == "compound_statement":
-            stack.extend((c, root_scope, None) for c in reversed(body.named_children))
+            stack.extend((c, root_scope, None, body) for c in reversed(body.named_children))
         else:
-            stack.append((body, root_scope, None))
+            stack.append((body, root_scope, None, fn_node))
     handlers = _HANDLERS
     while stack:
-        node, scope, lam = stack.pop()
+        node, scope, lam, parent = stack.pop()
         if type(node) is _BranchMark:
             # The statement under an if / loop: its own scope, even when it is a single statement.
             st = node.node
             bs = self.new_scope(st, "block", scope, lam, node.branch)
-            kids = st.named_children if st.type == "compound_statement" else [st]
-            stack.extend([(c, bs, lam) for c in reversed(kids)])
+            if st.type == "compound_statement":
+                stack.extend([(c, bs, lam, st) for c in reversed(st.named_children)])
+            else:
+                stack.append((st, bs, lam, _UNKNOWN))
             continue
         t = node.type
         if t in _SKIP:
             continue
         handler = handlers.get(t)
         if handler is not None:
+            self.parent_hint = parent
             res = handler(self, node, scope, lam)
+            self.parent_hint = _UNKNOWN
             if self._pending:
                 # queued nodes (init-captures) are walked after the body, in their own context
                 stack[0:0] = reversed(self._pending)
@@ -1324,9 +1338,12 @@ def _run(self: _Builder) -> FunctionFlow:
             if res is None:
                 continue
             scope2, lam2, kids = res
-            stack.extend([(c, scope2, lam2) for c in reversed(kids)])
+            if kids is _CHILDREN:
+                stack.extend([(c, scope2, lam2, node) for c in reversed(node.named_children)])
+            else:
+                stack.extend([(c, scope2, lam2, _UNKNOWN) for c in reversed(kids)])
             continue
-        stack.extend([(c, scope, lam) for c in reversed(node.named_children)])
+        stack.extend([(c, scope, lam, node) for c in reversed(node.named_children)])
     self.finish()
     return self.flow
 
