@@ -307,10 +307,15 @@ class ThreadModel:
         builders repeat this over the call graph to a bounded fixpoint)."""
         b = a = o = None
         for fn, lam, byte in sites:
-            vb, va, vo = self.before(fn, lam, byte), self.after(fn, lam, byte), self.ordered(fn, lam, byte)
+            vb, va = self.before(fn, lam, byte), self.after(fn, lam, byte)
+            vo = vb | va  # ordered(), without computing before/after twice
+            if self.context(fn, lam)[1] is None:
+                vo |= self.entry_ordered.get(id(fn), frozenset())
             b = vb if b is None else b & vb
             a = va if a is None else a & va
             o = vo if o is None else o & vo
+            if not (b or a or o):
+                break  # an intersection that is empty stays empty: a function with thousands of call sites
         old = (self.entry_before.get(fid, frozenset()), self.entry_after.get(fid, frozenset()), self.entry_ordered.get(fid, frozenset()))
         if (b, a, o) == old:
             return False
@@ -1575,7 +1580,7 @@ class _RustBuilder:
             for rf in self.fns:
                 if not rf.callers or (rf.fn.name == "main" and rf.fn.impl_type is None):
                     continue
-                changed |= self.m.set_entry_phases(id(rf), [(caller, ci if ci >= 0 else None, byte) for caller, ci, byte in rf.callers])
+                changed |= self.m.set_entry_phases(id(rf), ((caller, ci if ci >= 0 else None, byte) for caller, ci, byte in rf.callers))
             if not changed:
                 break
 
