@@ -43,10 +43,19 @@ after it. A call the model cannot follow that may start a thread (an unresolved 
 some project definition of which starts one; a callable handed in as a parameter or member)
 ends that phase.
 
+**Handshakes**: a release of a sync object (an atomic store, a notify, `set_value`, a semaphore's
+`release`) after one access and an acquire of the same object before the other order the two.
+Objects are told apart by owner (`_CppBuilder.sync_key`), not by name. An acquire that can fail
+(an atomic load, a timed wait, a `try_acquire`) orders only the code that runs where it
+succeeded (`_Sync.regions`, from the conditions that test it: lifelint.facts.cpp_flow.Decided);
+one that cannot fail (a wait without timeout, `get()`) orders everything after it. An accessor
+acquires at its call sites: on every path (a helper that waits), or where the call's result says
+so (`bool ready() { return done.load(); }`).
+
 **One-time initialisation**: `std::call_once` / `pthread_once` on a flag take the flag before the
 callable runs and release it to every caller after; an atomic "done" flag stored after the
-initialisation and loaded first by readers (directly or through an accessor that loads it on
-every path) is a handshake like any other.
+initialisation is a handshake like any other, for readers that saw it. Two threads that both
+found it unset are not ordered (a check-then-set with no lock is no once).
 
 `may_race(a, b)` answers for two accesses: can they run at the same time on different threads?
 Only with positive evidence: two different roots that are not ordered by a phase, at least one of
@@ -190,6 +199,11 @@ class _Sync:
     loops: tuple = ()
     raw: Any = None
     sure: bool = False  # on every path through the function body (no branch, loop or early exit before it)
+    # An acquire that can fail (a load that may not see the flag, a timed wait that may time out,
+    # a try_acquire): the byte ranges that run only when it succeeded (see _CppBuilder.success);
+    # None for one that cannot fail (a wait without timeout, `get()`, call_once).
+    regions: tuple | None = None
+    returned: bool = False  # a failing acquire whose result the function returns (an accessor)
 
 
 # Handshake calls on a synchronising object (its declared type must say it is one, see _SYNC_TYPE).
@@ -199,6 +213,15 @@ RELEASE_METHODS = frozenset({"store", "exchange", "fetch_add", "fetch_sub", "fet
 ACQUIRE_METHODS = frozenset({"load", "exchange", "compare_exchange_weak", "compare_exchange_strong", "test_and_set",
                              "test", "wait", "wait_for", "wait_until", "get", "arrive_and_wait", "acquire",
                              "try_acquire", "try_acquire_for"})
+# Acquires that can fail: they order only the code that runs when they succeeded (a load that
+# saw the flag, a timed wait that did not time out, a try_acquire that got it). Atomic
+# read-modify-writes succeed whatever the value they saw, once it is looked at.
+FALLIBLE_ACQUIRES = frozenset({"load", "test", "wait_for", "wait_until", "try_acquire", "try_acquire_for",
+                               "try_acquire_until", "try_wait", "tryAcquire"})
+RMW_ACQUIRES = frozenset({"exchange", "compare_exchange_weak", "compare_exchange_strong", "test_and_set"})
+# Qt's `QWaitCondition::wait(&mutex, timeout)` / `QSemaphore`: a second argument is a timeout.
+_QT_TIMED = re.compile(r"\bQWaitCondition\b|\bQSemaphore\b")
+_TIMED_OUT = re.compile(r"(?:^|::)(?:timeout|deferred)$")
 _SYNC_TYPE = re.compile(r"\batomic\b|atomic_flag|condition_variable|\bfuture\b|shared_future|\bpromise\b|\blatch\b|"
                         r"\bbarrier\b|semaphore|\bQWaitCondition\b|\bQSemaphore\b|\bonce_flag\b|\bpthread_once_t\b")
 # One-time initialisation: `std::call_once(flag, f)` / `pthread_once(&once, f)` run `f` once; its
@@ -336,11 +359,12 @@ class ThreadModel:
 
     def acquired_before(self, fl, lam, byte) -> frozenset:
         """Sync objects acquired (waited for, loaded) before this point, in its body or before
-        every call of its function."""
+        every call of its function. An acquire that can fail counts only where it succeeded."""
         ctx = self.context(fl, lam)
         out = set()
         for p in self.syncs.get(id(fl), ()):
-            if p.kind == "acquire" and p.ctx == ctx[1] and p.byte < byte:
+            if p.kind == "acquire" and p.ctx == ctx[1] and p.byte < byte and (
+                    p.regions is None or any(a <= byte < b for a, b in p.regions)):
                 out.add(p.obj)
         if ctx[1] is None:
             out |= self.entry_acquired.get(id(fl), frozenset())
@@ -420,6 +444,22 @@ class ThreadModel:
                     return None
                 return x, y
         return None
+
+
+def _succeeded(method: str | None, how: str) -> bool:
+    """Does a test that went `how` (a Decided tag) mean the acquire `method` succeeded? A load
+    saw the flag when it tested true, equal to a value, or compared either way; a timed wait did
+    not time out (`true`, `== ready` / `== no_timeout`, `!= timeout`); a read-modify-write
+    succeeds whatever it saw."""
+    if method == "rmw":
+        return True
+    if how in ("true", "cmp"):
+        return True
+    if how.startswith("eq:"):
+        return not _TIMED_OUT.search(how[3:])
+    if how.startswith("ne:"):
+        return bool(_TIMED_OUT.search(how[3:]))
+    return False
 
 
 def describe(root: Root | None, how: str = "") -> str:
@@ -1131,37 +1171,134 @@ class _CppBuilder:
             ty = items[0][1].type if items else None
         return bool(ty) and bool(_SYNC_TYPE.search(ty)) and "relaxed" not in ty
 
+    def sync_key(self, fl, expr: str, atomic_only: bool = False) -> str | None:
+        """Which sync object an expression names, as a key two accesses of the same object share:
+        `Class::member` for a member (the class that declares it, reached through `this`, a
+        local, a parameter, a global or a chain of fields of known types), `::name` for a global,
+        `Class::name` for a static member named with its class, and a key of its own for a local
+        of this function (lambdas in it share it). Two objects of one name in different classes
+        are different objects; so are two differently named objects of one class. None when the
+        expression is not a sync object of a known type (`atomic_only`: an atomic)."""
+        e = re.sub(r"^[*&(]+|\)+$", "", expr.replace(" ", "").replace("this->", ""))
+        parts = re.split(r"\.|->", e)
+        if not parts or not all(re.fullmatch(r"[A-Za-z_]\w*(?:::[A-Za-z_]\w*)*", x) for x in parts):
+            return None
+        key = ty = d = None
+        head = parts[0]
+        if "::" in head:  # `Init::done`: a static member named with its class (or a qualified global)
+            q = head.split("::")
+            owner, name = q[-2], q[-1]
+            k = next((k for k in self.li.classes.get(owner, ()) if k.field_named(name) is not None), None)
+            if k is not None:
+                key, ty = f"{owner}::{name}", k.field_named(name).type
+            else:
+                items = self.index.cpp_globals.get(name, ())
+                if items:
+                    key, ty = f"::{name}", items[0][1].type
+        else:
+            flow = fl.fn.flow
+            d = next((d for d in flow.decls if d.name == head), None)
+            got = fl.fields.get(head) if d is None else None
+            if d is not None:
+                key, ty = f"local:{id(fl)}:{head}", d.type
+            elif got is not None:
+                key, ty = f"{got[0]}::{head}", got[1].type
+            else:
+                items = self.index.cpp_globals.get(head, ())
+                if items:
+                    key, ty = f"::{head}", items[0][1].type
+        if key is None or ty is None:
+            return None
+        # A chain of fields (`g_chan.ready`, `m_state.cv`, `ctx->done`): from a global, a member or
+        # a local object, the path names one object (`a.ready` and `b.ready` are two); through a
+        # parameter or a pointer, some object of the field's class (like `this`).
+        by_class = d is not None and (d.kind == "param" or d.pointer_depth > 0 or d.is_reference) if "::" not in head else False
+        for name in parts[1:]:
+            cls = class_of_type(re.sub(r"\bconst\b|[*&]", "", ty))
+            k = next((k for k in self.li.classes.get(cls or "", ()) if k.field_named(name) is not None), None)
+            if k is None:
+                return None
+            f = k.field_named(name)
+            key, ty = (f"{k.name}::{name}" if by_class else f"{key}.{name}"), f.type
+        if not _SYNC_TYPE.search(ty) or "relaxed" in ty or (atomic_only and "atomic" not in ty):
+            return None
+        return key
+
+    def success(self, fl, start: int, end: int, method: str | None, result: str | None = None,
+                target: str | None = None) -> tuple:
+        """Where an acquire that can fail, at [start, end) of `fl`, is known to have succeeded: the
+        regions of the conditions that test it (directly or through the local it was stored in)
+        and went its way (Decided: `if (ready)`, `while (!ready) ..;` and what follows, `if
+        (!sem.try_acquire_for(d)) return;`, `== std::future_status::ready`)."""
+        flow = fl.fn.flow
+        spans = {(start, end)}
+        if target and result == "init" and target.isidentifier():
+            di = next((i for i, d in enumerate(flow.decls) if d.name == target
+                       and d.decl_span.start_byte <= start < d.decl_span.end_byte), None)
+            if di is not None:
+                spans |= {(u.span.start_byte, u.span.end_byte) for u in flow.uses if u.decl == di and u.span.start_byte >= end}
+        out = []
+        for d in flow.decided:
+            if (d.start, d.end) not in spans:
+                continue
+            for a, b, how in d.when:
+                if _succeeded(method, how):
+                    out.append((a, b))
+        return tuple(out)
+
     def collect_syncs(self):
         """Releases and acquires of sync objects: method calls (`ready.store(true,
         std::memory_order_release)`, `cv.notify_one()`, `f.get()`) and plain stores to and loads of
         atomics (`ready = true`, `while (!ready)`: sequentially consistent). Relaxed ones order
-        nothing."""
+        nothing. Objects are told apart by owner (sync_key), not by name alone. An acquire that
+        can fail orders only where it succeeded (_Sync.regions)."""
+        # a member future assigned from a member promise (`m_done = m_stop.get_future();` in
+        # `start()` or the constructor) is that promise's channel in every method of the class
+        member_futures: dict = {}
+        for fl in self.li.functions:
+            if fl.cls:
+                for a in fl.fn.flow.assigns:
+                    m = re.match(r"(?:this->)?(\w+)\s*(?:\.|->)\s*get_future\s*\(", a.value.strip())
+                    if m and a.target_name in fl.fields and m.group(1) in fl.fields:
+                        member_futures[(fl.cls, a.target_name)] = m.group(1)
         for fl in self.li.functions:
             flow = fl.fn.flow
+            rets = {(r.value_span.start_byte, r.value_span.end_byte) for r in flow.returns if r.value_span is not None}
             for c in flow.calls:
                 if c.callee_kind != "method" or not c.receiver or any("relaxed" in a for a in c.args):
                     continue
                 kinds = [k for k, names in (("release", RELEASE_METHODS), ("acquire", ACQUIRE_METHODS)) if c.name in names]
                 if not kinds:
                     continue
-                obj = re.split(r"\.|->|::", c.receiver.replace("this->", "").replace(" ", ""))[-1]
-                if not obj.isidentifier() or not self.sync_type(fl, obj):
-                    continue
+                recv = c.receiver
+                base = re.sub(r"^[*&(]+|\)+$", "", recv.replace(" ", "").replace("this->", ""))
                 for d in flow.decls:  # a future from `p.get_future()` is p's channel
-                    m = re.search(r"(\w+)\s*(?:\.|->)\s*get_future\s*\(", d.init or "") if d.name == obj else None
+                    m = re.search(r"([\w.>-]+?)\s*(?:\.|->)\s*get_future\s*\(", d.init or "") if d.name == base else None
                     if m:
-                        obj = m.group(1)
+                        recv = m.group(1)
                         break
+                else:
+                    recv = member_futures.get((fl.cls, base), recv) if fl.cls else recv
+                obj = self.sync_key(fl, recv)
+                if obj is None:
+                    continue
                 loops = _loops_of(flow, c.span.start_byte, c.lambda_index)
                 sure = self._sure(flow, c.scope, c.lambda_index, c.span.start_byte, loops)
+                fallible = c.name in FALLIBLE_ACQUIRES or c.name in RMW_ACQUIRES or (
+                    c.name == "wait" and len(c.args) >= 2 and _QT_TIMED.search(self.type_of(fl, c.receiver) or ""))
                 for k in kinds:
                     b = c.span.end_byte if k == "acquire" else c.span.start_byte
-                    self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, c.lambda_index, sure))
+                    regions = returned = None
+                    if k == "acquire" and fallible:
+                        method = "rmw" if c.name in RMW_ACQUIRES else c.name
+                        regions = self.success(fl, c.span.start_byte, c.span.end_byte, method, c.result, c.result_target)
+                        returned = c.result == "return" and c.lambda_index is None and method in ("load", "test")
+                    self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, c.lambda_index, sure, regions, bool(returned)))
             for c in flow.calls:
                 if c.name not in ONCE_CALLS or c.receiver is not None or len(c.args) < 2:
                     continue
-                obj = re.split(r"\.|->|::", c.args[0].replace("&", "").replace("this->", "").replace(" ", ""))[-1]
-                if not obj.isidentifier() or not self.sync_type(fl, obj):
+                obj = self.sync_key(fl, c.args[0])
+                if obj is None:
                     continue
                 loops = _loops_of(flow, c.span.start_byte, c.lambda_index)
                 sure = self._sure(flow, c.scope, c.lambda_index, c.span.start_byte, loops)
@@ -1177,13 +1314,19 @@ class _CppBuilder:
                 if u.access not in ("read", "write") or not name.isidentifier() or path not in (
                         u.name.replace(" ", ""), name, f"this->{name}"):
                     continue  # the atomic itself, not a field of it
-                if not self.sync_type(fl, name) or "atomic" not in (self.type_of(fl, name) or self._global_type(name) or ""):
+                obj = self.sync_key(fl, u.name, atomic_only=True)
+                if obj is None:
                     continue
                 k = "release" if u.access == "write" else "acquire"
                 b = u.span.end_byte if k == "acquire" else u.span.start_byte
                 loops = _loops_of(flow, u.span.start_byte, u.lambda_index)
-                self.m.syncs[id(fl)].append(_Sync(b, None, name, k, loops, u.lambda_index,
-                                                  self._sure(flow, u.scope, u.lambda_index, u.span.start_byte, loops)))
+                regions = returned = None
+                if k == "acquire":  # a plain read is a load: it orders only where it saw the flag
+                    regions = self.success(fl, u.span.start_byte, u.span.end_byte, "load")
+                    returned = u.lambda_index is None and (u.span.start_byte, u.span.end_byte) in rets
+                self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, u.lambda_index,
+                                                  self._sure(flow, u.scope, u.lambda_index, u.span.start_byte, loops),
+                                                  regions, bool(returned)))
 
     @staticmethod
     def _sure(flow, scope, lam, byte, loops) -> bool:
@@ -1200,37 +1343,81 @@ class _CppBuilder:
             not any(j.kind in ("throw", "goto") and j.lambda_index is None and j.span.start_byte < byte for j in flow.jumps)
 
     def lift_syncs(self):
-        """A call of a function that acquires a sync object on every path acquires it at the call
-        (an accessor: `bool initialised() { return done.load(std::memory_order_acquire); }`, a few
-        levels up). Releases are not lifted: a destructor's `m_stop = true` would then order any
-        read before the object dies with every loop that polls a flag of that name."""
+        """A call of a function that acquires a sync object acquires it at the call: on every
+        path (a wait without timeout, `void wait_ready() { while (!ready) yield(); }`: the whole
+        rest of the body is where the load succeeded), or where the call's result says it
+        succeeded (an accessor returning the load: `bool initialised() { return
+        done.load(std::memory_order_acquire); }` orders `if (initialised()) ..` only), a few
+        levels up. Releases are not lifted: a destructor's `m_stop = true` would then order any
+        read before the object dies with every loop that polls that flag."""
         summary: dict = {}
         for _ in range(4):
             changed = False
             for fid, pts in list(self.m.syncs.items()):
-                got = frozenset((p.kind, p.obj) for p in pts if p.sure and p.kind == "acquire")
+                fl = self.by_id[fid]
+                got = frozenset(("acquire", p.obj, mode) for p in pts if p.kind == "acquire" and p.ctx is None
+                                and (mode := self._lift_mode(fl, p)) is not None)
                 if got and summary.get(fid) != got:
                     summary[fid] = got
                     changed = True
             if not changed:
                 break
             for fl in self.li.functions:
+                effects = summary.get(id(fl))
+                if not effects:
+                    continue
                 for site in self.sites_of.get(id(fl), ()):
-                    effects = summary.get(id(fl))
-                    if not effects:
-                        continue
+                    eff = effects
                     for t in site.targets:  # every function the call may reach does it
-                        effects = effects & summary.get(id(t), frozenset())
+                        eff = eff & summary.get(id(t), frozenset())
+                    if not eff:
+                        continue
                     have = {(p.kind, p.obj, p.byte) for p in self.m.syncs.get(id(site.fn), ())}
                     flow = site.fn.fn.flow
                     loops = _loops_of(flow, site.start, site.lam)
                     call = next((c for c in flow.calls if c.span.start_byte == site.start), None)
                     sure = call is not None and self._sure(flow, call.scope, site.lam, site.start, loops)
-                    for kind, obj in effects:
-                        b = site.end if kind == "acquire" else site.start
-                        if (kind, obj, b) not in have:
-                            self.m.syncs[id(site.fn)].append(_Sync(b, self.ctx_lambda(site.fn, site.lam), obj, kind, loops,
-                                                                   site.lam, sure))
+                    for kind, obj, mode in eff:
+                        b = site.end
+                        if (kind, obj, b) in have:
+                            continue
+                        regions, returned = None, False
+                        if mode == "result":
+                            regions = self.success(site.fn, site.start, site.end, "load",
+                                                   call.result if call else None, call.result_target if call else None)
+                            returned = call is not None and call.result == "return" and site.lam is None
+                        self.m.syncs[id(site.fn)].append(_Sync(b, self.ctx_lambda(site.fn, site.lam), obj, kind, loops,
+                                                               site.lam, sure, regions, returned))
+
+    def _lift_mode(self, fl, p) -> str | None:
+        """How a function's acquire shows at its call sites: "sure" (it happened when the call
+        returns, on every path), "result" (it happened when the call returned true: the function
+        returns the acquire's result, and every other return is a plain false), or None."""
+        if p.regions is None:
+            return "sure" if p.sure else None
+        flow = fl.fn.flow
+        if p.returned and p.raw is None:
+            rets = [r for r in flow.returns if r.lambda_index is None]
+            if all(r.value_span is not None and (r.value_span.start_byte < p.byte <= r.value_span.end_byte
+                   or (r.value or "").strip() in ("false", "0", "nullptr", "NULL")) for r in rets):
+                return "result"
+            return None
+        # a loop that ends only when the load succeeded, with no return in the function: the end
+        # of the body is reached only after it succeeded (`while (!ready.load()) yield();`)
+        body_end = fl.fn.flow.scopes[0].span.end_byte if flow.scopes else None
+        if body_end is not None and p.raw is None and not any(r.lambda_index is None for r in flow.returns) \
+                and any(b >= body_end for _a, b in p.regions) and self._top_level(flow, p):
+            return "sure"
+        return None
+
+    @staticmethod
+    def _top_level(flow, p) -> bool:
+        """The acquire sits in a statement of the function body itself (a loop's condition at the
+        top level counts), not in a branch."""
+        for s in flow.scopes:
+            if s.lambda_index is None and s.kind in ("if", "switch", "catch") and s.span.start_byte <= p.byte < s.span.end_byte:
+                return False
+        return True
 
     def _global_type(self, name):
         items = self.index.cpp_globals.get(name, ())

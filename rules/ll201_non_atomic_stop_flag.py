@@ -6,7 +6,7 @@ model (`lifelint.threads`) shows both threads: an unlocked write reached from on
 exported to another language: SWIG `%extend`/`%inline`, `extern "C"` in a library, Rust
 `#[no_mangle]` / `extern "C"`, any host thread can call them, see LL202 for when a `main` in the
 tree makes one program-internal) and another access reached from a root that can run at the same time, not ordered by
-a spawn, a join or a destroyed worker (whose destructor joins), and not written during the
+a spawn, a join, a handshake or a destroyed worker (whose destructor joins), and not written during the
 program's single-threaded start (before `main` starts any thread). A signal handler alone is no
 second thread. For a member, one of the two roots must be started by the class itself (threads
 that each use their own object are no evidence of sharing one). The message names both roots
@@ -70,6 +70,10 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
   that read it is ordered with them and with the threads they start. Both follow resolved calls
   only (see LL202's limits): a flag set in the `else` of the branch that starts the threads, or
   by a lazily initialised singleton first called at start-up, is still reported.
+- A handshake orders the write with the other access as in LL202 (its limits apply): a release of
+  one sync object after the write, an acquire of the same object that succeeded before the
+  other access. A timed wait whose result is ignored (`m_wake.try_acquire_for(100ms); if
+  (m_quit) ..`) orders nothing; the branch where it got the signal is ordered.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ taken as the program's own code (a platform callback found by symbol, a service 
 real thread, not ordered by a phase (a write before the thread that reads it is started, or
 after it was joined, is a phase, not a race; so is a write before a thread that starts the
 reader's thread), or one root that runs concurrently with itself (a thread started in a loop or
-twice, a pool task, an exported function). What a program does on `main`'s thread before it
+twice, a pool task, an exported function), and not ordered by a handshake (the write followed by
+a release of a sync object, the other access preceded by an acquire of the same object that
+succeeded). What a program does on `main`'s thread before it
 starts any thread (in `main`, or in the helpers and constructors only called there, however
 deep) is its single-threaded start and races with nothing. A write inside `std::call_once` /
 `pthread_once` is ordered with every access after a call on the same flag. Handlers posted to one
@@ -48,7 +50,9 @@ thread spawned under it, not an `async` block spawned or handed out under it: a 
 where it is polled, under the creator's guard only when awaited right there or run by
 `block_on`), or behind a `compare_exchange`/`swap` gate are synchronised; `unsafe fn`s whose `# Safety` section can require callers to serialise are
 trusted. `addr_of_mut!` / `&raw mut` only make a pointer. `#[thread_local]`, `thread_local!`,
-`#[cfg(test)]` items and `#[test]` functions are not reported.
+`#[cfg(test)]` items and `#[test]` functions are not reported. A gate made of a `static mut`
+itself (`if !INITED { .. }`, `STATE.take()`, `mem::replace(&mut CLAIMED, true)`) has no single
+winner and orders nothing.
 
 ## Why is this bad?
 A global has no owner: any thread may read it while another writes it. The classic shape
@@ -92,11 +96,22 @@ instead of going through a global.
   by a range-`for` (`for (auto& w : workers) w.start()`) is not resolved.
 - Programs of one source tree are one program: two `main`s are one root, and a global of one
   program can be matched with a same-named global of another.
-- Handshakes are matched by the sync object's name (a member or global of an atomic, condition
-  variable, future/promise, latch, barrier, semaphore or once-flag type), in one body, through
-  callers, or through an accessor that loads it on every path; a double-checked guard
-  (`if (!done) { init(); done = true; }`) counts as ordering its writes even without a lock,
-  and a one-time initialisation guarded by a hand-written spin lock is not seen as one.
+- Handshakes pair a release and an acquire of one sync object (an atomic, condition variable,
+  future/promise, latch, barrier, semaphore or once-flag), told apart by owner, not by name: a
+  member of the class that declares it (through a parameter or a pointer: any object of that
+  class), a global, a path of fields from a global, member or local object (`a.ready` is not
+  `b.ready`), a local of one function. A member named inside its class (`ready`) and through an
+  object outside it (`g_chan.ready`) are not matched.
+- An acquire that can fail (an atomic load or read, `wait_for` / `wait_until`, `try_acquire*`)
+  orders only the code that runs where it succeeded: the branch of an `if`, `?:` or `&&` that
+  tested it (also through a local it was stored in), what follows a `while (!ready)` loop or an
+  early `if (!ready) return;`, and the same tests of an accessor that returns it. A load in a
+  `for (;;) { if (ready) break; }` loop is not followed, so what comes after it is reported.
+- A double-checked guard orders its writes only with a lock (or the atomic flag's published
+  value, for readers that saw it); an exchange-based single-winner gate
+  (`if (!claimed.exchange(true)) init();`) is not known to run once, and a hand-written spin lock
+  is not a handshake. A condition variable's notify counts as a release whether or not the
+  writer took the waiter's mutex.
 - The single-threaded start is judged on resolved calls: a thread started from a static
   initialiser, or through a function pointer stored earlier and called before the write, is not
   seen; a helper run only through a function pointer, or an object built by a declaration with no

@@ -82,7 +82,7 @@ def test_call_once_orders_its_callable_with_every_caller(tmp_path):
     li, tm = _model(tmp_path)
     [(fl, w)] = _writes(li, "g_f")
     [r] = [a for a in fl.accesses if a.name == "g_f" and not a.write]
-    assert "g_once" in tm.released_after(fl, w.lambda_index, w.span.start_byte)
-    assert "g_once" in tm.acquired_before(fl, w.lambda_index, w.span.start_byte)
-    assert "g_once" in tm.acquired_before(fl, r.lambda_index, r.span.start_byte)
+    assert "::g_once" in tm.released_after(fl, w.lambda_index, w.span.start_byte)
+    assert "::g_once" in tm.acquired_before(fl, w.lambda_index, w.span.start_byte)
+    assert "::g_once" in tm.acquired_before(fl, r.lambda_index, r.span.start_byte)
     assert tm.may_race(fl, w.lambda_index, w.span.start_byte, fl, r.lambda_index, r.span.start_byte) is None

@@ -333,6 +333,23 @@ class Lambda(_AtSpan):
 
 
 @dataclass(slots=True)
+class Decided:
+    """An expression a condition tests (a call, a name or member chain: `ready.load()`, `!ok`,
+    `f.wait_for(d) == std::future_status::ready`) and the code that runs only when the test went
+    one way. `when` holds (start, end, how): bytes [start, end) run only when the expression was
+    "true" / "false" (its truth value), equal to X ("eq:X", whitespace removed), different from X
+    ("ne:X"), or compared relationally ("cmp", either way). The regions are the branch of an `if`
+    (and the rest of the block after an `if` whose other branch always leaves it), the body of a
+    `while`/`for`, and the rest of the block after a loop that ends only when its condition fails
+    (no `break`). What an acquire orders depends on it (lifelint.threads: a load that saw the flag,
+    a timed wait that did not time out)."""
+
+    start: int
+    end: int
+    when: tuple
+
+
+@dataclass(slots=True)
 class FunctionFlow:
     class_name: str | None
     scopes: list[Scope] = field(default_factory=list)
@@ -343,6 +360,7 @@ class FunctionFlow:
     returns: list[Return] = field(default_factory=list)
     lambdas: list[Lambda] = field(default_factory=list)
     jumps: list[Jump] = field(default_factory=list)
+    decided: list[Decided] = field(default_factory=list)  # expressions tested by conditions (see Decided)
     # What the function returns, when it is a view: "reference", "pointer", "span", "string_view", "iterator".
     return_view: str | None = None
     # Guards the caller holds: parameters of a lock-guard type taken by reference
@@ -600,6 +618,8 @@ class _Builder:
             c = node.child_by_field_name("condition")
             if c is not None:
                 self.flow.scopes[s].cond = "".join(text(c).split())
+        if t in _DECIDING:
+            _decide(node, self.flow.decided)
         if t == "for_range_loop":
             ty, const, _ = _type_with_quals(node)
             d = node.child_by_field_name("declarator")
@@ -1219,6 +1239,145 @@ class _BranchMark:
         self.branch = branch
 
 
+# --- what a condition decides (Decided) ------------------------------------------------------
+
+_DECIDING = frozenset({"if_statement", "while_statement", "for_statement", "do_statement"})
+_LEAVES = frozenset({"return_statement", "break_statement", "continue_statement", "goto_statement", "co_return_statement"})
+_LOOPS = frozenset({"while_statement", "for_statement", "do_statement", "for_range_loop", "switch_statement"})
+_TESTED = frozenset({"call_expression", "identifier", "field_expression", "qualified_identifier"})
+_RELATIONAL = frozenset({"<", ">", "<=", ">="})
+
+
+def _always_leaves(st) -> bool:
+    """The statement always leaves the enclosing block: a return / break / continue / goto /
+    throw, or a block whose last statement does."""
+    for _ in range(64):
+        if st is None:
+            return False
+        t = st.type
+        if t in _LEAVES:
+            return True
+        if t == "expression_statement":
+            e = st.named_children[0] if st.named_children else None
+            return e is not None and e.type == "throw_expression"
+        if t == "throw_statement":
+            return True
+        if t != "compound_statement":
+            return False
+        kids = [k for k in st.named_children if k.type != "comment"]
+        st = kids[-1] if kids else None
+    return False
+
+
+def _breaks(body) -> bool:
+    """A `break` (or `goto`) that leaves this loop's body: the loop can end with its condition true."""
+    if body is None:
+        return False
+    todo = [body]
+    while todo:
+        n = todo.pop()
+        t = n.type
+        if t == "break_statement" or t == "goto_statement":
+            return True
+        if t in _LOOPS or t == "lambda_expression":
+            continue  # a break in a nested loop or switch leaves that one
+        todo.extend(n.named_children)
+    return False
+
+
+def _decide(node, out: list) -> None:
+    """The Decided entries of one if / while / for / do condition."""
+    cond = node.child_by_field_name("condition")
+    if cond is None:
+        return
+    if cond.type == "condition_clause":
+        kids = cond.named_children
+        if len(kids) != 1 or kids[0].type in ("declaration", "init_statement"):
+            return  # `if (auto v = ...)`, `if (init; cond)`: left alone
+        cond = kids[0]
+    t = node.type
+    body = node.child_by_field_name("body")
+    parent = node.parent if t != "conditional_expression" else None
+    rest = (node.end_byte, parent.end_byte) if parent is not None and parent.type == "compound_statement" else None
+    tr: list = []
+    fr: list = []
+    if t == "conditional_expression":  # `ready() ? x : y`
+        then, alt = node.child_by_field_name("consequence"), node.child_by_field_name("alternative")
+        if then is not None:
+            tr.append((then.start_byte, then.end_byte))
+        if alt is not None:
+            fr.append((alt.start_byte, alt.end_byte))
+    elif t == "if_statement":
+        then, alt = node.child_by_field_name("consequence"), node.child_by_field_name("alternative")
+        if then is not None:
+            tr.append((then.start_byte, then.end_byte))
+        if alt is not None:
+            fr.append((alt.start_byte, alt.end_byte))
+        if rest is not None:
+            if then is not None and _always_leaves(then):
+                fr.append(rest)
+            if alt is not None and _always_leaves(alt.named_children[-1] if alt.named_children else None):
+                tr.append(rest)
+    else:
+        if body is not None and t != "do_statement":
+            tr.append((body.start_byte, body.end_byte))
+        if rest is not None and not _breaks(body):
+            fr.append(rest)
+    if tr or fr:
+        _decide_expr(cond, tuple(tr), tuple(fr), out, 0)
+
+
+def _decide_expr(n, tr: tuple, fr: tuple, out: list, depth: int) -> None:
+    """Record what `n` is known to be in the regions where it tested true (`tr`) / false (`fr`)."""
+    if depth > 32 or not (tr or fr):
+        return
+    while n.type == "parenthesized_expression" and n.named_children:
+        n = n.named_children[0]
+    t = n.type
+    if t in _TESTED:
+        out.append(Decided(n.start_byte, n.end_byte, tuple((a, b, "true") for a, b in tr) + tuple((a, b, "false") for a, b in fr)))
+        return
+    if t == "unary_expression":
+        op = n.child_by_field_name("operator")
+        arg = n.child_by_field_name("argument")
+        if op is not None and text(op) in ("!", "not") and arg is not None:
+            _decide_expr(arg, fr, tr, out, depth + 1)
+        return
+    if t != "binary_expression":
+        return
+    op_node = n.child_by_field_name("operator")
+    op = text(op_node) if op_node is not None else ""
+    left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+    if left is None or right is None:
+        return
+    if op in ("&&", "and"):  # the right operand runs only when the left one was true
+        _decide_expr(left, tr + ((right.start_byte, right.end_byte),), (), out, depth + 1)
+        _decide_expr(right, tr, (), out, depth + 1)
+        return
+    if op in ("||", "or"):
+        _decide_expr(left, (), fr + ((right.start_byte, right.end_byte),), out, depth + 1)
+        _decide_expr(right, (), fr, out, depth + 1)
+        return
+    if op not in ("==", "!=") and op not in _RELATIONAL:
+        return
+    for side, other in ((left, right), (right, left)):
+        while side.type == "parenthesized_expression" and side.named_children:
+            side = side.named_children[0]
+        if side.type not in _TESTED:
+            continue
+        o = _ws(text(other))
+        if op in _RELATIONAL:
+            out.append(Decided(side.start_byte, side.end_byte, tuple((a, b, "cmp") for a, b in tr + fr)))
+        elif _NULLISH.match(o):
+            # `x == nullptr` / `x != 0`: the truth value of x
+            pos, neg = (fr, tr) if op == "==" else (tr, fr)
+            _decide_expr(side, pos, neg, out, depth + 1)
+        else:
+            eq, ne = (tr, fr) if op == "==" else (fr, tr)
+            out.append(Decided(side.start_byte, side.end_byte,
+                               tuple((a, b, "eq:" + o) for a, b in eq) + tuple((a, b, "ne:" + o) for a, b in ne)))
+
+
 def _passes_name(arg: str, name: str) -> bool:
     a = _ws(arg)
     return a == name or a in (f"std::move({name})", f"move({name})", f"std::ref({name})", f"std::cref({name})",
@@ -1260,6 +1419,7 @@ _HANDLERS = {
     "labeled_statement": lambda self, n, s, l: (s, l, [c for c in n.named_children if c.type != "statement_identifier"]),
     "cast_expression": lambda self, n, s, l: (s, l, [c for c in (n.child_by_field_name("value"),) if c is not None]),
     "compound_literal_expression": lambda self, n, s, l: self.h_compound_literal(n, s, l),
+    "conditional_expression": lambda self, n, s, l: (_decide(n, self.flow.decided), (s, l, n.named_children))[1],
 }
 
 
