@@ -340,7 +340,7 @@ def single_winner_gate(P: RustProject, flow, e):
         for o in flow.events_in(a, b):
             if o.kind == "atomic" and o.name in RMW_METHODS:
                 return True, None
-            if o.kind == "opt_take":
+            if o.kind == "opt_take" and not _takes_static_mut(P, flow, o):
                 return True, None
             if o.kind in ("call", "method"):
                 for rf, rfn, rflow in resolve(P, o):
@@ -355,7 +355,7 @@ def single_winner_gate(P: RustProject, flow, e):
                 continue
             if flow.uses_in(lc.name, a, b):
                 for o in flow.events_in(lc.value[0], lc.value[1]):
-                    if (o.kind == "atomic" and o.name in RMW_METHODS) or o.kind == "opt_take":
+                    if (o.kind == "atomic" and o.name in RMW_METHODS) or (o.kind == "opt_take" and not _takes_static_mut(P, flow, o)):
                         return True, None
                     if o.kind in ("call", "method"):
                         for rf, rfn, rflow in resolve(P, o):
@@ -365,6 +365,15 @@ def single_winner_gate(P: RustProject, flow, e):
                             if s.stores and weak is None:
                                 weak = (rf, rfn, s.stores[0])
     return False, weak
+
+
+def _takes_static_mut(P: RustProject, flow, o) -> bool:
+    """`STATE.take()` / `mem::replace(&mut CLAIMED, true)` on a `static mut`: a plain read and
+    write, not an atomic one, so two threads can both take the value: no single winner."""
+    target = o.recv or (o.args[0] if o.args else "")
+    target = re.sub(r"^&\s*mut\s+|^&", "", target.strip())
+    name = static_target(target)
+    return bool(name) and name in P.static_muts and flow.local(name, o.start) is None
 
 
 def fn_label(fn) -> str:
