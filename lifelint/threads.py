@@ -55,7 +55,9 @@ so (`bool ready() { return done.load(); }`).
 **One-time initialisation**: `std::call_once` / `pthread_once` on a flag take the flag before the
 callable runs and release it to every caller after; an atomic "done" flag stored after the
 initialisation is a handshake like any other, for readers that saw it. Two threads that both
-found it unset are not ordered (a check-then-set with no lock is no once).
+found it unset are not ordered (a check-then-set with no lock is no once). A single-winner gate
+(`if (!claimed.exchange(true))`, a successful `compare_exchange_*(.., true)`) on a flag nothing
+clears or re-arms runs its branch once: two accesses in that branch never run at the same time.
 
 `may_race(a, b)` answers for two accesses: can they run at the same time on different threads?
 Only with positive evidence: two different roots that are not ordered by a phase, at least one of
@@ -221,6 +223,7 @@ FALLIBLE_ACQUIRES = frozenset({"load", "test", "wait_for", "wait_until", "try_ac
 RMW_ACQUIRES = frozenset({"exchange", "compare_exchange_weak", "compare_exchange_strong", "test_and_set"})
 # Qt's `QWaitCondition::wait(&mutex, timeout)` / `QSemaphore`: a second argument is a timeout.
 _QT_TIMED = re.compile(r"\bQWaitCondition\b|\bQSemaphore\b")
+_SET_VALUES = frozenset({"true", "1", "TRUE"})
 _TIMED_OUT = re.compile(r"(?:^|::)(?:timeout|deferred)$")
 _SYNC_TYPE = re.compile(r"\batomic\b|atomic_flag|condition_variable|\bfuture\b|shared_future|\bpromise\b|\blatch\b|"
                         r"\bbarrier\b|semaphore|\bQWaitCondition\b|\bQSemaphore\b|\bonce_flag\b|\bpthread_once_t\b")
@@ -261,6 +264,10 @@ class ThreadModel:
     parents: dict = field(default_factory=dict)
     _desc: dict = field(default_factory=dict)
     opaque: dict = field(default_factory=lambda: defaultdict(list))
+    # Single-winner gates: id(FnLocks) -> [(context lambda, sync key, regions)]: code that runs
+    # only for the one caller that flipped a flag never reset (`if (!claimed.exchange(true))`,
+    # `if (!f.test_and_set())`, a successful `compare_exchange_strong`): it runs once.
+    once_gates: dict = field(default_factory=lambda: defaultdict(list))
 
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
@@ -396,6 +403,14 @@ class ThreadModel:
         return bool(self.released_after(fa, la, ba) & self.acquired_before(fb, lb, bb)) or \
             bool(self.released_after(fb, lb, bb) & self.acquired_before(fa, la, ba))
 
+    def gated_once(self, fl, lam, byte) -> frozenset:
+        """Keys of the single-winner gates whose winning branch holds this point."""
+        gates = self.once_gates.get(id(fl))
+        if not gates:
+            return frozenset()
+        ctx = self.context(fl, lam)[1]
+        return frozenset(k for c, k, regions in gates if c == ctx and any(a <= byte < b for a, b in regions))
+
     def may_race(self, fa, la, ba, fb, lb, bb, skip_kinds=(), known_only=False):
         """Can code at (function, lambda, byte) a and b run at the same time on two threads?
         Returns (root of a, root of b) as evidence (None stands for code no root reaches), or
@@ -409,6 +424,8 @@ class ThreadModel:
             return None
         if self.pre_entry and (self.prethread(fa, la, ba) or self.prethread(fb, lb, bb)):
             return None  # the program's single-threaded start: see prethread
+        if self.once_gates and self.gated_once(fa, la, ba) & self.gated_once(fb, lb, bb):
+            return None  # both behind one single-winner gate: they run once, in one thread
         ra = {r: h for r, h in self.roots_at(fa, la).items() if r.kind not in skip_kinds} or {None: ""}
         rb = {r: h for r, h in self.roots_at(fb, lb).items() if r.kind not in skip_kinds} or {None: ""}
         same_code = self.context(fa, la) == self.context(fb, lb)
@@ -1254,6 +1271,8 @@ class _CppBuilder:
         can fail orders only where it succeeded (_Sync.regions)."""
         # a member future assigned from a member promise (`m_done = m_stop.get_future();` in
         # `start()` or the constructor) is that promise's channel in every method of the class
+        claims: list = []  # (fl, call, key) of read-modify-writes that may claim a flag
+        resets: set = set()  # keys stored with anything but "set" (cleared, re-armed)
         member_futures: dict = {}
         for fl in self.li.functions:
             if fl.cls:
@@ -1286,6 +1305,10 @@ class _CppBuilder:
                 sure = self._sure(flow, c.scope, c.lambda_index, c.span.start_byte, loops)
                 fallible = c.name in FALLIBLE_ACQUIRES or c.name in RMW_ACQUIRES or (
                     c.name == "wait" and len(c.args) >= 2 and _QT_TIMED.search(self.type_of(fl, c.receiver) or ""))
+                if c.name in ("exchange", "test_and_set", "compare_exchange_strong", "compare_exchange_weak"):
+                    claims.append((fl, c, obj))
+                if c.name == "clear" or (c.name in ("store", "exchange") and not (c.args and c.args[0].strip() in _SET_VALUES)):
+                    resets.add(obj)
                 for k in kinds:
                     b = c.span.end_byte if k == "acquire" else c.span.start_byte
                     regions = returned = None
@@ -1318,6 +1341,10 @@ class _CppBuilder:
                 if obj is None:
                     continue
                 k = "release" if u.access == "write" else "acquire"
+                if k == "release":
+                    value = next((a.value.strip() for a in flow.assigns if a.span.start_byte == u.span.start_byte), "")
+                    if value not in _SET_VALUES:
+                        resets.add(obj)
                 b = u.span.end_byte if k == "acquire" else u.span.start_byte
                 loops = _loops_of(flow, u.span.start_byte, u.lambda_index)
                 regions = returned = None
@@ -1327,6 +1354,24 @@ class _CppBuilder:
                 self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, u.lambda_index,
                                                   self._sure(flow, u.scope, u.lambda_index, u.span.start_byte, loops),
                                                   regions, bool(returned)))
+        self.find_once_gates(claims, resets)
+
+    def find_once_gates(self, claims, resets) -> None:
+        """Single-winner gates (ThreadModel.once_gates): the branch where an `exchange(true)` /
+        `test_and_set()` returned false, or a `compare_exchange_*(expected, true)` succeeded, on
+        a flag nothing clears or stores anything but `true` to: only the first caller gets there."""
+        for fl, c, obj in claims:
+            if obj in resets:
+                continue
+            if c.name in ("exchange",) and not (c.args and c.args[0].strip() in _SET_VALUES):
+                continue
+            if c.name.startswith("compare_exchange") and not (len(c.args) >= 2 and c.args[1].strip() in _SET_VALUES):
+                continue
+            want = "true" if c.name.startswith("compare_exchange") else "false"
+            regions = tuple((a, b) for d in fl.fn.flow.decided if (d.start, d.end) == (c.span.start_byte, c.span.end_byte)
+                            for a, b, how in d.when if how == want)
+            if regions:
+                self.m.once_gates[id(fl)].append((c.lambda_index, obj, regions))
 
     @staticmethod
     def _sure(flow, scope, lam, byte, loops) -> bool:
@@ -1467,6 +1512,8 @@ class _CppBuilder:
         for fid, pts in self.m.syncs.items():
             for p in pts:
                 p.ctx = self.ctx_lambda(self.by_id[fid], p.raw)
+        for fid, gates in self.m.once_gates.items():
+            gates[:] = [(self.ctx_lambda(self.by_id[fid], lam), k, regions) for lam, k, regions in gates]
         self.root_ctx = {}
         for (fid, i), r in self.root_lambdas.items():
             self.root_ctx[(fid, self.ctx_lambda(self.by_id[fid], i))] = r

@@ -108,10 +108,12 @@ instead of going through a global.
   early `if (!ready) return;`, and the same tests of an accessor that returns it. A load in a
   `for (;;) { if (ready) break; }` loop is not followed, so what comes after it is reported.
 - A double-checked guard orders its writes only with a lock (or the atomic flag's published
-  value, for readers that saw it); an exchange-based single-winner gate
-  (`if (!claimed.exchange(true)) init();`) is not known to run once, and a hand-written spin lock
-  is not a handshake. A condition variable's notify counts as a release whether or not the
-  writer took the waiter's mutex.
+  value, for readers that saw it). A single-winner gate (`if (!claimed.exchange(true))`,
+  `!f.test_and_set()`, a successful `compare_exchange_*(.., true)`) on a flag nothing clears or
+  re-arms runs its branch once: two runs of that branch do not race, but a reader outside it
+  still needs a handshake. A try-lock made of such a flag and a `clear()` is not seen as a lock,
+  and a hand-written spin lock is not a handshake. A condition variable's notify counts as a
+  release whether or not the writer took the waiter's mutex.
 - The single-threaded start is judged on resolved calls: a thread started from a static
   initialiser, or through a function pointer stored earlier and called before the write, is not
   seen; a helper run only through a function pointer, or an object built by a declaration with no
