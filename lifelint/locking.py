@@ -520,16 +520,16 @@ class _Builder:
             return fl.cls
         r = strip_wrapping(r)
         # m_items[i] / m_items.at(i) / m_items.front() -> element type of m_items
-        m = re.fullmatch(r"([A-Za-z_]\w*)(?:\[[^\]]*\]|\.(?:at|front|back)\([^)]*\))", r)
+        m = _ELEMENT_OF.fullmatch(r)
         if m:
             t = self.type_of(fl, m.group(1), byte, scope)
             return self.class_of(t, element=True) if t else None
-        m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.get\(\)|\.lock\(\))?", r)
+        m = _NAME_OR_GET.fullmatch(r)
         if m:
             t = self.type_of(fl, m.group(1), byte, scope)
             return self.class_of(t) if t else None
         # a.b / a->b: the type of field b in a's class
-        m = re.fullmatch(r"(.+?)(?:\.|->)([A-Za-z_]\w*)", r)
+        m = _MEMBER_PATH.fullmatch(r)
         if m and "(" not in m.group(1):
             owner = self.receiver_class(fl, m.group(1), byte, scope)
             if owner:
@@ -581,7 +581,7 @@ class _Builder:
             if owner_short in self.classes or (fl.cls and owner_short == fl.cls):
                 return f"{owner_short}::{name}"
             return self.global_key(fl, name) or f"::{name}"
-        m = re.fullmatch(r"(.+?)(?:\.|->)([A-Za-z_]\w*)", e)
+        m = _MEMBER_PATH.fullmatch(e)
         if m:
             owner = self.receiver_class(fl, m.group(1), byte, scope)
             if owner:
@@ -850,7 +850,7 @@ class _Builder:
             cls = self.receiver_class(fl, c.receiver, c.span.start_byte, c.scope)
             return [t for t in self.methods_named(cls, name) if t is not fl] if cls else []
         callee = c.callee.replace(" ", "")
-        callee = re.sub(r"<.*>$", "", callee)
+        callee = _TEMPLATE_ARGS.sub("", callee)
         if "::" in callee:
             owner = last_name(callee.rsplit("::", 1)[0])
             if owner and owner in self.classes:
@@ -956,6 +956,12 @@ _THREAD_ID = re.compile(r"(?:\b(?:GetCurrentThreadId|pthread_self|gettid|thrd_cu
                         r"|\bthis_thread::get_id\s*\(\s*\)|\bSYS_gettid\b|\bQThread::currentThread\s*\(\s*\))")
 # A constant stored in an owner field on release (`-1`, `0`, `nullptr`, `{}`, `std::thread::id()`).
 _CONSTANT = re.compile(r"-?\d+[uUlL]*|nullptr|NULL|\{\}|(?:std::)?thread::id(?:\(\)|\{\})|\(\w+\)-?\d+")
+# Hot paths' patterns, compiled once (the re module's cache lookup per call added up).
+_ELEMENT_OF = re.compile(r"([A-Za-z_]\w*)(?:\[[^\]]*\]|\.(?:at|front|back)\([^)]*\))")  # m_items[i], m_items.at(i)
+_NAME_OR_GET = re.compile(r"([A-Za-z_]\w*)(?:\.get\(\)|\.lock\(\))?")  # p, p.get(), w.lock()
+_MEMBER_PATH = re.compile(r"(.+?)(?:\.|->)([A-Za-z_]\w*)")  # a.b, a->b
+_TEMPLATE_ARGS = re.compile(r"<.*>$")
+_FILE_KEY = re.compile(r"[^:()]+:[A-Za-z_]\w*")  # "path:name": a file-static global
 _LOCK_PATH = re.compile(r"[A-Za-z_]\w*(?:(?:\.|->|::)[A-Za-z_]\w*)*")
 _THROUGH_POINTER = re.compile(r"(?:this->)?([A-Za-z_]\w*)->([A-Za-z_]\w*)(?![\w(])")
 
@@ -1243,7 +1249,7 @@ def locking_index(index: "ProjectIndex") -> LockingIndex:
 
 def is_global_key(key: str) -> bool:
     """A namespace-scope or file-static lock / variable key (not a class member, not a local)."""
-    return key.startswith("::") or bool(re.fullmatch(r"[^:()]+:[A-Za-z_]\w*", key))
+    return key.startswith("::") or bool(_FILE_KEY.fullmatch(key))
 
 
 def display_lock(key: str) -> str:

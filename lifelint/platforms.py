@@ -52,6 +52,7 @@ class Platforms:
             elif name:
                 self.dirs[name] = tag.strip().lower() or name
         self._tags: dict[str, str | None] = {}
+        self._pairs: dict[tuple, bool] = {}  # (programs, (path, path)) -> compatible
         self.programs: frozenset[str] = frozenset()  # paths of files that define `main`
 
     def tag(self, path: str | None) -> str | None:
@@ -86,6 +87,15 @@ class Platforms:
     def compatible(self, *paths: str | None) -> bool:
         """Can all these files be built into one program (pairwise compatible tags, and at most
         one of them defines `main`)?"""
+        if len(paths) == 2:  # the common question (two accesses, two call ends), asked thousands of times
+            key = (self.programs, paths)
+            got = self._pairs.get(key)
+            if got is None:
+                got = self._pairs[key] = self._compatible(paths)
+            return got
+        return self._compatible(paths)
+
+    def _compatible(self, paths) -> bool:
         if self.programs and len({p for p in paths if p in self.programs}) > 1:
             return False
         tags = {t for t in map(self.tag, paths) if t is not None}

@@ -132,6 +132,7 @@ _EXITS = frozenset({"abort", "_exit", "_Exit", "exit", "quick_exit", "ExitProces
 
 _MAKERS = frozenset({"make_unique", "make_shared", "allocate_shared", "make_intrusive"})
 _NOT_A_HANDLER = frozenset({"SIG_IGN", "SIG_DFL", "SIG_ERR", "nullptr", "NULL", "0"})
+_ROOT_NAME = re.compile(r"[&*(]*(?:this->)?([A-Za-z_]\w*)")  # the variable an expression starts from
 _FN_REF = re.compile(r"^&?\s*((?:[A-Za-z_]\w*\s*::\s*)*)([A-Za-z_~]\w*)$")
 
 
@@ -608,7 +609,7 @@ class _CppBuilder:
     def type_of(self, fl, expr: str | None) -> str | None:
         if not expr:
             return None
-        root = re.match(r"[&*(]*(?:this->)?([A-Za-z_]\w*)", expr.replace(" ", ""))
+        root = _ROOT_NAME.match(expr.replace(" ", ""))
         if not root:
             return None
         name = root.group(1)
@@ -867,16 +868,20 @@ class _CppBuilder:
                 scope, seen = sc.parent, seen + 1
             return True
 
+        # the calls of exit() and the like, looked for once (they do not change between rounds)
+        direct = {id(fl) for fl in self.li.functions
+                  if any(c.receiver is None and c.lambda_index is None
+                         and (c.name in _EXITS and "::" not in c.callee.replace("std::", "")
+                              or c.callee.replace(" ", "") == "std::terminate")
+                         and unconditional(fl.fn.flow, c.scope)
+                         for c in fl.fn.flow.calls)}
         for _ in range(6):
             changed = False
             for fl in self.li.functions:
                 if id(fl) in ends:
                     continue
                 flow = fl.fn.flow
-                hit = any(c.receiver is None and c.lambda_index is None and unconditional(flow, c.scope)
-                          and (c.name in _EXITS and "::" not in c.callee.replace("std::", "")
-                               or c.callee.replace(" ", "") == "std::terminate")
-                          for c in flow.calls)
+                hit = id(fl) in direct
                 if not hit:
                     for cs in fl.calls:
                         if cs.lambda_index is None and cs.targets and all(id(t) in ends for t in cs.targets) \
@@ -994,6 +999,8 @@ class _CppBuilder:
         for st_ in sites:
             for t in st_.targets:
                 self.sites_of[id(t)].append(st_)
+        # a lambda that runs later starts them when it runs, not its function
+        body_sites = [site for site in sites if self.ctx_lambda(site.fn, site.lam) is None]
         for _ in range(_DEPTH):  # callees' starts/joins climb to their callers
             changed = False
             for fl, c, dtors in destroys:  # `m_worker.reset()` / `delete w`: the destructor joins
@@ -1001,9 +1008,7 @@ class _CppBuilder:
                 if jn and not jn <= joined[id(fl)] and self.ctx_lambda(fl, c.lambda_index) is None:
                     joined[id(fl)] |= jn
                     changed = True
-            for site in sites:
-                if self.ctx_lambda(site.fn, site.lam) is not None:
-                    continue  # a lambda that runs later starts them when it runs, not its function
+            for site in body_sites:
                 fid = id(site.fn)
                 for t in site.targets:
                     st, jn = started.get(id(t)), joined.get(id(t))
@@ -1045,14 +1050,30 @@ class _CppBuilder:
                     if r not in joined_here and r.kind == "thread":
                         r.multi = True
         # entry phases: intersection over every site that runs it, in a lambda that runs later too
-        # (bounded rounds: cycles stay empty)
+        # (bounded rounds: cycles stay empty). A function's entry phases read only its callers'
+        # (and the spawn and join points, fixed by now): it is evaluated again only when a
+        # caller's changed since its last evaluation, which gives the very values of evaluating
+        # every function in every round, in the same order.
+        entry_sites: dict[int, list] = {}
+        callees: dict[int, list[int]] = defaultdict(list)  # id(caller) -> ids of the functions it runs
+        for fl in fns:
+            here = self.sites_of.get(id(fl), ())
+            if not here or (not fl.cls and fl.fn.name in ("main", "wmain")):
+                continue
+            entry_sites[id(fl)] = [(site.fn, site.lam, site.start) for site in here]
+            for site in here:
+                callees[id(site.fn)].append(id(fl))
+        dirty = set(entry_sites)
         for _ in range(_DEPTH):
             changed = False
             for fl in fns:
-                here = self.sites_of.get(id(fl), ())
-                if not here or (not fl.cls and fl.fn.name in ("main", "wmain")):
+                fid = id(fl)
+                if fid not in dirty:
                     continue
-                changed |= self.m.set_entry_phases(id(fl), [(site.fn, site.lam, site.start) for site in here])
+                dirty.discard(fid)
+                if self.m.set_entry_phases(fid, entry_sites[fid]):
+                    changed = True
+                    dirty.update(callees.get(fid, ()))
             if not changed:
                 break
         self.started = started
@@ -1089,12 +1110,14 @@ class _CppBuilder:
         for _ in range(_DEPTH):
             grew = False
             for fl in self.li.functions:
+                if id(fl) not in may:
+                    continue
                 for site in self.sites_of.get(id(fl), ()):
-                    if id(fl) not in may or site.fn is fl:
+                    if site.fn is fl:
                         continue
                     ctx = self.ctx_lambda(site.fn, site.lam)
-                    pt = _Point(site.start, ctx, frozenset(), _loops_of(site.fn.fn.flow, site.start, site.lam))
-                    if not any(p.byte == pt.byte and p.ctx == ctx for p in self.m.opaque.get(id(site.fn), ())):
+                    if not any(p.byte == site.start and p.ctx == ctx for p in self.m.opaque.get(id(site.fn), ())):
+                        pt = _Point(site.start, ctx, frozenset(), _loops_of(site.fn.fn.flow, site.start, site.lam))
                         self.m.opaque[id(site.fn)].append(pt)
                         if ctx is None and id(site.fn) not in may:
                             may.add(id(site.fn))
@@ -1473,12 +1496,20 @@ class _CppBuilder:
         over every site that runs it, in lambdas that run later too). A function only ever run
         by `call_once` on a flag releases that flag after every run."""
         fns = self.li.functions
+        # As the entry phases (see phases()): a function is evaluated again only when one of its
+        # callers' entry sets changed since its last evaluation; the same values, in the same order.
+        callees: dict[int, list[int]] = defaultdict(list)
+        for fl in fns:
+            for site in self.sites_of.get(id(fl), ()):
+                callees[id(site.fn)].append(id(fl))
+        dirty = {id(fl) for fl in fns if self.sites_of.get(id(fl))}
         for _ in range(_DEPTH):
             changed = False
             for fl in fns:
-                sites = self.sites_of.get(id(fl), ())
-                if not sites:
+                if id(fl) not in dirty:
                     continue
+                dirty.discard(id(fl))
+                sites = self.sites_of[id(fl)]
                 rel = acq = None
                 for site in sites:
                     r = self.m.released_after(site.fn, site.lam, site.start)
@@ -1488,6 +1519,7 @@ class _CppBuilder:
                 if rel != self.m.entry_released.get(id(fl), frozenset()) or acq != self.m.entry_acquired.get(id(fl), frozenset()):
                     self.m.entry_released[id(fl)], self.m.entry_acquired[id(fl)] = rel, acq
                     changed = True
+                    dirty.update(callees.get(id(fl), ()))
             if not changed:
                 break
         for fid, flags in self.once_fns.items():

@@ -130,6 +130,7 @@ instead of going through a global.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -266,6 +267,13 @@ def _self_synced_type(index, li, type_text: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _field_of(name: str) -> re.Pattern:
+    """`g_stats.hits`, `ns::g_stats[i]->hits`: a field of the global `name` (its pattern, compiled
+    once per name: one per access was most of LL202's own time on a big project)."""
+    return re.compile(r"(?:::)?(?:\w+::)*" + re.escape(name) + r"(?:\[[^\]]*\])?(?:\.|->)(\w+)")
+
+
 def _through_synced_field(index, li, a) -> bool:
     """A write to a field of the global (`g_stats.hits++`) whose declared type synchronises itself
     (an atomic, through aliases: `using stat_t = std::atomic<uint64_t>`; a mutex-guarded wrapper):
@@ -274,7 +282,7 @@ def _through_synced_field(index, li, a) -> bool:
     use = next((u for u in flow.uses if u.span == a.span), None)
     if use is None:
         return False
-    m = re.match(r"(?:::)?(?:\w+::)*" + re.escape(a.name) + r"(?:\[[^\]]*\])?(?:\.|->)(\w+)", use.path.replace(" ", ""))
+    m = _field_of(a.name).match(use.path.replace(" ", ""))
     if not m:
         return False
     cls = class_of_type(a.var.type, element=True)
