@@ -48,6 +48,16 @@ class ProjectIndex:
             self._memo[key] = build(self)
         return self._memo[key]
 
+    def release(self) -> None:
+        """Drop the memos, first letting each pass that links its objects in cycles (the lock
+        index's call graph, the thread model) unlink them: a dropped index is then freed by
+        reference counting, with no cyclic collection walking it (see IndexCache)."""
+        for value in self._memo.values():
+            release = getattr(value, "release", None)
+            if callable(release):
+                release()
+        self._memo.clear()
+
     def resolve_alias(self, type_name: str, depth: int = 4) -> str | None:
         """What a `using`/`typedef` name stands for, when every definition in the project agrees
         (followed through a few levels of aliases)."""
@@ -82,7 +92,9 @@ class IndexCache:
     order under the same settings. A long-lived caller (lifelint.workspace) keeps its context
     files' facts objects between checks, so a check that changes no facts (another file opened,
     a save of the text just checked) skips every project-wide pass; a changed file is a new facts
-    object, and the index is built again."""
+    object, and the index is built again. A dropped index is released (ProjectIndex.release): no
+    cycle is left for the collector to find, so a caller may freeze the index it keeps (gc.freeze)
+    and still have it freed when it is replaced."""
 
     __slots__ = ("_key", "_index", "builds")
 
@@ -96,7 +108,7 @@ class IndexCache:
         # built from, so none of those ids can be taken by a new object while it is cached.
         key = (id(settings), *map(id, files))
         if self._index is None or key != self._key or self._index.settings is not settings:
-            self._index = None  # the old index (and its memos) go before the next is built
+            self.clear()  # the old index (and its memos) go before the next is built
             self._index = ProjectIndex(files, settings, summaries)
             self._key = key
             self.builds += 1
@@ -105,5 +117,7 @@ class IndexCache:
     def clear(self) -> bool:
         """Drop the index; True when there was one."""
         had = self._index is not None
+        if had:
+            self._index.release()
         self._key = self._index = None
         return had

@@ -286,6 +286,14 @@ class LockingIndex:
     def of(self, fn) -> FnLocks | None:
         return self.by_fn.get(id(fn))
 
+    def release(self) -> None:
+        """Unlink the call graph (a call site and an access point back at their function, a
+        function at its call sites and callers): once dropped, the index is freed by reference
+        counting. The index is unusable afterwards."""
+        for fl in self.functions:
+            fl.calls, fl.callers, fl.accesses, fl.acquires = [], [], [], []
+        self.functions, self.by_fn, self._by_path = [], {}, None
+
     def held(self, fn, event) -> frozenset[str] | None:
         """Lock keys held at a flow event (`event.locks`, `.lambda_index`, `.span`) of `fn`: its own
         holders there, plus what every caller holds, what its annotations and comments say the

@@ -270,6 +270,16 @@ class ThreadModel:
     # `if (!f.test_and_set())`, a successful `compare_exchange_strong`): it runs once.
     once_gates: dict = field(default_factory=lambda: defaultdict(list))
 
+    def release(self) -> None:
+        """Drop the link back to the builder (and through it the project index): see
+        lifelint.index.ProjectIndex.release. The model is unusable afterwards."""
+        self.resolve_ctx = None
+        for rf in self.handles.values():  # Rust: callers link functions that call each other
+            rf.callers = []
+        self.handles = {}
+        self.reach, self.spawns, self.joins, self.syncs, self.opaque = {}, {}, {}, {}, {}
+        self.parents, self._desc = {}, {}
+
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
         if lam is None:

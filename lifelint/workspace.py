@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lifelint.config import enabled_codes, load_settings
 from lifelint.discovery import SourcePath, _display, discover, language_of
-from lifelint.cache import content_digest
+from lifelint.cache import content_digest, gc_paused
 from lifelint.engine import FREEZE_MIN_LINES, ScanOptions, analyse_all_summarised, analyse_text, check_in_memory, default_jobs, find_context_root
 from lifelint.model import ScanResult
 from lifelint.summary import summarize
@@ -33,6 +33,8 @@ class _Entry:
 
 # Buffers whose last analysed text is kept (the files open in an editor, roughly).
 MAX_BUFFERS = 32
+# Indexes frozen (see Workspace.check) between two full collections.
+SWEEP_EVERY = 32
 
 
 class Workspace:
@@ -57,6 +59,8 @@ class Workspace:
         from lifelint.index import IndexCache
 
         self._index = IndexCache()
+        self._frozen = False  # the context's facts were frozen out of the collector's sight
+        self._since_sweep = 0  # indexes frozen since the last full collection
         self.analysed = 0  # files analysed (parsed or read from the fact cache) so far, for tests
 
     @classmethod
@@ -119,11 +123,12 @@ class Workspace:
                     # A project's facts live as long as the workspace: out of the cyclic collector's
                     # sight, or every full collection (one per check or so) walks them all again.
                     # Facts hold no cycles: a file's replaced facts are still freed by refcount.
-                    # The index built on the old facts does (the lock index's call graph): it is
-                    # dropped and collected first, or freezing would keep it for good.
+                    # The index built on the old facts is released (no cycles left), and what
+                    # garbage cycles there are collected first, or freezing would keep them for good.
                     if self._index.clear():
                         gc.collect()
                     gc.freeze()
+                    self._frozen = True
                 for (i, digest), res, summary in zip(todo, fresh, sums):
                     self._facts[files[i].path] = _Entry(stamps[i] or (0, 0), res, digest, summary)
         live = {s.path for s in files}
@@ -177,7 +182,25 @@ class Workspace:
             files, analysed, summaries = [me, *files], [mine, *analysed], [my_summary, *summaries]
         else:
             files[mine_at], analysed[mine_at], summaries[mine_at] = me, mine, my_summary
-        return check_in_memory(opts, files, analysed, {display}, {display: text}, index_cache=self._index, summaries=summaries)
+        builds = self._index.builds
+        # A new index and its passes are hundreds of thousands of objects that live until the
+        # next edit: made with the collector off (each collection would walk them all again, six
+        # or so per check on a 300k-line project), then frozen with the facts when those are.
+        # The index they replace was released (lifelint.index.IndexCache): reference counting
+        # frees it, frozen or not.
+        with gc_paused():
+            result = check_in_memory(opts, files, analysed, {display}, {display: text}, index_cache=self._index,
+                                     summaries=summaries)
+            if self._frozen and self._index.builds != builds:
+                self._since_sweep += 1
+                if self._since_sweep >= SWEEP_EVERY:
+                    # Freezing also freezes what garbage cycles a check left (a recursive closure
+                    # here and there): a full collection now and then frees them.
+                    self._since_sweep = 0
+                    gc.unfreeze()
+                    gc.collect()
+                gc.freeze()  # before the collector is back on: its next pass would walk them all
+        return result
 
 
 def _digest_on_disk(path: str, max_size: int) -> bytes | None:

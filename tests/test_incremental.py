@@ -202,3 +202,61 @@ def test_a_big_reload_collects_the_old_index_before_freezing_the_new_facts(proje
         assert ws._index._index is not None and old() is None
     finally:
         gc.unfreeze()
+
+
+def _lifelint_garbage() -> list[str]:
+    """Type names of lifelint objects that only the cyclic collector can free (collected now)."""
+    import gc
+
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return sorted({type(o).__qualname__ for o in gc.garbage
+                       if type(o).__module__.startswith(("lifelint", "rules"))})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def test_a_replaced_index_is_freed_without_the_cyclic_collector(project):
+    """The lock index links functions and call sites both ways, the thread model points back at
+    its builder: a replaced index is released (lifelint.index.ProjectIndex.release), so reference
+    counting frees it, and the editor can keep its index frozen out of the collector's sight."""
+    import gc
+
+    tmp, root, files, ws = project
+    _write(root, {"src/registry.hpp": THREADED_HPP})
+    ws.forget_files()
+    ws.check(root / "src/registry.cpp", THREADED_CPP)
+    gc.collect()  # what earlier code left
+    index = ws._index._index
+    assert index._memo, "the passes ran (the lock index, the thread model, the rules' tables)"
+    del index
+    ws.check(root / "src/registry.cpp", THREADED_CPP + "// edited\n")  # new facts: a new index
+    assert _lifelint_garbage() == []
+
+
+def test_the_index_frozen_after_each_edit_does_not_pile_up(project, monkeypatch):
+    """A big project's index is frozen after each edit's check (as its facts are): the index it
+    replaces must still be freed (by reference counting, see the test above), or every edit
+    would keep one more for good. The frozen objects stay as many from one edit to the next of
+    the same text (a full collection every SWEEP_EVERY indexes is a safety net for stray cycles)."""
+    import gc
+
+    from lifelint import workspace
+
+    monkeypatch.setattr(workspace, "FREEZE_MIN_LINES", 0)  # these few files take the big-project path
+    monkeypatch.setattr(workspace, "SWEEP_EVERY", 1000)
+    tmp, root, files, ws = project
+    try:
+        ws.check(root / "src/registry.cpp")
+        counts: dict[int, list[int]] = {0: [], 1: []}
+        for i in range(1, 21):
+            ws.check(root / "src/registry.cpp", (REGISTRY_CPP if i % 2 else UNLOCKED_CPP) + f"// edit {i}\n")
+            if i > 4:
+                counts[i % 2].append(gc.get_freeze_count())
+        assert ws._index.builds >= 20
+        for same_text in counts.values():
+            assert max(same_text) - min(same_text) <= 50, counts
+    finally:
+        gc.unfreeze()
