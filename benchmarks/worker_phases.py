@@ -14,8 +14,8 @@ seconds per phase, exclusive of the phases it calls, and the pickles' total size
 from __future__ import annotations
 
 import argparse
-import collections
 import gc
+import sys
 import time
 from pathlib import Path
 
@@ -27,22 +27,9 @@ from lifelint.facts import common, cpp, cpp_atomics, cpp_flow, cpp_lock_notes, c
 from lifelint.settings import Settings
 from lifelint.summary import summarize
 
-TOTALS: collections.Counter = collections.Counter()
-_STACK: list[float] = []
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from phases import TOTALS, timed  # noqa: E402  (one timer for both scripts: exclusive CPU per phase)
 
-
-def timed(name: str, fn):
-    def wrapper(*a, **kw):
-        t0 = time.process_time()
-        _STACK.append(0.0)
-        try:
-            return fn(*a, **kw)
-        finally:
-            took = time.process_time() - t0
-            TOTALS[name] += took - _STACK.pop()
-            if _STACK:
-                _STACK[-1] += took
-    return wrapper
 
 
 def install() -> None:
