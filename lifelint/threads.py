@@ -1794,6 +1794,8 @@ class _RustBuilder:
                     if t is not rf:
                         edges[src].append((id(t), None))
                         t.callers.append((rf, e.closure, e.start))
+        for src, nxt in edges.items():  # one edge per callee: a body calling `f` twenty times is one step
+            edges[src] = list(dict.fromkeys(nxt))
         root_ctx = {(fid, ci): r for (fid, ci), r in self.root_closures.items()}
         for r in self.m.roots:
             todo = []
