@@ -132,6 +132,7 @@ _EXITS = frozenset({"abort", "_exit", "_Exit", "exit", "quick_exit", "ExitProces
 
 _MAKERS = frozenset({"make_unique", "make_shared", "allocate_shared", "make_intrusive"})
 _NOT_A_HANDLER = frozenset({"SIG_IGN", "SIG_DFL", "SIG_ERR", "nullptr", "NULL", "0"})
+_QUALIFIED_NAME = re.compile(r"[\w:]+")
 _ROOT_NAME = re.compile(r"[&*(]*(?:this->)?([A-Za-z_]\w*)")  # the variable an expression starts from
 _FN_REF = re.compile(r"^&?\s*((?:[A-Za-z_]\w*\s*::\s*)*)([A-Za-z_~]\w*)$")
 
@@ -665,9 +666,9 @@ class _CppBuilder:
         # program's own: a function declared in another file's `extern "C"` block (its header)
         # is still a host entry point, unless its own file defines `main` or the project itself
         # calls it or hands it over as a callback (then its calls are judged where they are).
-        if self.main_fns:
+        if self.main_fns and any(not f.fn.exported.startswith("SWIG") for f in self.exported):
             mains = {f.path for f in self.main_fns}
-            used = self._names_used_by_project()
+            used = self._names_used_by_project({f.fn.name for f in self.exported})
             published = self._c_api_elsewhere()
             self.exported = [f for f in self.exported if f.fn.exported.startswith("SWIG")
                              or (f.path not in mains and f.fn.name not in used
@@ -690,23 +691,26 @@ class _CppBuilder:
                 out[name].add(f.path)
         return out
 
-    def _names_used_by_project(self) -> set[str]:
-        """Function names the project's own code calls or passes as a value (a callback given
-        to a C library: `atexit(on_exit)`, `qsort(.., cmp)`, `&handler`)."""
+    def _names_used_by_project(self, names: set[str]) -> set[str]:
+        """Those of `names` (exported functions) the project's own code calls or passes as a
+        value (a callback given to a C library: `atexit(on_exit)`, `qsort(.., cmp)`, `&handler`)."""
         out: set[str] = set()
+
+        def named(text: str) -> None:
+            t = text.strip().lstrip("&").strip()
+            last = t.rsplit("::", 1)[-1]
+            if last in names and _QUALIFIED_NAME.fullmatch(t):
+                out.add(last)
+
         for fl in self.li.functions:
             flow = fl.fn.flow
             for c in flow.calls:
-                if c.name != fl.fn.name:
+                if c.name != fl.fn.name and c.name in names:
                     out.add(c.name)
                 for a in c.args:
-                    t = a.strip().lstrip("&").strip()
-                    if re.fullmatch(r"[\w:]+", t):
-                        out.add(t.split("::")[-1])
+                    named(a)
             for a in flow.assigns:
-                t = a.value.strip().lstrip("&").strip()
-                if re.fullmatch(r"[\w:]+", t):
-                    out.add(t.split("::")[-1])
+                named(a.value)
         return out
 
     def call_roots(self, fl, c, ci):
