@@ -195,6 +195,14 @@ def _build(index):
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _null_test(name: str):
+    """A condition (whitespace removed) that is true while `name` is unset: `(!g)`, `(g==nullptr)`."""
+    n = re.escape(name)
+    return re.compile(rf"\(!(?:this->|::)?{n}\)|\((?:this->|::)?{n}==(?:nullptr|NULL|0)\)|"
+                      rf"\((?:nullptr|NULL|0)==(?:this->|::)?{n}\)")
+
+
 def _lazy_guard(a) -> bool:
     """`a` is an assignment that runs only when the variable is still unset, and on every run that
     finds it unset: `if (!g) g = new T;` / `if (g == nullptr) { g = make(); }` at the top level of
@@ -205,9 +213,7 @@ def _lazy_guard(a) -> bool:
     use = next((u for u in flow.uses if u.span == a.span), None)
     if use is None:
         return False
-    name = re.escape(a.name)
-    null_test = re.compile(rf"\(!(?:this->|::)?{name}\)|\((?:this->|::)?{name}==(?:nullptr|NULL|0)\)|"
-                           rf"\((?:nullptr|NULL|0)==(?:this->|::)?{name}\)")
+    null_test = _null_test(a.name)
     guarded, test_if = False, None
     for si in flow.scope_ancestors(use.scope):
         sc = flow.scopes[si]
