@@ -128,11 +128,15 @@ def is_whole_pointer(flow, text: str, at: int, target: str | None = None, params
     return False
 
 
-def returned_as_is(flow, name: str) -> bool:
+def returned_as_is(flow, name: str, field: str | None = None) -> bool:
     """Does local `name` itself leave the function (returned, possibly wrapped in `Some(..)`),
-    as opposed to a value computed from it (`name.len()`)?"""
+    as opposed to a value computed from it (`name.len()`)? With `field` (the field that holds
+    what the caller cares about), a read of another field (`name.count`) moves only that field
+    out: the rest of `name`, `field` included, drops at the end of the function."""
     for a, b in flow.returns:
         for u in flow.uses_in(name, a, b):
+            if field is not None and flow.projections.get(u, field) != field:
+                continue
             on_it = any(e.span.start_byte <= u < e.span.end_byte and e.recv and base_ident(e.recv) == name
                         for e in flow.events if e.kind not in ("call",))
             if not on_it:

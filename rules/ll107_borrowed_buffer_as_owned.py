@@ -83,9 +83,9 @@ drops), `dup` the fd first, or take ownership in the type (an `OwnedFd` paramete
   returned only when no call other than a keeping constructor (`Ok`, `Some`, `Box::new`,
   `Arc::new`, ...) stands between it and the returned value. The `# Safety` check
   is coarse: any `# Safety` section on an `unsafe fn` caller is taken as a handover.
-- Rust: a kept owner that dies in the function is missed when the function's tail reads one of
-  its fields (`let s = Slot::adopt(fd); s.reads`): the field read is taken for the local leaving
-  the function.
+- Rust: a tail that reads a field of the value holding the owner leaves the owner behind only
+  when the helper put the owner in a named field of a struct literal (`s.reads` vs `s.file`);
+  a field read of a value that is the owner as a whole counts as the value leaving.
 - Measured on the Rust tune corpora (rust-parking-lot, rust-openssl, rust-hyper, rust-gnome):
   no finding, before or after the borrowed-fd shapes and the helper summary (no function there
   returns an owner built from its fd parameter: their `from_raw_fd`s implement `FromRawFd`).
@@ -283,14 +283,16 @@ def _owner_released(flow, e) -> str:
     return ""
 
 
-def _owner_escapes(flow, e) -> bool:
+def _owner_escapes(flow, e, field: str | None = None) -> bool:
+    """Does the owner built at `e` leave this function? `field`: the owner is that field of the
+    value built (a read of another field in the tail does not take the owner along)."""
     if e.fate in ("return", "field", "stored", "assign", "closure_return"):
         return True
     if e.fate == "arg":
         return True  # handed to another function or constructor: it decides
     if e.fate == "let" and e.fate_name:
         name = e.fate_name.split(" ")[-1]
-        if rc.returned_as_is(flow, name):
+        if rc.returned_as_is(flow, name, field):
             return True
         for o in flow.events:
             if o.start > e.start and o.kind in ("call", "method", "assign") and name in rc.IDENT.findall(" ".join(o.args)):
@@ -625,7 +627,7 @@ def _check_helper_calls(P, memo, facts_of, here: str, fn, flow, params: dict, e)
             yield Finding("LL107", msg, e.span,
                           related + (Related(look.span, f"looked up by the fd `{arg}` here: the caller keeps it"),),
                           why=why, fix=f"Keep a `dup` of it, or store `ManuallyDrop<{w.owner}>` / `BorrowedFd`.")
-        elif not _owner_escapes(flow, e):
+        elif not _owner_escapes(flow, e, w.field or None):
             msg = f"`{call}` makes a `{w.owner}` that closes the caller's fd `{arg}` when {rc.fn_label(fn)} returns"
             msg = _with_site(msg, last.name, at)
             why = (f"{how}; the `{w.owner}` is dropped at "

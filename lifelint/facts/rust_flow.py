@@ -177,6 +177,8 @@ class Flow:
     returns: list[tuple[int, int]] = field(default_factory=list)  # values leaving the function
     uses: dict[str, list[int]] = field(default_factory=dict)
     derefs: list[tuple[str, int]] = field(default_factory=list)  # (`p`, byte) for `*p`, `p.as_ref()`
+    # byte of `s` in a field read `s.f` (not a method call `s.f()`) -> `f`: only that field moves out
+    projections: dict[int, str] = field(default_factory=dict)
 
     def events_in(self, start: int, end: int, kind: str | None = None) -> list[Event]:
         return [e for e in self.events if start <= e.span.start_byte < end and (kind is None or e.kind == kind)]
@@ -1077,6 +1079,12 @@ class _Extractor:
                     flow.derefs.append((_t(arg), n.start_byte))
         elif t == "type_cast_expression":
             self._ptr_cast(n, ctx)
+        elif t == "field_expression":
+            val = n.child_by_field_name("value")
+            par = n.parent
+            if val is not None and val.type == "identifier" and not (
+                    par is not None and par.type == "call_expression" and par.child_by_field_name("function") == n):
+                flow.projections[val.start_byte] = _t(n.child_by_field_name("field"))
         elif t == "return_expression":
             flow.exits.append(("return", n.start_byte))
             if n.named_children:
