@@ -17,10 +17,11 @@ by the concurrency rules (LL201, LL202), which cite its roots as evidence.
   that loop's thread, so writes confined to it do not race with each other (*thread
   confinement*);
 - signal handlers (`signal`, `sigaction`'s `sa_handler`/`sa_sigaction`, `signal_hook`);
-- functions exported to another language (`extern "C"`, SWIG `%extend` / `%inline`, Rust
-  `extern "C"` / `#[no_mangle]`): any host thread can call them, several at once. When the tree
-  has a `main`, a C++ `extern "C"` definition is one only while a header publishes it (an
-  `extern "C"` prototype, `CppFacts.c_api`), its own file defines no `main` and the project
+- functions exported to another language (`extern "C"`, also through an export macro whose
+  `#define` says it, SWIG `%extend` / `%inline`, Rust `extern "C"` / `#[no_mangle]`): any host
+  thread can call them, several at once. When the tree has a `main`, a C++ `extern "C"`
+  definition is one only while a header publishes it (an `extern "C"` or export-macro
+  prototype, `CppFacts.c_api` / `macro_prototypes`), its own file defines no `main` and the project
   neither calls it nor passes it as a callback (a test or tool elsewhere does not make a
   library's published C API the program's own code).
 
@@ -632,12 +633,19 @@ class _CppBuilder:
         return got[1].type if got else None
 
     def collect_roots(self):
+        macros = self._export_macros()
         for fl in self.li.functions:
             fn, flow = fl.fn, fl.fn.flow
             if fn.name in MAIN_NAMES and not fl.cls:
                 self.main_fns.append(fl)
             if fn.exported:
                 self.exported.append(fl)
+                self.export_kind[id(fl)] = fn.exported
+            elif macros and fn.lead_macros and not fl.cls:
+                m = next((w for w in fn.lead_macros if w in macros), None)
+                if m is not None:
+                    self.exported.append(fl)
+                    self.export_kind[id(fl)] = f'extern "C" through `{m}`'
             if fl.cls and fl.klass is not None:
                 for b in fl.klass.bases:
                     base = re.sub(r"\b(public|private|protected|virtual)\b|<.*", "", b).strip().split("::")[-1]
@@ -666,30 +674,52 @@ class _CppBuilder:
         # program's own: a function declared in another file's `extern "C"` block (its header)
         # is still a host entry point, unless its own file defines `main` or the project itself
         # calls it or hands it over as a callback (then its calls are judged where they are).
-        if self.main_fns and any(not f.fn.exported.startswith("SWIG") for f in self.exported):
+        kind = self.export_kind
+        if self.main_fns and any(not kind[id(f)].startswith("SWIG") for f in self.exported):
             mains = {f.path for f in self.main_fns}
             used = self._names_used_by_project({f.fn.name for f in self.exported})
-            published = self._c_api_elsewhere()
-            self.exported = [f for f in self.exported if f.fn.exported.startswith("SWIG")
+            published = self._c_api_elsewhere(macros)
+            self.exported = [f for f in self.exported if kind[id(f)].startswith("SWIG")
                              or (f.path not in mains and f.fn.name not in used
                                  and any(p != f.path for p in published.get(f.fn.name, ())))]
         if self.exported:
             f0 = self.exported[0]
             self.add_root("exported", "functions exported to another language, which any host thread can call",
-                          f0.path, f0.fn.name_span, [((id(f), None), f"`{f.label}` is exported ({f.fn.exported})") for f in self.exported],
+                          f0.path, f0.fn.name_span, [((id(f), None), f"`{f.label}` is exported ({kind[id(f)]})") for f in self.exported],
                           multi=True)
 
-    def _c_api_elsewhere(self) -> dict[str, set[str]]:
-        """name -> headers that declare it (a prototype) inside `extern "C"`: the published C API.
-        A prototype in a source file is a consumer's import (`extern "C" int lib_make(..);` in the
-        code that links or dlsym's it): the project's own call, not a publication."""
+    def _c_api_elsewhere(self, macros: frozenset) -> dict[str, set[str]]:
+        """name -> headers that declare it (a prototype) inside `extern "C"`, or led by an export
+        macro: the published C API. A prototype in a source file is a consumer's import
+        (`extern "C" int lib_make(..);` in the code that links or dlsym's it): the project's own
+        call, not a publication."""
         out: dict[str, set[str]] = defaultdict(set)
         for f in getattr(self.index, "files", ()):
-            if not f.path.lower().endswith(_HEADER_SUFFIXES):
+            if not f.path.lower().endswith(_HEADER_SUFFIXES) or f.cpp is None:
                 continue
-            for name in getattr(f.cpp, "c_api", None) or ():
+            for name in f.cpp.c_api:
                 out[name].add(f.path)
+            for name, words in f.cpp.macro_prototypes:
+                if any(w in macros for w in words):
+                    out[name].add(f.path)
         return out
+
+    def _export_macros(self) -> frozenset:
+        """Macros that make what they lead `extern "C"`: their `#define` says it, or names such
+        a macro (`#define API LIB_EXTERN VISIBLE` with `#define LIB_EXTERN extern "C"`), in any
+        file of the scan (a config header defines them, every source uses them)."""
+        defs: dict[str, set] = defaultdict(set)
+        for f in getattr(self.index, "files", ()):
+            if f.cpp is not None:
+                for name, words in f.cpp.export_macros.items():
+                    defs[name].update(words)
+        found = {n for n, w in defs.items() if 'extern "C"' in w}
+        grew = bool(found)
+        while grew:
+            new = {n for n, w in defs.items() if n not in found and w & found}
+            found |= new
+            grew = bool(new)
+        return frozenset(found)
 
     def _names_used_by_project(self, names: set[str]) -> set[str]:
         """Those of `names` (exported functions) the project's own code calls or passes as a
@@ -1543,6 +1573,7 @@ class _CppBuilder:
 
     def build(self) -> ThreadModel:
         self.main_fns, self.exported = [], []
+        self.export_kind: dict = {}  # id(FnLocks) -> how it is exported ('extern "C"', 'SWIG %extend', ..)
         self.origins: dict = defaultdict(list)  # id(Root) -> [(fl, lambda)] where it is started
         self.once_fns: dict = defaultdict(set)  # id(FnLocks) -> flags of the `call_once` calls that run it
         self.member_threads: dict = defaultdict(list)

@@ -15,9 +15,9 @@ Which thread runs what comes from the thread model (`lifelint.threads`): roots a
 threads (`std::thread`, `pthread_create`, `std::async`, a `QThread::run`...), work handed to a
 pool (`submit`, `execute`, `enqueue`), handlers posted to an event loop or strand, signal
 handlers, and functions exported to another language (SWIG `%extend`/`%inline`; `extern "C"`,
-as a block or on one declaration, in a library). In a tree that has a `main` (a program, or a
+as a block, on one declaration or through an export macro, in a library). In a tree that has a `main` (a program, or a
 library with tests, examples or tools), an `extern "C"` definition is a host entry point when
-a header publishes it (a prototype inside `extern "C"`; a prototype in a source file is a
+a header publishes it (a prototype inside `extern "C"` or led by an export macro; a prototype in a source file is a
 consumer's import, the project's own call), its own file does not
 define `main`, and the project neither calls it nor hands it over as a callback; otherwise it is
 taken as the program's own code (a platform callback found by symbol, a service main). Two accesses race only when they can run on two threads: two roots, at least one a
@@ -89,8 +89,11 @@ instead of going through a global.
   threads is not known.
 - A signal handler counts for its own body only: globals its callees touch are not reported.
 - Members of singletons are not checked yet; neither are globals reached through a pointer.
-- An `extern "C"` hidden in an export macro (`#define FEED_API extern "C" ...`, then
-  `FEED_API void feed_set(int)`) is not seen: the function is not an exported entry point.
+- An `extern "C"` hidden in an export macro (`#define FEED_API FEED_EXTERN VISIBLE` with
+  `#define FEED_EXTERN extern "C"`, then `FEED_API void feed_set(int)`) is seen when the macros
+  are one-line `#define`s of macro words and attributes, in any scanned file; a block opened by
+  a macro (`#define BEGIN_DECLS extern "C" {`) is not, and a visibility or `dllexport` macro
+  alone (C++ linkage) is not an entry point.
 - Not yet seen as thread starts: a `std::thread` member constructed in a constructor's
   initialiser list, `threads.emplace_back(fn)` into a container of threads; a receiver declared
   by a range-`for` (`for (auto& w : workers) w.start()`) is not resolved.

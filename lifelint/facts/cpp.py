@@ -112,6 +112,10 @@ class Function:
     # Exported to another language, so any host thread may call it: "extern \"C\"",
     # "SWIG %extend", "SWIG %inline" (lifelint.threads takes these as thread roots).
     exported: str | None = None
+    # ALL_CAPS macro words written right before the definition (`MYLIB_API int f()`, blanked by
+    # the pre-pass): an export macro among them (one whose `#define` says `extern "C"`, maybe
+    # through another macro, `CppFacts.export_macros`) exports it (lifelint.threads decides).
+    lead_macros: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -164,6 +168,12 @@ class CppFacts:
     # Functions declared without a body inside `extern "C"` (`extern "C" { int feed_set(int); }`):
     # a published C interface, the header a host or another library compiles against.
     c_api: list[str] = field(default_factory=list)
+    # `#define NAME body` whose body could make a declaration `extern "C"`: NAME -> the body's
+    # macro words, with 'extern "C"' when the body says it (`#define API EXTERN_C VISIBLE`).
+    export_macros: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Prototypes led by ALL_CAPS macro words (`MYLIB_API int mylib_set(int);`): (name, words),
+    # a C API when one of the words is an export macro.
+    macro_prototypes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # room for extractor add-ons
 
 
@@ -492,7 +502,59 @@ _C_PROTOTYPE = ("(declaration declarator: [(function_declarator declarator: (ide
                 " (pointer_declarator declarator: (function_declarator declarator: (identifier) @n))])")
 
 
-def _mark_exported(functions, root, data: bytes, path: str, c_api: list | None = None) -> None:
+# A `#define` with a body, on one line (continuations are rare for export macros).
+_DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+([^\n]*)", re.MULTILINE)
+# What a body that only decorates a declaration holds: macro words, `extern "C"`, attributes.
+_DECORATION = re.compile(rb'\s*(?:extern\s*"C"|[A-Z_][A-Z0-9_]*\b|__attribute__\s*\(\(.*\)\)|__declspec\s*\(\w+\))')
+_CAPS_WORD = re.compile(rb"[A-Z_][A-Z0-9_]*\b")
+# A prototype led by macro words at the start of a line: `API RET name(`, `API RET *name (`.
+_MACRO_PROTOTYPE = re.compile(
+    rb"^[ \t]*((?:[A-Z_][A-Z0-9_]*[ \t]+)+)(?:const[ \t]+|unsigned[ \t]+|struct[ \t]+)*[A-Za-z_][\w:<>]*[\s*&]+([A-Za-z_]\w*)[ \t]*\(",
+    re.MULTILINE)
+
+
+def _export_macros(data: bytes) -> dict[str, tuple[str, ...]]:
+    """`#define NAME body` where the body only decorates a declaration and could say
+    `extern "C"` itself or through another macro: NAME -> its macro words (+ 'extern "C"')."""
+    out: dict[str, tuple[str, ...]] = {}
+    for m in _DEFINE.finditer(data):
+        body = m.group(2).split(b"//", 1)[0].split(b"/*", 1)[0].rstrip()
+        pos, words = 0, []
+        while pos < len(body):
+            d = _DECORATION.match(body, pos)
+            if d is None or d.end() == pos:
+                break
+            tok = d.group(0).strip()
+            if tok.startswith(b"extern"):
+                words.append('extern "C"')
+            elif _CAPS_WORD.fullmatch(tok):
+                words.append(tok.decode())
+            pos = d.end()
+        if words and pos >= len(body) and len(words) <= 4:
+            out[m.group(1).decode()] = tuple(words)
+    return out
+
+
+def _lead_words(data: bytes, start: int) -> tuple[str, ...]:
+    """The ALL_CAPS words right before byte `start` (`MYLIB_API static int f`: the pre-pass
+    blanked them, so the definition's node starts after them)."""
+    words: list[str] = []
+    i = start
+    while len(words) < 4:
+        j = i
+        while j > 0 and data[j - 1] in b" \t\r\n":
+            j -= 1
+        k = j
+        while k > 0 and (65 <= data[k - 1] <= 90 or 48 <= data[k - 1] <= 57 or data[k - 1] == 95):
+            k -= 1
+        if k == j or not (k == 0 or data[k - 1] in b" \t\r\n;}") or not (65 <= data[k] <= 90 or data[k] == 95):
+            break
+        words.append(data[k:j].decode())
+        i = k
+    return tuple(reversed(words))
+
+
+def _mark_exported(functions, root, data: bytes, path: str, c_api: list | None = None, out=None) -> None:
     """Set `Function.exported` for definitions inside `extern "C" { }` / after `extern "C"`,
     and, in SWIG interfaces (.i), inside `%extend X { }` and `%inline %{ %}` blocks (the
     pre-pass keeps byte offsets, so the original directives locate them). Prototypes inside
@@ -518,6 +580,15 @@ def _mark_exported(functions, root, data: bytes, path: str, c_api: list | None =
                 end = _block_end(data, start) if start >= 0 else -1
             if start >= 0 and end > start:
                 ranges.append((start, end, f"SWIG %{kind}"))
+    if out is not None:
+        if b"#define" in data:
+            out.export_macros = _export_macros(data)
+        if path.lower().endswith((".h", ".hh", ".hpp", ".hxx", ".h++")):
+            out.macro_prototypes = [(m.group(2).decode(), tuple(m.group(1).decode().split()))
+                                    for m in _MACRO_PROTOTYPE.finditer(data)]
+    for f in functions:
+        if f.body is not None and f.span.start_byte > 0 and data[f.span.start_byte - 1] in b" \t\r\n":
+            f.lead_macros = _lead_words(data, f.span.start_byte)
     if not ranges:
         return
     for f in functions:
@@ -694,7 +765,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
 
     _thread_safety_annotations(out.functions, data)
     cpp_lock_notes.extract(root, data, out, facts.comments)
-    _mark_exported(out.functions, root, data, facts.path, out.c_api)
+    _mark_exported(out.functions, root, data, facts.path, out.c_api, out)
     cpp_flow.extract(root, data, facts, out, settings)
     cpp_atomics.extract(root, data, facts, out)
     return out
