@@ -449,6 +449,31 @@ def _runs_loop_or_waits(index, name: str) -> bool:
     return cache[name]
 
 
+def _task_waited(flow, sink: Sink, levels) -> bool:
+    """The task the sink returns (`fetch().then(f)`) is waited for in this body: a no-argument
+    `.wait()` / `.get()` further down its own chain (`x.then(f).then(g).wait()`), or on the local
+    the chain initialises or is assigned to (`auto t = x.then(f); ... t.get();`), before the
+    block that does so ends, while that local is neither returned nor moved away. A waited task has completed, and with it every continuation before
+    it in the chain."""
+    c, i, seen = flow.calls[sink.call], sink.call, 0
+    while c.receiver_of is not None and seen < 16:
+        i, c, seen = c.receiver_of, flow.calls[c.receiver_of], seen + 1
+        if c.callee_kind == "method" and c.name in ("wait", "get") and not c.args:
+            return True
+    if c.result not in ("init", "assign") or not c.result_target or not re.fullmatch(r"[A-Za-z_]\w*", c.result_target):
+        return False
+    t = c.result_target
+    if any(r.value and re.search(rf"\b{re.escape(t)}\b", r.value) for r in flow.returns):
+        return False
+    moved = re.compile(rf"(?:std::)?move\(\s*{re.escape(t)}\s*\)")
+    if any(c2.span.start_byte > c.span.end_byte and any(moved.search(a) for a in c2.args) for c2 in flow.calls):
+        return False
+    # before the block that makes the chain ends: the captured locals live at least that long
+    end = flow.scopes[c.scope].span.end_byte if c.scope < len(flow.scopes) else c.span.end_byte
+    return any(c.span.end_byte < w.span.start_byte < end and w.callee_kind == "method" and w.receiver == t
+               and w.name in ("wait", "get") and not w.args and w.lambda_index in levels for w in flow.calls)
+
+
 def _async_future_kept_local(flow, sink: Sink) -> bool:
     """`std::async(...)` whose future stays in this function: a temporary, or a local that is
     neither returned nor moved nor stored elsewhere. The future std::async returns blocks in its
@@ -487,6 +512,9 @@ def waits_for_lambda(flow, lam_idx: int, sink: Sink, index=None) -> bool:
     L = flow.lambdas[lam_idx]
     if _async_future_kept_local(flow, sink):
         return True
+    levels = [L.parent] + [flow.lambdas[a].parent for a in flow.lambda_ancestors(L.parent)]
+    if _task_waited(flow, sink, levels):
+        return True
     body_calls = [c for c in flow.calls if flow.inside_lambda(c.lambda_index, lam_idx)]
     signals = any(c.name in SIGNAL_CALLS for c in body_calls)
     # An event object the callback sets and the caller then waits on (`done.Set()` ...
@@ -496,7 +524,6 @@ def waits_for_lambda(flow, lam_idx: int, sink: Sink, index=None) -> bool:
     set_on.discard(None)
     written = {u.name for u in flow.uses if flow.inside_lambda(u.lambda_index, lam_idx) and u.captured
                and u.access in ("write", "update")}
-    levels = [L.parent] + [flow.lambdas[a].parent for a in flow.lambda_ancestors(L.parent)]
     for c in flow.calls:
         if c.span.start_byte < L.span.end_byte or c.lambda_index not in levels:
             continue

@@ -34,6 +34,11 @@ post(m_ioc, [url = std::move(url), request = std::move(request)] { send(url, req
   kept in a local container and all joined later in the function (`for (auto& t : threads)
   t.join();`), a `std::async` whose future stays local (its destructor waits), threads a test
   fixture's `TearDown()` joins, and a one-argument `defer(lambda)` (a Go-style scope guard).
+  A continuation whose task is waited (`.wait()` / `.get()`) before the block that makes it
+  ends has run by then: on its own chain (`x.then(f).wait()`) or on the local the chain is
+  kept in (`auto t = x.then(f); ...; t.get();`), unless that local is returned or moved. A
+  wait under a condition counts as a wait; blocking on some other request whose reply the
+  callback sends is not seen.
 - Sinks are recognised by name, as in LL102.
 """
 
