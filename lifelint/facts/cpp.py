@@ -670,11 +670,14 @@ class _Containment:
 
 def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
-    from lifelint.facts.cpp_locks import accessor_table, extract_locks
+    from lifelint.facts.cpp_locks import accessor_table, extract_locks, spin_flags
 
     lock_types = list(settings.lock_types) if settings is not None else []
     accessors = accessor_table(settings.lock_accessors if settings is not None else ())
+    spin = spin_flags(data)
     out = CppFacts()
+    if spin:
+        out.extra["spin"] = spin  # for the re-reads of lifelint.facts.cpp_flow
     # Explicit stack of (node, class_stack, namespace_stack, inside_function).
     stack: list[tuple[Any, tuple, tuple, str | None]] = [(root, (), (), None)]
     classes_by_node: dict[int, Class] = {}
@@ -716,7 +719,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
         if t == "function_definition":
             f = _function(node, list(cls), list(ns))
             if f is not None:
-                f.locks = extract_locks(node, lock_types, accessors=accessors)
+                f.locks = extract_locks(node, lock_types, accessors=accessors, spin=spin)
                 out.functions.append(f)
                 if cls:
                     owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)

@@ -1583,6 +1583,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
     from lifelint.facts import cpp_lock_effects as fx
     from lifelint.facts.cpp_locks import GUARD_TYPES, extract_locks
 
+    spin = out.extra.get("spin", frozenset())
     own_guards = fx.guard_classes(out.functions)
     own_guards |= fx.guard_aliases(out.aliases, GUARD_TYPES | lock_types | own_guards)
     own_unlockers = fx.unlocker_classes(out.functions)
@@ -1604,7 +1605,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
             node = _function_node(root, fn)
             if node is None:
                 continue
-            fn.locks = extract_locks(node, sorted(lock_types), None, accessors, frozenset(), members)
+            fn.locks = extract_locks(node, sorted(lock_types), None, accessors, frozenset(), members, spin)
             _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
     if project is not None:
         fresh = [n.encode() for n in (*(project["guards"] - learned), *(project["unlockers"] - unlockers),
@@ -1627,7 +1628,7 @@ def _learn_lock_effects(root, data: bytes, out, lock_types, fields_by_class, met
             node = _function_node(root, fn)
             if node is None:
                 continue
-            fn.locks = extract_locks(node, extra, macros, accessors, frozenset(unlockers), wrapped(fn))
+            fn.locks = extract_locks(node, extra, macros, accessors, frozenset(unlockers), wrapped(fn), spin)
             _build_flow(fn, node, fields_by_class, methods_by_class, globals_, lock_types)
             changed = True
     # Acquire / release helpers, one level per round.

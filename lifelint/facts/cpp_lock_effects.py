@@ -266,13 +266,24 @@ def helper_ops(fn, sums, wrappers=None) -> list[tuple[str, int, object]]:
                     out.append((_norm(wargs[ai]), delta, None, c))
             continue
         if c.receiver not in (None, "this"):
+            # `g_spin.acquire()`: a helper method of another object's class takes that object's
+            # member (its class by the receiver's declared type, or the one class with the helper)
+            hit = _receiver_helper(flow, sums, c)
+            if hit is not None:
+                sep = "->" if c.arrow else "."
+                for mutex, delta, pi in sums[hit]:
+                    if pi is None:
+                        out.append((_norm(f"{c.receiver}{sep}{mutex}"), delta, None, c))
             continue
         callee = c.callee.replace(" ", "")
         key = None
+        qual = callee.rsplit("::", 2)[-2] if "::" in callee else None
         if cls and (cls, c.name) in sums and (callee in (c.name, f"this->{c.name}", f"{cls}::{c.name}")):
             key = (cls, c.name)
         elif (None, c.name) in sums and callee in (c.name, f"::{c.name}"):
             key = (None, c.name)
+        elif qual and (qual, c.name) in sums:
+            key = (qual, c.name)  # `InitOnce::lock()`: a static helper of another class
         if key is None or (key == (cls, fn.name) and not fn.class_name == cls):
             continue
         if key[1] == fn.name and key[0] == cls:
@@ -280,6 +291,21 @@ def helper_ops(fn, sums, wrappers=None) -> list[tuple[str, int, object]]:
         for mutex, delta, pi in sums[key]:
             out.append((mutex, delta, pi, c))
     return out
+
+
+def _receiver_helper(flow, sums, c):
+    """The (class, method) helper `recv.method()` calls, or None."""
+    if c.name in _LOCK_NAMES or c.name in _UNLOCK_NAMES:
+        return None  # `mu_.Lock()` locks `mu_` itself, whatever its class does inside
+    cands = [k for k in sums if k[1] == c.name and k[0] is not None]
+    if not cands or not c.receiver or not re.fullmatch(r"[A-Za-z_]\w*", c.receiver):
+        return None
+    d = next((d for d in reversed(flow.decls) if d.name == c.receiver and d.visible_from <= c.span.start_byte), None)
+    if d is not None:
+        ty = re.sub(r"<.*|[*&]|\b(const|volatile|static|struct|class)\b", " ", d.type).split()
+        last = ty[-1].split("::")[-1] if ty else ""
+        return next((k for k in cands if k[0] == last), None)
+    return cands[0] if len(cands) == 1 else None
 
 
 def add_helper_holders(fn, effects) -> bool:
@@ -372,8 +398,11 @@ def uses_foreign(summary, project) -> bool:
         return False
     if not macros.isdisjoint(summary.called):
         return True
-    # the calls helper_ops links: unqualified or on `this`, to the caller's class or a free function
+    # the calls helper_ops links: unqualified or on `this`, to the caller's class or a free function;
+    # qualified (`X::lock()`) to X's; on an object (`obj.acquire()`) to its class's
     if any((cls, name) in helpers or (None, name) in helpers for cls, name in summary.own_calls):
+        return True
+    if any(k[0] is not None and ("<recv>", k[1]) in summary.own_calls for k in helpers):
         return True
     return not guards.isdisjoint(summary.declared_types) or not wrappers.isdisjoint(summary.declared_types)
 

@@ -8,6 +8,14 @@ declaration (the most vexing parse), `std::scoped_lock g{a, b};` as an initializ
 one (`scoped_lock_t l(m_sync);`, `MutexLock l(&mu_);`). Bare `m.lock(); ... m.unlock();` pairs
 count too, in Google spelling (`mu_.Lock()`), as do `if (m.try_lock()) {...}` and "the caller
 holds it" assertions (`mu_.AssertHeld();`, `AssertLockHeld(cs);`), held to the function's end.
+C lock APIs count by their functions (pthread, C11, Win32 critical sections and SRW locks; a
+Win32 mutex handle by `WaitForSingleObject` when the same body gives it to `ReleaseMutex`, held
+where the wait's compared result says it succeeded). Hand-written spin locks count by what
+they do: a loop that spins until its own `test_and_set` / `exchange(true)` /
+`compare_exchange(.., true)` on a flag succeeds takes the flag, `clear()` / `store(false)` on
+a flag some loop of the file spins on gives it back (`spin_flags`); wrapped in `lock()` /
+`unlock()` methods, they become helpers (lifelint.facts.cpp_lock_effects), also when called as
+`Class::lock()` or on an object of the class (`g_spin.acquire()`).
 """
 
 from __future__ import annotations
@@ -274,7 +282,7 @@ _LOCK_EVENTS = """
       "AcquireSRWLockShared" "ReleaseSRWLockShared" "uv_mutex_lock" "uv_mutex_unlock" "uv_rwlock_wrlock"
       "uv_rwlock_rdlock" "uv_rwlock_wrunlock" "uv_rwlock_rdunlock" "g_mutex_lock" "g_mutex_unlock" "g_rec_mutex_lock"
       "g_rec_mutex_unlock" "SDL_LockMutex" "SDL_UnlockMutex" "apr_thread_mutex_lock" "apr_thread_mutex_unlock"
-      "os_unfair_lock_lock" "os_unfair_lock_unlock")
+      "os_unfair_lock_lock" "os_unfair_lock_unlock" "ReleaseMutex" "WaitForSingleObject" "WaitForSingleObjectEx")
   arguments: (argument_list . (_) @c_lock_arg)) @c_lock_call
 (call_expression
   function: (identifier) @assert_fn
@@ -295,7 +303,74 @@ _C_LOCK_FUNCTIONS = {
                      "g_mutex_unlock", "g_rec_mutex_unlock", "SDL_UnlockMutex", "apr_thread_mutex_unlock",
                      "os_unfair_lock_unlock"), "unlock"),
     **dict.fromkeys(("ReleaseSRWLockShared", "uv_rwlock_rdunlock"), "unlock_shared"),
+    # Win32 mutex objects: `ReleaseMutex(h)` releases one; `WaitForSingleObject(h, ..)` waits on
+    # any handle (event, thread, mutex) and takes `h` only when it is a mutex: counted only for a
+    # handle the same body also gives to `ReleaseMutex`.
+    "ReleaseMutex": "unlock",
+    **dict.fromkeys(("WaitForSingleObject", "WaitForSingleObjectEx"), "wait_handle"),
 }
+
+# Hand-written spin locks: a loop that spins until its own atomic read-modify-write succeeds
+# (`while (f.test_and_set(acquire)) pause();`, `while (f.exchange(true)) ..`, test-and-test-and-set
+# `while (f.load() || f.exchange(true))`, `while (!f.compare_exchange_weak(e, true)) ..`) leaves
+# holding `f`; `f.clear(release)` / `f.store(false)` gives it back. Found per file first (a
+# `unlock()` that only clears the flag is known by the loop in its sibling `lock()`).
+_SPIN_LOOP = re.compile(
+    rb"while\s*\(\s*(?:(?P<ttas>[\w.>\-]+?)\s*(?:\.|->)\s*load\s*\([^()]*\)\s*\|\|\s*)?(?P<neg>!)?\s*"
+    rb"(?P<flag>[\w.>\-]+?)\s*(?:\.|->)\s*(?P<op>test_and_set|exchange|compare_exchange_weak|compare_exchange_strong)\s*\((?P<args>[^;{}]{0,80})")
+
+
+def spin_flags(data: bytes) -> frozenset[str]:
+    """The atomic flags some loop of the file spins on to acquire (see `_SPIN_LOOP`)."""
+    if b"test_and_set" not in data and b"exchange" not in data:
+        return frozenset()
+    out = set()
+    for m in _SPIN_LOOP.finditer(data):
+        op, neg, args = m.group("op"), bool(m.group("neg")), m.group("args").lstrip()
+        if op == b"test_and_set" and not neg:
+            pass
+        elif op == b"exchange" and not neg and (args.startswith((b"true", b"1")) and not args[1:2].isalnum() or args.startswith(b"true")):
+            pass
+        elif op.startswith(b"compare_exchange") and neg and re.match(rb"[^,]+,\s*(?:true|1)\b", args):
+            pass
+        else:
+            continue
+        if m.group("ttas") and normalise_mutex(m.group("ttas").decode()) != normalise_mutex(m.group("flag").decode()):
+            continue
+        out.add(normalise_mutex(m.group("flag").decode("utf-8", "replace")))
+    return frozenset(out)
+
+
+_SPIN_EVENTS = """
+(while_statement condition: (_) @cond) @loop
+(do_statement condition: (_) @cond) @loop
+(expression_statement
+  (call_expression
+    function: (field_expression argument: (_) @recv field: (field_identifier) @method
+      (#any-of? @method "clear" "store"))
+    arguments: (argument_list) @args) @call)
+"""
+
+
+def _spin_ops(body, spin: frozenset[str]) -> list[tuple]:
+    """(flag, "lock" | "unlock", node) for the spin-lock loops and releases of `spin` flags."""
+    found = captures(body, "cpp", _SPIN_EVENTS)
+    out = []
+    for loop, cond in zip(found.get("loop", []), found.get("cond", [])):
+        fl = spin_flags(b"while" + (cond.text or b""))
+        hit = next((f for f in fl if f in spin), None)
+        if hit is not None:
+            # held where the loop's test fails, the way out of the loop
+            inner = cond.child_by_field_name("value") if cond.type == "condition_clause" else None
+            out.append((hit, "try0", inner or cond))
+    for call, recv, method, args in zip(found.get("call", []), found.get("recv", []), found.get("method", []), found.get("args", [])):
+        flag = normalise_mutex(text(recv))
+        if flag not in spin:
+            continue
+        first = args.named_children[0] if args.named_children else None
+        if text(method) == "clear" or (first is not None and text(first) in ("false", "0")):
+            out.append((flag, "unlock", call))
+    return out
 # Google-style spellings (absl::Mutex, leveldb port::Mutex) of the same operations.
 _CAPITALISED = {"Lock": "lock", "Unlock": "unlock", "TryLock": "try_lock", "ReaderLock": "lock_shared",
                 "ReaderUnlock": "unlock_shared", "WriterLock": "lock", "WriterUnlock": "unlock",
@@ -330,13 +405,14 @@ _MACRO_CALLS = """
 
 def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | None = None,
                   accessors: dict[str, bool] | None = None, unlockers: frozenset[str] = frozenset(),
-                  mutexes: frozenset[str] = frozenset()) -> list[LockHolder]:
+                  mutexes: frozenset[str] = frozenset(), spin: frozenset[str] = frozenset()) -> list[LockHolder]:
     """The lock holders of a function (lambdas inside it included), each with what happens to it.
     `macros`: the file's lock macros (lifelint.facts.cpp_lock_effects.effect_macros);
     `accessors`: methods returning a locked pointer (accessor_table()); `unlockers`: classes
     learned to unlock in their constructor and lock again in their destructor; `mutexes`: names
     known to be mutexes whatever they are called (a lock wrapper's `m_`), so a bare `m_.lock()`
-    on one counts without an `unlock()` in the same body."""
+    on one counts without an `unlock()` in the same body; `spin`: the file's spin-lock flags
+    (`spin_flags`)."""
     guard_types = (GUARD_TYPES | frozenset(guard_extra or ())) - unlockers
     body = fn_node.child_by_field_name("body")
     if body is None:
@@ -424,21 +500,32 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
     failed_tests = []
     for call, fn_name, arg in zip(found.get("c_lock_call", []), found.get("c_lock_fn", []), found.get("c_lock_arg", [])):
         method = _C_LOCK_FUNCTIONS[text(fn_name)]
-        if call.parent is not None and call.parent.type == "expression_statement":
+        if method == "wait_handle":
+            by_result = _wait_result_test(call, body)
+            bare.append((normalise_mutex(text(arg)), *(by_result or ("wait_handle", call))))
+        elif (call.parent is not None and call.parent.type == "expression_statement") or method in ("unlock", "unlock_shared"):
+            # (a release is a release wherever its result goes: `if (!ReleaseMutex(m)) return 1;`)
             bare.append((normalise_mutex(text(arg)), method, call))
         elif method in _TAKES and _in_condition(call):
             # `if (pthread_mutex_lock(&m)) throw ...;`: it returns 0 when it took the lock.
             failed_tests.append((normalise_mutex(text(arg)), call))
+    if spin and any(f.encode() in (body.text or b"") for f in spin):
+        bare += _spin_ops(body, spin)
     by_mutex: dict[str, list] = {}
     for c in bare:
         by_mutex.setdefault(c[0], []).append(c)
+    for mutex, calls in by_mutex.items():
+        if any(m in ("wait_handle", "wait_ok", "wait_failed") for _, m, _ in calls):
+            released = any(m == "unlock" for _, m, _ in calls)
+            as_lock = {"wait_handle": "lock", "wait_ok": "try", "wait_failed": "try0"}
+            calls[:] = [(r, as_lock.get(m, m), c) for r, m, c in calls if m not in as_lock or released]
     for recv, call in tested:
         by_mutex.setdefault(recv, []).append((recv, "try", call))
     for recv, call in failed_tests:
         by_mutex.setdefault(recv, []).append((recv, "try0", call))
     for mutex, calls in by_mutex.items():
         has_unlock = any(m in ("unlock", "unlock_shared") for _, m, _ in calls)
-        if not (has_unlock or mutex in asserted or _mutex_like(mutex) or mutex in mutexes):
+        if not calls or not (has_unlock or mutex in asserted or _mutex_like(mutex) or mutex in mutexes or mutex in spin):
             continue
         calls.sort(key=lambda c: c[2].start_byte)
         first = calls[0]
@@ -585,6 +672,39 @@ def _std_lock(holders: list[LockHolder], more) -> None:
             if (h.guard is not None and h.guard in names) or (h.kind == "manual" and h.mutexes and h.mutexes[0] in names):
                 if h.span.start_byte <= call.start_byte or h.guard is None:
                     h.ops.append(("acq", call.end_byte, Span.of(call), "together"))
+
+
+_WAIT_RESULTS = {"WAIT_OBJECT_0": True, "WAIT_FAILED": False, "WAIT_TIMEOUT": False, "WAIT_ABANDONED": False}
+
+
+def _wait_result_test(call, body):
+    """A `WaitForSingleObject` whose result is compared in a condition (`if (Wait(m, 0) ==
+    WAIT_OBJECT_0)`, or `rv = Wait(m, ..); if (rv == WAIT_FAILED) return;`): ("wait_ok" |
+    "wait_failed", the comparison): held where the comparison says it succeeded."""
+    p = call.parent
+    while p is not None and p.type == "parenthesized_expression":
+        p = p.parent
+    var = None
+    if p is not None and p.type == "assignment_expression" and text(p.child_by_field_name("operator")) == "=":
+        var = text(p.child_by_field_name("left")).strip()
+    elif p is not None and p.type == "init_declarator":  # `DWORD rv = WaitForSingleObject(..);`
+        var = text(p.child_by_field_name("declarator")).strip()
+    cands = []
+    if var is None:
+        cands = [p] if p is not None and p.type == "binary_expression" else []
+    else:
+        cands = [b for b in captures(body, "cpp", "(binary_expression) @b").get("b", ())
+                 if b.start_byte > call.end_byte and var in (text(b.child_by_field_name("left")).strip(),
+                                                            text(b.child_by_field_name("right")).strip())][:1]
+    for b in cands:
+        op = text(b.child_by_field_name("operator"))
+        sides = {text(b.child_by_field_name("left")).strip(), text(b.child_by_field_name("right")).strip()}
+        const = next((k for k in sides if k in _WAIT_RESULTS), None)
+        if op not in ("==", "!=") or const is None or not _in_condition(b):
+            continue
+        ok_when_true = _WAIT_RESULTS[const] == (op == "==")
+        return ("wait_ok" if ok_when_true else "wait_failed", b)
+    return None
 
 
 def _in_condition(call) -> bool:
