@@ -71,12 +71,16 @@ def content_digest(data: bytes) -> bytes:
 
 
 def file_digest(data: bytes, src) -> bytes:
-    """What a file's entry is valid for: its bytes, and its compile flags when a compile
-    database gives it some (lifelint.compdb.FileFlags.key)."""
+    """What a file's entry is valid for: its bytes, its compile flags when a compile database
+    gives it some (lifelint.compdb.FileFlags.key), and a Rust file's crate (lifelint.crates:
+    a manifest added above it changes which calls it can make)."""
     flags = getattr(src, "flags", None)
-    if flags is None:
+    crate = getattr(src, "crate", None)
+    if flags is None and crate is None:
         return content_digest(data)
-    return hashlib.blake2b(data + b"\0flags\0" + flags.key().encode(), digest_size=32).digest()
+    extra = (b"\0flags\0" + flags.key().encode() if flags is not None else b"") \
+        + (b"\0crate\0" + crate.key().encode("utf-8", "surrogatepass") if crate is not None else b"")
+    return hashlib.blake2b(data + extra, digest_size=32).digest()
 
 
 @functools.cache

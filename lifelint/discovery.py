@@ -36,6 +36,7 @@ class SourcePath:
     display: str  # relative to the scan root, forward slashes
     language: str
     flags: Any = None  # lifelint.compdb.FileFlags: how the compile database builds it (None: no database entry)
+    crate: Any = None  # lifelint.crates.Crate of a Rust file (None: no Cargo package above it)
 
 
 @dataclass(slots=True)
@@ -140,6 +141,9 @@ def discover(paths: list[str], root: Path, exclude: list[str], respect_gitignore
     problems: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     root = root.absolute()
+    from lifelint.crates import CrateFinder
+
+    crates = CrateFinder(root)
     for raw in paths:
         p = Path(raw)
         try:
@@ -162,7 +166,7 @@ def discover(paths: list[str], root: Path, exclude: list[str], respect_gitignore
             key = os.path.abspath(p)
             if key not in seen:  # named files are always scanned, excludes notwithstanding
                 seen.add(key)
-                files.append(SourcePath(str(p), _display(p, root), lang))
+                files.append(SourcePath(str(p), _display(p, root), lang, crate=crates.crate_of(p) if lang == "rust" else None))
             continue
         ignores = _Ignores(root, exclude, respect_gitignore)
         _gitignores_above(p.absolute(), ignores)
@@ -187,7 +191,8 @@ def discover(paths: list[str], root: Path, exclude: list[str], respect_gitignore
                 if ignores.ignored(key, False) or key in seen:
                     continue
                 seen.add(key)
-                found.append(SourcePath(name if d_str == "." else os.path.join(d_str, name), _display(key, root), lang))
+                found.append(SourcePath(name if d_str == "." else os.path.join(d_str, name), _display(key, root), lang,
+                                        crate=crates.crate_of_dir(d_abs) if lang == "rust" else None))
             # gitignore specs of subtrees we left are harmless: they only match below their base.
         files.extend(sorted(found, key=lambda s: s.display))
     return Discovery(files, problems)

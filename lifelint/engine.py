@@ -118,6 +118,7 @@ def _analyse(src: SourcePath, settings: Settings, want_digest: bool, text: bytes
         tree = parse(src.language, data, settings.cpp)
         with clang_types.active(_deep_types(src, settings, deep_cache, diags)):
             facts = extract_facts(src.display, src.language, data, tree, settings)
+        facts.crate = src.crate
         del tree
         syntax = parse_stats.syntax_message(facts, data)
         if syntax is not None:

@@ -4,8 +4,8 @@ Built in the worker right after the facts (`summarize`), cached in the facts' en
 (lifelint.cache: `FactCache.lookup_summary`), so it can be loaded without unpickling the facts.
 Plain data with names, no reference into the facts.
 
-Read from summaries so far: the type aliases (lifelint.index.ProjectIndex.resolve_alias), the
-lock effects a file defines and whether it uses another file's (guards, lock macros,
+Read from summaries so far: a Rust file's crate, imports and modules (lifelint.rust_calls), the
+type aliases (lifelint.index.ProjectIndex.resolve_alias), the lock effects a file defines and whether it uses another file's (guards, lock macros,
 acquire/release helpers: lifelint.facts.cpp_lock_effects; Rust guard helpers:
 lifelint.facts.rust_flow.apply_project_guard_helpers), and the caller-held locks its
 comments and annotations state (lifelint.locking). The lock index, the thread model and the
@@ -16,6 +16,7 @@ summary must add for them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -41,6 +42,12 @@ class FileSummary:
     # ambiguous); its guard helpers are in `lock_effects` ({"guard_helpers": {name: (impl type
     # or None, takes self, mutex)}}), the names its bodies call in `called`.
     defined: frozenset[str] = frozenset()
+    # Rust: the Cargo package it belongs to (lifelint.crates.Crate, None: none), what its `use`s
+    # bring in and the modules it declares (RustFacts.uses / .modules): which crate a call's
+    # path names (lifelint.rust_calls).
+    crate: Any = None
+    uses: tuple[tuple[str, str], ...] = ()
+    modules: frozenset[str] = frozenset()
 
 
 def type_base(type_text: str) -> str:
@@ -58,7 +65,7 @@ def summarize(facts) -> FileSummary:
     effects are applied to it)."""
     out = FileSummary(facts.path, facts.language)
     if facts.rust is not None:
-        return _summarize_rust(facts.rust, out)
+        return _summarize_rust(facts.rust, out, facts.crate)
     cpp = facts.cpp
     if cpp is None:
         return out
@@ -88,10 +95,13 @@ def summarize(facts) -> FileSummary:
     return out
 
 
-def _summarize_rust(rust, out: FileSummary) -> FileSummary:
+def _summarize_rust(rust, out: FileSummary, crate=None) -> FileSummary:
     helpers = rust.extra.get("guard_helpers")
     out.lock_effects = {"guard_helpers": helpers} if helpers else None
     out.defined = frozenset(f.name for f in rust.functions)
+    out.crate = crate
+    out.uses = tuple(dict.fromkeys(rust.uses))
+    out.modules = frozenset(rust.modules)
     called: set[str] = set()
     for flow in rust.flows:
         for e in flow.events:

@@ -18,6 +18,7 @@ from pathlib import Path
 from lifelint.config import enabled_codes, load_settings
 from lifelint.discovery import SourcePath, _display, discover, language_of
 from lifelint.cache import content_digest, gc_paused
+from lifelint.crates import CrateFinder
 from lifelint.engine import FREEZE_MIN_LINES, ScanOptions, analyse_all_summarised, analyse_text, check_in_memory, default_jobs, find_context_root
 from lifelint.model import ScanResult
 from lifelint.summary import summarize
@@ -169,7 +170,7 @@ class Workspace:
                     text = fh.read()
             except OSError:
                 return ScanResult(root=str(self.display_root))
-        me = SourcePath(full, display, lang)
+        me = SourcePath(full, display, lang, crate=CrateFinder(self.display_root).crate_of(full) if lang == "rust" else None)
         # Every file in discovery order (the order a whole scan indexes them in), this one in its
         # place; a file discovery leaves out (excluded, outside the root) goes first.
         files = list(self._discover())

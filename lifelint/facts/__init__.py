@@ -32,6 +32,10 @@ class FileFacts:
     error_bytes: int = 0
     cpp: Any = None  # lifelint.facts.cpp.CppFacts
     rust: Any = None  # lifelint.facts.rust.RustFacts
+    # lifelint.crates.Crate: the Cargo package a Rust file belongs to (None: none above it). Where
+    # the file is, not what it says: set from the discovered path (lifelint.engine), and part of the
+    # file's cache key.
+    crate: Any = None
 
     def in_error(self, span: Span) -> bool:
         """True when `span` overlaps a region the parser could not make sense of."""

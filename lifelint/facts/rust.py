@@ -62,6 +62,11 @@ class RustFacts:
     flows: list[Any] = field(default_factory=list)  # rust_flow.Flow, one per function with a body
     structs: list[Any] = field(default_factory=list)  # rust_flow.RStruct
     impls: list[Any] = field(default_factory=list)  # rust_flow.RImpl
+    # `use` declarations anywhere in the file, one (name brought in, path it stands for) per
+    # imported name: `use a::b::{c, d as e};` -> ("c", "a::b::c"), ("e", "a::b::d"); a glob
+    # `use a::b::*;` -> ("*", "a::b"). Which crate a call names (lifelint.rust_calls).
+    uses: list[tuple[str, str]] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)  # names of the `mod` items it declares
 
     def flows_with_functions(self):
         """(flow, the RFunction it describes) for every function with a body."""
@@ -184,6 +189,45 @@ def _thread_local_statics(node, out: "RustFacts") -> None:
 _SAFETY_SECTION = re.compile(r"^\s*(?:///|\*|/\*\*)?\s*#+\s*Safety\b", re.MULTILINE)
 
 
+def _segments(node) -> tuple[str, ...]:
+    return tuple(p for p in text(node).replace(" ", "").split("::") if p)
+
+
+def _use_paths(node, prefix: tuple[str, ...], out: list, depth: int = 0) -> None:
+    """The (name, path) pairs one `use` tree brings in (see RustFacts.uses)."""
+    if node is None or depth > 32:
+        return
+    t = node.type
+    if t in ("identifier", "scoped_identifier", "crate", "super", "metavariable"):
+        segs = (*prefix, *_segments(node))
+        if segs:
+            out.append((segs[-1], "::".join(segs)))
+    elif t == "self":  # `use a::b::{self}` brings in `b`
+        if prefix:
+            out.append((prefix[-1], "::".join(prefix)))
+    elif t == "use_as_clause":
+        path, alias = node.child_by_field_name("path"), node.child_by_field_name("alias")
+        segs = (*prefix, *_segments(path)) if path is not None else prefix
+        if segs and segs[-1] == "self":
+            segs = segs[:-1]
+        name = text(alias) if alias is not None else ""
+        if segs and name and name != "_":
+            out.append((name, "::".join(segs)))
+    elif t == "use_wildcard":
+        segs = (*prefix, *(s for s in _segments(node) if s != "*"))
+        if segs:
+            out.append(("*", "::".join(segs)))
+    elif t == "scoped_use_list":
+        path = node.child_by_field_name("path")
+        sub = (*prefix, *_segments(path)) if path is not None else prefix
+        lst = node.child_by_field_name("list")
+        if lst is not None:
+            _use_paths(lst, sub, out, depth + 1)
+    elif t == "use_list":
+        for c in node.named_children:
+            _use_paths(c, prefix, out, depth + 1)
+
+
 def extract(root, data: bytes, facts, foreign_guards=None) -> RustFacts:
     """`foreign_guards`: guard helpers other files define (lifelint.facts.rust_flow)."""
     out = RustFacts()
@@ -206,6 +250,12 @@ def extract(root, data: bytes, facts, foreign_guards=None) -> RustFacts:
         elif t == "mod_item":
             n = node.child_by_field_name("name")
             mods = (*mods, text(n))
+            out.modules.append(text(n))
+        elif t == "use_declaration":
+            arg = node.child_by_field_name("argument")
+            if arg is not None:
+                _use_paths(arg, (), out.uses)
+            continue  # nothing below a `use` is a function, static or module
         elif t in ("static_item", "const_item"):
             n = node.child_by_field_name("name")
             ty = node.child_by_field_name("type")
