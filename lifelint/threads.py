@@ -1652,6 +1652,9 @@ class _RustBuilder:
                 self.by_name[fn.name].append(rf)
         self.root_closures: dict[tuple[int, int], Root] = {}
         self.entries: dict[int, list] = defaultdict(list)
+        from lifelint.rust_calls import rust_calls
+
+        self.calls = rust_calls(index)
 
     def add_root(self, kind, what, path, span, entries, multi=False) -> Root:
         r = Root(kind, what, path, span, multi)
@@ -1660,23 +1663,23 @@ class _RustBuilder:
         return r
 
     def resolve(self, rf, text: str, method: bool = False) -> list:
-        """Project functions a call or a function argument names (by last segment; a `Type::`
-        qualifier narrows it; methods only when the name is defined at most a few times)."""
+        """Project functions a call or a function argument names: a path by Rust's scoping, in
+        the caller's crate or a crate the path names (lifelint.rust_calls); a method by its name
+        (with a receiver of unknown type), only when the name is defined at most a few times."""
         t = _RUST_CAST.sub("", text.strip()).replace(" ", "")  # the cast first: `task_one` holds "as" too
         m = _RUST_FN_ARG.match(t)
         if not m:
             return []
         path = m.group(1)
+        if not method:
+            by_flow = self.by_flow
+            return [by_flow[id(flow)] for _f, _fn, flow in self.calls.targets(rf.facts, path)
+                    if flow is not None and id(flow) in by_flow]
         parts = path.split("::")
-        name = parts[-1]
-        cands = [c for c in self.by_name.get(name, ()) if not c.fn.is_test]
+        cands = [c for c in self.by_name.get(parts[-1], ()) if not c.fn.is_test and c.fn.self_kind is not None]
         if len(parts) >= 2 and parts[-2][:1].isupper():
-            cands = [c for c in cands if c.fn.impl_type == parts[-2]] or []
-        if method:
-            cands = [c for c in cands if c.fn.self_kind is not None]
-            if len(cands) > 3:
-                return []
-        return cands
+            cands = [c for c in cands if c.fn.impl_type == parts[-2]]
+        return cands if len(cands) <= 3 else []
 
     def _spawner_ctx(self, rf, p):
         """The context that runs spawn point `p` (a spawned closure's point stands for the closure
@@ -1764,7 +1767,7 @@ class _RustBuilder:
                 elif e.kind == "assign" and e.recv.rsplit(".", 1)[-1] in SIGNAL_FIELDS:
                     names = [n for n, bytes_ in flow.uses.items() for b in bytes_
                              if e.span.start_byte <= b < e.span.end_byte and n != e.recv.split(".")[0]]
-                    targets = [t for n in names for t in self.by_name.get(n, ()) if t.fn.impl_type is None]
+                    targets = [t for n in names for t in self.resolve(rf, n)]
                     if targets:
                         r = self.add_root("signal", f"the signal handler `{targets[0].label}` (installed with `sigaction` in "
                                                     f"`{rf.label}`)", rf.path, e.span, [((id(t), None), t.label) for t in targets])

@@ -1,4 +1,7 @@
-"""The crate a Rust file belongs to (lifelint.crates) and the names its `use`s bring in."""
+"""The crate a Rust file belongs to (lifelint.crates), the names its `use`s bring in, and how a
+call path is resolved with them (lifelint.rust_calls): within the caller's crate, or through a
+path or import naming another crate, to that crate's `pub` functions only. The two-crate fixture
+project (fixtures/rust/LL202-unsynchronized-global/projects/two_crates) checks the findings."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from lifelint.crates import CrateFinder, read_manifest
 from lifelint.discovery import discover
 from lifelint.engine import analyse_all
 from lifelint.index import ProjectIndex
+from lifelint.rust_calls import rust_calls
 from lifelint.settings import Settings
 from lifelint.summary import summarize
 
@@ -90,3 +94,52 @@ def test_use_declarations_and_modules_are_facts(tmp_path):
     assert facts.rust.modules == ["inner", "other"]
     s = summarize(facts)
     assert s.uses == tuple(facts.rust.uses) and s.modules == {"inner", "other"}
+
+
+TWO_CRATES = {
+    "app/Cargo.toml": "[package]\nname = 'app'\n[dependencies]\nlib2 = { package = 'util', path = '../util' }\nlibc = '0.2'\n",
+    "app/src/main.rs": (
+        "mod jobs;\nuse lib2::shared as alias;\nuse lib2::prelude::*;\n"
+        "fn main() {\n"
+        "    helper();\n"          # 5: own crate only
+        "    alias();\n"           # 6: util's pub `shared`
+        "    lib2::private();\n"   # 7: not pub: nothing
+        "    libc::close();\n"     # 8: a crate outside the scan: nothing
+        "    jobs::helper();\n"    # 9: own module
+        "    globbed();\n"         # 10: util's pub `globbed`, through the glob
+        "    Pool::new();\n"       # 11: own impl only
+        "    lib2::Pool::new();\n"  # 12: util's pub impl fn
+        "}\n"
+        "fn helper() {}\nstruct Pool;\nimpl Pool { fn new() -> Pool { Pool } fn helper(&self) {} }\n"),
+    "app/src/jobs.rs": "pub fn helper() {}\n",
+    "util/Cargo.toml": "[package]\nname = 'util'\n",
+    "util/src/lib.rs": (
+        "pub fn helper() {}\npub fn shared() {}\nfn private() {}\npub fn close() {}\npub fn globbed() {}\n"
+        "pub struct Pool;\nimpl Pool { pub fn new() -> Pool { Pool } }\n"),
+}
+
+
+def _labels(calls, facts, path):
+    return sorted(f"{f.path}:{fn.qualname}" for f, fn, _ in calls.targets(facts, path))
+
+
+def test_calls_resolve_in_the_callers_crate_or_the_crate_a_path_names(tmp_path):
+    by_path, index = _project(tmp_path, TWO_CRATES)
+    calls = rust_calls(index)
+    main = by_path["app/src/main.rs"]
+    # a bare name: this crate's free functions of the name (both modules: modules are not
+    # resolved inside a crate), never util's `pub fn helper`, never the method `Pool::helper`
+    assert _labels(calls, main, "helper") == ["app/src/jobs.rs:helper", "app/src/main.rs:helper"]
+    assert _labels(calls, main, "alias") == ["util/src/lib.rs:shared"]
+    assert _labels(calls, main, "lib2::private") == []
+    assert _labels(calls, main, "libc::close") == []
+    assert _labels(calls, main, "jobs::helper") == ["app/src/jobs.rs:helper", "app/src/main.rs:helper"]
+    assert _labels(calls, main, "globbed") == ["util/src/lib.rs:globbed"]
+    assert _labels(calls, main, "Pool::new") == ["app/src/main.rs:Pool::new"]
+    assert _labels(calls, main, "lib2::Pool::new") == ["util/src/lib.rs:Pool::new"]
+    assert _labels(calls, main, "util::shared") == ["util/src/lib.rs:shared"]  # a crate of the scan
+
+
+def test_files_without_a_package_are_one_crate(tmp_path):
+    by_path, index = _project(tmp_path, {"a.rs": "fn main() { worker(); }\n", "b.rs": "fn worker() {}\n"})
+    assert _labels(rust_calls(index), by_path["a.rs"], "worker") == ["b.rs:worker"]
