@@ -81,6 +81,10 @@ instead of going through a global.
 ## Known limits
 - Calls are resolved by name and declared type; virtual dispatch and function pointers beyond
   thread starts are not followed, so code reached only through them counts as "no root".
+  Rust: a call path resolves within the caller's crate (the nearest Cargo package), or in the
+  crate its path or a `use` names (`pub` functions only); modules inside a crate are not
+  resolved, so two private helpers of one name in one crate are both candidates. Method calls
+  resolve by name, when it names at most three methods of the scan.
 - A callback handed to an unknown library runs on an unknown thread: it is not a root unless
   invoked from a known one by name (`p.on_done()` for a stored `p.on_done = [..]`).
 - Phases are judged in one body (and through its callers): a thread joined in another function
