@@ -5,7 +5,8 @@ Built in the worker right after the facts (`summarize`), cached in the facts' en
 Plain data with names, no reference into the facts.
 
 Read from summaries so far: a Rust file's crate, imports and modules (lifelint.rust_calls), the
-type aliases (lifelint.index.ProjectIndex.resolve_alias), the lock effects a file defines and whether it uses another file's (guards, lock macros,
+type aliases (lifelint.index.ProjectIndex.resolve_alias), the lock effects a file defines and
+whether it uses another file's (guards, lock macros,
 acquire/release helpers: lifelint.facts.cpp_lock_effects; Rust guard helpers:
 lifelint.facts.rust_flow.apply_project_guard_helpers), and the caller-held locks its
 comments and annotations state (lifelint.locking). The lock index, the thread model and the
