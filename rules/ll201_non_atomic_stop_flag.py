@@ -56,7 +56,10 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
   a flag written through a pointer or reference from outside the class is not seen.
 - "A lock every access holds" counts the locks a function's callers hold: every call site in the
   scan holding it, `REQUIRES(mu)` on the definition or the declaration, a "called with mu held"
-  comment (lifelint.locking `LockingIndex.held`, the fact LL101 and LL203 ask too).
+  comment (lifelint.locking `LockingIndex.held`, the fact LL101 and LL203 ask too). The
+  object's own destructor reading a member flag needs no lock (no other thread may use an
+  object while it is destroyed); a destructor that writes it (`quit_ = true;` before a join)
+  still breaks the discipline.
 - For stop-named flags, "shared across threads" is judged from the class's own fields and
   methods (and its bases when they are in the project), not from how objects are used; the
   poll and thread-model evidence follow code, not objects (two objects of one class count as one). A class that declares itself
@@ -478,6 +481,8 @@ def _judge(index, v, accesses, evidence, owner: str, stop: bool = True) -> FlagV
     common = None
     by_caller = 0
     for f, fn, u in accesses:
+        if fn.is_dtor and u.kind == "member" and u.access not in ("write", "update"):
+            continue  # the object's own destructor owns it: its reads need no lock (a write still does)
         held = li.held(fn, u)
         if held is None:
             held = {m for i in u.locks for m in fn.locks[i].mutexes}
