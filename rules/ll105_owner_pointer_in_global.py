@@ -16,6 +16,20 @@ destructor calls it), the finding names that function and its callers, and the f
 from the pointee's destructor. The setter and the clear may be a free function or a static member
 function, in any file of the project; the owner a `unique_ptr` or `shared_ptr` (`.get()`, `&*p`).
 
+What counts as taking the pointer back, so that nothing is reported:
+
+- the pointee's destructor (or the owning class's, for a member owner) clears the global or
+  restores another value, directly or a few calls deep;
+- **scoped publication**: the function that stores the pointer clears it (null, or the value it
+  saved before) on every way out: the end of the body, each `return` and `throw` after the
+  store, and each `return` reached again on the next turn of a loop around it. A clear inside
+  `if (g == this)` counts (when the test fails, `g` no longer holds this object);
+- **a scope guard**: the pointer goes through a constructor that stores it, the guard class's
+  destructor restores or clears the global (`last = active; active = i;` /
+  `active = last;`), and the guard is an automatic object of the storing function (a local or a
+  temporary, not `new`, not `static`, not returned or moved away): it dies before the function
+  returns.
+
 ## Why is this bad?
 The global outlives every owner. When the `unique_ptr` is returned and later destroyed, or the
 object is deleted, the global still holds its address; the next thread to use it reads freed
@@ -45,9 +59,15 @@ or clear the global from the object's destructor.
   that does through a few calls (methods of `this`, free functions, a setter given `nullptr`). A
   clear function that exists but is called only from an unrelated path (a test reset, a
   shutdown nothing calls on destruction) is not credited.
-- Scoped publication is not reported: a function that sets the global and clears it again before
-  it returns (directly, through a clear function, or a setter given `nullptr`). Early returns
-  between the two are not checked.
+- Scoped publication is judged from the body's structure (blocks, branches, loops, returns,
+  throws, break/continue), not a full control-flow graph: a clear in each branch of an
+  `if`/`else` that both return is not combined, and is reported; a `goto` in the body voids the
+  credit; a `throw` caught inside the same function counts as a way out. An exception thrown by a
+  *called* function between the store and the clear is not considered: the global then stays
+  set (a scope guard is the shape that survives it). A coroutine suspended between the two is not
+  considered either.
+- A scope guard is trusted to live no longer than what it publishes: a local owner reset while
+  the guard is still alive is not seen.
 - The pointee class is read from `unique_ptr<T>` / `make_unique<T>` / `make_shared<T>`; an
   `auto` owner from another factory is still reported, without the destructor check.
 - An unqualified name written in a method names that class's own member when the class declares
@@ -197,6 +217,133 @@ def _clears_here(flow, gname: str, clearers: set[str], setters, after: int = -1,
     return None
 
 
+def _clear_spans(flow, gname: str, clearers: set[str], setters, after: int, lam, stored: str | None) -> list:
+    """Every clear of `gname` in this body after byte `after`, in lambda level `lam`: (span, scope)."""
+    out = []
+    for a in flow.assigns:
+        if a.span.start_byte > after and a.lambda_index == lam and a.target_name.split("::")[-1] == gname \
+                and a.value.strip() != stored:
+            out.append((a.span, a.scope))
+    for c in flow.calls:
+        if c.span.start_byte <= after or c.lambda_index != lam:
+            continue
+        if c.name in clearers or c.name == f"clear_{gname}" or any(
+                g == gname and pi < len(c.args) and c.args[pi].strip() in _NULLS for pi, g, _sf, _sfn in setters.get(c.name, [])):
+            out.append((c.span, c.scope))
+    return out
+
+
+def _contains(scope, byte: int) -> bool:
+    return scope.span.start_byte <= byte < scope.span.end_byte
+
+
+def _runs_before(flow, si: int, ref: int, gname: str) -> bool:
+    """Whether a statement directly in scope `si` runs on every path that goes on to byte `ref`
+    (which comes after it): walking out from `si` to the first scope holding `ref`, every scope
+    left is a plain `{ }` block or a do-while body (run at least once), or the branch of an `if`
+    that tests the global itself (`if (g == this) g = nullptr;`: when the test fails, the global
+    no longer holds this object anyway)."""
+    scopes = flow.scopes
+    while si is not None and not _contains(scopes[si], ref):
+        sc = scopes[si]
+        if sc.kind == "block" and sc.branch is None or sc.kind == "do":
+            pass
+        elif sc.kind == "block" and sc.branch == "body" and sc.parent is not None and scopes[sc.parent].kind == "do":
+            pass
+        elif sc.kind == "block" and sc.branch == "then" and sc.parent is not None and re.search(
+                rf"(?:^|[^\w])(?:\w+::)*{re.escape(gname)}(?:==|!=nullptr\b|!=NULL\b|\))|=={re.escape(gname)}\b",
+                scopes[sc.parent].cond or ""):
+            si = scopes[sc.parent].parent  # past the `if` statement too
+            continue
+        else:
+            return False
+        si = sc.parent
+    return True
+
+
+def _undone_on_every_path(flow, gname: str, span, lam, stored: str, clearers: set[str], setters) -> bool:
+    """Scoped publication: every way out of the function after the store passes a clear of
+    `gname` first. The exits are the returns and throws after the store, those in a loop around
+    it (reached again on the next iteration), and the end of the body. A clear counts for an exit
+    when it lies between the store and the exit and runs on every path to it (_runs_before), and
+    no break/continue between the store and the clear can jump over it. A goto anywhere in the
+    body, or no clear at all, and the publication is not credited."""
+    clears = _clear_spans(flow, gname, clearers, setters, span.end_byte, lam, stored)
+    if not clears:
+        return False
+    if any(j.kind == "goto" and j.lambda_index == lam for j in flow.jumps):
+        return False
+    here = span.start_byte
+    scopes = flow.scopes
+    body = next((i for i, sc in enumerate(scopes) if sc.lambda_index == lam and sc.kind in ("function", "lambda")
+                 and _contains(sc, here)), None)
+    if body is None:
+        return False
+    loops = [sc for sc in scopes if sc.lambda_index == lam and sc.kind in ("for", "while", "do") and _contains(sc, here)]
+
+    def target(j):
+        """The scope a break/continue leaves: the innermost loop (or switch, for break) holding it."""
+        best = None
+        for sc in scopes:
+            if sc.lambda_index == lam and _contains(sc, j.span.start_byte) and (
+                    sc.kind in ("for", "while", "do") or sc.kind == "switch" and j.kind == "break"):
+                if best is None or sc.span.start_byte >= best.span.start_byte:
+                    best = sc
+        return best
+
+    jumps = [(j, target(j)) for j in flow.jumps
+             if j.lambda_index == lam and j.kind in ("break", "continue") and j.span.start_byte > span.end_byte]
+    usable = [(cs, si) for cs, si in clears
+              if not any(t is not None and _contains(t, cs.start_byte) and j.span.start_byte < cs.start_byte for j, t in jumps)]
+    exits = [r.span for r in flow.returns if r.lambda_index == lam] + \
+            [j.span for j in flow.jumps if j.lambda_index == lam and j.kind == "throw"]
+    # A clear that runs on every path on from the store (in its block, or in a plain block of an
+    # enclosing one, after it) is passed before any exit that comes after the clear.
+    after_store = [(cs, si) for cs, si in usable if _runs_before(flow, si, here, gname)]
+    for e in exits:
+        if e.start_byte > span.end_byte:
+            if not any(cs.start_byte < e.start_byte and (_runs_before(flow, si, e.start_byte, gname) or (cs, si) in after_store)
+                       for cs, si in usable):
+                return False
+        elif e.start_byte < here:
+            around = [lp for lp in loops if _contains(lp, e.start_byte)]
+            if around and not any(any(_contains(lp, cs.start_byte) for lp in around) for cs, _si in after_store):
+                return False
+    # the end of the body, when control falls off it
+    end = scopes[body].span.end_byte - 1
+    return bool(after_store) or any(_runs_before(flow, si, end, gname) for _cs, si in usable) \
+        or _ends_in_return(flow, body, lam)
+
+
+def _ends_in_return(flow, body: int, lam) -> bool:
+    """Whether the body's last statement is a return (control never falls off its end)."""
+    rs = [r for r in flow.returns if r.lambda_index == lam and r.scope == body]
+    if not rs:
+        return False
+    last = max(rs, key=lambda r: r.span.end_byte)
+    later = [x for x in (*flow.assigns, *flow.calls) if x.lambda_index == lam and x.span.start_byte > last.span.end_byte]
+    return not later
+
+
+def _scope_guard(flow, call) -> bool:
+    """Whether the object this constructor call makes is an automatic object of the calling
+    body that dies there: a local (not static, not returned or moved away) or a temporary. Its
+    destructor then runs before the function returns (exceptions included); `new Guard(...)`,
+    a static, or a guard handed out lives on."""
+    if call.kind != "construct" or call.result not in ("init", "discarded"):
+        return False
+    if call.declared is None:
+        return call.result == "discarded"  # `Guard(this);`: dies at the end of the statement
+    d = next((d for d in flow.decls if d.name == call.declared
+              and d.decl_span.start_byte <= call.span.start_byte <= d.decl_span.end_byte), None)
+    if d is None or d.kind != "local" or d.pointer_depth or d.is_reference:
+        return False
+    gone = {call.declared, f"std::move({call.declared})", f"move({call.declared})"}
+    if any(r.value and r.value.replace(" ", "") in gone for r in flow.returns):
+        return False
+    return not any(c.name == "move" and c.args and c.args[0].strip() == call.declared for c in flow.calls)
+
+
 def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
     """Whether destroying an object of the class reaches a clear of `gname`: its destructor clears
     it, or calls (on `this`, or as a free function) something that does, a few calls deep. A
@@ -293,9 +440,13 @@ class OwnerPointerInGlobal(Rule):
 
     def _judge(self, fn, flow, gname, value, span, lam, index, via):
         v = " ".join(value.split())
-        # Scoped publication: the same call clears the global again before it returns.
-        if _clears_here(flow, gname, _clearers(index, gname), _setters(index), after=span.end_byte, lam=lam,
-                        stored=v) is not None:
+        # Scoped publication: the same call clears the global again on every way out.
+        if _undone_on_every_path(flow, gname, span, lam, v, _clearers(index, gname), _setters(index)):
+            return
+        if via is not None and via[0].is_ctor and _scope_guard(flow, via[2]) \
+                and _dtor_clears(index, via[0].class_name, gname):
+            # A scope guard: its constructor publishes, its destructor restores or clears, and
+            # the guard is an automatic object here, so the publication ends with this scope.
             return
         owner = pointee = None
         kind = None
@@ -370,6 +521,15 @@ class OwnerPointerInGlobal(Rule):
         if via is not None:
             sfn, sf, _c = via
             related.append(Related(sfn.name_span, f"`{sfn.name}` stores its argument in `{gname}`", sf.path))
+        partial = _clear_spans(flow, gname, _clearers(index, gname), _setters(index), span.end_byte, lam, v)
+        if partial:
+            # It is taken back, but not on every way out: say where, and what would hold.
+            cs = partial[0][0]
+            related.append(Related(cs, f"`{gname}` is reset here, but not on every way out of `{fn.name}`"))
+            why += (f" `{fn.name}` resets it at line {cs.line}, but some way out of `{fn.name}` (an early return, a throw,"
+                    f" a branch or a jump that skips the reset) leaves it set.")
+            fix = (f"Reset `{gname}` on every way out of `{fn.name}` (a local guard object whose destructor restores it"
+                   f" survives early returns and exceptions), or {fix[0].lower()}{fix[1:]}")
         yield self.finding(span, msg, related, why=why, fix=fix)
 
     @staticmethod

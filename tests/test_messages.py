@@ -92,6 +92,20 @@ def test_ll105_names_the_clear_that_destruction_never_reaches():
     assert plain and "never cleared" in plain[0].message
 
 
+def test_ll105_names_the_reset_that_misses_a_way_out():
+    """A function that resets the global on some ways out only: the finding points at the reset
+    it has, says some way out skips it, and the fix is to reset on every way out."""
+    path = FIXTURES / "cpp/LL105-owner-pointer-in-global/publication_paths.cpp"
+    src = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, text in enumerate(src) if text.startswith("bool event_pump::run_leaky_exit"))
+    store = next(i + 1 for i in range(start, len(src)) if "running = this;" in src[i])
+    reset = next(i + 1 for i in range(store, len(src)) if "running = nullptr;" in src[i])
+    [f] = [g for g in _findings(path) if g.code == "LL105" and g.location.line == store]
+    assert f"`run_leaky_exit` resets it at line {reset}, but some way out" in f.why, f.why
+    assert f.fix.startswith("Reset `running` on every way out of `run_leaky_exit`"), f.fix
+    assert any(loc.line == reset and "not on every way out" in msg for loc, msg in f.related), f.related
+
+
 def test_ll105_names_the_static_member_of_the_storing_class(tmp_path):
     """Two classes with a static member of the same name, in two files of one scan: `s_current =
     this` in one's constructor stores into that class's member, and the message names that one
