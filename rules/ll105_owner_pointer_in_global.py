@@ -28,7 +28,11 @@ What counts as taking the pointer back, so that nothing is reported:
   destructor restores or clears the global (`last = active; active = i;` /
   `active = last;`), and the guard is an automatic object of the storing function (a local or a
   temporary, not `new`, not `static`, not returned or moved away): it dies before the function
-  returns.
+  returns;
+- **an object in main's frame**: every object of the class (and of classes derived from it) the
+  program makes is an automatic local of `main`'s outermost block, or the owner whose `.get()`
+  `main` stores is such a local and is not reset, released, moved or returned: the object lives
+  until `main` returns.
 
 ## Why is this bad?
 The global outlives every owner. When the `unique_ptr` is returned and later destroyed, or the
@@ -68,6 +72,13 @@ or clear the global from the object's destructor.
   considered either.
 - A scope guard is trusted to live no longer than what it publishes: a local owner reset while
   the guard is still alive is not seen.
+- Objects in main's frame: static destructors and atexit handlers run after `main` returns, and
+  threads still running then (detached, or never joined) may read the global after the object
+  is gone; neither is checked. Objects made in test folders (`test/`, `tests/`, `testing/`,
+  `unittest(s)/`) are the test harness's and are not counted; a name written with a qualifier
+  names the class only when the class's qualified name is it or ends with it (a namespace alias
+  is not resolved). An object held through a template argument (`std::optional<T>`, a container)
+  counts as one that can die early.
 - The pointee class is read from `unique_ptr<T>` / `make_unique<T>` / `make_shared<T>`; an
   `auto` owner from another factory is still reported, without the destructor check.
 - An unqualified name written in a method names that class's own member when the class declares
@@ -344,6 +355,111 @@ def _scope_guard(flow, call) -> bool:
     return not any(c.name == "move" and c.args and c.args[0].strip() == call.declared for c in flow.calls)
 
 
+_TEST_DIRS = frozenset({"test", "tests", "testing", "unittest", "unittests", "unit_tests"})
+_MAIN_NAMES = ("main", "wmain", "WinMain", "wWinMain")
+
+
+def _in_tests(path: str) -> bool:
+    """A file of a test folder: its objects live as long as the test harness says, not the program."""
+    return any(part.lower() in _TEST_DIRS for part in re.split(r"[\\/]", path)[:-1])
+
+
+def _type_names(t: str) -> list[str]:
+    """The (possibly qualified) type names a type text mentions: `std::vector<ns::T>` ->
+    [`std::vector`, `ns::T`]."""
+    t = re.sub(r"\b(?:const|volatile|struct|class|typename|unsigned|signed)\b", " ", t)
+    return re.findall(r"[A-Za-z_]\w*(?:\s*::\s*[A-Za-z_]\w*)*", t)
+
+
+def _instances(index) -> dict[str, list[tuple[str, bool]]]:
+    """short class name -> (name as written, held in main) for each place the program makes or
+    holds an object of a class of that name, `held in main` being True for an automatic local of
+    `main`'s outermost block: one pass over the project. Test folders are left out. An object
+    held any other way (a `new`, a `make_unique` / `make_shared`, a field, a global, a local of
+    another function or of an inner block of main, a container or holder whose type names the
+    class) counts as one that can die while the program runs."""
+    def build(ix):
+        out: dict[str, list[tuple[str, bool]]] = {}
+
+        def add(written: str, top: bool) -> None:
+            w = written.replace(" ", "")
+            out.setdefault(w.split("::")[-1], []).append((w, top))
+
+        for f in ix.files:
+            if f.cpp is None or _in_tests(f.path):
+                continue
+            for v in (*[v for c in f.cpp.classes for v in c.fields], *f.cpp.globals):
+                if not v.pointer_depth and not v.is_reference:
+                    for n in _type_names(v.type):
+                        add(n, False)
+            for fn in f.cpp.functions:
+                flow = fn.flow
+                if flow is None:
+                    continue
+                in_main = fn.name in _MAIN_NAMES and not fn.class_name
+                for d in flow.decls:
+                    if d.kind not in ("local", "static") or d.pointer_depth or d.is_reference:
+                        continue
+                    names = _type_names(d.type)
+                    top = in_main and d.kind == "local" and d.lambda_index is None \
+                        and flow.scopes[d.scope].kind == "function"
+                    for i, n in enumerate(names):
+                        add(n, top and i == 0)  # the held type; a template argument (std::optional<T>) is not main's local
+                for c in flow.calls:
+                    if c.kind == "new" or c.kind == "construct" and c.declared is None:
+                        add(c.callee.split("<", 1)[0], False)  # a heap object, a temporary, a field's initialiser
+                    if "<" in c.callee and c.kind in ("call", "new"):
+                        for n in _type_names(c.callee.split("<", 1)[1]):
+                            add(n, False)  # make_unique<T>, make_shared<T>, new holder<T>
+        return out
+    return index.memo("ll105.instances", build)
+
+
+def _subclasses(index, name: str) -> set[str]:
+    """The qualified names of class `name` and of every class deriving from it, transitively."""
+    def build(ix):
+        kids: dict[str, set[str]] = {}
+        for items in ix.cpp_classes.values():
+            for _f, k in items:
+                for b in k.bases:
+                    base = _type_names(b.split("<", 1)[0])
+                    if base:
+                        kids.setdefault(base[-1].split("::")[-1], set()).add(k.name)
+        return kids
+    kids = index.memo("ll105.derived", build)
+    out, todo = set(), [name]
+    while todo:
+        n = todo.pop()
+        if n not in out:
+            out.add(n)
+            todo.extend(kids.get(n, ()))
+    return out
+
+
+def _lives_in_main(index, class_name: str | None) -> bool:
+    """Whether every object of the class (or of a class deriving from it) the program makes is
+    an automatic local of `main`'s outermost block: it lives until `main` returns, so a global
+    pointing at it outlives it only while static destructors and atexit handlers run. A name
+    written with a qualifier names the class only when the class's qualified name ends with it
+    (`Ui::MainWindow` is not `MainWindow`)."""
+    if not class_name:
+        return False
+    inst = _instances(index)
+    seen = []
+    cls = re.sub(r"<[^<>]*>", "", class_name).replace(" ", "")
+    root = cls.split("::")[-1]
+    for short in _subclasses(index, root):
+        quals = {k.qualname.replace(" ", "") for _f, k in index.cpp_classes.get(short, [])}
+        if short == root:
+            # the class `this` is: the one so named, else one in a namespace around the definition
+            quals = {q for q in quals if q == cls} or {q for q in quals if q.endswith("::" + cls)}
+        quals = quals or {short}
+        for written, top in inst.get(short, []):
+            if "::" not in written or any(q == written or q.endswith("::" + written) for q in quals):
+                seen.append(top)
+    return bool(seen) and all(seen)
+
+
 def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
     """Whether destroying an object of the class reaches a clear of `gname`: its destructor clears
     it, or calls (on `this`, or as a free function) something that does, a few calls deep. A
@@ -468,6 +584,11 @@ class OwnerPointerInGlobal(Rule):
                     return  # `.get()` on something that is not a smart pointer (an optional, a handle)
             if pointee and _dtor_clears(index, pointee, gname):
                 return
+            if d is not None and fn.name in _MAIN_NAMES and not fn.class_name and lam is None and d.kind == "local" \
+                    and d.lambda_index is None and flow.scopes[d.scope].kind == "function":
+                leave = self._ownership_leaves(flow, owner, span, lam)
+                if leave is None or leave[1].endswith("are destroyed here"):
+                    return  # an owner in main's outermost block, kept to the end: it outlives the program's run
             if d is None and fn.class_name and re.fullmatch(r"(?:this->)?\w+", owner) \
                     and _dtor_clears(index, fn.class_name, gname):
                 return  # the owner is a member: its class's destructor clears the global
@@ -475,6 +596,8 @@ class OwnerPointerInGlobal(Rule):
             kind = "this"
             if _dtor_clears(index, fn.class_name, gname):
                 return
+            if _lives_in_main(index, fn.class_name):
+                return  # every object of the class is a local of main: it outlives the program's run
         else:
             return
         gdesc = self._describe_global(index, gname, fn.class_name)
