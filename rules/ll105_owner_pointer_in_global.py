@@ -644,6 +644,19 @@ class OwnerPointerInGlobal(Rule):
         if via is not None:
             sfn, sf, _c = via
             related.append(Related(sfn.name_span, f"`{sfn.name}` stores its argument in `{gname}`", sf.path))
+        if via is not None and via[0].is_ctor and _dtor_clears(index, via[0].class_name, gname):
+            # A guard that takes the pointer back, but does not die with this call.
+            c = via[2]
+            gcls = via[0].class_name.split("::")[-1]
+            d = next((d for d in flow.decls if c.declared and d.name == c.declared
+                      and d.decl_span.start_byte <= c.span.start_byte <= d.decl_span.end_byte), None)
+            how = "made with `new`" if c.kind == "new" else "static" if d is not None and d.kind == "static" \
+                else f"handed out of `{fn.name}`" if d is not None else f"not a local of `{fn.name}`"
+            head = "`this`" if kind == "this" else f"`{owner}.get()`" if kind == "get" else f"`&*{owner}`"
+            msg = f"{head} is stored in {gdesc} by a guard (`{gcls}`) that outlives `{fn.name}`."
+            why = (f"`~{gcls}` takes `{gname}` back, but this `{gcls}` is {how}: it is not destroyed when `{fn.name}`"
+                   f" returns, so `{gname}` can keep pointing at the object after it is destroyed{where}.")
+            fix = f"Make the `{gcls}` a local of `{fn.name}`: its scope then bounds the publication."
         partial = _clear_spans(flow, gname, _clearers(index, gname), _setters(index), span.end_byte, lam, v)
         if partial:
             # It is taken back, but not on every way out: say where, and what would hold.
