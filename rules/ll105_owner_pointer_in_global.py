@@ -18,8 +18,11 @@ function, in any file of the project; the owner a `unique_ptr` or `shared_ptr` (
 
 What counts as taking the pointer back, so that nothing is reported:
 
-- the pointee's destructor (or the owning class's, for a member owner) clears the global or
-  restores another value, directly or a few calls deep;
+- the pointee's destructor (or the owning class's, for a member owner), or a base class's
+  destructor, clears the global or restores another value, directly or a few calls deep;
+- **a closing method the destruction protocol requires**: a destructor asserts a state
+  (`assert(*slot == nullptr)`: deleted only once closed) that a method of the class sets
+  (`*slot = nullptr;`) before it clears the global (`if (g_focused == this) g_focused = nullptr;`);
 - **scoped publication**: the function that stores the pointer clears it (null, or the value it
   saved before) on every way out: the end of the body, each `return` and `throw` after the
   store, and each `return` reached again on the next turn of a loop around it. A clear inside
@@ -70,6 +73,10 @@ or clear the global from the object's destructor.
   *called* function between the store and the clear is not considered: the global then stays
   set (a scope guard is the shape that survives it). A coroutine suspended between the two is not
   considered either.
+- A destruction protocol is read from an `assert(state == value)` in a destructor (`assert`,
+  `Q_ASSERT`, `DCHECK` and the like): the assert is trusted as the rule of the code, release builds
+  included. The closing method's clear must come after it sets the asserted state; whether the
+  object can be focused again between closing and deletion is not checked.
 - A scope guard is trusted to live no longer than what it publishes: a local owner reset while
   the guard is still alive is not seen.
 - Objects in main's frame: static destructors and atexit handlers run after `main` returns, and
@@ -469,8 +476,9 @@ def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
         return False
     clearers = _clearers(index, gname)
     setters = _setters(index)
-    short = class_name.split("::")[-1].split("<")[0]
-    methods = index.methods_of(short)
+    # Destroying an object runs its base classes' destructors too, and calls in any of them
+    # reach inherited methods.
+    methods = [m for c in _class_chain(index, class_name) for m in index.methods_of(c)]
     by_name: dict[str, list] = {}
     for _f, fn in methods:
         by_name.setdefault(fn.name, []).append(fn)
@@ -491,6 +499,55 @@ def _dtor_clears(index, class_name: str | None, gname: str) -> bool:
             targets = by_name.get(c.name, []) if c.callee_kind == "method" or c.name in by_name else \
                 [g for _f, g in index.cpp_functions.get(c.name, [])[:4] if not g.class_name]
             todo.extend((g, depth + 1) for g in targets)
+    return _closed_first(methods, gname, clearers, setters)
+
+
+def _class_chain(index, class_name: str) -> list[str]:
+    """The class's short name and those of its base classes, transitively (nearest first)."""
+    out: list[str] = []
+    todo = [re.sub(r"<.*", "", class_name).split("::")[-1].strip()]
+    while todo and len(out) < 12:
+        c = todo.pop(0)
+        if c in out:
+            continue
+        out.append(c)
+        for _f, k in index.cpp_classes.get(c, []):
+            for b in k.bases:
+                names = _type_names(re.sub(r"<.*", "", b))
+                if names:
+                    todo.append(names[-1].split("::")[-1])
+    return out
+
+
+_ASSERTS = frozenset({"assert", "Q_ASSERT", "BOOST_ASSERT", "DCHECK", "CHECK", "ASSERT", "always_assert"})
+
+
+def _state(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("this->", "").replace("(*this).", "")
+
+
+def _closed_first(methods, gname: str, clearers, setters) -> bool:
+    """A destruction protocol: a destructor asserts `state == value` (deletion is allowed only
+    once the object is closed) and a method of the class sets `state = value` and then clears
+    `gname`. Every object that is destroyed went through that method first, so the clear is on
+    its destruction path even though no destructor reaches it."""
+    required = set()
+    for _f, fn in methods:
+        if fn.is_dtor and fn.flow is not None:
+            for c in fn.flow.calls:
+                if c.name in _ASSERTS and c.args:
+                    m = re.fullmatch(r"(.+?)==(.+)", _state(c.args[0]))
+                    if m and "==" not in m.group(2) and "&&" not in c.args[0] and "||" not in c.args[0]:
+                        required.add((m.group(1), m.group(2)))
+    if not required:
+        return False
+    for _f, fn in methods:
+        if fn.is_dtor or fn.flow is None:
+            continue
+        for a in fn.flow.assigns:
+            if a.op == "=" and a.lambda_index is None and (_state(a.target), _state(a.value)) in required \
+                    and _clears_here(fn.flow, gname, clearers, setters, after=a.span.end_byte, lam=None) is not None:
+                return True
     return False
 
 
