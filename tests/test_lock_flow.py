@@ -117,6 +117,73 @@ def test_a_wait_releases_and_retakes_the_lock_it_is_given():
     assert lf.releases_reaching(_at(data, "/*B*/"), None, 0) == []
 
 
+WINDOW_SRC = """
+#include <mutex>
+struct Undo { explicit Undo(std::mutex& m) : m_(m) { m_.unlock(); } ~Undo() { m_.lock(); } std::mutex& m_; };
+void io();
+struct W {
+  std::mutex m; int x;
+  void a(int n) {
+    std::unique_lock<std::mutex> l(m);
+    for (int i = 0; i < n; ++i) {
+      l.unlock();
+      x = 1; /*A*/
+      l.lock();
+    }
+    x = 2; /*A2*/
+  }
+  void b() {
+    std::unique_lock<std::mutex> l(m);
+    l.unlock();
+    x = 3; /*B*/
+  }
+  void c(bool k) {
+    std::unique_lock<std::mutex> l(m, std::defer_lock);
+    if (k) l.lock();
+    l.unlock();
+    x = 4; /*C*/
+    l.lock();
+  }
+  void d(bool k) {
+    std::lock_guard<std::mutex> g(m);
+    {
+      Undo u(m);
+      if (k) return;
+      x = 5; /*D*/
+    }
+  }
+  void e(bool k) {
+    std::unique_lock<std::mutex> l(m);
+    l.unlock();
+    x = 6; /*E*/
+    if (k) return;
+    l.lock();
+  }
+  void f() {
+    { std::lock_guard<std::mutex> g(m); }
+    x = 7; /*F*/
+  }
+};
+"""
+
+
+def test_a_release_window_is_held_before_and_taken_again_after():
+    fns, data = _functions(WINDOW_SRC)
+
+    def window(fn, marker):
+        return fns[fn].flow.lockflow.release_window(_at(data, marker), None, 0)
+
+    w = window("a", "/*A*/")
+    assert w is not None and [k for _s, k in w] == ["unlock"]
+    assert window("a", "/*A2*/") is None  # held there: no release reaches it
+    assert window("b", "/*B*/") is None  # never taken again
+    assert window("c", "/*C*/") is None  # not held on every path before the unlock
+    w = window("d", "/*D*/")  # the unlocking guard retakes it as the scope is left, by the return too
+    assert w is not None and [k for _s, k in w] == ["unlocker"]
+    assert window("e", "/*E*/") is None  # one path leaves with the lock released
+    assert window("f", "/*F*/") is None  # a guard's scope ended: no deliberate release
+
+
 def _ll101(tmp_path, src: str, cpp: dict | None = None) -> list[int]:
     from lifelint.config import settings_from_table
     from lifelint.engine import ScanOptions, scan

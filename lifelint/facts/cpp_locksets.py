@@ -188,6 +188,84 @@ class LockFlow:
                 stack.extend(preds[n])
         return found
 
+    def release_window(self, byte: int, lam: int | None, holder: int, kinds=("unlock", "unlocker")) -> list | None:
+        """The releases (span, kind) that open a deliberate release window around `byte`, or None.
+
+        A window: every path to `byte` last touched `holder` by a release of a kind in `kinds`
+        (an `unlock()`, an unlocking guard's declaration: not the end of a guard's scope) made
+        while it was held on every path, and every path on from `byte` takes it again before the
+        body is left (`lk.lock()`, the unlocking guard's destructor). The body holds the lock
+        around the window and lets it go on purpose (`ScopeUnlock u(mu_); io();`,
+        `lk.unlock(); cb(); lk.lock();`)."""
+        bf = self.bodies.get(lam)
+        if bf is None or bf.cfg.has_goto:
+            return None
+        g = bf.cfg
+        leaf = g.leaf_at(byte)
+        if leaf is None or bf.must_in[leaf] == -1:
+            return None
+        preds = g.preds()
+        found: list = []
+        bit = 1 << holder
+
+        def back(node: int, upto: int | None) -> bool | None:
+            """The last operation on holder in node (up to byte `upto`): True for a deliberate
+            release made with the lock held, False for anything else, None when there is none."""
+            ops = g.ops[node]
+            for j in range(len(ops) - 1, -1, -1):
+                op = ops[j]
+                if op[2] != holder or (upto is not None and op[0] > upto):
+                    continue
+                if op[1] > 0 or op[4] not in kinds:
+                    return False
+                m = bf.must_in[node]
+                for prev in ops[:j]:
+                    if prev[2] == holder:
+                        m = m | bit if prev[1] > 0 else m & ~bit
+                if not m & bit:
+                    return False
+                if (op[3], op[4]) not in found:
+                    found.append((op[3], op[4]))
+                return True
+            return None
+
+        r = back(leaf, byte)
+        if r is False:
+            return None
+        if r is None:
+            stack, seen = list(preds[leaf]), set()
+            while stack:
+                n = stack.pop()
+                if n in seen or bf.must_in[n] == -1:
+                    continue
+                seen.add(n)
+                r = back(n, None)
+                if r is False or r is None and (n == g.entry or not preds[n]):
+                    return None  # held on some path, released by a guard's end, or never taken
+                if r is None:
+                    stack.extend(preds[n])
+        if not found:
+            return None
+
+        def fwd(node: int, after: int | None) -> bool:
+            """True when node (from byte `after` on) takes holder again."""
+            return any(op[2] == holder and op[1] > 0 and (after is None or op[0] > after) for op in g.ops[node])
+
+        if fwd(leaf, byte):
+            return found
+        stack, seen = list(g.succ[leaf]), {leaf}
+        while stack:
+            n = stack.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if fwd(n, None):
+                continue
+            if n == g.exit:
+                return None  # the body is left with the lock still released
+            stack.extend(g.succ[n])
+        return found
+
     def released_between(self, start: int, end: int, lam: int | None, holder: int, kills=(), ignore=()) -> tuple | None:
         """The first release (span, kind) of `holder` on a path from byte `start` to byte `end`
         that passes through no byte in `kills`; None when every path keeps it (or there is none).
