@@ -90,6 +90,11 @@ A lone counter read for statistics can become a `std::atomic`.
   global mutex (a static member), and only when the methods touching it with that lock held
   are at least as many as those touching it with no lock: a class-wide lock that happens to
   cover an instance field, or a lock taken in one method out of many, is not a discipline.
+  An access in a deliberate release window (the body holds the lock, lets it go on purpose in
+  an unlocking guard's scope or with `lk.unlock(); ...; lk.lock();`, and takes it again on every
+  path on) does not vote either way: it is reported when the field is guarded, but a few such
+  windows no longer outvote the locked writers and hide the field's real unlocked accesses.
+  A release that is not taken again (`lk.unlock(); notify(); m_x = 1;`) still votes unlocked.
 - A lock passed by pointer, or a mutex reached through a chain lifelint cannot type, gets a key
   of its own and does not match the field's mutex. A local reference or pointer to a mutex
   (`auto& m = mu_;`, `std::mutex* p = &ctx->mutex;`) is the mutex it refers to.
@@ -180,12 +185,39 @@ def _build(index):
             ctx = (id(a.fn), a.lambda_index)
             if held & guards or WILDCARD in held:
                 locked_ctx.add(ctx)
+            elif _in_release_window(a.fn, a, guards):
+                continue  # let go on purpose and taken again: no vote (reported if guarded)
             else:
                 unlocked_ctx.add(ctx)
         if len(locked_ctx) < len(unlocked_ctx):
             continue
         out[key] = (guards, writes)
     return out
+
+
+def _in_release_window(fl, a, guards) -> bool:
+    """`a` runs while its body has let one of `guards` go on purpose and takes it again after
+    (an unlocking guard's scope, `lk.unlock(); ...; lk.lock();`: LockFlow.release_window). Such
+    an access says nothing against the lock's discipline: the author knows the lock is held
+    around it. A guard the caller lends (`unique_lock<mutex>&`) stands for any of them."""
+    flow = fl.fn.flow
+    lf = flow.lockflow
+    if lf is None:
+        return False
+    regions = fl.fn.locks or []
+    byte, lam = a.span.start_byte, a.lambda_index
+    while True:
+        for i, keys in enumerate(fl.region_keys):
+            if (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) != lam:
+                continue
+            if not (set(keys) & guards or regions[i].kind == "param"):
+                continue
+            if lf.release_window(byte, lam, i):
+                return True
+        # A lambda run on the spot (an algorithm's functor) is in the window it is created in.
+        if lam is None or lam in fl.runs_later:
+            return False
+        byte, lam = flow.lambdas[lam].span.start_byte, flow.lambdas[lam].parent
 
 
 def _lifecycle(fl) -> bool:
@@ -217,16 +249,21 @@ def _release_reaching(fl, a, g):
     if lf is None:
         return None
     regions = fl.fn.locks or []
-    may = lf.may(a.span.start_byte, a.lambda_index)
-    for i, r in enumerate(regions):
-        if i >= len(fl.region_keys) or not set(fl.region_keys[i]) & g:
-            continue
-        if (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) != a.lambda_index:
-            continue
-        pts = lf.releases_reaching(a.span.start_byte, a.lambda_index, i)
-        if pts:
-            return r, pts[0], i in may
-    return None
+    byte, lam = a.span.start_byte, a.lambda_index
+    while True:
+        may = lf.may(byte, lam)
+        for i, r in enumerate(regions):
+            if i >= len(fl.region_keys) or not (set(fl.region_keys[i]) & g or r.kind == "param"):
+                continue  # (a guard the caller lends: its mutex is the caller's, any of them)
+            if (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) != lam:
+                continue
+            pts = lf.releases_reaching(byte, lam, i)
+            if pts:
+                return r, pts[0], i in may
+        # A lambda run on the spot: the release reaching the point where it is created.
+        if lam is None or lam in fl.runs_later:
+            return None
+        byte, lam = flow.lambdas[lam].span.start_byte, flow.lambdas[lam].parent
 
 
 def _caller_holds(fl) -> bool:
