@@ -71,6 +71,7 @@ loop or other such code.
 from __future__ import annotations
 
 import re
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,11 +236,88 @@ _SYNC_TYPE = re.compile(r"\batomic\b|atomic_flag|condition_variable|\bfuture\b|s
 ONCE_CALLS = frozenset({"call_once", "pthread_once"})
 
 
+class _Reach:
+    """Which roots reach each context, and how it got there (ThreadModel.roots_at's table).
+
+    Most contexts are reached by the same few sets of roots (a library's helpers, reached from
+    every thread that calls into it), so a context holds the number of its set, and the sets form
+    a tree: set `n` is set `parent[n]` plus root `last[n]`, the roots in the order they were
+    added (ThreadModel.roots). A root's walk moves each context it reached from its set `s` to
+    `s` plus that root: one new set per distinct `s`, not one entry per context (issue 16: a
+    `{root: label}` map per context grows with roots x contexts). A root's label (the entry
+    that reached the context) is kept once when every context it reaches got the same one (a
+    spawned closure, `main`), else per context (an exported root: each function its own)."""
+
+    __slots__ = ("at", "parent", "last", "roots", "labels", "_cache")
+
+    _CACHED = 4096  # materialised {root: label} maps kept (roots_at is asked per access pair)
+
+    def __init__(self):
+        self.at: dict = {}  # context -> set number (0: the empty set)
+        self.parent = array("i", [0])
+        self.last = array("i", [-1])
+        self.roots: list = []  # root number -> Root
+        self.labels: list = []  # root number -> its label, or {context: label}
+        self._cache: dict = {}
+
+    def add(self, root, reached: dict) -> None:
+        """Root `root` (the next one in order) reaches each context of `reached` {context: label}."""
+        i = len(self.roots)
+        self.roots.append(root)
+        first = next(iter(reached.values()), "")
+        self.labels.append(first if all(v == first for v in reached.values()) else reached)
+        at, parent, last = self.at, self.parent, self.last
+        moved: dict = {}  # old set -> old set plus this root
+        for ctx in reached:
+            old = at.get(ctx, 0)
+            new = moved.get(old)
+            if new is None:
+                new = moved[old] = len(parent)
+                parent.append(old)
+                last.append(i)
+            at[ctx] = new
+        self._cache.clear()
+
+    def get(self, ctx) -> dict:
+        """{root: label} of the roots that reach `ctx`, in root order. Shared: do not modify."""
+        n = self.at.get(ctx, 0)
+        if not n:
+            return {}
+        got = self._cache.get(n)
+        if got is None:
+            got = self._cache.get(ctx)
+        if got is not None:
+            return got
+        idx = []
+        parent, last = self.parent, self.last
+        while n:
+            idx.append(last[n])
+            n = parent[n]
+        roots, labels = self.roots, self.labels
+        got = {}
+        pure = True
+        for i in reversed(idx):
+            label = labels[i]
+            if label.__class__ is dict:
+                label = label[ctx]
+                pure = False
+            got[roots[i]] = label
+        cache = self._cache
+        if len(cache) >= self._CACHED:
+            del cache[next(iter(cache))]
+        cache[self.at[ctx] if pure else ctx] = got
+        return got
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+
 @dataclass
 class ThreadModel:
     roots: list[Root] = field(default_factory=list)
-    # context -> {root: label of the entry that reached it}; a context is (id(FnLocks), lambda or None)
-    reach: dict = field(default_factory=lambda: defaultdict(dict))
+    # context -> {root: label of the entry that reached it} (see _Reach); a context is
+    # (id(FnLocks), lambda or None)
+    reach: _Reach = field(default_factory=_Reach)
     spawns: dict = field(default_factory=lambda: defaultdict(list))  # id(FnLocks) -> [_Point]
     joins: dict = field(default_factory=lambda: defaultdict(list))  # id(FnLocks) -> [_Point]
     entry_before: dict = field(default_factory=dict)  # id(FnLocks) -> roots started after every call of it
@@ -279,7 +357,7 @@ class ThreadModel:
         for rf in self.handles.values():  # Rust: callers link functions that call each other
             rf.callers = []
         self.handles = {}
-        self.reach, self.spawns, self.joins, self.syncs, self.opaque = {}, {}, {}, {}, {}
+        self.reach, self.spawns, self.joins, self.syncs, self.opaque = _Reach(), {}, {}, {}, {}
         self.parents, self._desc = {}, {}
 
     # -- queries ---------------------------------------------------------------------------
@@ -293,7 +371,7 @@ class ThreadModel:
 
     def roots_at(self, fl, lam: int | None) -> dict:
         """{root: how it gets here} for code of `fl` in lambda `lam` (empty: no root reaches it)."""
-        return self.reach.get(self.context(fl, lam), {})
+        return self.reach.get(self.context(fl, lam))
 
     def before(self, fl, lam: int | None, byte: int) -> frozenset:
         """Roots started after this point, by this body or its callers: it happens before them."""
@@ -970,23 +1048,24 @@ class _CppBuilder:
                             edges[src][(id(sfl), self.ctx_lambda(sfl, i))] = None
         for r in self.m.roots:
             todo = []
+            seen: dict = {}  # context -> label of the entry that reached it
             for ctx, label in self.entries[id(r)]:
                 fid, lam = ctx
                 fl = self.by_id[fid]
                 ctx = (fid, self.ctx_lambda(fl, lam) if lam is not None else None)
-                if r not in self.m.reach[ctx]:
-                    self.m.reach[ctx][r] = label
+                if ctx not in seen:
+                    seen[ctx] = label
                     todo.append(ctx)
             while todo and r.kind != "signal":  # see _SIGNAL_DEPTH
                 ctx = todo.pop()
-                how = self.m.reach[ctx][r]
+                how = seen[ctx]
                 for nxt in edges.get(ctx, ()):
                     if nxt in self.root_ctx and self.root_ctx[nxt] is not r:
                         continue  # a lambda that is itself a root's entry is reached through its root only
-                    got = self.m.reach[nxt]
-                    if r not in got:
-                        got[r] = how
+                    if nxt not in seen:
+                        seen[nxt] = how
                         todo.append(nxt)
+            self.m.reach.add(r, seen)
 
     def parent_roots(self):
         """The roots whose code starts each root, when every place that starts it is reached
@@ -997,7 +1076,7 @@ class _CppBuilder:
                 continue
             parents = set()
             for fl, lam in places:
-                got = self.m.reach.get((id(fl), self.ctx_lambda(fl, lam)), {})
+                got = self.m.reach.get((id(fl), self.ctx_lambda(fl, lam)))
                 if not got:
                     parents = None
                     break
@@ -1176,7 +1255,7 @@ class _CppBuilder:
                 if id(fl) in pre:
                     continue
                 here = self.sites_of.get(id(fl), ())
-                roots = self.m.reach.get((id(fl), None), {})
+                roots = self.m.reach.get((id(fl), None))
                 if not here or any(r.kind != "main" for r in roots) or not roots:
                     continue  # reached from a thread, a handler, or from nothing we see
                 if all(self.m.prethread(s.fn, s.lam, s.start) for s in here):
@@ -1844,20 +1923,22 @@ class _RustBuilder:
         root_ctx = {(fid, ci): r for (fid, ci), r in self.root_closures.items()}
         for r in self.m.roots:
             todo = []
+            seen: dict = {}  # context -> label of the entry that reached it
             for (fid, ci), label in self.entries[id(r)]:
                 ctx = (fid, self.closure_ctx(self._by_id[fid], ci) if ci is not None else None)
-                if r not in self.m.reach[ctx]:
-                    self.m.reach[ctx][r] = label
+                if ctx not in seen:
+                    seen[ctx] = label
                     todo.append(ctx)
             while todo and r.kind != "signal":  # see _SIGNAL_DEPTH
                 ctx = todo.pop()
-                how = self.m.reach[ctx][r]
+                how = seen[ctx]
                 for nxt in edges.get(ctx, ()):
                     if nxt in root_ctx and root_ctx[nxt] is not r:
                         continue
-                    if r not in self.m.reach[nxt]:
-                        self.m.reach[nxt][r] = how
+                    if nxt not in seen:
+                        seen[nxt] = how
                         todo.append(nxt)
+            self.m.reach.add(r, seen)
         # A thread or task started by code that itself runs several times at once (a worker that
         # spawns a future per request) runs several times at once too.
         for _ in range(_DEPTH):
@@ -1865,7 +1946,7 @@ class _RustBuilder:
             for fid, pts in self.m.spawns.items():
                 rf = self._by_id[fid]
                 for p in pts:
-                    runners = self.m.reach.get((fid, self._spawner_ctx(rf, p)), ())
+                    runners = self.m.reach.get((fid, self._spawner_ctx(rf, p)))
                     if any(x is not None and x.multi for x in runners):
                         for r in p.roots:
                             if not r.multi and r.kind == "thread":
