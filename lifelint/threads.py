@@ -355,7 +355,7 @@ class ThreadModel:
         lifelint.index.ProjectIndex.release. The model is unusable afterwards."""
         self.resolve_ctx = None
         for rf in self.handles.values():  # Rust: callers link functions that call each other
-            rf.callers = []
+            rf.groups = []
         self.handles = {}
         self.reach, self.spawns, self.joins, self.syncs, self.opaque = _Reach(), {}, {}, {}, {}
         self.parents, self._desc = {}, {}
@@ -1705,13 +1705,25 @@ def rust_thread_model(index) -> ThreadModel:
 class _RustFn:
     """What the model needs of one Rust function with a body."""
 
-    __slots__ = ("facts", "fn", "flow", "callers", "label", "path")
+    __slots__ = ("facts", "fn", "flow", "groups", "label", "path")
 
     def __init__(self, facts, fn, flow):
         self.facts, self.fn, self.flow = facts, fn, flow
-        self.callers: list = []  # [(_RustFn, closure or None, byte)]
+        # The call sites that may run it, by group: every call that resolves to the same
+        # functions is in one shared list [(_RustFn, closure or None, byte)] (see _RustBuilder.build)
+        self.groups: list = []
         self.label = fn.qualname
         self.path = facts.path
+
+    def callers(self):
+        """(caller, closure or None, byte) of every call in another function that may run this one."""
+        for g in self.groups:
+            for site in g:
+                if site[0] is not self:
+                    yield site
+
+    def called(self) -> bool:
+        return next(self.callers(), None) is not None
 
 
 class _RustBuilder:
@@ -1902,6 +1914,7 @@ class _RustBuilder:
         # every call's targets held 6.5M tuples on rust-system before it was deduplicated.
         edges: dict = defaultdict(dict)
         entry = {id(rf): (id(rf), None) for rf in self.fns}  # one context tuple per function
+        groups: dict = {}  # ids of a call's targets -> [(caller, closure, byte)] of the calls with them
         for rf in self.fns:
             for e in rf.flow.events:
                 if e.kind == "call":
@@ -1913,11 +1926,19 @@ class _RustBuilder:
                 if not targets:
                     continue
                 out = edges[(id(rf), self.closure_ctx(rf, e.closure))]
-                site = (rf, e.closure, e.start)  # one tuple for every target's callers
                 for t in targets:
                     if t is not rf:
                         out[entry[id(t)]] = None
-                        t.callers.append(site)
+                # Callers by group: a call of a name that resolves to hundreds of functions was
+                # an entry in each one's list of callers (6.5M entries on rust-system); calls
+                # with the same targets share one list of sites, each target holds the list once.
+                key = tuple(map(id, targets))
+                sites = groups.get(key)
+                if sites is None:
+                    sites = groups[key] = []
+                    for t in dict.fromkeys(targets):
+                        t.groups.append(sites)
+                sites.append((rf, e.closure, e.start))
         for src, nxt in edges.items():
             edges[src] = list(nxt)
         root_ctx = {(fid, ci): r for (fid, ci), r in self.root_closures.items()}
@@ -1967,7 +1988,7 @@ class _RustBuilder:
         for _ in range(3):
             changed = False
             for rf in self.fns:
-                for caller, ci, byte in rf.callers:
+                for caller, ci, byte in rf.callers():
                     st = started.get(id(rf))
                     if st and self.closure_ctx(caller, ci) is None and not st <= started[id(caller)]:
                         started[id(caller)] |= st
@@ -1975,16 +1996,16 @@ class _RustBuilder:
             if not changed:
                 break
         for rf in self.fns:
-            for caller, ci, byte in rf.callers:
+            for caller, ci, byte in rf.callers():
                 if started.get(id(rf)):
                     self.m.spawns[id(caller)].append(_Point(byte, self.closure_ctx(caller, ci), frozenset(started[id(rf)]),
                                                             self.loops_at(caller, byte)))
         for _ in range(3):
             changed = False
             for rf in self.fns:
-                if not rf.callers or (rf.fn.name == "main" and rf.fn.impl_type is None):
+                if not rf.called() or (rf.fn.name == "main" and rf.fn.impl_type is None):
                     continue
-                changed |= self.m.set_entry_phases(id(rf), ((caller, ci if ci >= 0 else None, byte) for caller, ci, byte in rf.callers))
+                changed |= self.m.set_entry_phases(id(rf), ((caller, ci if ci >= 0 else None, byte) for caller, ci, byte in rf.callers()))
             if not changed:
                 break
 
