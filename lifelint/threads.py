@@ -1177,15 +1177,18 @@ class _CppBuilder:
         # (and the spawn and join points, fixed by now): it is evaluated again only when a
         # caller's changed since its last evaluation, which gives the very values of evaluating
         # every function in every round, in the same order.
+        # (the sites are read from sites_of at each evaluation, and callees hold each function
+        # once: a (caller, lambda, byte) tuple and an int per site and target added up on big trees)
         entry_sites: dict[int, list] = {}
-        callees: dict[int, list[int]] = defaultdict(list)  # id(caller) -> ids of the functions it runs
+        callees: dict[int, dict] = defaultdict(dict)  # id(caller) -> {id of a function it runs: None}
         for fl in fns:
-            here = self.sites_of.get(id(fl), ())
+            fid = id(fl)
+            here = self.sites_of.get(fid, ())
             if not here or (not fl.cls and fl.fn.name in ("main", "wmain")):
                 continue
-            entry_sites[id(fl)] = [(site.fn, site.lam, site.start) for site in here]
+            entry_sites[fid] = here
             for site in here:
-                callees[id(site.fn)].append(id(fl))
+                callees[id(site.fn)][fid] = None
         dirty = set(entry_sites)
         for _ in range(_DEPTH):
             changed = False
@@ -1194,7 +1197,7 @@ class _CppBuilder:
                 if fid not in dirty:
                     continue
                 dirty.discard(fid)
-                if self.m.set_entry_phases(fid, entry_sites[fid]):
+                if self.m.set_entry_phases(fid, ((site.fn, site.lam, site.start) for site in entry_sites[fid])):
                     changed = True
                     dirty.update(callees.get(fid, ()))
             if not changed:
@@ -1621,10 +1624,11 @@ class _CppBuilder:
         fns = self.li.functions
         # As the entry phases (see phases()): a function is evaluated again only when one of its
         # callers' entry sets changed since its last evaluation; the same values, in the same order.
-        callees: dict[int, list[int]] = defaultdict(list)
+        callees: dict[int, dict] = defaultdict(dict)  # id(caller) -> {id of a function it runs: None}
         for fl in fns:
-            for site in self.sites_of.get(id(fl), ()):
-                callees[id(site.fn)].append(id(fl))
+            fid = id(fl)
+            for site in self.sites_of.get(fid, ()):
+                callees[id(site.fn)][fid] = None
         dirty = {id(fl) for fl in fns if self.sites_of.get(id(fl))}
         for _ in range(_DEPTH):
             changed = False
