@@ -1934,8 +1934,8 @@ class _RustBuilder:
                     if t is not rf:
                         out[entry[id(t)]] = None
                 # Callers by group: a call of a name that resolves to hundreds of functions was
-                # an entry in each one's list of callers (6.5M entries on rust-system); calls
-                # with the same targets share one list of sites, each target holds the list once.
+                # an entry in each one's list of callers (6.5M on rust-system before calls were
+                # scoped to their crate); calls with the same targets share one list of sites.
                 key = tuple(map(id, targets))
                 sites = groups.get(key)
                 if sites is None:
@@ -2001,8 +2001,8 @@ class _RustBuilder:
                 break
         # One spawn point per call site, with what all its targets start, and one frozenset per
         # distinct set of roots: a point with its own copy of the roots per site and target took
-        # 2.8 GB on the Rust registry (where a name resolves to many functions). The queries take
-        # unions of the points (before(), prethread), so they answer the same.
+        # 2.8 GB on the Rust registry while a bare name resolved to every function of that name
+        # in the scan. The queries take unions of the points (before(), prethread): the same.
         at_site: dict = {}  # (id(caller), closure, byte) -> [caller, roots]
         for rf in self.fns:
             st = started.get(id(rf))
