@@ -195,29 +195,38 @@ def _build(index):
     return out
 
 
+def _guard_points(fl, a, guards):
+    """(byte, lambda, holder index, may-set) for each holder of a lock in `guards` at the access
+    `a`, then, for a lambda run on the spot (an algorithm's functor), at the point where it is
+    created, outwards. A guard the caller lends (`unique_lock<mutex>&`) stands for any lock."""
+    flow = fl.fn.flow
+    lf = flow.lockflow
+    if lf is None:
+        return
+    regions = fl.fn.locks or []
+    byte, lam = a.span.start_byte, a.lambda_index
+    while True:
+        may = None
+        for i, r in enumerate(regions):
+            if i >= len(fl.region_keys) or not (set(fl.region_keys[i]) & guards or r.kind == "param"):
+                continue
+            if (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) != lam:
+                continue
+            if may is None:
+                may = lf.may(byte, lam)
+            yield byte, lam, i, may
+        if lam is None or lam in fl.runs_later:
+            return
+        byte, lam = flow.lambdas[lam].span.start_byte, flow.lambdas[lam].parent
+
+
 def _in_release_window(fl, a, guards) -> bool:
     """`a` runs while its body has let one of `guards` go on purpose and takes it again after
     (an unlocking guard's scope, `lk.unlock(); ...; lk.lock();`: LockFlow.release_window). Such
     an access says nothing against the lock's discipline: the author knows the lock is held
-    around it. A guard the caller lends (`unique_lock<mutex>&`) stands for any of them."""
-    flow = fl.fn.flow
-    lf = flow.lockflow
-    if lf is None:
-        return False
-    regions = fl.fn.locks or []
-    byte, lam = a.span.start_byte, a.lambda_index
-    while True:
-        for i, keys in enumerate(fl.region_keys):
-            if (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) != lam:
-                continue
-            if not (set(keys) & guards or regions[i].kind == "param"):
-                continue
-            if lf.release_window(byte, lam, i):
-                return True
-        # A lambda run on the spot (an algorithm's functor) is in the window it is created in.
-        if lam is None or lam in fl.runs_later:
-            return False
-        byte, lam = flow.lambdas[lam].span.start_byte, flow.lambdas[lam].parent
+    around it."""
+    lf = fl.fn.flow.lockflow
+    return any(lf.release_window(byte, lam, i) for byte, lam, i, _may in _guard_points(fl, a, guards))
 
 
 def _lifecycle(fl) -> bool:
@@ -244,26 +253,12 @@ _TEARDOWN_NAME = re.compile(r"(?i)(?:close|shutdown|shut_down|destroy|tear_?down
 def _release_reaching(fl, a, g):
     """(holder, (span, kind), held on some path) for a release of a lock in `g` that reaches the
     access `a` (the lock flow's answer), or None."""
-    flow = fl.fn.flow
-    lf = flow.lockflow
-    if lf is None:
-        return None
-    regions = fl.fn.locks or []
-    byte, lam = a.span.start_byte, a.lambda_index
-    while True:
-        may = lf.may(byte, lam)
-        for i, r in enumerate(regions):
-            if i >= len(fl.region_keys) or not (set(fl.region_keys[i]) & g or r.kind == "param"):
-                continue  # (a guard the caller lends: its mutex is the caller's, any of them)
-            if (flow.lock_lambda[i] if i < len(flow.lock_lambda) else None) != lam:
-                continue
-            pts = lf.releases_reaching(byte, lam, i)
-            if pts:
-                return r, pts[0], i in may
-        # A lambda run on the spot: the release reaching the point where it is created.
-        if lam is None or lam in fl.runs_later:
-            return None
-        byte, lam = flow.lambdas[lam].span.start_byte, flow.lambdas[lam].parent
+    lf = fl.fn.flow.lockflow
+    for byte, lam, i, may in _guard_points(fl, a, g):
+        pts = lf.releases_reaching(byte, lam, i)
+        if pts:
+            return fl.fn.locks[i], pts[0], i in may
+    return None
 
 
 def _caller_holds(fl) -> bool:
