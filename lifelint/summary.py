@@ -34,7 +34,7 @@ class FileSummary:
     # What its function bodies use, as far as another file's lock effects go: every called name
     # (a lock macro is called like a function), the (caller's class or None, name) of calls
     # written unqualified or on `this` (how a helper is called; also (qualifier, name) for
-    # `X::name()` and ("<recv>", name) for `obj.name()`), and the base type names of
+    # `X::name()`), and the base type names of
     # declarations (a guard is declared).
     called: frozenset[str] = frozenset()
     own_calls: frozenset[tuple[str | None, str]] = frozenset()
@@ -88,8 +88,6 @@ def summarize(facts) -> FileSummary:
                 callee = c.callee.replace(" ", "")
                 if "::" in callee:  # `Spin::lock()`: a static helper of that class
                     own.add((callee.rsplit("::", 2)[-2], c.name))
-            else:
-                own.add(("<recv>", c.name))  # `g_spin.acquire()`: a helper of the object's class
         for d in flow.decls:
             types.add(type_base(d.type))
     out.called, out.own_calls, out.declared_types = frozenset(called), frozenset(own), frozenset(types)

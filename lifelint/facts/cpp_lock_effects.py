@@ -254,6 +254,7 @@ def helper_ops(fn, sums, wrappers=None) -> list[tuple[str, int, object]]:
         return []
     cls = fn.class_name.split("::")[-1].split("<")[0] if fn.class_name else None
     objs = _wrapper_objects(flow, wrappers) if wrappers else {}
+    named = None
     out = []
     for c in flow.calls:
         if c.kind != "call":
@@ -268,7 +269,12 @@ def helper_ops(fn, sums, wrappers=None) -> list[tuple[str, int, object]]:
         if c.receiver not in (None, "this"):
             # `g_spin.acquire()`: a helper method of another object's class takes that object's
             # member (its class by the receiver's declared type, or the one class with the helper)
-            hit = _receiver_helper(flow, sums, c)
+            if named is None:  # helper classes by method name, built once per function
+                named = {}
+                for k in sums:
+                    if k[0] is not None:
+                        named.setdefault(k[1], []).append(k)
+            hit = _receiver_helper(flow, named.get(c.name, ()), c) if c.name in named else None
             if hit is not None:
                 sep = "->" if c.arrow else "."
                 for mutex, delta, pi in sums[hit]:
@@ -293,11 +299,11 @@ def helper_ops(fn, sums, wrappers=None) -> list[tuple[str, int, object]]:
     return out
 
 
-def _receiver_helper(flow, sums, c):
-    """The (class, method) helper `recv.method()` calls, or None."""
+def _receiver_helper(flow, cands, c):
+    """The (class, method) helper `recv.method()` calls (`cands`: the helper keys with that
+    method name), or None."""
     if c.name in _LOCK_NAMES or c.name in _UNLOCK_NAMES:
         return None  # `mu_.Lock()` locks `mu_` itself, whatever its class does inside
-    cands = [k for k in sums if k[1] == c.name and k[0] is not None]
     if not cands or not c.receiver or not re.fullmatch(r"[A-Za-z_]\w*", c.receiver):
         return None
     d = next((d for d in reversed(flow.decls) if d.name == c.receiver and d.visible_from <= c.span.start_byte), None)
@@ -402,7 +408,9 @@ def uses_foreign(summary, project) -> bool:
     # qualified (`X::lock()`) to X's; on an object (`obj.acquire()`) to its class's
     if any((cls, name) in helpers or (None, name) in helpers for cls, name in summary.own_calls):
         return True
-    if any(k[0] is not None and ("<recv>", k[1]) in summary.own_calls for k in helpers):
+    # `obj.acquire()` on an object of a helper's class (a plain `obj.lock()` locks `obj` itself)
+    if any(k[0] is not None and k[1] in summary.called and k[1] not in _LOCK_NAMES and k[1] not in _UNLOCK_NAMES
+           for k in helpers):
         return True
     return not guards.isdisjoint(summary.declared_types) or not wrappers.isdisjoint(summary.declared_types)
 
