@@ -349,6 +349,10 @@ class ThreadModel:
     # only for the one caller that flipped a flag never reset (`if (!claimed.exchange(true))`,
     # `if (!f.test_and_set())`, a successful `compare_exchange_strong`): it runs once.
     once_gates: dict = field(default_factory=lambda: defaultdict(list))
+    # id(FnLocks) of a constructor -> [(FnLocks, lambda, byte)]: where objects are built that run
+    # it (`T x;`, `T x(a)`, `new T`, a derived class's or an owner's construction). The lock
+    # index's callers list calls only; start-up questions ask about these too.
+    built_at: dict = field(default_factory=lambda: defaultdict(list))
 
     def release(self) -> None:
         """Drop the link back to the builder (and through it the project index): see
@@ -358,7 +362,7 @@ class ThreadModel:
             rf.groups = []
         self.handles = {}
         self.reach, self.spawns, self.joins, self.syncs, self.opaque = _Reach(), {}, {}, {}, {}
-        self.parents, self._desc = {}, {}
+        self.parents, self._desc, self.built_at = {}, {}, {}
 
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
@@ -624,6 +628,8 @@ class _CppBuilder:
         self.entries: dict[int, list] = defaultdict(list)  # id(Root) -> [(context, label)]
         self.by_id = {id(fl): fl for fl in self.li.functions}
         self.stored: dict[str, list] = defaultdict(list)  # callback name -> [(fl, lambda)]
+        self._ctors: dict[str, tuple] = {}  # class name -> constructors building one runs
+        self._constructions: dict[int, list] = {}  # id(FnLocks) -> constructions(fl)
 
     # resolution ------------------------------------------------------------------------------
     def resolve_fn(self, fl, expr: str) -> list:
@@ -694,7 +700,86 @@ class _CppBuilder:
         else:
             return None
         name = re.sub(r"<.*", "", head.replace(" ", "")).split("::")[-1]
-        return name if (name, name) in self.methods else None
+        return name if self.ctors_of(name) else None
+
+    def ctors_of(self, cls: str | None) -> tuple:
+        """The constructors that building an object of `cls` runs: its own, its bases' (a
+        `fractal_video` runs `video::video()` first) and those of its data members of class type
+        (built before its body runs), one level down. Cached per class name."""
+        if not cls:
+            return ()
+        got = self._ctors.get(cls)
+        if got is None:
+            self._ctors[cls] = ()  # a class that has itself as a member through a chain: no cycle
+            out: list = []
+            chain = self._chain(cls)
+            for k in chain:
+                for t in self.methods.get((k.name, k.name), ()):
+                    if t not in out:
+                        out.append(t)
+            for k in chain:
+                for f in k.fields:
+                    if f.is_reference or f.is_static or f.pointer_depth or "*" in f.type or "&" in f.type:
+                        continue
+                    # the member's own class (`log_settings m_log;`), not what a smart pointer or
+                    # a container of it holds (they build no element with their owner)
+                    fc = re.sub(r"<.*", "", re.sub(r"\b(const|volatile|mutable)\b", "", f.type).replace(" ", ""))
+                    fc = fc.split("::")[-1]
+                    if not fc or fc == cls or not fc.isidentifier():
+                        continue
+                    for fk in self._chain(fc):
+                        for t in self.methods.get((fk.name, fk.name), ()):
+                            if t not in out:
+                                out.append(t)
+            got = self._ctors[cls] = tuple(out)
+        return got
+
+    def _chain(self, cls: str) -> list:
+        """The project classes named `cls` and their bases, by name (as far as the project
+        defines them)."""
+        out, seen, todo = [], set(), [cls]
+        while todo and len(out) < 12:
+            c = todo.pop(0)
+            if c in seen:
+                continue
+            seen.add(c)
+            for k in self.li.classes.get(c, ()):
+                out.append(k)
+                for b in k.bases:
+                    head = re.sub(r"\b(public|private|protected|virtual)\b|<.*", "", b).strip()
+                    if head:
+                        todo.append(head.split("::")[-1])
+        return out
+
+    def constructions(self, fl, resolved=()) -> list:
+        """[(lambda, start, end, constructors)]: where `fl` builds an object of a project class
+        and so runs its constructors on the spot. A construction with arguments or braces
+        (`T x(a)`, `T x{a}`, `T{a}`, `new T(a)`, `make_unique<T>(a)`) and a declaration with none
+        (`T x;`, `static T s;`: the default constructor runs there too; a function-local static
+        runs it at the first call). Calls the lock index resolved (`resolved`) are left out."""
+        got = self._constructions.get(id(fl))
+        if got is None:
+            got = self._constructions[id(fl)] = self._find_constructions(fl)
+        return [x[1:] for x in got if x[0] not in resolved] if resolved else [x[1:] for x in got]
+
+    def _find_constructions(self, fl) -> list:
+        out = []
+        flow = fl.fn.flow
+        for ci, c in enumerate(flow.calls):
+            cls = self.constructed_class(c)
+            if cls:
+                out.append((ci, c.lambda_index, c.span.start_byte, c.span.end_byte, self.ctors_of(cls)))
+        for d in flow.decls:
+            if d.kind not in ("local", "static") or d.init is not None or d.pointer_depth or d.is_reference:
+                continue
+            ty = re.sub(r"\b(const|volatile|static|thread_local|inline|mutable)\b", "", d.type).strip()
+            if not re.fullmatch(r"(?:::)?[A-Za-z_][\w:]*(?:<.*>)?", ty.replace(" ", "")):
+                continue  # a pointer, an array, a builtin through a typedef we cannot see
+            cls = re.sub(r"<.*", "", ty.replace(" ", "")).split("::")[-1]
+            ctors = self.ctors_of(cls)
+            if ctors:
+                out.append((None, d.lambda_index, d.decl_span.start_byte, d.decl_span.end_byte, ctors))
+        return out
 
     def type_of(self, fl, expr: str | None) -> str | None:
         if not expr:
@@ -1034,12 +1119,10 @@ class _CppBuilder:
                     if id(t) not in ends:
                         edges[src][(id(t), None)] = None
             flow = fl.fn.flow
-            for c in flow.calls:  # constructions run the class's constructor now
-                cls = self.constructed_class(c)
-                if cls:
-                    src = (id(fl), self.ctx_lambda(fl, c.lambda_index))
-                    for t in self.methods.get((cls, cls), ()):
-                        edges[src][(id(t), None)] = None
+            for lam, _s, _e, ctors in self.constructions(fl):  # constructions run the constructors now
+                src = (id(fl), self.ctx_lambda(fl, lam))
+                for t in ctors:
+                    edges[src][(id(t), None)] = None
             if self.stored:
                 for c in flow.calls:
                     if c.kind == "call" and c.name in self.stored and (c.callee_kind in ("method", "member", "function")):
@@ -1095,11 +1178,10 @@ class _CppBuilder:
                 if cs.targets:
                     out.append(_Site(fl, cs.lambda_index, cs.span.start_byte, cs.span.end_byte, tuple(cs.targets)))
                     resolved.add(cs.call)
-            for ci, c in enumerate(fl.fn.flow.calls):
-                cls = self.constructed_class(c) if ci not in resolved else None
-                ctors = self.methods.get((cls, cls), ()) if cls else ()
-                if ctors:
-                    out.append(_Site(fl, c.lambda_index, c.span.start_byte, c.span.end_byte, tuple(ctors)))
+            for lam, start, end, ctors in self.constructions(fl, resolved):
+                out.append(_Site(fl, lam, start, end, ctors))
+                for t in ctors:
+                    self.m.built_at[id(t)].append((fl, lam, start))
         return out
 
     def phases(self):
@@ -1119,7 +1201,9 @@ class _CppBuilder:
         destroys = self.destroy_calls()
         sites = self.call_sites()
         self.sites_of: dict[int, list] = defaultdict(list)  # id(callee) -> [_Site]
+        self.sites_of_caller: dict[int, list] = defaultdict(list)  # id(caller) -> [_Site]
         for st_ in sites:
+            self.sites_of_caller[id(st_.fn)].append(st_)
             for t in st_.targets:
                 self.sites_of[id(t)].append(st_)
         # a lambda that runs later starts them when it runs, not its function
@@ -1505,6 +1589,42 @@ class _CppBuilder:
                                                   regions, bool(returned)))
         self.find_once_gates(claims, resets)
 
+    def static_inits(self) -> None:
+        """A function-local static with an initialiser (`static T inst;` of a class with a
+        constructor, `static T* p = new T(..)`, `static auto t = load()`) is initialised once:
+        the first caller runs the initialiser, any other waits for it, and every caller past the
+        declaration sees it done ([stmt.dcl]/4; a once flag the compiler keeps). The declaration
+        acquires that flag; a function run only inside such initialisers (the constructor a
+        singleton's `instance()` builds) releases it after its body and runs once."""
+        inside: dict[int, set] = defaultdict(set)  # id(FnLocks) -> keys of the initialisers running it
+        site_key: dict = {}  # (id(caller), lambda, byte) of a site inside an initialiser -> its key
+        for fl in self.li.functions:
+            flow = fl.fn.flow
+            ctor_spans = {(start, end) for _l, start, end, _t in self.constructions(fl)}
+            for d in flow.decls:
+                if d.kind != "static":
+                    continue
+                a, b = d.decl_span.start_byte, d.decl_span.end_byte
+                if d.init is None and (a, b) not in ctor_spans:
+                    continue  # zero-initialised: no initialiser runs
+                key = f"static-init:{fl.path}:{a}"
+                lam = d.lambda_index
+                loops = _loops_of(flow, b, lam)
+                self.m.syncs[id(fl)].append(_Sync(b, self.ctx_lambda(fl, lam), key, "acquire", loops, lam,
+                                                  self._sure(flow, d.scope, lam, b, loops)))
+                for site in self.sites_of_caller.get(id(fl), ()):
+                    if site.lam == lam and a <= site.start < b:
+                        site_key[(id(fl), lam, site.start)] = key
+                        for t in site.targets:
+                            inside[id(t)].add(key)
+        for fid, keys in inside.items():
+            sites = self.sites_of.get(fid, ())
+            for key in keys:
+                if all(site_key.get((id(st.fn), st.lam, st.start)) == key for st in sites):
+                    self.m.syncs[fid].append(_Sync(-1, None, key, "acquire", (), None, True))
+                    self.m.syncs[fid].append(_Sync(1 << 62, None, key, "release", (), None, True))
+                # else: also run elsewhere, outside the once-only initialiser: no order from it
+
     def find_once_gates(self, claims, resets) -> None:
         """Single-winner gates (ThreadModel.once_gates): the branch where an `exchange(true)` /
         `test_and_set()` returned false, or a `compare_exchange_*(expected, true)` succeeded, on
@@ -1681,6 +1801,7 @@ class _CppBuilder:
         self.parent_roots()
         self.phases()
         self.m.resolve_ctx = self.ctx_lambda
+        self.static_inits()
         if self.m.syncs:
             self.lift_syncs()
             self.sync_entries()

@@ -123,15 +123,22 @@ instead of going through a global.
   release whether or not the writer took the waiter's mutex.
 - The single-threaded start is judged on resolved calls: a thread started from a static
   initialiser, or through a function pointer stored earlier and called before the write, is not
-  seen; a helper run only through a function pointer, or an object built by a declaration with no
-  arguments (`config c;`), has no call site and is not part of it. It is not path-sensitive: a
-  write in the `else` of the branch that starts the threads counts as after them.
+  seen; a helper run only through a function pointer has no call site and is not part of it.
+  Constructions are calls of the constructors they run: `T x;`, `T x(a)`, `T x{a}`, `new T(a)`,
+  `make_unique<T>(a)` run `T`'s, its bases' and its data members' constructors (one level of
+  members; a member built in an initialiser list by a call is that call). It is not
+  path-sensitive: a write in the `else` of the branch that starts the threads counts as after
+  them.
+- A function-local static's initialiser (`static T t;`, `static T* p = new T;`) runs once and
+  every caller past the declaration sees it done: what a function run only there writes (the
+  constructor a singleton's `instance()` builds) is ordered with every access that follows a
+  call of it. A constructor also run elsewhere, outside such an initialiser, is not.
 - A lazily initialised global (`if (!g) g = new T;` / `if (g == nullptr) {..}` at the top level
   of the function, every write of it so guarded) whose initialising function is also called
   during the single-threaded start (from `main` before its first thread, or through callers that
   run then, before they start one) is initialised then: not reported. A start-up call under a
   condition is taken as made (the start is not path-sensitive); a constructor reaching it
-  (`new App` calling `Registry::instance()`) is not followed as a call; a lazy write under
+  counts where its object is built (`new App` calling `Registry::instance()`); a lazy write under
   another condition too, or a global something sets back to null, is still reported.
 """
 
@@ -239,13 +246,14 @@ def _lazy_guard(a) -> bool:
 def _runs_at_start(tm, fl, depth: int = 4) -> bool:
     """Some call of `fl` happens during the program's single-threaded start (ThreadModel.prethread),
     directly or through callers that run then, before they start any thread."""
-    for cs in fl.callers:
-        if not cs.runs_now or cs.lambda_index is not None:
-            continue
-        if tm.prethread(cs.fn, None, cs.span.start_byte):
+    # calls, and constructions of an object whose constructor it is (`new T` in `instance()`)
+    sites = [(cs.fn, cs.span.start_byte) for cs in fl.callers if cs.runs_now and cs.lambda_index is None]
+    sites += [(f, b) for f, lam, b in tm.built_at.get(id(fl), ()) if lam is None]
+    for caller, byte in sites:
+        if tm.prethread(caller, None, byte):
             return True
-        if depth and not any(p.ctx is None and p.byte < cs.span.start_byte for t in (tm.spawns, tm.opaque)
-                             for p in t.get(id(cs.fn), ())) and _runs_at_start(tm, cs.fn, depth - 1):
+        if depth and not any(p.ctx is None and p.byte < byte for t in (tm.spawns, tm.opaque)
+                             for p in t.get(id(caller), ())) and _runs_at_start(tm, caller, depth - 1):
             return True
     return False
 
