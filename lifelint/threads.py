@@ -586,6 +586,16 @@ def thread_model(index) -> ThreadModel:
     return index.memo("lifelint.threads", _build_cpp)
 
 
+_CAST_OF_NAME = re.compile(r"[*&(]*(?:\((?:const)?[\w:<>,&*]+\))?(\w+)\)*")
+
+
+def _bare_name(expr: str) -> str | None:
+    """The variable an expression names through parentheses and a C-style cast:
+    `((std::atomic<int>&)state)` -> `state`."""
+    m = _CAST_OF_NAME.fullmatch(expr.replace(" ", ""))
+    return m.group(1) if m else None
+
+
 def _loops_of(flow, byte: int, lam) -> tuple:
     out = []
     for s in flow.scopes:
@@ -1550,10 +1560,18 @@ class _CppBuilder:
                         regions = self.success(fl, c.span.start_byte, c.span.end_byte, method, c.result, c.result_target)
                         returned = c.result == "return" and c.lambda_index is None and method in ("load", "test")
                     self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, c.lambda_index, sure, regions, bool(returned)))
-            for c in flow.calls:
-                if c.name not in ONCE_CALLS or c.receiver is not None or len(c.args) < 2:
+            helper_of = {cs.call: self.once_helpers.get(id(cs.targets[0])) for cs in fl.calls
+                         if cs.targets and self.once_helpers.get(id(cs.targets[0])) is not None
+                         and all(self.once_helpers.get(id(t)) == self.once_helpers.get(id(cs.targets[0])) for t in cs.targets)}
+            for ci, c in enumerate(flow.calls):
+                flag_i, fn_i = 0, 1
+                if ci in helper_of:
+                    fn_i, flag_i = helper_of[ci]
+                    if len(c.args) <= max(fn_i, flag_i):
+                        continue
+                elif c.name not in ONCE_CALLS or c.receiver is not None or len(c.args) < 2:
                     continue
-                obj = self.sync_key(fl, c.args[0])
+                obj = self.sync_key(fl, c.args[flag_i])
                 if obj is None:
                     continue
                 loops = _loops_of(flow, c.span.start_byte, c.lambda_index)
@@ -1562,7 +1580,7 @@ class _CppBuilder:
                 # the flag is released to every caller (after it)
                 for k, b in (("acquire", c.span.start_byte), ("release", c.span.end_byte), ("acquire", c.span.end_byte)):
                     self.m.syncs[id(fl)].append(_Sync(b, None, obj, k, loops, c.lambda_index, sure))
-                for t in self.resolve_fn(fl, c.args[1]):
+                for t in self.resolve_fn(fl, c.args[fn_i]):
                     self.once_fns[id(t)].add(obj)
             for u in flow.uses:
                 path = u.path.replace(" ", "")
@@ -1624,6 +1642,48 @@ class _CppBuilder:
                     self.m.syncs[fid].append(_Sync(-1, None, key, "acquire", (), None, True))
                     self.m.syncs[fid].append(_Sync(1 << 62, None, key, "release", (), None, True))
                 # else: also run elsewhere, outside the once-only initialiser: no order from it
+
+    def find_once_helpers(self) -> dict:
+        """Project functions that work like `std::call_once`: `do_once(F init, std::atomic<S>&
+        state)` that loops on its state parameter (`while (state.load() != done)`), claims it
+        inside that loop with a `compare_exchange_*` on it and runs the callable parameter only
+        where that claim succeeded (itself, or by handing it on: `run_init(init, state)`). One
+        caller runs the callable; every call returns once the loop saw it done.
+        id(FnLocks) -> (index of the callable parameter, index of the state parameter)."""
+        out: dict = {}
+        for fl in self.li.functions:
+            params = fl.fn.params
+            if len(params) < 2 or fl.fn.flow is None:
+                continue
+            flow = fl.fn.flow
+            for si, sp in enumerate(params):
+                if not sp.name or "atomic" not in sp.type:
+                    continue
+                on_state = [c for c in flow.calls if c.callee_kind == "method" and c.receiver
+                            and _bare_name(c.receiver) == sp.name]
+                claims = [c for c in on_state if c.name.startswith("compare_exchange")]
+                loads = [c for c in on_state if c.name == "load"]
+                regions = []
+                for c in claims:
+                    # the claim sits in a loop whose condition (before it) loads the state
+                    loops = _loops_of(flow, c.span.start_byte, c.lambda_index)
+                    if not any(a <= ld.span.start_byte < c.span.start_byte for a, b in loops for ld in loads):
+                        continue
+                    regions += [(a, b) for d in flow.decided if (d.start, d.end) == (c.span.start_byte, c.span.end_byte)
+                                for a, b, how in d.when if how == "true"]
+                if not regions:
+                    continue
+                for pi, pp in enumerate(params):
+                    if pi == si or not pp.name:
+                        continue
+                    runs = [c for c in flow.calls if (c.name == pp.name and c.receiver is None and c.callee_kind == "param")
+                            or (c.kind == "call" and any(a.strip() == pp.name for a in c.args))]
+                    if runs and all(any(a <= c.span.start_byte < b for a, b in regions) for c in runs):
+                        out[id(fl)] = (pi, si)
+                        break
+                if id(fl) in out:
+                    break
+        return out
 
     def find_once_gates(self, claims, resets) -> None:
         """Single-winner gates (ThreadModel.once_gates): the branch where an `exchange(true)` /
@@ -1783,6 +1843,7 @@ class _CppBuilder:
         self.collect_roots()
         self.base_starts()
         self.member_joins()
+        self.once_helpers = self.find_once_helpers()
         self.collect_syncs()
         self.m.ctx_map.clear()
         for table in (self.m.spawns, self.m.joins):

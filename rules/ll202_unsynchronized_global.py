@@ -129,6 +129,13 @@ instead of going through a global.
   members; a member built in an initialiser list by a call is that call). It is not
   path-sensitive: a write in the `else` of the branch that starts the threads counts as after
   them.
+- A project's own do-once helper (`do_once(&init, state)` that loops on its atomic state
+  parameter, claims it with a `compare_exchange_*` in that loop and runs its callable parameter
+  only where the claim succeeded, itself or through a helper it hands it to) is taken as
+  `std::call_once` on that state. A lambda handed to it is taken to run later (the audit rule's
+  case), and a function pointer run through a helper that makes no claim is not followed as a
+  call; the state must be a global, member or local the facts know (a global declared inside an
+  `#if` block at namespace scope is not one yet).
 - A function-local static's initialiser (`static T t;`, `static T* p = new T;`) runs once and
   every caller past the declaration sees it done: what a function run only there writes (the
   constructor a singleton's `instance()` builds) is ordered with every access that follows a
