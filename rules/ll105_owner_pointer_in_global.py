@@ -32,10 +32,17 @@ What counts as taking the pointer back, so that nothing is reported:
   `active = last;`), and the guard is an automatic object of the storing function (a local or a
   temporary, not `new`, not `static`, not returned or moved away): it dies before the function
   returns;
-- **an object in main's frame**: every object of the class (and of classes derived from it) the
-  program makes is an automatic local of `main`'s outermost block, or the owner whose `.get()`
-  `main` stores is such a local and is not reset, released, moved or returned: the object lives
-  until `main` returns.
+- **an object in main's frame**: every object of the class (and of classes derived from it) a
+  program makes is an automatic local of its `main`'s outermost block, or the owner whose
+  `.get()` `main` stores is such a local and is not reset, released, moved or returned: the
+  object lives until `main` returns, after every other use in that program. A file that
+  defines its own `main` (an app, a tool, an example), or whose test cases a test framework's
+  macros turn into functions (`TEST(Suite, Name) { .. }`, `BOOST_AUTO_TEST_CASE(x) { .. }`, a
+  `*_MAIN` macro such as `QTEST_MAIN(T)` that writes `main`), is a separate program, with the
+  headers whose classes only it implements (a test fixture's header); the objects it makes are
+  that program's. Every other file is library code, part of every program: an object it makes
+  in a function, on the heap or in a field can die under any program's `main`, whatever the
+  folder is called.
 
 ## Why is this bad?
 The global outlives every owner. When the `unique_ptr` is returned and later destroyed, or the
@@ -81,8 +88,12 @@ or clear the global from the object's destructor.
   the guard is still alive is not seen.
 - Objects in main's frame: static destructors and atexit handlers run after `main` returns, and
   threads still running then (detached, or never joined) may read the global after the object
-  is gone; neither is checked. Objects made in test folders (`test/`, `tests/`, `testing/`,
-  `unittest(s)/`) are the test harness's and are not counted; a name written with a qualifier
+  is gone; neither is checked. Programs are told apart by their entry files, not by a build
+  system: another program (a test, a tool) that makes the object and lets it die while it still
+  uses the global is not reported once one program holds the object in its `main`'s frame; a
+  file that is library code in one program and an entry in another is taken for an entry; a
+  macro-made function body at the start of a line (`NAME(args) {`) is taken for a test case.
+  A name written with a qualifier
   names the class only when the class's qualified name is it or ends with it (a namespace alias
   is not resolved). An object held through a template argument (`std::optional<T>`, a container)
   counts as one that can die early.
@@ -362,13 +373,42 @@ def _scope_guard(flow, call) -> bool:
     return not any(c.name == "move" and c.args and c.args[0].strip() == call.declared for c in flow.calls)
 
 
-_TEST_DIRS = frozenset({"test", "tests", "testing", "unittest", "unittests", "unit_tests"})
 _MAIN_NAMES = ("main", "wmain", "WinMain", "wWinMain")
 
 
-def _in_tests(path: str) -> bool:
-    """A file of a test folder: its objects live as long as the test harness says, not the program."""
-    return any(part.lower() in _TEST_DIRS for part in re.split(r"[\\/]", path)[:-1])
+def _programs(index) -> dict[str, str]:
+    """display path -> the program entry it belongs to, for the files that are not shared code:
+    a file that defines its own `main`, or whose test cases a test framework's macros turn into
+    functions (`TEST(..) { }`, `QTEST_MAIN(T)`: the framework supplies main), is a separate
+    program (a tool, a test, an example); so is a header whose class's methods such a file
+    defines (a test fixture's header). Every other file is library code, part of every program."""
+    def build(ix):
+        out: dict[str, str] = {}
+        for f in ix.files:
+            if f.cpp is None:
+                continue
+            if f.cpp.entry_macros or any(fn.name in _MAIN_NAMES and not fn.class_name and fn.body is not None
+                                         for fn in f.cpp.functions):
+                out[f.path] = f.path
+        if not out:
+            return out
+        # the classes each entry file defines methods of (short name -> entry files)
+        defined: dict[str, set[str]] = {}
+        for f in ix.files:
+            if f.cpp is not None:
+                for fn in f.cpp.functions:
+                    if fn.class_name:
+                        defined.setdefault(fn.class_name.split("::")[-1].split("<")[0], set()).add(out.get(f.path, ""))
+        for f in ix.files:
+            if f.cpp is None or f.path in out or not f.cpp.classes:
+                continue
+            homes = set()
+            for k in f.cpp.classes:
+                homes |= defined.get(k.name, {""})
+            if len(homes) == 1 and "" not in homes:
+                out[f.path] = homes.pop()  # every class it declares is implemented by one program's entry file
+        return out
+    return index.memo("ll105.programs", build)
 
 
 def _type_names(t: str) -> list[str]:
@@ -378,23 +418,27 @@ def _type_names(t: str) -> list[str]:
     return re.findall(r"[A-Za-z_]\w*(?:\s*::\s*[A-Za-z_]\w*)*", t)
 
 
-def _instances(index) -> dict[str, list[tuple[str, bool]]]:
-    """short class name -> (name as written, held in main) for each place the program makes or
-    holds an object of a class of that name, `held in main` being True for an automatic local of
-    `main`'s outermost block: one pass over the project. Test folders are left out. An object
+def _instances(index) -> dict[str, list[tuple[str, bool, str | None]]]:
+    """short class name -> (name as written, held in main, program) for each place the project
+    makes or holds an object of a class of that name, `held in main` being True for an automatic
+    local of `main`'s outermost block, `program` the entry file of the program the place belongs
+    to (None: library code, part of every program; see _programs): one pass over the project. An object
     held any other way (a `new`, a `make_unique` / `make_shared`, a field, a global, a local of
     another function or of an inner block of main, a container or holder whose type names the
     class) counts as one that can die while the program runs."""
     def build(ix):
-        out: dict[str, list[tuple[str, bool]]] = {}
-
-        def add(written: str, top: bool) -> None:
-            w = written.replace(" ", "")
-            out.setdefault(w.split("::")[-1], []).append((w, top))
+        out: dict[str, list[tuple[str, bool, str | None]]] = {}
+        programs = _programs(ix)
 
         for f in ix.files:
-            if f.cpp is None or _in_tests(f.path):
+            if f.cpp is None:
                 continue
+            prog = programs.get(f.path)
+
+            def add(written: str, top: bool, prog=prog) -> None:
+                w = written.replace(" ", "")
+                out.setdefault(w.split("::")[-1], []).append((w, top, prog))
+
             for v in (*[v for c in f.cpp.classes for v in c.fields], *f.cpp.globals):
                 if not v.pointer_depth and not v.is_reference:
                     for n in _type_names(v.type):
@@ -444,15 +488,18 @@ def _subclasses(index, name: str) -> set[str]:
 
 
 def _lives_in_main(index, class_name: str | None) -> bool:
-    """Whether every object of the class (or of a class deriving from it) the program makes is
-    an automatic local of `main`'s outermost block: it lives until `main` returns, so a global
-    pointing at it outlives it only while static destructors and atexit handlers run. A name
+    """Whether a program holds the class in main's frame and every object of the class (or of a
+    class deriving from it) that program makes is an automatic local of `main`'s outermost
+    block: it lives until `main` returns, so a global pointing at it outlives it only while
+    static destructors and atexit handlers run. Library code is part of every program; another
+    program (a file with its own `main`, a test framework's test cases) makes and ends its own
+    objects, and they do not die under this program's `main`. A name
     written with a qualifier names the class only when the class's qualified name ends with it
     (`Ui::MainWindow` is not `MainWindow`)."""
     if not class_name:
         return False
     inst = _instances(index)
-    seen = []
+    seen: list[tuple[bool, str | None]] = []
     cls = re.sub(r"<[^<>]*>", "", class_name).replace(" ", "")
     root = cls.split("::")[-1]
     for short in _subclasses(index, root):
@@ -461,10 +508,16 @@ def _lives_in_main(index, class_name: str | None) -> bool:
             # the class `this` is: the one so named, else one in a namespace around the definition
             quals = {q for q in quals if q == cls} or {q for q in quals if q.endswith("::" + cls)}
         quals = quals or {short}
-        for written, top in inst.get(short, []):
+        for written, top, prog in inst.get(short, []):
             if "::" not in written or any(q == written or q.endswith("::" + written) for q in quals):
-                seen.append(top)
-    return bool(seen) and all(seen)
+                seen.append((top, prog))
+    shared = [top for top, prog in seen if prog is None]
+    if not all(shared):
+        return False  # library code makes one that can die in any program
+    for main in {prog for top, prog in seen if top and prog is not None}:
+        if all(top for top, prog in seen if prog == main):
+            return True
+    return False
 
 
 def _dtor_clears(index, class_name: str | None, gname: str) -> bool:

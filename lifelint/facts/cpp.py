@@ -174,6 +174,18 @@ class CppFacts:
     # Prototypes led by ALL_CAPS macro words (`MYLIB_API int mylib_set(int);`): (name, words),
     # a C API when one of the words is an export macro.
     macro_prototypes: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    # Lines holding nothing but one ALL_CAPS macro word outside any function body
+    # (`BEGIN_DECLS` ... `END_DECLS`): (word, byte offset). A word whose `#define` opens
+    # `extern "C" {` makes the definitions up to the word that closes it exported
+    # (lifelint.threads); the prototypes there are a published C API: (name, byte offset) of
+    # every prototype of a file holding such lines.
+    macro_lines: tuple[tuple[str, int], ...] = ()
+    prototypes: tuple[tuple[str, int], ...] = ()
+    # Macros that make this file a program's entry: test cases a test framework's macro turns
+    # into functions (`TEST(Suite, Name) { .. }`, `BOOST_AUTO_TEST_CASE(x) { .. }`: the framework
+    # supplies `main` and calls them) and main-generating macros (`QTEST_MAIN(T)`,
+    # `#define CATCH_CONFIG_MAIN`). A file defining `main` itself needs none of them.
+    entry_macros: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # room for extractor add-ons
 
 
@@ -502,6 +514,42 @@ _C_PROTOTYPE = ("(declaration declarator: [(function_declarator declarator: (ide
                 " (pointer_declarator declarator: (function_declarator declarator: (identifier) @n))])")
 
 
+# An ALL_CAPS macro called at the start of a line and followed by a body: a function the macro
+# declares (`TEST_F(Fixture, Name) {`, `BOOST_AUTO_TEST_CASE(name) {`, `TEST_CASE("x", "[y]") {`).
+_MACRO_BODY = re.compile(rb"^[ \t]*([A-Z][A-Z0-9_]*)[ \t]*\((?:[^()\n]|\([^()\n]*\))*\)[ \t]*(?://[^\n]*)?\r?\n?[ \t]*\{", re.MULTILINE)
+# A macro that writes `main` for the file (`QTEST_MAIN(TestGui)`, `#define CATCH_CONFIG_MAIN`,
+# `#define BOOST_TEST_MAIN`): by convention its name ends in MAIN.
+_MAIN_MACRO = re.compile(rb"^[ \t]*(?:#[ \t]*define[ \t]+)?([A-Z][A-Z0-9_]*MAIN)\b[ \t]*(?:\(|$)", re.MULTILINE)
+# A line holding one ALL_CAPS word (maybe with `()`), nothing else but a comment.
+_LONE_MACRO = re.compile(rb"^[ \t]*([A-Z_][A-Z0-9_]*)[ \t]*(?:\(\s*\))?[ \t]*;?[ \t]*(?:(?://|/\*)[^\n]*)?$", re.MULTILINE)
+
+
+def _entry_macros(data: bytes, functions) -> tuple[str, ...]:
+    """The macros that make this file a program's entry (CppFacts.entry_macros): macro-declared
+    function bodies at namespace scope, and main-generating macros."""
+    bodies = [f.body for f in functions if f.body is not None]
+    found: list[str] = []
+    for m in _MACRO_BODY.finditer(data):
+        at = m.start(1)
+        if not any(b.start_byte < at < b.end_byte for b in bodies) and m.group(1).decode() not in found:
+            found.append(m.group(1).decode())
+    for m in _MAIN_MACRO.finditer(data):
+        if m.group(1).decode() not in found:
+            found.append(m.group(1).decode())
+    return tuple(found[:8])
+
+
+def _macro_lines(data: bytes, functions) -> tuple[tuple[str, int], ...]:
+    """Lines of one ALL_CAPS word outside function bodies (CppFacts.macro_lines)."""
+    bodies = [f.body for f in functions if f.body is not None]
+    out = []
+    for m in _LONE_MACRO.finditer(data):
+        at = m.start(1)
+        if not any(b.start_byte < at < b.end_byte for b in bodies):
+            out.append((m.group(1).decode(), at))
+    return tuple(out[:64])
+
+
 # A `#define` with a body, on one line (continuations are rare for export macros).
 _DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+([^\n]*)", re.MULTILINE)
 # What a body that only decorates a declaration holds: macro words, `extern "C"`, attributes.
@@ -515,10 +563,18 @@ _MACRO_PROTOTYPE = re.compile(
 
 def _export_macros(data: bytes) -> dict[str, tuple[str, ...]]:
     """`#define NAME body` where the body only decorates a declaration and could say
-    `extern "C"` itself or through another macro: NAME -> its macro words (+ 'extern "C"')."""
+    `extern "C"` itself or through another macro: NAME -> its macro words (+ 'extern "C"').
+    A body that opens a block (`extern "C" {`) gets a '{' word, one that is only `}` is ('}',):
+    block export macros (`BEGIN_DECLS` / `END_DECLS`)."""
     out: dict[str, tuple[str, ...]] = {}
     for m in _DEFINE.finditer(data):
         body = m.group(2).split(b"//", 1)[0].split(b"/*", 1)[0].rstrip()
+        if body == b"}":
+            out[m.group(1).decode()] = ("}",)
+            continue
+        opens = body.endswith(b"{")
+        if opens:
+            body = body[:-1].rstrip()
         pos, words = 0, []
         while pos < len(body):
             d = _DECORATION.match(body, pos)
@@ -531,7 +587,7 @@ def _export_macros(data: bytes) -> dict[str, tuple[str, ...]]:
                 words.append(tok.decode())
             pos = d.end()
         if words and pos >= len(body) and len(words) <= 4:
-            out[m.group(1).decode()] = tuple(words)
+            out[m.group(1).decode()] = (*words, "{") if opens else tuple(words)
     return out
 
 
@@ -586,6 +642,11 @@ def _mark_exported(functions, root, data: bytes, path: str, c_api: list | None =
         if path.lower().endswith((".h", ".hh", ".hpp", ".hxx", ".h++")):
             out.macro_prototypes = [(m.group(2).decode(), tuple(m.group(1).decode().split()))
                                     for m in _MACRO_PROTOTYPE.finditer(data)]
+        if b"(" in data:
+            out.entry_macros = _entry_macros(data, functions)
+        out.macro_lines = _macro_lines(data, functions)
+        if out.macro_lines and path.lower().endswith((".h", ".hh", ".hpp", ".hxx", ".h++")):
+            out.prototypes = tuple((text(n), n.start_byte) for n in captures(root, "cpp", _C_PROTOTYPE).get("n", ()))
     for f in functions:
         if f.body is not None and f.span.start_byte > 0 and data[f.span.start_byte - 1] in b" \t\r\n":
             f.lead_macros = _lead_words(data, f.span.start_byte)
