@@ -807,6 +807,7 @@ class _CppBuilder:
 
     def collect_roots(self):
         macros = self._export_macros()
+        blocks = self._export_blocks()
         for fl in self.li.functions:
             fn, flow = fl.fn, fl.fn.flow
             if fn.name in MAIN_NAMES and not fl.cls:
@@ -814,11 +815,15 @@ class _CppBuilder:
             if fn.exported:
                 self.exported.append(fl)
                 self.export_kind[id(fl)] = fn.exported
-            elif macros and fn.lead_macros and not fl.cls:
-                m = next((w for w in fn.lead_macros if w in macros), None)
+            elif macros and fn.lead_macros and not fl.cls and any(w in macros for w in fn.lead_macros):
+                m = next(w for w in fn.lead_macros if w in macros)
+                self.exported.append(fl)
+                self.export_kind[id(fl)] = f'extern "C" through `{m}`'
+            elif blocks and not fl.cls and fl.path in blocks:
+                m = next((w for a, b, w in blocks[fl.path] if a <= fn.span.start_byte < b), None)
                 if m is not None:
                     self.exported.append(fl)
-                    self.export_kind[id(fl)] = f'extern "C" through `{m}`'
+                    self.export_kind[id(fl)] = f'extern "C" through the block `{m}` opens'
             if fl.cls and fl.klass is not None:
                 for b in fl.klass.bases:
                     base = re.sub(r"\b(public|private|protected|virtual)\b|<.*", "", b).strip().split("::")[-1]
@@ -851,7 +856,7 @@ class _CppBuilder:
         if self.main_fns and any(not kind[id(f)].startswith("SWIG") for f in self.exported):
             mains = {f.path for f in self.main_fns}
             used = self._names_used_by_project({f.fn.name for f in self.exported})
-            published = self._c_api_elsewhere(macros)
+            published = self._c_api_elsewhere(macros, blocks)
             self.exported = [f for f in self.exported if kind[id(f)].startswith("SWIG")
                              or (f.path not in mains and f.fn.name not in used
                                  and any(p != f.path for p in published.get(f.fn.name, ())))]
@@ -861,11 +866,11 @@ class _CppBuilder:
                           f0.path, f0.fn.name_span, [((id(f), None), f"`{f.label}` is exported ({kind[id(f)]})") for f in self.exported],
                           multi=True)
 
-    def _c_api_elsewhere(self, macros: frozenset) -> dict[str, set[str]]:
-        """name -> headers that declare it (a prototype) inside `extern "C"`, or led by an export
-        macro: the published C API. A prototype in a source file is a consumer's import
-        (`extern "C" int lib_make(..);` in the code that links or dlsym's it): the project's own
-        call, not a publication."""
+    def _c_api_elsewhere(self, macros: frozenset, blocks: dict | None = None) -> dict[str, set[str]]:
+        """name -> headers that declare it (a prototype) inside `extern "C"` (also a block an
+        export macro opens), or led by an export macro: the published C API. A prototype in a
+        source file is a consumer's import (`extern "C" int lib_make(..);` in the code that
+        links or dlsym's it): the project's own call, not a publication."""
         out: dict[str, set[str]] = defaultdict(set)
         for f in getattr(self.index, "files", ()):
             if not f.path.lower().endswith(_HEADER_SUFFIXES) or f.cpp is None:
@@ -875,6 +880,45 @@ class _CppBuilder:
             for name, words in f.cpp.macro_prototypes:
                 if any(w in macros for w in words):
                     out[name].add(f.path)
+            for name, at in (f.cpp.prototypes if blocks and f.path in blocks else ()):
+                if any(a <= at < b for a, b, _w in blocks[f.path]):
+                    out[name].add(f.path)
+        return out
+
+    def _export_blocks(self) -> dict[str, list[tuple[int, int, str]]]:
+        """path -> (start, end, macro) of the stretches between a line holding a macro whose
+        `#define` opens `extern "C" {` (`#define BEGIN_DECLS extern "C" {`, or through another
+        such macro) and the next line holding one that closes it (`#define END_DECLS }`), or the
+        end of the file: block export macros, as good as writing `extern "C" { .. }`."""
+        defs: dict[str, set] = defaultdict(set)
+        files = [f for f in getattr(self.index, "files", ()) if f.cpp is not None]
+        for f in files:
+            for name, words in f.cpp.export_macros.items():
+                defs[name].update(words)
+        if not any("{" in w for w in defs.values()):
+            return {}
+
+        def closure(seed: set) -> set:
+            grew = bool(seed)
+            while grew:
+                new = {n for n, w in defs.items() if n not in seed and w & seed}
+                seed |= new
+                grew = bool(new)
+            return seed
+
+        opens = closure({n for n, w in defs.items() if "{" in w and 'extern "C"' in w})
+        closes = closure({n for n, w in defs.items() if w == {"}"}} - opens)
+        out: dict[str, list[tuple[int, int, str]]] = {}
+        for f in files:
+            start = word = None
+            for w, at in f.cpp.macro_lines:
+                if w in opens and start is None:
+                    start, word = at, w
+                elif w in closes and start is not None:
+                    out.setdefault(f.path, []).append((start, at, word))
+                    start = None
+            if start is not None:
+                out.setdefault(f.path, []).append((start, 1 << 62, word))
         return out
 
     def _export_macros(self) -> frozenset:

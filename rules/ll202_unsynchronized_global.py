@@ -95,9 +95,12 @@ instead of going through a global.
 - Members of singletons are not checked yet; neither are globals reached through a pointer.
 - An `extern "C"` hidden in an export macro (`#define FEED_API FEED_EXTERN VISIBLE` with
   `#define FEED_EXTERN extern "C"`, then `FEED_API void feed_set(int)`) is seen when the macros
-  are one-line `#define`s of macro words and attributes, in any scanned file; a block opened by
-  a macro (`#define BEGIN_DECLS extern "C" {`) is not, and a visibility or `dllexport` macro
-  alone (C++ linkage) is not an entry point.
+  are one-line `#define`s of macro words and attributes, in any scanned file; so is a block
+  opened and closed by macros (`#define BEGIN_DECLS extern "C" {` / `#define END_DECLS }`,
+  directly or through another macro), when each stands alone on its line: the definitions
+  between them (or up to the end of the file, when nothing closes it) are exported and the
+  prototypes between them in a header are published. A visibility or `dllexport` macro alone
+  (C++ linkage) is not an entry point.
 - Not yet seen as thread starts: a `std::thread` member constructed in a constructor's
   initialiser list, `threads.emplace_back(fn)` into a container of threads; a receiver declared
   by a range-`for` (`for (auto& w : workers) w.start()`) is not resolved.
