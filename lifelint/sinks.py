@@ -228,15 +228,22 @@ class Sink:
     call: int  # index in flow.calls of the sink (for threads: the construction)
     what: str  # "`post`", "a detached thread", ...
     span: object  # where to point
+    note: str | None = None  # how a callee that is no sink by name keeps the callback (its definition)
 
 
-def sink_of_chain(flow, chain, fn=None, index=None, settings=None) -> Sink | None:
-    """Follow a Handoff chain outwards (through transparent wrappers and binders) to an async sink."""
+def sink_of_chain(flow, chain, fn=None, index=None, settings=None, stored: bool = False) -> Sink | None:
+    """Follow a Handoff chain outwards (through transparent wrappers and binders) to an async sink.
+    With `stored`, a callee whose definition keeps that callable parameter beyond the call
+    (`keeps_callable`) is one too, when what keeps it can outlive the caller's object."""
     for k, h in enumerate(chain):
         c = flow.calls[h.call]
         what = call_is_async_sink(c, settings)
         if what is not None:
             return Sink(h.call, what, c.span)
+        if stored and index is not None and c.kind == "call" and c.name not in TRANSPARENT and c.name not in BINDERS:
+            kept = _stored_by_callee(flow, c, h.arg_index, fn, index)
+            if kept is not None:
+                return Sink(h.call, f"`{c.callee}`", c.span, kept)
         fate = thread_disposition(flow, h.call, fn, index)
         if fate is not None:
             if fate.kind in ("detached", "stored", "returned"):
@@ -258,7 +265,7 @@ def sink_of_chain(flow, chain, fn=None, index=None, settings=None) -> Sink | Non
     return None
 
 
-def lambda_sink(flow, lam_idx: int, fn=None, index=None, settings=None) -> Sink | None:
+def lambda_sink(flow, lam_idx: int, fn=None, index=None, settings=None, stored: bool = False) -> Sink | None:
     """The async sink lambda `lam_idx` is handed to (directly, through wrappers, or through a local
     variable), or None when it runs synchronously / stays local."""
     L = flow.lambdas[lam_idx]
@@ -271,13 +278,13 @@ def lambda_sink(flow, lam_idx: int, fn=None, index=None, settings=None) -> Sink 
         if L.handed_to is None or h.call != L.handed_to.call:
             chains.append(_chain(flow, h))
     for ch in chains:
-        s = sink_of_chain(flow, ch, fn, index, settings)
+        s = sink_of_chain(flow, ch, fn, index, settings, stored)
         if s is not None:
             return s
     return None
 
 
-def call_sink(flow, call_idx: int, fn=None, index=None, settings=None) -> Sink | None:
+def call_sink(flow, call_idx: int, fn=None, index=None, settings=None, stored: bool = False) -> Sink | None:
     """For a binder call (`std::bind(&C::f, this)`): the async sink its result is handed to."""
     c = flow.calls[call_idx]
     if c.parent_call is None:
@@ -289,13 +296,252 @@ def call_sink(flow, call_idx: int, fn=None, index=None, settings=None) -> Sink |
                     for ai, a in enumerate(c2.args):
                         if a.replace(" ", "") in (var, f"std::move({var})"):
                             from lifelint.facts.cpp_flow import Handoff
-                            s = sink_of_chain(flow, _chain(flow, Handoff(i, ai, var)), fn, index, settings)
+                            s = sink_of_chain(flow, _chain(flow, Handoff(i, ai, var)), fn, index, settings, stored)
                             if s is not None:
                                 return s
         return None
     from lifelint.facts.cpp_flow import Handoff
 
-    return sink_of_chain(flow, _chain(flow, Handoff(c.parent_call, c.arg_index if c.arg_index is not None else -1)), fn, index, settings)
+    return sink_of_chain(flow, _chain(flow, Handoff(c.parent_call, c.arg_index if c.arg_index is not None else -1)), fn, index, settings, stored)
+
+
+# --- callees that keep a callable parameter beyond the call ----------------------------------
+
+# Container operations that keep their argument (standard containers, queues).
+KEEPING_METHODS = frozenset({"push_back", "emplace_back", "push_front", "emplace_front", "emplace", "insert", "push",
+                             "insert_or_assign", "try_emplace", "emplace_hint", "append"})
+
+
+@dataclass(slots=True)
+class Kept:
+    """How a function keeps its callable parameter: in the object it is called on ("own": a
+    member, or a container member), or beyond any object ("kept": a global, a posted task)."""
+
+    kind: str
+    where: str  # "stores it in `m_on_done`"
+    path: str
+    line: int
+
+
+def _callable_params(fn, index) -> dict[str, int]:
+    """name -> position of the parameters that hold a callable: a `std::function`-like type, or a
+    bare template type parameter (`F&& f` in a template, `auto f`)."""
+    from lifelint.facts.cpp_flow import type_base_name
+
+    out = {}
+    for i, p in enumerate(fn.params):
+        if not p.name or p.pointer_depth:
+            continue
+        if type_base_name(p.type) in FUNCTION_TYPES:
+            out[p.name] = i
+            continue
+        bare = re.sub(r"\b(?:const|volatile|typename)\b|&", " ", p.type).strip()
+        if re.fullmatch(r"[A-Za-z_]\w*", bare) and (bare == "auto" or fn.is_template and bare not in index.cpp_classes
+                                                     and bare not in index.cpp_aliases):
+            out[p.name] = i
+    return out
+
+
+def _is_param(arg: str, names) -> str | None:
+    """The parameter `arg` hands on whole: `cb`, `std::move(cb)`, `std::forward<F>(cb)`."""
+    a = "".join(arg.split())
+    m = _MOVED.match(a)
+    a = m.group(1) if m else a
+    return a if a in names else None
+
+
+def keeps_callable(index) -> dict[str, list]:
+    """function name -> [(definition, {param position: Kept})] for every definition that keeps a
+    callable parameter beyond the call, read from its body: the parameter is assigned to a member
+    or a global, put into a member or global container, handed to an async sink, or handed to a
+    function that keeps it (three rounds). Definitions in any file of the project."""
+    def build(ix):
+        defs = [(f, fn) for f in ix.files if f.cpp is not None for fn in f.cpp.functions
+                if fn.flow is not None and fn.params]
+        cands = []
+        for f, fn in defs:
+            ps = _callable_params(fn, ix)
+            if ps:
+                cands.append((f, fn, ps))
+        out: dict[str, list] = {}
+        found: dict[int, dict[int, Kept]] = {}
+        for rnd in range(3):
+            grew = False
+            for f, fn, ps in cands:
+                got = found.setdefault(id(fn), {})
+                for name, pos in ps.items():
+                    if pos in got:
+                        continue
+                    k = _keeps(fn, f, name, ix, out if rnd else None)
+                    if k is not None:
+                        got[pos] = k
+                        grew = True
+                if got and not any(d is fn for d, _ in out.get(fn.name, ())):
+                    out.setdefault(fn.name, []).append((fn, got))
+            if not grew:
+                break
+        return out
+    return index.memo("sinks.keeps_callable", build)
+
+
+def _holder(flow, fn, index, root: str | None, at: int, scope: int):
+    """What `root` (the root of a store's target or a container's name) is in `fn`: "member",
+    "global", or None (a local, a parameter, nothing known)."""
+    if root is None or root == "this":
+        return None
+    if flow.decl_named(root, at, scope) is not None:
+        return None
+    if fn.class_name and member_variable(index, fn.class_name, root) is not None:
+        return "member"
+    if root in index.cpp_globals:
+        return "global"
+    return None
+
+
+def _keeps(fn, f, name: str, index, known) -> Kept | None:
+    flow = fn.flow
+    for a in flow.assigns:
+        if a.lambda_index is None and a.op == "=" and _is_param(a.value, (name,)):
+            root = _root_name(a.target)
+            held = _holder(flow, fn, index, root, a.span.start_byte, a.scope)
+            if held is not None:
+                return Kept("own" if held == "member" else "kept", f"stores it in `{a.target.replace('this->', '')}`",
+                            f.path, a.span.line)
+    for c in flow.calls:
+        if c.lambda_index is not None:
+            continue
+        pos = next((i for i, x in enumerate(c.args) if _is_param(x, (name,))), None)
+        if pos is None:
+            continue
+        if c.callee_kind == "method" and c.name in KEEPING_METHODS:
+            held = _holder(flow, fn, index, _root_name(c.receiver), c.span.start_byte, c.scope)
+            if held is not None:
+                return Kept("own" if held == "member" else "kept", f"puts it in `{c.receiver.replace('this->', '')}`",
+                            f.path, c.span.line)
+            continue
+        what = call_is_async_sink(c)
+        if what is not None:
+            return Kept("kept", f"hands it to {what}", f.path, c.span.line)
+        if known and c.name in known and c.name != fn.name:
+            classes = _receiver_classes(flow, c, fn, index) if c.callee_kind == "method" else None
+            if classes is not None and not classes:
+                continue
+            inner = _callee_keeps(c, pos, known, classes)
+            if inner is not None:
+                # kept by the object `fn` is called on when the callee keeps it in its own
+                # object and that object is `fn`'s (itself, or a member it owns)
+                own = inner.kind == "own" and (c.callee_kind != "method" or c.receiver in (None, "this")
+                                               or _holder(flow, fn, index, _root_name(c.receiver), c.span.start_byte,
+                                                          c.scope) == "member")
+                return Kept("own" if own else "kept", f"hands it to `{c.callee}`, which {inner.where}", f.path, c.span.line)
+    return None
+
+
+def _callee_keeps(c, pos: int, known, classes: set[str] | None = None) -> Kept | None:
+    """How the definitions a call may reach keep argument `pos`: all of those with the call's
+    shape (a method or a free function, enough parameters; for a method, one of `classes` when
+    given) agree that they keep it, else None."""
+    ks = []
+    for d, got in known.get(c.name, ()):
+        if c.callee_kind == "method" and not d.class_name:
+            continue
+        if classes is not None and _short(d.class_name) not in classes:
+            continue
+        if pos >= len(d.params):
+            continue
+        ks.append(got.get(pos))
+    if not ks or any(k is None for k in ks):
+        return None
+    return next((k for k in ks if k.kind == "kept"), ks[0])
+
+
+def _receiver_classes(flow, c, fn, index) -> set[str]:
+    """The short names of the classes a method call's receiver can be: its declared type (a
+    local, a parameter or a member of `fn`'s class; through a smart pointer's argument) and the
+    classes deriving from it. Empty when the type is not known."""
+    from lifelint.facts.cpp_flow import type_base_name
+
+    if c.receiver in (None, "this"):
+        # a method of the caller's own class or of one of its bases
+        return {k.name for k in _class_and_bases(index, fn.class_name)} if fn is not None and fn.class_name else set()
+    root = _root_name(c.receiver)
+    if root is None or root == "this":
+        return set()
+    ty = None
+    di = flow.decl_named(root, c.span.start_byte, c.scope)
+    if di is not None:
+        ty = flow.decls[di].type
+    elif fn is not None and fn.class_name:
+        ty = member_type(index, fn.class_name, root)
+    if c.receiver.replace(" ", "") not in (root, f"this->{root}", f"*{root}"):
+        return set()  # `a.b.f()`, `a->g().f()`: the type of a sub-object is not followed
+    if not ty or re.search(r"\bauto\b|\bdecltype\b", ty):
+        return set()
+    m = re.search(r"(?:unique_ptr|shared_ptr|weak_ptr|optional|reference_wrapper)\s*<\s*([\w:]+)", ty)
+    base = _short(m.group(1)) if m else type_base_name(ty)
+    if not base:
+        return set()
+    out, todo = set(), [base]
+    kids = index.memo("sinks.derived", _derived)
+    while todo and len(out) < 64:
+        n = todo.pop()
+        if n not in out:
+            out.add(n)
+            todo.extend(kids.get(n, ()))
+    return out
+
+
+def _derived(index) -> dict[str, set[str]]:
+    """short class name -> the short names of the classes deriving from it directly."""
+    kids: dict[str, set[str]] = {}
+    for items in index.cpp_classes.values():
+        for _f, k in items:
+            for b in k.bases:
+                kids.setdefault(_short(b), set()).add(k.name)
+    return kids
+
+
+def _stored_by_callee(flow, c, pos: int, fn, index) -> str | None:
+    """When `c` (a call handed a callback as argument `pos`) keeps it beyond the call in a place
+    that can outlive the caller's object: a description for the Sink, else None. Kept in the
+    object it is called on, that object must be another than the caller's own (not `this`, not
+    a member the caller owns by value or unique_ptr, not a local object that dies here)."""
+    if pos is None or pos < 0:
+        return None
+    known = keeps_callable(index)
+    if c.name not in known:
+        return None
+    classes = None
+    if c.callee_kind == "method":
+        # A method is looked up in the receiver's class (and the classes deriving from it, for a
+        # virtual call): a receiver whose type is not known (`auto&`) resolves to nothing, not
+        # to every class with a method of that name.
+        classes = _receiver_classes(flow, c, fn, index)
+        if not classes:
+            return None
+    k = _callee_keeps(c, pos, known, classes)
+    if k is None:
+        return None
+    if k.kind == "own":
+        if c.callee_kind != "method" or c.receiver in (None, "this"):
+            return None  # kept in this object: it dies with the object
+        root = _root_name(c.receiver)
+        if root is not None and root != "this":
+            di = flow.decl_named(root, c.span.start_byte, c.scope)
+            if di is not None:
+                d = flow.decls[di]
+                if d.kind in ("local", "condition") and not d.pointer_depth and not d.is_reference \
+                        and not re.search(r"ptr\b|\*", d.type):
+                    return None  # a local object: it and the callback die in this call
+                if d.kind in ("local", "condition") and fn is not None and fn.class_name:
+                    v = member_variable(index, fn.class_name, _root_name((d.init or "").lstrip("=({ ")) or "")
+                    if v is not None and _owned(v):
+                        return None  # `auto& c = m_client->endpoint();`: part of a member this object owns
+            elif fn is not None and fn.class_name:
+                v = member_variable(index, fn.class_name, root)
+                if v is not None and _owned(v):
+                    return None  # a member this object owns: it dies with the object
+    return f"`{c.name}` keeps the callback beyond the call: it {k.where} ({k.path}:{k.line})"
 
 
 def _chain(flow, h):

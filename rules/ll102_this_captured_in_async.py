@@ -22,6 +22,12 @@ Async sinks: `post`, `dispatch`, `defer` (free functions and methods of executor
 io_contexts), any `async_*` call's completion handler, timers' `async_wait`, `co_spawn`,
 asio `spawn`, `std::async` (not `launch::deferred`), a `std::thread` that is detached, stored
 in a member or container, or returned, plus the callees configured in `cpp.async-sinks`.
+A callee that keeps its callable parameter beyond the call is one too, read from its
+definition in any file of the project: it assigns the parameter to a member or a global, puts
+it in a member or global container, hands it to an async sink, or hands it on to a function
+that does (`obj.set_callback([this] {..})`, `register_handler(std::bind(&C::f, this))`). When
+it keeps the callback in the object it is called on, that object must be another than the
+caller's own: not `this`, not a member held by value or `unique_ptr`, not a local object.
 
 ## Why is this bad?
 The callback runs later, on another thread or after the current call stack unwound. Nothing
@@ -41,6 +47,10 @@ void disk_io::async_read(int piece, std::function<void(buffer)> handler) {
         handler(buffer(*this, read_piece(piece)));
     });
 }
+
+void peer::start(timer& t) {                      // peer is shared-owned
+    t.on_timeout([this] { retry(); });            // timer::on_timeout stores the callback
+}
 ```
 
 ## Use instead
@@ -58,6 +68,14 @@ needs (`[*this]`), or make the destructor/`abort()` wait until queued callbacks 
 ## Known limits
 - Only lambdas and binders written inside a function are seen; a handler object built by a
   helper function that captures `this` is not.
+- A callee that keeps its callback is known only from a definition the project shows, and only
+  when every definition of that name (and shape: method or free function, enough parameters)
+  keeps it; a callee declared in a library header is not followed (name it in
+  `cpp.async-sinks`). A parameter is followed when its type holds a callable
+  (`std::function`-like, or a bare template type parameter), through three hand-ons at most.
+  The object a callback is kept in is judged by how the caller holds it (a pointer member or a
+  parameter can outlive the caller's object, a member held by value cannot); that its owner
+  drops the callback in time (`set_callback(nullptr)` in a destructor) is not seen.
 - A sink is recognised by name; a user function named `async_*` that calls its handler
   synchronously is reported anyway (suppress it, or it is worth renaming).
 - Two protections are recognised. A composed operation: the function takes a completion handler
@@ -177,7 +195,7 @@ def candidates(rule, facts, index):
                 continue
             if lambda_keeps_alive(flow, li, settings):
                 continue
-            sink = lambda_sink(flow, li, fn, index, settings)
+            sink = lambda_sink(flow, li, fn, index, settings, stored=True)
             if sink is None or waits_for_lambda(flow, li, sink, index):
                 continue
             span, how, from_get = found[0]
@@ -201,7 +219,7 @@ def candidates(rule, facts, index):
                     break
             if bound is None or any(keep_alive_text(a, settings) for a in c.args):
                 continue
-            sink = call_sink(flow, ci, fn, index, settings)
+            sink = call_sink(flow, ci, fn, index, settings, stored=True)
             if sink is None:
                 continue
             yield Candidate(fn, bound[0], f"{bound[1]} and is handed to {sink.what}", sink, flow, None, ci, bound[2])
@@ -252,6 +270,8 @@ def finding_for(rule, cand: Candidate, evidence: str | None):
     fn, what, sink = cand.fn, cand.what, cand.sink
     obj = f"`{fn.class_name.split('::')[-1]}` object" if fn.class_name else "object `this` points to"
     why = f"Nothing keeps the object alive: if the {obj} is destroyed before the callback runs, the callback uses a dangling pointer."
+    if sink.note:
+        why += f" {sink.note}."
     if evidence:
         why += f" It can die first: {evidence}."
     if cand.from_get:

@@ -392,19 +392,20 @@ def _programs(index) -> dict[str, str]:
                 out[f.path] = f.path
         if not out:
             return out
-        # the classes each entry file defines methods of (short name -> entry files)
-        defined: dict[str, set[str]] = {}
+        # the files that define methods of each class (short name -> {file: its program or ""})
+        defined: dict[str, dict[str, str]] = {}
         for f in ix.files:
             if f.cpp is not None:
                 for fn in f.cpp.functions:
                     if fn.class_name:
-                        defined.setdefault(fn.class_name.split("::")[-1].split("<")[0], set()).add(out.get(f.path, ""))
+                        defined.setdefault(fn.class_name.split("::")[-1].split("<")[0], {})[f.path] = out.get(f.path, "")
         for f in ix.files:
             if f.cpp is None or f.path in out or not f.cpp.classes:
                 continue
             homes = set()
             for k in f.cpp.classes:
-                homes |= defined.get(k.name, {""})
+                # methods defined inline in the header itself say nothing about the program
+                homes |= {prog for path, prog in defined.get(k.name, {}).items() if path != f.path} or {""}
             if len(homes) == 1 and "" not in homes:
                 out[f.path] = homes.pop()  # every class it declares is implemented by one program's entry file
         return out

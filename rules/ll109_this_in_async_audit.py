@@ -1,9 +1,10 @@
 """## What it does
 The audit half of LL102: flags a callback handed to an async sink (`post`, `dispatch`, `async_*`,
-timers, threads kept past the call, `std::async`) that holds a raw `this`, when nothing in the
-project says either way whether the object can die before the callback runs. LL102 reports the
-same callbacks when there is positive evidence that it can (a shared-owned class, a class that
-deletes itself, a raw pointer from a shared_ptr); this rule reports the rest, for a review of
+timers, threads kept past the call, `std::async`, a callee that keeps the callback beyond the
+call: see LL102) that holds a raw `this`, when nothing in the project says either way whether
+the object can die before the callback runs. LL102 reports the same callbacks when there is
+positive evidence that it can (a shared-owned class, a class that deletes itself, a raw pointer
+from a shared_ptr); this rule reports the rest, for a review of
 every place an object's lifetime is tied to queued work by convention only.
 
 ## Why is this bad?
