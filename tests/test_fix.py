@@ -194,4 +194,4 @@ def test_unsafe_fix_on_the_ll102_fixtures_compiles_and_removes_what_it_fixed(tmp
         assert res.returncode == 0, (src.name, res.stderr)
         text = src.read_text()
         if "enable_shared_from_this" not in text:
-            assert text == (LL102_DIR / src.name).read_text()
+            assert text == (LL102_DIR / src.relative_to(work)).read_text()

@@ -131,7 +131,7 @@ def test_fixture_report_in_chromium_filters_expands_and_screenshots(browser, tmp
     expect(page.locator("#count")).to_contain_text(" of ")
     n_stop = sum(1 for f in result.findings if mentions(f, "stop"))
     assert 0 < n_stop < total
-    assert visible_rows(page) == n_stop
+    assert visible_rows(page) == min(n_stop, 100)  # the page shows 100 rows at most
     # filter by rule (summary row click), and by path
     page.fill("#f-text", "")
     page.click("#by-rule tr[data-rule='LL101']")
