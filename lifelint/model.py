@@ -47,6 +47,24 @@ class Span(NamedTuple):
         return self.start_byte <= byte < self.end_byte
 
 
+# Spans loaded from a pickle (lifelint.cache.loads: the facts a worker sends, a cache entry) share
+# their int objects: a pickle writes each int out in full and loading makes a new object per int,
+# so the positions of every span of every file (about 1.6M ints beyond the small-int cache on
+# squid, 32 bytes each) were separate objects, though the distinct values are few (86k on squid:
+# byte offsets and rows up to the largest file's). One table for the process, values only: it
+# keeps no fact alive, and `lifelint.cache.loads` empties it once it holds more than
+# SPAN_INTS_MAX values (a long-lived process scanning ever larger files).
+_SPAN_INTS: dict[int, int] = {}
+SPAN_INTS_MAX = 1 << 20
+
+
+def _span_from_pickle(start_byte, end_byte, start_row, start_col, end_row, end_col, _share=_SPAN_INTS.setdefault):
+    """A Span rebuilt by lifelint.cache.loads, its offsets and rows shared through _SPAN_INTS
+    (columns are mostly under 257: Python's own small ints)."""
+    return _tuple_new(Span, (_share(start_byte, start_byte), _share(end_byte, end_byte), _share(start_row, start_row),
+                             start_col, _share(end_row, end_row), end_col))
+
+
 class Level(str, enum.Enum):
     NOTE = "note"
     WARNING = "warning"

@@ -290,6 +290,27 @@ def test_pickling_keeps_spans_spans():
     assert fns and all(type(f.span) is Span and type(f.name_span) is Span for f in fns)
 
 
+def test_loaded_spans_share_equal_spans_and_their_offsets(monkeypatch):
+    # Spans are a third of a C++ file's facts: equal spans of one pickle load as one object, and
+    # the offsets and rows of spans loaded from different pickles (different files' facts) are
+    # the same int objects, so a big scan holds each value once (issue 16).
+    a, b = Span(100_000, 100_050, 3_000, 4, 3_001, 9), Span(100_000, 100_050, 3_000, 4, 3_001, 9)
+    assert a is not b
+    back = cache.loads(cache.dumps({"use": a, "call": b, "other": Span(100_000, 200_000, 3_000, 0, 9_000, 1)}))
+    assert back["use"] == a and type(back["use"]) is Span and back["use"] is back["call"]
+    again = cache.loads(cache.dumps([Span(99_999, 100_000, 2_999, 0, 3_000, 1)]))[0]
+    assert again[1] is back["use"][0] and again[4] is back["use"][2]
+    assert back["other"][1] == 200_000 and back["other"][0] is back["use"][0]
+    # The table is bounded: past the limit it is emptied (values stay right, only not shared).
+    monkeypatch.setattr(cache, "SPAN_INTS_MAX", 2)
+    first = cache.loads(cache.dumps(Span(500_001, 500_002, 5_001, 0, 5_002, 0)))
+    from lifelint import model
+
+    assert len(model._SPAN_INTS) == 0
+    second = cache.loads(cache.dumps(Span(500_001, 500_003, 5_001, 0, 5_003, 0)))
+    assert first[0] == second[0] == 500_001 and first[0] is not second[0]
+
+
 class _NotedSpan(Span):
     """A NamedTuple subclass whose objects carry more than their tuple (a __dict__)."""
 
