@@ -479,7 +479,8 @@ def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def line_starts(facts) -> list[int]:
+def line_starts(facts):
+    """Byte offset of each line's start (an array("q"), see lifelint.facts.rust_flow.extract)."""
     return facts.rust.extra.get("line_starts") or [0]
 
 

@@ -68,3 +68,23 @@ def test_lock_held(name):
                 got = lock_held(flow, at) is not None
                 line = src[:at].decode()[-60:]
                 assert got == (want == b"H"), f"{name}: at ...{line!r}: held={got}"
+
+
+def test_rust_byte_offsets_are_machine_ints():
+    # Line starts and each name's uses are arrays of offsets, not lists of int objects (one 32-byte
+    # object per offset past 256 once unpickled: a tenth of a Rust file's facts, issue 16), and
+    # read the same: the offsets of the name's occurrences, the lines they fall on.
+    from array import array
+
+    from lifelint.facts import extract_facts
+    from lifelint.rust_checks import byte_span, line_of
+
+    pad = "// " + "x" * 300 + "\n"
+    src = (pad + "fn f(count: u32) -> u32 {\n    let twice = count + count;\n    twice\n}\n").encode()
+    facts = extract_facts("t.rs", "rust", src, parse("rust", src))
+    flow = facts.rust.flows[0]
+    assert type(flow.uses["count"]) is array and type(facts.rust.extra["line_starts"]) is array
+    assert list(flow.uses["count"]) == [m.start() for m in re.finditer(rb"\bcount\b", src)]
+    assert flow.uses_in("twice", 0, len(src)) == [m.start() for m in re.finditer(rb"\btwice\b", src)]
+    last = src.rindex(b"twice")
+    assert line_of(facts, last) == 4 and byte_span(facts, last, 5) == (last, last + 5, 3, 4, 3, 9)

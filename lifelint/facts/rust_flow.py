@@ -29,6 +29,7 @@ a plain dataclass, so facts pickle into the cache and across worker processes.
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,7 +176,7 @@ class Flow:
     closures: list[Closure] = field(default_factory=list)
     exits: list[tuple[str, int]] = field(default_factory=list)  # ("return"|"break"|"continue"|"?"|"panic", byte)
     returns: list[tuple[int, int]] = field(default_factory=list)  # values leaving the function
-    uses: dict[str, list[int]] = field(default_factory=dict)
+    uses: dict[str, list[int]] = field(default_factory=dict)  # an array("q") per name once extracted
     derefs: list[tuple[str, int]] = field(default_factory=list)  # (`p`, byte) for `*p`, `p.as_ref()`
     # byte of `s` in a field read `s.f` (not a method call `s.f()`) -> `f`: only that field moves out
     projections: dict[int, str] = field(default_factory=dict)
@@ -1256,7 +1257,10 @@ def extract(root, data: bytes, facts, out, foreign_guards=None) -> None:
     """Fill `out` (a lifelint.facts.rust.RustFacts) with flow facts for the file; calls to
     `foreign_guards` (guard helpers defined in other files, see `project_guard_helpers`) acquire
     like calls to the file's own."""
-    starts = [0]
+    # Byte offsets as machine ints (array), here and in Flow.uses: as a list each offset past
+    # 256 is an int object of its own (32 bytes, not shared once unpickled in the main process),
+    # which made these two a tenth of a Rust file's facts there (issue 16).
+    starts = array("q", (0,))
     pos = data.find(b"\n")
     while pos != -1:
         starts.append(pos + 1)
@@ -1270,3 +1274,5 @@ def extract(root, data: bytes, facts, out, foreign_guards=None) -> None:
         out.extra["ptr_aliases"] = aliases
     ex = _Extractor(data, out, foreign_guards)
     ex.run(root)
+    for flow in out.flows:
+        flow.uses = {name: array("q", at) for name, at in flow.uses.items()}
