@@ -505,6 +505,40 @@ _tuple_new = tuple.__new__
 _getitem = operator.getitem
 
 
+# A class that sets `_load_shared = True` (a ClassVar) is loaded through _new_shared: its short
+# strings (names, receivers, callee paths: the same few thousand in every file of a crate, but one
+# object per file once unpickled, as a pickle shares objects within itself only), those in its
+# tuples, lists and dict keys, are interned, and its ints share the span table's objects. About a
+# Python call per object: for the numerous small objects whose strings repeat across files.
+_SHARED = object()
+_intern = sys.intern
+
+
+def _shared(v):
+    t = type(v)
+    if t is str:
+        return _intern(v) if len(v) <= 48 else v
+    if t is int:
+        return _SPAN_INTS.setdefault(v, v)
+    if t is tuple:
+        return tuple([_shared(x) for x in v]) if v else v
+    if t is list:  # of names or of tuples (a list of objects keeps its identity)
+        return [_shared(x) for x in v] if v and type(v[0]) in (str, tuple) else v
+    if t is dict:
+        return {_shared(k): x for k, x in v.items()}
+    return v
+
+
+def _new_shared(cls, *values):
+    # Strings, the most common case, inline; containers and ints through _shared. None, bools and
+    # the objects already loaded (spans, other facts) stay as they are.
+    return cls(*[(_intern(v) if len(v) <= 48 else v) if type(v) is str else _shared(v) if type(v) in _SHARED_TYPES else v
+                 for v in values])
+
+
+_SHARED_TYPES = frozenset({int, tuple, list, dict})
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
@@ -524,6 +558,8 @@ class _Pickler(pickle.Pickler):
             return NotImplemented
         if get is _AS_TUPLE:
             return _tuple_new, (cls, tuple(obj))
+        if getattr(cls, "_load_shared", False):
+            return _new_shared, (cls, *get(obj))
         return cls, get(obj)
 
 

@@ -311,6 +311,23 @@ def test_loaded_spans_share_equal_spans_and_their_offsets(monkeypatch):
     assert first[0] == second[0] == 500_001 and first[0] is not second[0]
 
 
+def test_rust_names_loaded_from_different_files_are_one_object():
+    # A pickle shares a string within itself only: every Rust file's facts would bring their own
+    # copy of the names they use. Those marked `_load_shared` intern them on load (issue 16).
+    from lifelint.facts import extract_facts
+
+    loaded = []
+    for n in (1, 2):
+        src = f"use std::sync::Mutex;\nfn f{n}(shared_total: &Mutex<u32>) {{ let g = shared_total.lock(); }}\n".encode()
+        loaded.append(cache.loads(cache.dumps(extract_facts(f"f{n}.rs", "rust", src, parsing.parse("rust", src)))))
+    names = [next(k for k in f.rust.flows[0].uses if k == "shared_total") for f in loaded]
+    assert names[0] is names[1]
+    imports = [f.rust.uses[0][1] for f in loaded]
+    assert imports[0] == "std::sync::Mutex" and imports[0] is imports[1]
+    locks = [next(e for e in f.rust.flows[0].events if e.kind == "lock") for f in loaded]
+    assert locks[0].recv == "shared_total" and locks[0].recv is locks[1].recv
+
+
 class _NotedSpan(Span):
     """A NamedTuple subclass whose objects carry more than their tuple (a __dict__)."""
 

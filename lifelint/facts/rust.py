@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from lifelint.facts.common import text
 from lifelint.model import Span
@@ -54,6 +54,7 @@ class RStatic:
 
 @dataclass(slots=True)
 class RustFacts:
+    _load_shared: ClassVar[bool] = True  # lifelint.cache._new_shared: `uses` repeats across files
     functions: list[RFunction] = field(default_factory=list)
     statics: list[RStatic] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from lifelint.facts.rust_cfg import build_lockflow, drop_targets
 from lifelint.model import Span
@@ -83,6 +83,7 @@ class UnsafeSite:
 
 @dataclass(slots=True)
 class Event:
+    _load_shared: ClassVar[bool] = True  # lifelint.cache._new_shared
     kind: str
     span: Span
     name: str = ""  # callee path (`Box::from_raw`), method name (`load`), or a kind detail
@@ -131,6 +132,7 @@ class Loop:
 
 @dataclass(slots=True)
 class Local:
+    _load_shared: ClassVar[bool] = True  # lifelint.cache._new_shared
     name: str
     kind: str  # "let" | "for" | "iflet"
     span: Span  # the binding statement / pattern
@@ -164,6 +166,7 @@ class Closure:
 
 @dataclass(slots=True)
 class Flow:
+    _load_shared: ClassVar[bool] = True  # lifelint.cache._new_shared
     fn: int  # index into RustFacts.functions
     body: tuple[int, int]
     events: list[Event] = field(default_factory=list)
