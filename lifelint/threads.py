@@ -13,7 +13,8 @@ by the concurrency rules (LL201, LL202), which cite its roots as evidence.
 - work handed to a pool or executor (`submit` / `execute` / `enqueue`, a pool's `post`), which
   may run on several pool threads at once;
 - handlers posted to an event loop or strand (`post` / `dispatch` / `defer` / `co_spawn`, Qt's
-  queued `invokeMethod`, the sinks of `lifelint.sinks` and `cpp.async-sinks`): they all run on
+  queued `invokeMethod`, a functor or slot Qt `connect`s with a context object (it runs on that
+  object's thread, whoever emits), the sinks of `lifelint.sinks` and `cpp.async-sinks`): they all run on
   that loop's thread, so writes confined to it do not race with each other (*thread
   confinement*);
 - signal handlers (`signal`, `sigaction`'s `sa_handler`/`sa_sigaction`, `signal_hook`);
@@ -558,6 +559,19 @@ class ThreadModel:
         return None
 
 
+def _qt_context_connect(c) -> bool:
+    """`connect(sender, signal, context, functor)` (Qt 5's form with a context or receiver
+    object): Qt runs the functor or slot on the thread the context object lives in, queued there
+    when another thread emits, like a queued `invokeMethod`. Not a `Qt::DirectConnection` (it runs
+    on the emitting thread), nor the three-argument form (no context: the emitter's thread)."""
+    if c.name != "connect" or c.kind != "call" or len(c.args) < 4 or c.receiver not in (None, "this", "QObject"):
+        return False
+    ctx = c.args[2].replace(" ", "")
+    if not ctx or ctx.startswith(("[", "&", "SLOT(", "SIGNAL(")) or any("DirectConnection" in a for a in c.args[4:]):
+        return False
+    return c.args[1].replace(" ", "").startswith(("&", "SIGNAL("))
+
+
 def _succeeded(method: str | None, how: str) -> bool:
     """Does a test that went `how` (a Decided tag) mean the acquire `method` succeeded? A load
     saw the flag when it tested true, equal to a value, or compared either way; a timed wait did
@@ -688,6 +702,8 @@ class _CppBuilder:
             if name == "execute" and _SYNC_EXECUTE.search(f"{c.receiver} {self.type_of(fl, c.receiver) or ''}"):
                 return None  # oneTBB's task_arena::execute runs the functor before it returns
             return "task", None, True
+        if _qt_context_connect(c):
+            return "posted", "the Qt event loop", False
         if call_is_async_sink(c, self.settings) is None:
             return None
         if name.startswith("async_"):
@@ -986,6 +1002,10 @@ class _CppBuilder:
         if c.name in THREAD_START_ARG and c.receiver is None:
             k = THREAD_START_ARG[c.name]
             fn_args = c.args[k:k + 1]
+        qt = c.name == "connect"
+        if qt:
+            fn_args = c.args[3:4]  # the slot, not the signal
+            multi = False  # made in a loop or not, its functors run one at a time on one thread
         for a in fn_args:
             for t in self.resolve_fn(fl, a):
                 entries.append(((id(t), None), t.label))
@@ -1029,6 +1049,8 @@ class _CppBuilder:
         r.cls = fl.cls
         for i in lams:
             self.root_lambdas[(id(fl), i)] = r
+        if qt:
+            return  # a connection starts no thread: its functor runs on a thread already running
         self.spawn_point(fl, c.span.start_byte, c.lambda_index, r, loops)
         self.join_points(fl, c, ci, r)
 
