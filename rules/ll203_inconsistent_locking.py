@@ -69,8 +69,17 @@ A lone counter read for statistics can become a `std::atomic`.
   reported: a `reset()` / `clear()` the documentation says must not run concurrently with other
   use (a graph or pool reset), a handle set once under the lock before any reader can reach the
   object.
-- Fields never written under a lock are silent: a field owned by one thread needs no lock, and
-  lifelint cannot see which thread runs which method.
+- Fields never written under a lock are silent: a field owned by one thread needs no lock.
+- The lock is the evidence of threads only where the thread model (lifelint.threads) cannot
+  place the code: a locked write no thread root reaches runs on callers' threads lifelint does
+  not see, which the lock says are several (RacerD reads a lock the same way). Once the model
+  places the locked write, the unlocked access is reported only if the two can run at the same
+  time on two threads (`ThreadModel.may_race`: two roots not ordered by a start, join or
+  handshake, one of them a real thread, or one root that runs concurrently with itself). Code
+  confined to one event loop (handlers posted to it; functors and slots Qt `connect`s with a
+  context object, which run on that object's thread) does not race with itself: a `try_lock()`ed
+  mutex there is a re-entrancy guard. A program whose only thread is `main` has no race either.
+  Code the model reaches from `main` but that an unseen thread also calls is judged as `main`'s.
 - Only methods of the class itself are checked; code reaching into another object's fields
   (`other.m_x`, `p->m_x`) is not.
 - Writes through unknown methods (`m_x.update()`) count as reads, so a field only ever mutated
@@ -123,6 +132,7 @@ import re
 from lifelint.locking import WILDCARD, atomic_only, display_lock, is_global_key, is_sync_type, locking_index, method_call_at
 from lifelint.model import Level, Precision, Related
 from lifelint.registry import Rule
+from lifelint.threads import thread_model
 
 
 def _own_locks(fl) -> tuple[set[str], set[str]]:
@@ -261,6 +271,21 @@ def _release_reaching(fl, a, g):
     return None
 
 
+def _may_race(tm, fl, a, w) -> bool:
+    """Can the unlocked access `a` (in `fl`) run at the same time as the locked write `w` on
+    another thread? The lock is the evidence for code the thread model does not place: a write
+    under a mutex no root reaches runs on callers' threads we cannot see, which its lock says are
+    several (RacerD reads a lock the same way). Once the model places the locked write on roots
+    (design.md §2.2), the pair needs its positive evidence (ThreadModel.may_race): two threads
+    not ordered by a phase, one of them a real thread, or one root that runs concurrently with
+    itself. Two accesses confined to one event loop's thread (handlers posted to it, Qt functors
+    run on their context object's thread) never race, whatever lock one of them takes: the lock
+    is then a re-entrancy guard, not cross-thread protection."""
+    if not tm.roots_at(w.fn, w.lambda_index):
+        return True
+    return tm.may_race(fl, a.lambda_index, a.span.start_byte, w.fn, w.lambda_index, w.span.start_byte) is not None
+
+
 def _caller_holds(fl) -> bool:
     """Named `...Locked` / `..._locked` (the Google convention for "call me with the lock held"):
     lifelint.locking counts that as some lock the caller holds."""
@@ -289,6 +314,7 @@ class InconsistentLocking(Rule):
     def check(self, facts, index):
         li = locking_index(index)
         table = index.memo("LL203.fields", _build)
+        tm = None
         for fl in li.in_file(facts.path):
             if fl.cls is None or _lifecycle(fl) or _teardown(fl) or _caller_holds(fl) or fl.fn.no_thread_safety_analysis:
                 continue
@@ -307,6 +333,13 @@ class InconsistentLocking(Rule):
                     continue
                 guards, writes = entry
                 if held & guards:
+                    continue
+                if tm is None:
+                    tm = thread_model(index)
+                # Only locked writes that can run at the same time as this access, on another
+                # thread, are evidence of a race (see _may_race).
+                writes = [(w, g) for w, g in writes if _may_race(tm, fl, a, w)]
+                if not writes:
                     continue
                 # The locked write must be in another method (or another body: a posted lambda).
                 others = [(w, g) for w, g in writes if w.fn is not fl or w.lambda_index != a.lambda_index]
