@@ -118,7 +118,9 @@ A lone counter read for statistics can become a `std::atomic`.
   defines: lifelint.facts.cpp_lock_effects), and so are unlockers (a class that unlocks in its
   constructor and locks again in its destructor: inside its scope the lock is not held) and
   lock wrappers (a class that keeps a reference or pointer to the mutex it is given and locks
-  it in its methods: `s.enter()` on a local `Section s(&mu_);` takes `mu_`); a helper called on
+  it in its methods: `s.enter()` on a local `Section s(&mu_);` takes `mu_`); a scoped lock
+  re-taken with `lock.acquire(m)` on its own mutex after `lock.release()` (TBB's shape) holds it
+  again, and `lock.try_acquire(m)` where it succeeded; a helper called on
   another object (`db.enter()`, a wrapper reached through a member) is not followed.
 - An unlocked access and a locked write of the same field in one method (a method racing with
   another run of itself: a fast path that skips the lock, a double-checked flag) is reported with

@@ -181,6 +181,22 @@ def _accessor_call(v, accessors, any_name: bool = False) -> tuple[object, bool] 
     return obj, accessors.get(name, False)
 
 
+def _empty_guard_acquired(decl, guard_types: frozenset[str], guard_acquires):
+    """A guard declared empty (`spin_mutex::scoped_lock lock;`) that later acquires one mutex
+    (`lock.acquire(m)` / `lock.try_acquire(m)`, TBB's shape): (name, type text, [that mutex's
+    argument node], "empty"), else None. Holding nothing after its declaration, it holds the
+    mutex from where an acquire takes it."""
+    ty, d = decl.child_by_field_name("type"), decl.child_by_field_name("declarator")
+    if ty is None or d is None or d.type != "identifier" or _last_name(ty) not in guard_types:
+        return None
+    name = text(d)
+    mine = [(arg, call) for recv, _m, arg, call in guard_acquires if recv == name and call.start_byte > decl.end_byte]
+    if not mine or len({arg for arg, _ in mine}) != 1:
+        return None
+    argv = [a for a in mine[0][1].child_by_field_name("arguments").named_children if a.type != "comment"]
+    return name, text(ty), argv, "empty"
+
+
 def _guard_decl(decl, guard_types: frozenset[str], accessors=None):
     """(guard name, guard type text, [mutex arg nodes], locked pointer: None or its shared-ness)
     for a guard declaration, else None."""
@@ -271,7 +287,7 @@ _LOCK_EVENTS = """
   function: (field_expression field: (field_identifier) @method
     (#any-of? @method "lock" "unlock" "release" "lock_shared" "unlock_shared" "try_lock"
                       "Lock" "Unlock" "TryLock" "ReaderLock" "ReaderUnlock" "WriterLock" "WriterUnlock"
-                      "LockWhen" "ReaderLockWhen" "WriterLockWhen"
+                      "LockWhen" "ReaderLockWhen" "WriterLockWhen" "acquire" "try_acquire"
                       "AssertHeld" "AssertReaderHeld" "AssertAcquired" "assert_held" "assertHeld"))) @call
 (call_expression
   function: (identifier) @c_lock_fn
@@ -381,6 +397,9 @@ ASSERT_HELD_METHODS = frozenset({"AssertHeld", "AssertReaderHeld", "AssertAcquir
 
 
 _RELEASES = frozenset({"unlock", "release", "unlock_shared"})
+# Guard methods that take the mutex they are given (TBB's `scoped_lock::acquire(m)`): a take
+# when it is the guard's own mutex.
+_GUARD_ACQUIRES = frozenset({"acquire", "try_acquire"})
 _TAKES = frozenset({"lock", "lock_shared"})
 # More of the same body, found with the lock events: ownership tests of try_to_lock guards and
 # std::lock(a, b) over deferred guards.
@@ -421,10 +440,17 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
     found = captures(body, "cpp", _LOCK_EVENTS)
     decls = found.get("decl", [])
     member_calls = []  # (receiver text, method, call node)
+    guard_acquires = []  # (receiver text, method, mutex argument, call node): `lock.acquire(m)`
     for n in found.get("call", []):
         args = n.child_by_field_name("arguments")
         f = n.child_by_field_name("function")
         method = text(f.child_by_field_name("field"))
+        if method in _GUARD_ACQUIRES:
+            argv = [a for a in args.named_children if a.type != "comment"] if args is not None else []
+            if len(argv) == 1:
+                guard_acquires.append((normalise_mutex(text(f.child_by_field_name("argument"))), method,
+                                       normalise_mutex(text(argv[0])), n))
+            continue
         if args is not None and args.named_children and method not in _LOCKS_WITH_ARGUMENT:
             continue  # `m.lock()` takes no argument; `blocker.lock(this)` is some other protocol
         member_calls.append((normalise_mutex(text(f.child_by_field_name("argument"))), _CAPITALISED.get(method, method), n))
@@ -432,12 +458,16 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
     owns_tested = b"owns" in (body.text or b"")
     for decl in decls:
         g = _guard_decl(decl, guard_types, accessors)
+        if g is None and guard_acquires:
+            g = _empty_guard_acquired(decl, guard_types, guard_acquires)
         if g is None or unlockers and _last_name_text(g[1]) in unlockers:
             continue  # (an unlocker named like a guard: `UnlockGuard`)
         name, type_text, args, ptr = g
         tags = [text(a) for a in args if any(t in text(a) for t in TAG_ARGS)]
         mutex_nodes = [a for a in args if not any(t in text(a) for t in TAG_ARGS)]
         mutexes = [normalise_mutex(text(a)) for a in mutex_nodes]
+        if ptr == "empty":  # declared empty: it holds nothing until it acquires
+            ptr, tags = None, ["std::defer_lock"]
         scope = _enclosing_scope(decl)
         held = not any(any(t in tag for t in NOT_HELD_TAGS) for tag in tags)
         h = LockHolder(name, type_text, mutexes, _last_name_text(type_text) in SHARED_GUARDS or bool(ptr), Span.of(decl), "guard",
@@ -460,6 +490,16 @@ def extract_locks(fn_node, guard_extra: list[str] | None = None, macros: dict | 
             elif method in _TAKES:
                 h.ops.append(("acq", call.end_byte, Span.of(call)))
             elif method == "try_lock":
+                h.ops.append(("test", call.start_byte, call.end_byte, True, Span.of(call)))
+        # A scoped lock (TBB's, or any with this shape) re-taken on its own mutex after a
+        # release(): `lock.acquire(m)` takes `m` again, `lock.try_acquire(m)` where it succeeds.
+        for recv, method, arg, call in guard_acquires:
+            if recv != name or arg not in mutexes or call.start_byte < decl.end_byte or \
+                    (scope is not None and call.start_byte >= scope.end_byte):
+                continue
+            if method == "acquire" and call.parent is not None and call.parent.type == "expression_statement":
+                h.ops.append(("acq", call.end_byte, Span.of(call)))
+            elif method == "try_acquire":
                 h.ops.append(("test", call.start_byte, call.end_byte, True, Span.of(call)))
         holders.append(h)
     macro_bare = []
