@@ -19,8 +19,10 @@ knows:
 - every access to a field of the function's own class and to a global, with the set of lock keys
   held at that point (`held`), and every call with the locks held there.
 
-Code inside a lambda runs later (posted, stored) unless the lambda is invoked on the spot or
-handed to a synchronous algorithm: it sees only the locks taken in its own body.
+Code inside a lambda runs later (posted, stored) unless the lambda is invoked on the spot, handed
+to a synchronous algorithm, or handed to a project function that calls it before returning
+(with the locks that function holds around the call): it sees only the locks taken in its own
+body.
 """
 
 from __future__ import annotations
@@ -224,6 +226,9 @@ class FnLocks:
     destroys_self: bool = False  # ends its own object's life on every path (`this->~T()`, `delete this`)
     _atomic_only: bool | None = None  # memo of atomic_only()
     runs_later: set = field(default_factory=set)  # lambda indexes whose bodies run after the function returns
+    # lambda index -> locks the project function it is handed to holds on every call of it there
+    # (`enforce(pred)` locking `mu` around `pred()`): the lambda runs now, with those locks.
+    lambda_held: dict = field(default_factory=dict)
     annotated: frozenset[str] = frozenset()  # locks a thread-safety annotation says the caller holds (`REQUIRES(mu_)`)
 
     @property
@@ -259,6 +264,8 @@ class FnLocks:
         while cur is not None and cur not in self.runs_later:
             L = flow.lambdas[cur]
             out.update(k for i in L.locks for k in self.region_keys[i])
+            if self.lambda_held:
+                out.update(self.lambda_held.get(cur, ()))
             cur = L.parent
         if cur is None:  # this code runs while the function runs
             out.update(self.entry)
@@ -824,6 +831,64 @@ class _Builder:
         self._owner_branches[id(fl)] = got
         return got
 
+    def callee_run_lambdas(self, fl: FnLocks) -> None:
+        """Lambdas handed straight to a project function that calls them before it returns (every
+        use of that parameter a call in its body, or an argument to a function with an empty
+        body: `suppress_unused_warning(pred)`): they run now, on this thread, with the locks the
+        callee holds at every such call (an `enforce(pred)` that takes the lock around `pred()`,
+        a `for_each_locked(f)`). A callee that stores, forwards or captures the callable, or one
+        the scan cannot see, leaves the lambda running later."""
+        flow = fl.fn.flow
+        for i in sorted(fl.runs_later):
+            L = flow.lambdas[i]
+            h = L.handed_to
+            if h is None or h.via is not None or L.passed_to or L.invoked or h.call >= len(flow.calls):
+                continue
+            c = flow.calls[h.call]
+            if c.kind != "call" or c.callee_kind in ("local", "param", "member"):
+                continue
+            targets = self.call_targets(fl, c)
+            held = None
+            for t in targets:
+                got = self._calls_argument_now(t, h.arg_index)
+                if got is None:
+                    held = None
+                    break
+                held = got if held is None else held & got
+            if held is None:
+                continue
+            fl.runs_later.discard(i)
+            if held:
+                fl.lambda_held[i] = held
+
+    def _calls_argument_now(self, t: FnLocks, k: int) -> frozenset[str] | None:
+        """The locks `t` holds at every call of its parameter `k` (a callable), when its body does
+        nothing else with it; else None."""
+        flow = t.fn.flow
+        params = [j for j, d in enumerate(flow.decls) if d.kind == "param" and d.lambda_index is None]
+        if k >= len(params) or len(params) != len(t.fn.params or params):
+            return None
+        di = params[k]
+        held = None
+        for u in flow.uses:
+            if u.decl != di:
+                continue
+            if u.access == "call" and u.lambda_index is None:
+                got = self.local_held(t, u.locks, u.span.start_byte)
+                held = got if held is None else held & got
+            elif not (u.access == "read" and u.lambda_index is None and self._ignored_argument(t, u)):
+                return None  # stored, forwarded, captured by a lambda: it may run later
+        return held
+
+    def _ignored_argument(self, t: FnLocks, u) -> bool:
+        """`u` is an argument of a call whose every target has an empty body."""
+        flow = t.fn.flow
+        for c in flow.calls:
+            if c.lambda_index is None and any(sp == u.span for sp in c.arg_spans):
+                targets = self.call_targets(t, c)
+                return bool(targets) and all(not x.fn.flow.uses and not x.fn.flow.calls for x in targets)
+        return False
+
     def resolve_calls(self, fl: FnLocks) -> None:
         flow = fl.fn.flow
         for ci, c in enumerate(flow.calls):
@@ -1238,6 +1303,9 @@ def _build(index: "ProjectIndex") -> LockingIndex:
         b.resolve_locks(fl)
     b.method_names_defined = {name for _cls, name in b.methods}
     b.defined_names = b.method_names_defined | set(b.free)
+    for fl in b.fns:
+        if fl.runs_later:
+            b.callee_run_lambdas(fl)
     for fl in b.fns:
         b.resolve_calls(fl)
         b.collect_accesses(fl)

@@ -15,7 +15,10 @@ are being torn apart; a write without the lock races with the locked readers. Bo
 behaviour, and they hide well: the locked paths look correct in review.
 
 Code in a lambda that is posted or stored runs later on another thread, after the guard around
-it is gone: accesses there need their own lock. In seed 001 the disk backend's `m_mutex`
+it is gone: accesses there need their own lock. A lambda handed to a project function that calls
+it before returning (and does nothing else with it) runs now, holding the locks that function
+holds around the call: `check([this] { return owner_ == this; })` with `check` locking `mu_`
+around `pred()` reads `owner_` under `mu_`. In seed 001 the disk backend's `m_mutex`
 protects the storage table on the job paths while the look-behind bitset is reset and read on
 paths that never take it.
 
