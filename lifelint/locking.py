@@ -68,7 +68,7 @@ THREAD_CALLS = frozenset({"thread", "jthread", "async", "pthread_create", "post"
                           "CreateThread", "detach"})
 
 WILDCARD = "*"
-_MACRO = re.compile(r"[A-Z][A-Z0-9_]{2,}")  # TORRENT_ASSERT, DLOG, CHECK: usually compiled out  # "some lock the caller passed in, not nameable here"
+_MACRO = re.compile(r"_*[A-Z][A-Z0-9_]{2,}")  # TORRENT_ASSERT, DLOG, CHECK, __TBB_ASSERT: usually compiled out  # "some lock the caller passed in, not nameable here"
 
 _IDENT = re.compile(r"[A-Za-z_]\w*$")
 # The Google convention for "call me with the lock held": `PublishTransportLocked()`, `flush_locked()`.
