@@ -149,3 +149,82 @@ def test_clean_file_has_no_syntax_message():
     src = b"struct S { int a; };\n"
     _, f = parsed(src)
     assert syntax_message(f, src) is None
+
+
+# The same, with members inside a preprocessor conditional after the error, and a real global
+# inside one after the class: a conditional block is no scope, whichever side of the error.
+BROKEN_WITH_CONDITIONALS = b"""
+class Conn {
+ public:
+  int version = 0;
+  KV_FIELD(version) if (version < 1) return false; KV_DONE()
+#ifdef CONN_WIDE
+  long hits = 0;
+  static long instances;
+#else
+  int hits = 0;
+  static int instances;
+#endif
+  void stop();
+};
+void Conn::stop() { hits = 0; }
+#ifdef CONN_STATS
+int after_class = 0;
+#else
+long after_class = 0;
+#endif
+"""
+
+
+def test_members_in_a_conditional_after_an_error_stay_in_their_class():
+    tree, f = parsed(BROKEN_WITH_CONDITIONALS, raw=True)
+    conn = next(k for k in f.cpp.classes if k.name == "Conn")
+    assert tree.root_node.has_error
+    assert "hits" in fields_of(f, "Conn")
+    assert "instances" in [v.name for v in conn.static_members]
+    assert [g.name for g in f.cpp.globals if g.kind == "global"] == ["after_class", "after_class"]
+
+
+def test_conditional_blocks_are_no_scope():
+    src = b"""
+namespace a {
+#ifdef X
+int g1 = 0;
+#elif defined(Y)
+#if Z
+static int g2 = 0;
+#endif
+#else
+int g3 = 0;
+#endif
+}
+#ifndef W
+extern "C" {
+#if V
+int g4 = 0;
+#else
+int g4b = 0;
+#endif
+}
+#endif
+struct S {
+#ifdef X
+  int m1 = 0;
+#else
+  int m2 = 0;
+#endif
+};
+void f() {
+#ifdef X
+  static int s1 = 0;
+  int l1 = 0;
+#else
+  int l2 = 0;
+#endif
+}
+"""
+    tree, f = parsed(src, raw=True)
+    assert not tree.root_node.has_error
+    assert sorted(g.name for g in f.cpp.globals if g.kind == "global") == ["g1", "g2", "g3", "g4", "g4b"]
+    assert [(g.name, g.kind) for g in f.cpp.globals if g.kind != "global"] == [("s1", "static-local")]
+    assert sorted(fields_of(f, "S")) == ["m1", "m2"]

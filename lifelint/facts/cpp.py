@@ -20,6 +20,16 @@ from lifelint.model import Span
 CLASS_TYPES = frozenset({"class_specifier", "struct_specifier", "union_specifier"})
 # Scopes whose direct declarations are namespace-scope (global) declarations.
 NAMESPACE_SCOPES = frozenset({"translation_unit", "namespace_definition", "declaration_list", "linkage_specification"})
+# A preprocessor conditional block is no scope: what it holds is in the scope around it.
+PREPROC_BLOCKS = frozenset({"preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"})
+
+
+def scope_parent(node):
+    """The nearest ancestor of `node` that is not a preprocessor conditional block (or None)."""
+    p = node.parent
+    while p is not None and p.type in PREPROC_BLOCKS:
+        p = p.parent
+    return p
 
 
 # GoogleTest macros whose body is a method of (a subclass of) the fixture named first.
@@ -747,8 +757,9 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
         node, cls, ns, fn = stack.pop()
         t = node.type
         rescued = False
-        if contain is not None and contain.extents and not cls and fn is None and node.parent is not None \
-                and node.parent.type in NAMESPACE_SCOPES and t not in ("comment", "ERROR"):
+        if contain is not None and contain.extents and not cls and fn is None and t not in PREPROC_BLOCKS \
+                and t not in ("comment", "ERROR") and (sp := scope_parent(node)) is not None and sp.type in NAMESPACE_SCOPES:
+            # (a preprocessor block is no scope: the declarations inside it are rescued one by one)
             inside = contain.owner_of(node)
             if inside is not None:
                 cls, rescued = inside, True
@@ -802,7 +813,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
             elif owner is not None:
                 _add_fields(owner, node, out)
         elif t == "declaration":
-            parent = node.parent
+            parent = scope_parent(node)
             if fn is None and not cls and parent is not None and parent.type in NAMESPACE_SCOPES | {"template_declaration"}:
                 found = _variables(node, "global", None)
                 debris = contain.glued(node) if contain is not None and found else None
