@@ -45,19 +45,34 @@ def parse_expectations(source: str) -> Expectations:
     return exp
 
 
-def locking_index_of(folder):
-    """The lock index (lifelint.locking) of every source under `folder`, analysed in-process with
-    default settings: for tests of its project-wide facts."""
+def _index_of(folder):
     from lifelint.discovery import discover
     from lifelint.engine import analyse_all
     from lifelint.index import ProjectIndex
-    from lifelint.locking import locking_index
     from lifelint.settings import Settings
 
     settings = Settings()
     disc = discover([str(folder)], folder, [], False)
     facts = [f for f, _ in analyse_all(disc.files, settings, 1) if f is not None]
-    return locking_index(ProjectIndex(facts, settings))
+    return ProjectIndex(facts, settings)
+
+
+def locking_index_of(folder):
+    """The lock index (lifelint.locking) of every source under `folder`, analysed in-process with
+    default settings: for tests of its project-wide facts."""
+    from lifelint.locking import locking_index
+
+    return locking_index(_index_of(folder))
+
+
+def models_of(folder):
+    """The lock index and the thread model (lifelint.threads) of every source under `folder`, as
+    `locking_index_of` builds them."""
+    from lifelint.locking import locking_index
+    from lifelint.threads import thread_model
+
+    index = _index_of(folder)
+    return locking_index(index), thread_model(index)
 
 
 def function_labelled(li, label: str):

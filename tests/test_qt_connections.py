@@ -7,12 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lifelint.discovery import discover
-from lifelint.engine import analyse_all
-from lifelint.index import ProjectIndex
-from lifelint.locking import locking_index
-from lifelint.settings import Settings
-from lifelint.threads import thread_model
+from lifelint.testing import models_of
 
 SOURCE = r"""
 namespace Qt { enum ConnectionType { AutoConnection, DirectConnection }; }
@@ -49,11 +44,7 @@ int main() {
 
 def _model(tmp_path: Path):
     (tmp_path / "panel.cpp").write_text(SOURCE, encoding="utf-8")
-    settings = Settings()
-    disc = discover([str(tmp_path)], tmp_path, [], False)
-    facts = [f for f, _ in analyse_all(disc.files, settings, 1) if f is not None]
-    index = ProjectIndex(facts, settings)
-    return locking_index(index), thread_model(index)
+    return models_of(tmp_path)
 
 
 def _roots(li, tm, name):
