@@ -145,3 +145,45 @@ def captures(node, lang: str, pattern: str) -> dict[str, list]:
 
     found = QueryCursor(_query(lang, pattern)).captures(node)
     return {k: sorted(v, key=lambda n: n.start_byte) for k, v in found.items()}
+
+
+# --- C++ preprocessor conditional blocks ------------------------------------------------------
+# tree-sitter-cpp nests what an `#if`/`#ifdef`/`#else`/`#elif` (that the pre-pass kept: both
+# branches live) holds under a node of its own, but a preprocessor conditional is no scope and
+# no block: what it holds is in the scope (the class, the function body's block) around it.
+PREPROC_BLOCKS = frozenset({"preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"})
+
+
+def scope_parent(node):
+    """The nearest ancestor of `node` that is not a preprocessor conditional block (or None)."""
+    p = node.parent
+    while p is not None and p.type in PREPROC_BLOCKS:
+        p = p.parent
+    return p
+
+
+def preproc_branch(block) -> list:
+    """The statements of one branch of a preprocessor conditional (without its condition and the
+    branches after it)."""
+    skip = {c.id for c in (block.child_by_field_name("name"), block.child_by_field_name("condition"),
+                           block.child_by_field_name("alternative")) if c is not None}
+    return [c for c in block.named_children if c.id not in skip and c.type not in ("preproc_arg", "comment")]
+
+
+def following(node):
+    """The block `node` is a statement of (through preprocessor conditionals, see scope_parent)
+    and the byte ranges that follow it there: the rest of `node`'s own branch, then the rest of the
+    block after the conditional. Never another branch of the same conditional: only one of them
+    is compiled, and code in it never runs after `node`. (block, ranges), or (None, []) when
+    `node` has no parent."""
+    ranges: list[tuple[int, int]] = []
+    cur, p = node, node.parent
+    while p is not None and p.type in PREPROC_BLOCKS:
+        alt = p.child_by_field_name("alternative")
+        if alt is None or alt.id != cur.id:  # (an #else/#elif: nothing of its #if runs after it)
+            ranges.append((cur.end_byte, alt.start_byte if alt is not None else p.end_byte))
+        cur, p = p, p.parent
+    if p is None:
+        return None, []
+    ranges.append((cur.end_byte, p.end_byte))
+    return p, ranges

@@ -14,22 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lifelint.facts import clang_types
-from lifelint.facts.common import captures, text
+from lifelint.facts.common import PREPROC_BLOCKS, captures, scope_parent, text
 from lifelint.model import Span
 
 CLASS_TYPES = frozenset({"class_specifier", "struct_specifier", "union_specifier"})
 # Scopes whose direct declarations are namespace-scope (global) declarations.
 NAMESPACE_SCOPES = frozenset({"translation_unit", "namespace_definition", "declaration_list", "linkage_specification"})
-# A preprocessor conditional block is no scope: what it holds is in the scope around it.
-PREPROC_BLOCKS = frozenset({"preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef"})
-
-
-def scope_parent(node):
-    """The nearest ancestor of `node` that is not a preprocessor conditional block (or None)."""
-    p = node.parent
-    while p is not None and p.type in PREPROC_BLOCKS:
-        p = p.parent
-    return p
 
 
 # GoogleTest macros whose body is a method of (a subclass of) the fixture named first.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lifelint.facts.common import captures
+from lifelint.facts.common import PREPROC_BLOCKS, captures, preproc_branch
 from lifelint.model import Span
 
 _ATOMIC_TYPE = re.compile(r"(?:^|::|\b)(?:atomic\s*<|atomic_(?:bool|int|uint|long|ulong|llong|ullong|size_t|"
@@ -283,15 +283,51 @@ def _under_lock(node) -> bool:
     child = node
     p = node.parent
     while p is not None and p.type != "function_definition":
-        if p.type == "compound_statement":
-            for s in p.named_children:
+        # A preprocessor conditional is no block: a guard declared earlier in the same branch,
+        # or in a conditional before it, lives to the end of the block around (not one in
+        # another branch of the same conditional: that one is not compiled with `node`).
+        if p.type == "compound_statement" or (p.type in PREPROC_BLOCKS and _in_branch(p, child)):
+            for s in (p.named_children if p.type == "compound_statement" else preproc_branch(p)):
                 if s.start_byte >= child.start_byte:
                     break
-                if s.type == "declaration" and _LOCK_TYPES.search(_t(s.child_by_field_name("type"))):
+                if _declares_guard(s):
                     return True
         child = p
         p = p.parent
     return False
+
+
+def _in_branch(block, child) -> bool:
+    """`child` is in the first branch of preprocessor conditional `block` (not its #else/#elif)."""
+    alt = block.child_by_field_name("alternative")
+    return alt is None or alt.id != child.id
+
+
+def _declares_guard(s, depth: int = 0) -> bool:
+    """Statement `s` declares a lock guard, or is a preprocessor conditional with a branch that does
+    (it is in the block around: the build that compiles that branch holds the lock)."""
+    if s.type == "declaration":
+        return bool(_LOCK_TYPES.search(_t(s.child_by_field_name("type"))))
+    if s.type in PREPROC_BLOCKS and depth < 16:
+        alt = s.child_by_field_name("alternative")
+        return any(_declares_guard(k, depth + 1) for k in preproc_branch(s)) \
+            or (alt is not None and _declares_guard(alt, depth + 1))
+    return False
+
+
+def _statements_after(n) -> list:
+    """The statements after `n` in its block. Through preprocessor conditionals: the rest of n's own
+    branch, then the rest of the block after the conditional, never another branch of it (only
+    one is compiled). Empty when the block is no compound statement."""
+    out = []
+    cur, p = n, n.parent
+    while p is not None and p.type in PREPROC_BLOCKS:
+        if _in_branch(p, cur):
+            out += [s for s in preproc_branch(p) if s.start_byte >= cur.end_byte]
+        cur, p = p, p.parent
+    if p is None or p.type != "compound_statement":
+        return []
+    return out + [s for s in p.named_children if s.start_byte >= cur.end_byte]
 
 
 def _exits(block) -> bool:
@@ -347,8 +383,8 @@ def extract(root, data: bytes, facts, out) -> None:
             continue
         regions = [cons] + ([alt] if alt is not None else [])
         after = []
-        if _exits(cons) and n.parent is not None and n.parent.type == "compound_statement":
-            after = [s for s in n.parent.named_children if s.start_byte >= n.end_byte]
+        if _exits(cons):
+            after = _statements_after(n)
         seen = set()
         for name, rnode in reads:
             if name in seen or _shadowed_by_local(n, name):

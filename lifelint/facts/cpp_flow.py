@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from lifelint.facts import clang_types
-from lifelint.facts.common import text
+from lifelint.facts.common import PREPROC_BLOCKS, following, preproc_branch, text
 from lifelint.facts.cpp_locksets import LockFlow, _bits, build_lockflow
 from lifelint.model import Span
 
@@ -1248,9 +1248,11 @@ _TESTED = frozenset({"call_expression", "identifier", "field_expression", "quali
 _RELATIONAL = frozenset({"<", ">", "<=", ">="})
 
 
-def _always_leaves(st) -> bool:
+def _always_leaves(st, depth: int = 0) -> bool:
     """The statement always leaves the enclosing block: a return / break / continue / goto /
-    throw, or a block whose last statement does."""
+    throw, a block whose last statement does, or a preprocessor conditional with an `#else` whose
+    every branch does (whichever is compiled leaves; without `#else`, the build that compiles
+    none of it goes on)."""
     for _ in range(64):
         if st is None:
             return False
@@ -1262,9 +1264,17 @@ def _always_leaves(st) -> bool:
             return e is not None and e.type == "throw_expression"
         if t == "throw_statement":
             return True
-        if t != "compound_statement":
+        if t in PREPROC_BLOCKS and t != "preproc_else":
+            alt = st.child_by_field_name("alternative")
+            kids = preproc_branch(st)
+            return depth < 16 and alt is not None and bool(kids) and _always_leaves(kids[-1], depth + 1) \
+                and _always_leaves(alt, depth + 1)
+        if t == "preproc_else":
+            kids = preproc_branch(st)
+        elif t != "compound_statement":
             return False
-        kids = [k for k in st.named_children if k.type != "comment"]
+        else:
+            kids = [k for k in st.named_children if k.type != "comment"]
         st = kids[-1] if kids else None
     return False
 
@@ -1297,8 +1307,9 @@ def _decide(node, out: list) -> None:
         cond = kids[0]
     t = node.type
     body = node.child_by_field_name("body")
-    parent = node.parent if t != "conditional_expression" else None
-    rest = (node.end_byte, parent.end_byte) if parent is not None and parent.type == "compound_statement" else None
+    # What follows the statement in its block, through preprocessor conditionals (see following).
+    block, rest = following(node) if t != "conditional_expression" else (None, [])
+    rest = tuple(rest) if block is not None and block.type == "compound_statement" else None
     tr: list = []
     fr: list = []
     if t == "conditional_expression":  # `ready() ? x : y`
@@ -1315,14 +1326,14 @@ def _decide(node, out: list) -> None:
             fr.append((alt.start_byte, alt.end_byte))
         if rest is not None:
             if then is not None and _always_leaves(then):
-                fr.append(rest)
+                fr.extend(rest)
             if alt is not None and _always_leaves(alt.named_children[-1] if alt.named_children else None):
-                tr.append(rest)
+                tr.extend(rest)
     else:
         if body is not None and t != "do_statement":
             tr.append((body.start_byte, body.end_byte))
         if rest is not None and not _breaks(body):
-            fr.append(rest)
+            fr.extend(rest)
     if tr or fr:
         _decide_expr(cond, tuple(tr), tuple(fr), out, 0)
 
