@@ -23,7 +23,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from lifelint.facts.common import text
+from lifelint.facts.common import preproc_branch, text
 from lifelint.model import Span
 
 # An operation on a lock holder, as placed in a node: (byte, delta, holder, span, kind).
@@ -70,8 +70,8 @@ Tests = list
 _NORETURN = frozenset({"abort", "exit", "_exit", "_Exit", "quick_exit", "terminate", "__builtin_unreachable",
                        "unreachable", "__builtin_trap"})
 _LOOPS = frozenset({"while_statement", "for_statement", "for_range_loop", "do_statement"})
-_SEQUENCES = frozenset({"preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef", "ERROR",
-                        "translation_unit"})
+_SEQUENCES = frozenset({"ERROR", "translation_unit"})
+_PREPROC_CONDITIONALS = frozenset({"preproc_if", "preproc_ifdef", "preproc_elif", "preproc_elifdef"})
 _NOT_STATEMENTS = frozenset({"comment", "preproc_call", "preproc_def", "preproc_function_def", "preproc_include",
                              "preproc_directive", "preproc_arg", "identifier", "statement_identifier"})
 
@@ -176,6 +176,8 @@ class _Builder:
             if lab is not None:
                 self.labels[text(lab)] = head
             return self.seq([c for c in node.named_children if c.type != "statement_identifier"], [head])
+        if t in _PREPROC_CONDITIONALS or t == "preproc_else":
+            return self.preproc(node, preds)
         if t in _SEQUENCES:
             return self.seq([c for c in node.named_children if c.type not in ("preproc_arg",)], preds)
         if t == "expression_statement" and node.named_child_count and _noreturn(node.named_children[0]):
@@ -183,6 +185,35 @@ class _Builder:
             return []
         n = self.leaf(node.start_byte, node.end_byte, preds)
         return [n]
+
+    def preproc(self, node, preds: list[int]) -> list[int]:
+        """A live `#if`/`#elif`/`#else` chain (the pre-pass kept every branch): its branches are
+        read in order, as statements one after the other, not as alternatives. Conditionals in
+        one function mostly test the same macro (`#ifdef THREADED lock() #endif ... #ifdef
+        THREADED unlock() #endif`, `#ifdef A a.lock() #else b.lock() #endif` then the same for
+        the unlocks): a graph that joins the branches as alternatives has no memory of which was
+        taken and would pair a lock of one build with the release of another. Read in order,
+        the statements of each build still follow each other. One exception: a branch that
+        cannot fall through (it returns, throws...) does not make what follows it dead: the next
+        branch, or what follows the conditional when it has no `#else`, is entered as a build
+        without that branch enters it, from where that branch began. When every branch of a
+        chain with an `#else` leaves, the conditional leaves."""
+        cur = preds
+        falls = False
+        has_else = False
+        for _ in range(256):
+            kids = [c for c in node.named_children if c.type not in ("preproc_arg",)] if node.type == "preproc_else" \
+                else preproc_branch(node)
+            out = self.seq(kids, cur)
+            if out:
+                cur, falls = out, True
+            if node.type == "preproc_else":
+                has_else = True
+                break
+            node = node.child_by_field_name("alternative")
+            if node is None:
+                break
+        return [] if has_else and not falls else cur
 
     def block(self, node, kids, preds: list[int]) -> list[int]:
         ops = self.scope_ops.get((node.start_byte, node.end_byte))
