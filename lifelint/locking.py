@@ -972,9 +972,19 @@ class _Builder:
             if key is None:
                 continue
             write, verb = access_verb(u)
+            if write and u.arrow and var is not None and self.project_pointee(var):
+                # `theMarket->release()` runs the pointee's own method and only reads the pointer;
+                # the mutating names above are the standard containers' (`m_list->push_back(x)`
+                # on a `unique_ptr<vector>` member still changes what the member owns).
+                write, verb = False, f"read (`->{u.method}()`)"
             in_macro = any(s0 <= u.span.start_byte < e0 for s0, e0 in macro_spans)
             fl.accesses.append(Access(fl, key, name, u.span, write, verb, self.local_held(fl, u.locks, u.span.start_byte, u.lambda_index), u.lambda_index,
                                       not fl.lambda_runs_later(u.lambda_index), var, in_macro))
+
+    def project_pointee(self, var) -> bool:
+        """`var` points to (raw or smart pointer) a class defined in the project."""
+        cls = class_of_type(var.type)
+        return cls is not None and cls not in CONTAINERS and cls not in MAPS and cls in self.classes
 
     def global_var(self, fl: FnLocks, name: str):
         items = self.globals.get(name)

@@ -198,6 +198,7 @@ class Use(_AtSpan):
     locks: tuple[int, ...] = ()
     partial: tuple[int, ...] = ()
     deref: bool = False  # the value is dereferenced here: `*it`, `it->x`, `it[0]`
+    arrow: bool = False  # access "method" through `->`: the method runs on the pointee, the pointer is only read
     # "==" / "!=" for a test against an end iterator (`it == m.end()`), for messages.
     end_test: str = ""
 
@@ -730,10 +731,14 @@ class _Builder:
         if parent is _UNKNOWN:
             parent = node.parent
         tested = access == "read" and _only_tested(node, parent)
+        arrow = False
+        if access == "method" and parent is not None and parent.type == "field_expression":
+            op = parent.child_by_field_name("operator")
+            arrow = op is not None and text(op) == "->"
         self.flow.uses.append(Use(name=name, path=path, span=Span.of(node), kind=kind, access=access, method=method,
                                   decl=decl, explicit_this=explicit_this, scope=scope, lambda_index=lam, captured=captured,
                                   test=tested, deref=_dereferenced(node, name, path, parent),
-                                  end_test=_end_test(node, parent) if tested else ""))
+                                  end_test=_end_test(node, parent) if tested else "", arrow=arrow))
 
     def chain_context(self, node, parent=_UNKNOWN):
         """Climb an access chain (`a.b[i].c`) to its top; return (top, access, method, top's parent).
