@@ -79,6 +79,10 @@ or guard every access with one mutex, or better, pass the value to the object th
 instead of going through a global.
 
 ## Known limits
+- A call through a pointer to a class of the project (`g_pool->clear()`) reads the pointer and
+  runs that class's own method on the object; it is not a write of the pointer (standard
+  containers and smart pointers reached through `->` still count as changed). A project method
+  that changes shared state without locking is judged where it writes, not at the call.
 - Calls are resolved by name and declared type; virtual dispatch and function pointers beyond
   thread starts are not followed, so code reached only through them counts as "no root".
   Rust: a call path resolves within the caller's crate (the nearest Cargo package), or in the

@@ -49,6 +49,10 @@ std::size_t num_torrents() const {
 A lone counter read for statistics can become a `std::atomic`.
 
 ## Known limits
+- A call through a pointer to a class of the project (`g_pool->clear()`) reads the pointer and
+  runs that class's own method on the object; it is not a write of the pointer (standard
+  containers and smart pointers reached through `->` still count as changed). A project method
+  that changes shared state without locking is judged where it writes, not at the call.
 - Constructors, destructors, copy/move assignment and methods that end their own object on
   every path (`this->~T()` or `delete this` under no branch, after no return) are exempt, and so
   is code only they reach through calls on the same object or on a member it holds by value
