@@ -6,6 +6,7 @@ Rules that need a project-wide derived map compute it once with `memo`.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any, Callable
 
@@ -74,6 +75,18 @@ class ProjectIndex:
         """Every definition of a method of `class_name`, inline or out of line, in any file."""
         return self.memo("methods-by-class", _methods_by_class).get(class_name, [])
 
+    def subclasses(self, name: str) -> set[str]:
+        """The short names of class `name` and of every class deriving from it, transitively (what
+        a call on a `name&` may dispatch to)."""
+        kids = self.memo("derived-classes", _derived_classes)
+        out, todo = set(), [name]
+        while todo:
+            n = todo.pop()
+            if n not in out:
+                out.add(n)
+                todo.extend(kids.get(n, ()))
+        return out
+
 
 def _methods_by_class(index: ProjectIndex) -> dict[str, list[tuple[FileFacts, Any]]]:
     out: dict[str, list[tuple[FileFacts, Any]]] = defaultdict(list)
@@ -84,6 +97,18 @@ def _methods_by_class(index: ProjectIndex) -> dict[str, list[tuple[FileFacts, An
             if fn.class_name:
                 out[fn.class_name.split("::")[-1]].append((f, fn))
     return dict(out)
+
+
+def _derived_classes(index: ProjectIndex) -> dict[str, set[str]]:
+    """short class name -> the short names of the classes naming it as a direct base."""
+    kids: dict[str, set[str]] = {}
+    for items in index.cpp_classes.values():
+        for _f, k in items:
+            for b in k.bases:
+                words = re.findall(r"[A-Za-z_]\w*", b.split("<", 1)[0])
+                if words:
+                    kids.setdefault(words[-1], set()).add(k.name)
+    return kids
 
 
 class IndexCache:

@@ -481,24 +481,7 @@ def _receiver_classes(flow, c, fn, index) -> set[str]:
     base = _short(m.group(1)) if m else type_base_name(ty)
     if not base:
         return set()
-    out, todo = set(), [base]
-    kids = index.memo("sinks.derived", _derived)
-    while todo and len(out) < 64:
-        n = todo.pop()
-        if n not in out:
-            out.add(n)
-            todo.extend(kids.get(n, ()))
-    return out
-
-
-def _derived(index) -> dict[str, set[str]]:
-    """short class name -> the short names of the classes deriving from it directly."""
-    kids: dict[str, set[str]] = {}
-    for items in index.cpp_classes.values():
-        for _f, k in items:
-            for b in k.bases:
-                kids.setdefault(_short(b), set()).add(k.name)
-    return kids
+    return index.subclasses(base)
 
 
 def _stored_by_callee(flow, c, pos: int, fn, index) -> str | None:

@@ -467,27 +467,6 @@ def _instances(index) -> dict[str, list[tuple[str, bool, str | None]]]:
     return index.memo("ll105.instances", build)
 
 
-def _subclasses(index, name: str) -> set[str]:
-    """The qualified names of class `name` and of every class deriving from it, transitively."""
-    def build(ix):
-        kids: dict[str, set[str]] = {}
-        for items in ix.cpp_classes.values():
-            for _f, k in items:
-                for b in k.bases:
-                    base = _type_names(b.split("<", 1)[0])
-                    if base:
-                        kids.setdefault(base[-1].split("::")[-1], set()).add(k.name)
-        return kids
-    kids = index.memo("ll105.derived", build)
-    out, todo = set(), [name]
-    while todo:
-        n = todo.pop()
-        if n not in out:
-            out.add(n)
-            todo.extend(kids.get(n, ()))
-    return out
-
-
 def _lives_in_main(index, class_name: str | None) -> bool:
     """Whether a program holds the class in main's frame and every object of the class (or of a
     class deriving from it) that program makes is an automatic local of `main`'s outermost
@@ -503,7 +482,7 @@ def _lives_in_main(index, class_name: str | None) -> bool:
     seen: list[tuple[bool, str | None]] = []
     cls = re.sub(r"<[^<>]*>", "", class_name).replace(" ", "")
     root = cls.split("::")[-1]
-    for short in _subclasses(index, root):
+    for short in index.subclasses(root):
         quals = {k.qualname.replace(" ", "") for _f, k in index.cpp_classes.get(short, [])}
         if short == root:
             # the class `this` is: the one so named, else one in a namespace around the definition
