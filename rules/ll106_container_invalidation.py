@@ -20,17 +20,27 @@ Also reported:
   away the iterator `erase()` returns, whatever container `it` came from;
 - the iterator `erase()` returns dereferenced (`*next`, `next->x`) before anything compares it
   with `end()`: erasing the last element returns `end()`;
-- a change made one call down, read from what the callee does (its calls on containers), not
-  from its name; the call stands for the change, with the callee's parameters read as the
-  caller's arguments (`it->first` is the key of the element `it` points to):
-  - a method of the same class called on `this` (`drop(it->first)` whose body does
-    `m_peers.erase(id)`, a `reset()` that clears, a `remember()` that `push_back`s);
+- a change made in a called function, up to three calls down (the callee, its callee and one
+  more; a stored callback's lambda counts as one call), read from what the callees do (their
+  calls on containers), not from their names; the call stands for the change, with each
+  callee's parameters read as its caller's arguments (`it->first` is the key of the element `it`
+  points to). The message names the callee, the chain down to the change and the line of the
+  change, which is a related location (in another file when the callee is defined there):
+  - a method of the same class (or a base) called on `this` (`drop(it->first)` whose body does
+    `m_peers.erase(id)`, or calls `remove_entry(id)` which does; a `reset()` that clears);
   - a callback member called (`m_on_finish(it->first)`, a `std::function` member) whose stored
     lambda changes a member container, itself or by calling back into the owner
     (`m_on_finish = [this](int id) { forget(id); };` with `forget` erasing);
-  - a free function given the container by non-const reference or pointer
-    (`add_default(m_jobs)` whose body does `jobs.push_back(..)`; a `const&` parameter changes
-    nothing).
+  - a method of another object handed `*this` or `this` that calls back into the owner through
+    that parameter: `for (auto& l : m_listeners) l->on_event(*this);` where an override of
+    `on_event` in any class deriving from the listener's calls `owner.unsubscribe(this)`, which
+    erases from `m_listeners`;
+  - a function given the container by non-const reference or pointer (`add_default(m_jobs)`
+    whose body does `jobs.push_back(..)`, or hands `jobs` on to a function that does; a `const&`
+    or by-value parameter changes nothing of the caller's).
+  A call whose result is returned (`return take(it->first);`) ends the path: nothing after it
+  uses the view. Of overloads with the same number of parameters, the one the argument texts fit
+  is followed (a number is no pointer, `&x` is no non-pointer), none when they cannot tell.
 
 ## Why is this bad?
 Growing a `std::vector` past its capacity moves every element to a new buffer and frees the old
@@ -68,7 +78,7 @@ if (next != m_list.end()) log(next->id);
 - `boost::intrusive` containers (seen through `using` / `typedef` aliases too) are skipped: erasing
   unlinks an element the caller owns, so a view of it stays valid.
 - Only views held in local variables are tracked, and only mutations called on the same
-  container expression (`m_v.push_back`, `this->m_v.clear()`) or one call deep (above); a
+  container expression (`m_v.push_back`, `this->m_v.clear()`) or in a called function (above); a
   mutation through another reference to the container is not seen.
 - A container whose type is not visible (declared `auto`, or a member of a class the scan does
   not include) is treated like a node container: only `clear()` and erasing the viewed element
@@ -78,11 +88,15 @@ if (next != m_list.end()) log(next->id);
   reported. `erase(first, last)` and `erase(key)` are not followed for the argument's sake.
 - The check of `erase()`'s result follows only the first use after the call: a comparison, a
   copy or a hand-off ends it; a check done another way (`if (v.size() > 1)`) is not understood.
-- A change inside a called function is seen one call deep (the shapes above; a callback counts
-  its lambda and the owner's method it calls). A change through another object's method, a
-  callback passed as a parameter or stored by a setter, a virtual listener, or a deeper call chain
-  is not seen. Callbacks are matched to the lambdas stored in the member in any method of the
-  class (a member assigned several lambdas stands for all of them).
+- A change inside a called function is seen at most three calls down (above). Not seen: a change
+  through another object's method that was not handed `*this` (a listener that calls back through
+  an owner pointer it stored, or a global), a callback passed as a parameter or stored by a
+  setter, a virtual call on `this` reaching a subclass's override, function pointers. Callbacks
+  are matched to the lambdas stored in the member in any method of the class (a member assigned
+  several lambdas stands for all of them), and a virtual call on another object to the overrides
+  in every subclass: a change on one path of the callee counts, whatever state the caller is in
+  when it calls (a `ReadLine()` that only appends while no client is attached is reported from a
+  loop that runs with one attached).
 - Control flow is approximated from scopes: mutually exclusive `if`/`else` branches are told
   apart when they are blocks, `return` after the mutation ends the path, and loops are followed
   once around.
@@ -270,7 +284,7 @@ class ContainerInvalidation(Rule):
     summary = "A pointer, reference, iterator or span into a container is used after a call that can reallocate or erase it."
     tags = ("correctness", "lifetime", "memory")
     seeds = ("000",)
-    cross_file = False  # its findings and their related locations are in the file checked
+    # A change made in a callee defined in another file is a related location in that file.
 
     def check(self, facts, index):
         li = locking_index(index)
@@ -432,6 +446,9 @@ class ContainerInvalidation(Rule):
         """A jump after the mutation on every path from it (in its scope or an enclosing one) that
         keeps control from reaching the use: return / throw always; break / continue when the use
         is inside the loop they leave (or, for the next iteration, `use_scope` None)."""
+        for r in helper.flow.returns:
+            if r.lambda_index == lam and r.span.start_byte <= m.span.start_byte and m.span.end_byte <= r.span.end_byte:
+                return True  # `return f(..);`: the change is the last thing this body does
         anc = helper.ancestors(m.scope)
         for byte, end, scope, jl, kind in jumps:
             if jl != lam or not (after_byte <= byte and end <= before_byte):
@@ -568,7 +585,7 @@ class ContainerInvalidation(Rule):
                     continue
                 mdesc = f"`.{m.name}()`"
                 if isinstance(m, CalleeMutation):
-                    mdesc += f" (in `{m.via}()`)"
+                    mdesc += f" (in `{m.via}()`, {_where(m, facts)})"
             if self._cut(helper, jumps, m, m.lambda_index, m.span.end_byte, sc.span.end_byte):
                 continue
             ctype_s = f" (a `{_short(ctype)}`)" if ctype else ""
@@ -576,7 +593,9 @@ class ContainerInvalidation(Rule):
             why = (f"The loop's hidden iterator over `{cpath}`{ctype_s} (and `{d.name}`) may point into freed or "
                    "shifted storage when the loop advances.")
             fix = "Collect the changes and apply them after the loop, iterate by index, or `break` right after the change."
-            yield self.finding(m.span, message, [Related(d.span, f"the loop over `{cpath}` starts here")], why=why, fix=fix)
+            why = _callee_why(m, cpath, facts) + why
+            yield self.finding(m.span, message, [Related(d.span, f"the loop over `{cpath}` starts here"),
+                                                 *_inner_related(m, cpath, facts)], why=why, fix=fix)
             return
 
     def _report(self, facts, d, cpath, kind, m, mdesc, u, loop, at_end=None):
@@ -586,10 +605,12 @@ class ContainerInvalidation(Rule):
                   "node": "removes the element", "hash": "may rehash", "unknown": "may remove the element"}[kind]
         change = f"Assigning `{cpath}`" if mdesc == "assigned" else f"`{cpath}.{getattr(m, 'name', '')}()`"
         head = change
+        inner_rel = []
         if isinstance(m, CalleeMutation):
             head = f"`{m.via}()`"
-            inner = f"`{m.through}()`, which calls " if m.through else ""
-            change = f"`{m.via}()` (which calls {inner}`{cpath}.{m.name}()`)"
+            inner = "".join(f"`{n}()`, which calls " for n in m.chain)
+            change = f"`{m.via}()` (which calls {inner}`{cpath}.{m.name}()` at {_where(m, facts)})"
+            inner_rel = _inner_related(m, cpath, facts)
         mname = getattr(m, "name", "")
         if mname in POPS:
             reason = "destroys the element it refers to"
@@ -605,9 +626,12 @@ class ContainerInvalidation(Rule):
                 fix = (f"Take the iterator `erase()` returns (`{d.name} = {cpath}.erase({d.name});`) and do not advance it"
                        if erased else f"Fetch `{d.name}` again after the change")
             message = f"{head} inside a loop invalidates the {what} `{d.name}` that the next iteration uses."
+            if isinstance(m, CalleeMutation):
+                message = (f"{head} inside a loop changes `{cpath}` ({_where(m, facts)}), invalidating the {what} "
+                           f"`{d.name}` the next iteration uses.")
             why = f"{change} {reason}, so `{d.name}` is invalid after the call."
             return self.finding(m.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
-                                                  Related(u.span, f"`{d.name}` used again here")],
+                                                  Related(u.span, f"`{d.name}` used again here"), *inner_rel],
                                 why=why, fix=f"{fix}, or `break` right after the change.")
         if at_end is not None:
             # `if (it == m.end()) { m.emplace(..); use(*it); }`: the use is wrong before any change.
@@ -618,66 +642,296 @@ class ContainerInvalidation(Rule):
             fix = (f"Use the iterator (or `pair.first`) that `{cpath}.{getattr(m, 'name', 'insert')}()` returns, or look "
                    "the element up again.")
             return self.finding(u.span, message, [Related(at_end.span, f"`{d.name}` compared with `{cpath}.end()` here"),
-                                                  Related(m.span, f"`{cpath}` changed here")], why=why, fix=fix)
+                                                  Related(m.span, f"`{cpath}` changed here"), *inner_rel], why=why, fix=fix)
         message = f"The {what} `{d.name}` into `{cpath}` is used after {change[:1].lower() + change[1:]} at line {m.span.line}."
+        if isinstance(m, CalleeMutation):
+            message = (f"The {what} `{d.name}` into `{cpath}` is used after `{m.via}()` (line {m.span.line}) calls "
+                       f"`.{m.name}()` on it at {_where(m, facts)}.")
         why = f"{change} {reason}, so `{d.name}` may now point into freed memory."
         return self.finding(u.span, message, [Related(d.span, f"`{d.name}` taken from `{cpath}` here"),
-                                              Related(m.span, f"`{cpath}` changed here")],
+                                              Related(m.span, f"`{cpath}` changed here" if not inner_rel else
+                                                      f"`{m.via}()` changes `{cpath}` here"), *inner_rel],
                             why=why, fix="Fetch it again after the change, or keep an index or key instead.")
 
 
 @dataclass(slots=True)
 class CalleeMutation:
-    """A call to a method of the same class that changes one of its member containers: it
+    """A call that changes a container somewhere below it (up to CALL_DEPTH calls down): it
     stands in the caller for the change it makes (`drop(it->first)` -> `m_peers.erase(..)`)."""
 
-    path: str  # the member container
-    name: str  # the container method the callee calls: "erase", "clear", "push_back"
+    path: str  # the container, in the caller's terms (`m_items`, a local, `owner.m_items`)
+    name: str  # the container method called down there: "erase", "clear", "push_back"
     args: list  # its arguments in the caller's terms: a callee parameter becomes the caller's argument
-    via: str  # the callee
+    via: str  # the callee as the caller calls it
     span: object  # the caller's call
     scope: int
     lambda_index: object
-    through: str = ""  # the owner's method a callback calls, which makes the change
+    chain: tuple = ()  # the functions below `via` on the way to the change, outermost first
+    inner_span: object = None  # the container call itself, in the function that makes it
+    inner_path: str | None = None  # that function's file
+    written: str = ""  # the container as that function names it (a parameter: `jobs`)
+
+
+# How many calls down a change is followed from the caller: the callee, its callee, and one more
+# (a callback's stored lambda counts as one call). Deeper chains are not followed: each level
+# multiplies the paths the caller may not take.
+CALL_DEPTH = 3
+# The container calls a summary keeps: the ones that can invalidate a view, nothing else.
+_CHANGING = GROW | ERASE | frozenset(POPS)
+_MAX_CHANGES = 48  # per summary: a hub function's thousand calls are not all followed
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One container change a function makes, in its own terms: on its object's member
+    (`("self", "m_items")`), on the container passed as its parameter i (`("arg", i, "")`) or on
+    a member of the object passed as parameter i (`("arg", i, "m_items")`: `owner.remove(this)`
+    where the owner was passed as `*this`). `args`: "$i" for parameter i, "<text>" otherwise."""
+
+    target: tuple
+    name: str
+    args: tuple
+    chain: tuple  # functions below the summarised one, outermost first, the last one makes the change
+    span: object
+    path: str
+    written: str  # the container as the function making the change names it (`jobs`, `owner.m_items`)
 
 
 _ELEMENT_OF = re.compile(r"^\(?\*?\s*([A-Za-z_]\w*)\)?\s*(?:->\s*first|\.\s*first)?$")
+_SELF = ("*this", "this", "(*this)")
 
 
-def _map_args(margs, pnames: list, cargs: list) -> list:
-    """A callee's call arguments in the caller's terms: a callee parameter becomes the caller's
-    argument (`it->first`, read as the key of the element `it` points to); anything else is the
-    callee's own value and matches nothing of the caller's."""
+def _arg_ref(a: str, pnames: list) -> str:
+    a = a.replace(" ", "")
+    if a.startswith("std::move(") and a.endswith(")"):
+        a = a[10:-1]
+    return f"${pnames.index(a)}" if a in pnames else f"<{a}>"
+
+
+def _const_param(p) -> bool:
+    t = " ".join(p.type.split())
+    return t.startswith("const ") or t.endswith(" const") or t.startswith("std::span<const") or "const_iterator" in t
+
+
+def _changes_param(fn, lam, i: int) -> bool:
+    """Parameter i of the function (or of its lambda `lam`) can pass a caller's container or
+    object in by reference: a non-const reference or pointer (a by-value copy changes nothing
+    of the caller's; a lambda's parameters are taken as written by the std::function call)."""
+    if lam is not None:
+        return True
+    if i >= len(fn.params):
+        return False
+    p = fn.params[i]
+    return bool(p.name) and (p.is_reference or p.pointer_depth == 1) and not _const_param(p)
+
+
+def _in_caller(target: tuple, c, F, flow, pnames: list, lam) -> tuple | None:
+    """A callee's change target read in the terms of the function F that calls it at `c`."""
+    if target[0] == "self":
+        r = (c.receiver or "this").replace(" ", "")
+        if r == "this":
+            return target
+        r = r.lstrip("*").strip("()")
+        if r in pnames and _changes_param(F.fn, lam, pnames.index(r)):
+            return ("arg", pnames.index(r), target[1])
+        return None  # another object's member
+    _kind, j, sub = target
+    if j >= len(c.args):
+        return None
+    a = c.args[j].replace(" ", "")
+    if a in _SELF:
+        return ("self", sub) if sub else None
+    a = a.lstrip("&*").strip("()")
+    a = a[6:] if a.startswith("this->") else a
+    if a in pnames:
+        k = pnames.index(a)
+        return ("arg", k, sub) if _changes_param(F.fn, lam, k) else None
+    if sub:
+        return None
+    if re.fullmatch(r"[A-Za-z_]\w*", a) and a in F.fields and flow.decl_named(a, c.span.start_byte, c.scope) is None:
+        return ("self", a)
+    return None
+
+
+def _map_change_args(args: tuple, cargs: list, pnames: list) -> tuple:
     out = []
-    for a in margs:
-        a = a.replace(" ", "")
-        if a in pnames and pnames.index(a) < len(cargs):
-            a = cargs[pnames.index(a)].replace(" ", "")
-            if not a.startswith("<"):
-                m = _ELEMENT_OF.match(a)  # `it->first`: the key of the element `it` points to
-                a = m.group(1) if m else a
-        elif not a.startswith("<"):
-            a = f"<{a}>"
+    for a in args:
+        if a.startswith("$"):
+            j = int(a[1:])
+            a = _arg_ref(cargs[j], pnames) if j < len(cargs) else "<?>"
         out.append(a)
-    return out
+    return tuple(out)
 
 
-def _member_changes(fl, cflow, lam, pnames: list, cargs: list, via: str, c) -> list:
-    """The calls on this object's member containers made in `cflow` (in lambda `lam`, or the
-    body itself for None), as CalleeMutations standing at the caller's call `c`."""
-    out = []
-    for mc in cflow.calls:
-        if mc.kind != "call" or not mc.receiver or mc.lambda_index != lam:
+def _own_class_names(li, cls: str | None) -> set:
+    """The class and its bases by short name: a method of any of them runs on this object."""
+    out, todo = set(), [cls] if cls else []
+    while todo and len(out) < 16:
+        n = todo.pop()
+        if n in out:
             continue
-        path = _norm(mc.receiver)
-        if path not in fl.fields or cflow.decl_named(path, mc.span.start_byte, mc.scope) is not None:
-            continue  # not this object's member
-        out.append(CalleeMutation(path, mc.name, _map_args(mc.args, pnames, cargs), via, c.span, c.scope, c.lambda_index))
+        out.add(n)
+        for k in li.classes.get(n, ()):
+            for b in k.bases:
+                head, _ = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
+                todo.append(last_name(head))
     return out
 
 
-def _own_methods(li, cls: str, name: str, fn) -> list:
-    return [cfn for _f, cfn in li.index.methods_of(cls) if cfn.name == name and cfn.flow is not None and cfn is not fn]
+def _receiver_class(li, F, c) -> str | None:
+    """The project class of the object a method is called on (`l->on_event(..)` with `l` from a
+    range-`for` over a `std::vector<listener*>`)."""
+    from lifelint.locking import class_of_type
+    flow = F.fn.flow
+    r = (c.receiver or "").replace(" ", "")
+    r = r.lstrip("*").strip("()").lstrip("*")
+    if not re.fullmatch(r"[A-Za-z_]\w*", r):
+        return None
+    t, element = None, False
+    di = flow.decl_named(r, c.span.start_byte, c.scope)
+    if di is not None:
+        d = flow.decls[di]
+        t = d.type
+        if "auto" in t.split():
+            t = None
+            if d.kind == "range" and d.init and re.fullmatch(r"[A-Za-z_]\w*", _norm(d.init.strip())):
+                src = _norm(d.init.strip())
+                sdi = flow.decl_named(src, d.span.start_byte, d.scope)
+                t = flow.decls[sdi].type if sdi is not None else (F.fields[src][1].type if src in F.fields else None)
+                element = True
+    elif r in F.fields:
+        t = F.fields[r][1].type
+    if not t:
+        return None
+    cls = class_of_type(t, element)
+    return cls if cls in li.classes else None
+
+
+def _targets(li, F, ci: int, c, by_call: dict) -> list:
+    """What a call can run, as FnLocks: the lock index's call graph (by name, declared type and
+    arity), plus the overrides in subclasses for a call on an object of a project class (a
+    listener's `on_event` is defined only in the classes deriving from `listener`)."""
+    from lifelint.locking import accepts
+    out = list(by_call.get(ci, ()))
+    if c.receiver not in (None, "this") and c.callee_kind == "method":
+        cls = _receiver_class(li, F, c)
+        if cls is not None:
+            for sub in sorted(li.index.subclasses(cls))[:16]:
+                for _f, g in li.index.methods_of(sub):
+                    if g.name == c.name and g.flow is not None and accepts(g, len(c.args)):
+                        t = li.of(g)
+                        if t is not None and all(t is not u for u in out):
+                            out.append(t)
+    return _one_overload(out, c.args)[:8]
+
+
+def _fits(p, a: str) -> bool:
+    """Argument text `a` can be passed to parameter `p`, as far as the text shows: a number is no
+    pointer, `&x` is no non-pointer, a string literal is no number."""
+    a = a.replace(" ", "")
+    ptr = p.pointer_depth > 0 or "*" in p.type
+    if re.fullmatch(r"-?\d+[uUlL]*", a) and a != "0":
+        return not ptr
+    if a.startswith("&") and not a.startswith("&&"):
+        return ptr
+    if a.startswith('"'):
+        return ptr or "string" in p.type.lower() or "char" in p.type
+    return True
+
+
+def _one_overload(targets: list, args: list) -> list:
+    """Overloads of one name with the same number of parameters (`RequestContentList(1, &cid)`
+    and `RequestContentList(cv, true)`): the argument texts pick the one that fits; when they
+    cannot tell, none is followed (a change made by the other overload is not this call's)."""
+    groups: dict = {}
+    for t in targets:
+        groups.setdefault(t.fn.qualname, []).append(t)
+    out = []
+    for ts in groups.values():
+        sigs = {tuple(" ".join(p.type.split()) for p in t.fn.params) for t in ts}
+        if len(sigs) > 1:
+            ts = [t for t in ts if all(_fits(p, a) for p, a in zip(t.fn.params, args))]
+            if len({tuple(" ".join(p.type.split()) for p in t.fn.params) for t in ts}) > 1:
+                continue
+        out.extend(ts)
+    return out
+
+
+def _summary(li, memo: dict, F, lam, pnames: list, depth: int) -> list:
+    """The container changes F's body (or its lambda `lam`) makes, itself and through the
+    functions it calls, down to `depth` bodies in all. Memoised per (function, lambda, depth)
+    in the project index, so every caller of a function reads one summary."""
+    key = (id(F.fn), lam, depth)
+    got = memo.get(key)
+    if got is not None:
+        return got
+    memo[key] = []  # a recursive call sees no changes while this one is being made
+    flow = F.fn.flow
+    out: list = []
+    seen = set()
+
+    def add(ch):
+        k = (ch.target, ch.name, ch.args, ch.span.start_byte, ch.path)
+        if k not in seen and len(out) < _MAX_CHANGES:
+            seen.add(k)
+            out.append(ch)
+
+    for mc in flow.calls:
+        if mc.kind != "call" or not mc.receiver or mc.lambda_index != lam or mc.name not in _CHANGING:
+            continue
+        r = _norm(mc.receiver)
+        target = None
+        di = flow.decl_named(r, mc.span.start_byte, mc.scope) if re.fullmatch(r"[A-Za-z_]\w*", r) else None
+        if di is not None:
+            if r in pnames and _changes_param(F.fn, lam, pnames.index(r)):
+                target = ("arg", pnames.index(r), "")
+        elif r in F.fields:
+            target = ("self", r)
+        else:
+            m = re.fullmatch(r"([A-Za-z_]\w*)(?:\.|->)([A-Za-z_]\w*)", r)
+            if m and m.group(1) in pnames and _changes_param(F.fn, lam, pnames.index(m.group(1))):
+                target = ("arg", pnames.index(m.group(1)), m.group(2))  # `owner.m_items.erase(..)`
+        if target is not None:
+            add(_Change(target, mc.name, tuple(_arg_ref(a, pnames) for a in mc.args), (), mc.span, F.path, r))
+    if depth > 1:
+        by_call: dict = {}
+        for cs in F.calls:
+            by_call.setdefault(cs.call, cs.targets)
+        own = None
+        for ci, c in enumerate(flow.calls):
+            if c.kind != "call" or c.lambda_index != lam or c.name == F.fn.name and c.receiver in (None, "this"):
+                continue
+            if c.callee_kind == "member" and c.receiver in (None, "this") and F.cls:
+                # a callback member: the lambdas the class stores in it run here, on this object
+                for cfn, li_, L in _stored_callbacks(li, F.cls, c.name)[:4]:
+                    G = li.of(cfn)
+                    if G is None:
+                        continue
+                    for ch in _summary(li, memo, G, li_, list(L.params), depth - 1):
+                        if ch.target[0] == "self" and not L.uses_this:
+                            continue  # the lambda does not run on the owner
+                        t = _in_caller(ch.target, c, F, flow, pnames, lam)
+                        if t is not None:
+                            add(_Change(t, ch.name, _map_change_args(ch.args, c.args, pnames), (c.name, *ch.chain), ch.span, ch.path, ch.written))
+                continue
+            if c.callee_kind in ("local", "param", "member"):
+                continue
+            for G in _targets(li, F, ci, c, by_call):
+                if G.fn.flow is None:
+                    continue
+                if c.receiver in (None, "this") and G.cls:
+                    if own is None:
+                        own = _own_class_names(li, F.cls)
+                    if G.cls not in own:
+                        continue  # `Other::helper()`: not this object
+                for ch in _summary(li, memo, G, None, [p.name for p in G.fn.params], depth - 1):
+                    if ch.target[0] == "self" and not G.cls:
+                        continue
+                    t = _in_caller(ch.target, c, F, flow, pnames, lam)
+                    if t is not None:
+                        add(_Change(t, ch.name, _map_change_args(ch.args, c.args, pnames), (G.label, *ch.chain), ch.span, ch.path, ch.written))
+    memo[key] = out
+    return out
 
 
 def _stored_callbacks(li, cls: str, member: str) -> list:
@@ -693,73 +947,129 @@ def _stored_callbacks(li, cls: str, member: str) -> list:
     return out
 
 
-def _const_param(p) -> bool:
-    t = " ".join(p.type.split())
-    return t.startswith("const ") or t.endswith(" const") or t.startswith("std::span<const") or "const_iterator" in t
-
-
-def _param_changes(li, fl, c) -> list:
-    """A free function given a container by non-const reference or pointer changes what the
-    caller passed (`add_default(m_jobs)` whose body does `jobs.push_back(..)`): its calls on that
-    parameter, read as calls on the caller's argument. Every same-named free function of the
-    project with that many parameters is taken (they are overloads the call may pick)."""
+def _top_args(args: tuple, cargs: list) -> list:
+    """A change's arguments in the checked function's terms: the caller's own argument text, read
+    as the element `it` points to when it is `it->first` / `*it`."""
     out = []
-    cands = [g for _f, g in li.index.cpp_functions.get(c.name, [])[:4]
-             if not g.class_name and g.flow is not None and len(g.params) == len(c.args) and g is not fl.fn]
-    for g in cands:
-        pnames = [p.name for p in g.params]
-        for pi, p in enumerate(g.params):
-            if not p.name or not (p.is_reference or p.pointer_depth == 1) or _const_param(p):
-                continue
-            arg = c.args[pi].replace(" ", "")
-            if p.pointer_depth == 1:
-                if not arg.startswith("&"):
-                    continue
-                arg = arg[1:]
-            path = _norm(arg)
-            if not re.fullmatch(_PATH.replace("(?:this->)?", ""), path):
-                continue
-            for mc in g.flow.calls:
-                if mc.kind == "call" and mc.receiver and _norm(mc.receiver) == p.name and mc.lambda_index is None:
-                    out.append(CalleeMutation(path, mc.name, _map_args(mc.args, pnames, c.args), c.name, c.span,
-                                              c.scope, c.lambda_index))
+    for a in args:
+        if a.startswith("$"):
+            j = int(a[1:])
+            if j < len(cargs):
+                a = cargs[j].replace(" ", "")
+                m = _ELEMENT_OF.match(a)
+                a = m.group(1) if m else a
+            else:
+                a = "<?>"
+        out.append(a)
     return out
 
 
 def _callee_mutations(li, fl) -> list:
-    """Changes to containers made one call down, each standing at the caller's call: a same-class
-    method called on this (`drop(id)` whose body does `m_peers.erase(id)`); a callback member
-    called (`m_on_finish(it->first)`) whose stored lambda changes a member container itself or
-    through a method of the class (the callback calls back into the owner); a free function given
-    the container by reference. What the callee does decides, not its name."""
-    fn, flow = fl.fn, fl.fn.flow
+    """Changes to containers made below a call of the checked function (CALL_DEPTH calls down),
+    each standing at the caller's call: a same-class method (`drop(id)` whose body, or whose
+    callee's, does `m_peers.erase(id)`); a callback member called (`m_on_finish(it->first)`)
+    whose stored lambda changes a member container itself or calls back into the owner; a method
+    of another object handed `*this` that calls back into it (`l->on_event(*this)` whose
+    override calls `owner.unsubscribe(this)`); a function given the container by reference.
+    What the callees do decides, not their names."""
     if li.index is None:
         return []
-    cls = (fn.class_name or "").split("::")[-1]
+    memo = li.index.memo("ll106-container-changes", lambda _i: {})
+    flow = fl.fn.flow
+    by_call: dict = {}
+    for cs in fl.calls:
+        by_call.setdefault(cs.call, cs.targets)
+    own = None
     out = []
-    for c in flow.calls:
-        if c.kind != "call" or c.name == fn.name:
+    for ci, c in enumerate(flow.calls):
+        if c.kind != "call" or c.name == fl.fn.name and c.receiver in (None, "this"):
             continue
-        if c.receiver is None and c.callee_kind == "function":
-            out.extend(_param_changes(li, fl, c))
-        if not cls or c.receiver not in (None, "this"):
-            continue
-        if c.callee_kind == "member":
-            for cfn, lam, L in _stored_callbacks(li, cls, c.name):
-                out.extend(_member_changes(fl, cfn.flow, lam, L.params, c.args, c.name, c))
-                # the lambda calls back into the owner: that method's own changes
-                for lc in cfn.flow.calls:
-                    if lc.lambda_index != lam or lc.kind != "call" or lc.receiver not in (None, "this"):
+        found = []  # (target in the callee's terms, change, chain)
+        if c.callee_kind == "member" and c.receiver in (None, "this") and fl.cls:
+            for cfn, lam, L in _stored_callbacks(li, fl.cls, c.name)[:4]:
+                G = li.of(cfn)
+                if G is None:
+                    continue
+                for ch in _summary(li, memo, G, lam, list(L.params), CALL_DEPTH):
+                    if ch.target[0] == "self" and not L.uses_this:
                         continue
-                    largs = _map_args(lc.args, L.params, c.args)
-                    for mfn in _own_methods(li, cls, lc.name, fn)[:1]:
-                        got = _member_changes(fl, mfn.flow, None, [p.name for p in mfn.params], largs, c.name, c)
-                        out.extend(replace(g, through=lc.name) for g in got)
-            continue
-        for cfn in _own_methods(li, cls, c.name, fn)[:1]:
-            out.extend(_member_changes(fl, cfn.flow, None, [p.name for p in cfn.params], c.args, c.name, c))
+                    found.append((ch, ch.chain))
+        elif c.callee_kind not in ("local", "param", "member"):
+            for G in _targets(li, fl, ci, c, by_call):
+                if G.fn.flow is None:
+                    continue
+                if c.receiver in (None, "this") and G.cls:
+                    if own is None:
+                        own = _own_class_names(li, fl.cls)
+                    if G.cls not in own:
+                        continue
+                via_other = c.receiver not in (None, "this")
+                for ch in _summary(li, memo, G, None, [p.name for p in G.fn.params], CALL_DEPTH):
+                    if ch.target[0] == "self" and not G.cls:
+                        continue
+                    found.append((ch, ((G.label,) if via_other else ()) + ch.chain))
+        for ch, chain in found:
+            path = _top_path(ch.target, c, flow)
+            if path is None:
+                continue
+            out.append(CalleeMutation(path, ch.name, _top_args(ch.args, c.args), _via(c), c.span, c.scope,
+                                      c.lambda_index, tuple(chain), ch.span, ch.path, ch.written))
     return out
 
+
+def _where(m, facts) -> str:
+    """`line 41`, or `line 41 of registry.cpp` when the change is in another file."""
+    line = m.inner_span.line if m.inner_span is not None else m.span.line
+    if m.inner_path and m.inner_path != facts.path:
+        return f"line {line} of {m.inner_path.rsplit('/', 1)[-1]}"
+    return f"line {line}"
+
+
+def _inner_related(m, cpath: str, facts) -> list:
+    if not isinstance(m, CalleeMutation) or m.inner_span is None:
+        return []
+    where = m.chain[-1] if m.chain else m.via
+    path = m.inner_path if m.inner_path and m.inner_path != facts.path else None
+    named = f": `{m.written}` is `{cpath}` here" if m.written and m.written != cpath else ""
+    return [Related(m.inner_span, f"`{m.written or cpath}.{m.name}()` here, in `{where}()`{named}", path)]
+
+
+def _callee_why(m, cpath: str, facts) -> str:
+    if not isinstance(m, CalleeMutation):
+        return ""
+    inner = "".join(f"`{n}()`, which calls " for n in m.chain)
+    return f"`{m.via}()` calls {inner}`{cpath}.{m.name}()` at {_where(m, facts)}. "
+
+
+def _via(c) -> str:
+    callee = c.callee.replace(" ", "")
+    return callee[6:] if callee.startswith("this->") else callee
+
+
+def _top_path(target: tuple, c, flow) -> str | None:
+    """The container a change target is in the checked function: this object's member, the
+    caller's argument (any container expression: a member, a local, a parameter), or the member
+    of the object the method was called on."""
+    if target[0] == "self":
+        r = (c.receiver or "this").replace(" ", "")
+        if r == "this":
+            return target[1]
+        r = _norm(r)
+        if re.fullmatch(_PATH.replace("(?:this->)?", ""), r):
+            return f"{r}{'->' if c.arrow else '.'}{target[1]}"
+        return None
+    _kind, j, sub = target
+    if j >= len(c.args):
+        return None
+    a = c.args[j].replace(" ", "")
+    if a in _SELF:
+        return sub or None
+    if sub:
+        return None
+    a = _norm(a.lstrip("&").strip())
+    if a.startswith("std::move(") or not re.fullmatch(_PATH.replace("(?:this->)?", ""), a):
+        return None
+    return a
 
 def _is_iterator(d) -> bool:
     """Positive evidence that a declaration holds an iterator (not a key: `m.erase(key)`)."""

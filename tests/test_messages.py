@@ -73,6 +73,30 @@ def test_ll106_names_the_end_iterator_not_a_rehash():
     assert "is used after `names.emplace()`" in after.message and "may rehash" in after.why
 
 
+def test_ll106_names_the_callee_and_the_change_in_another_file():
+    """Issue 12 item 3: a change made down a call chain, in a method defined in another file. The
+    finding is at the use (or the loop's call), names the container, the callee and the line of
+    the change in the callee's file; the change itself is a related location in that file."""
+    folder = FIXTURES / "cpp/LL106-container-invalidation/projects/event_bus"
+    result = scan(ScanOptions(paths=[str(folder)], root=folder, settings=Settings(), jobs=1))
+    by_line = {f.location.line: f for f in result.findings if f.code == "LL106"}
+    src = (folder / "bus.cpp").read_text(encoding="utf-8").splitlines()
+    erase_line = next(i + 1 for i, line in enumerate((folder / "bus_store.cpp").read_text(encoding="utf-8").splitlines())
+                      if "m_counts.erase" in line)
+    use = next(i + 1 for i, line in enumerate(src) if "return n;  // expect: LL106" in line)
+    f = by_line[use]
+    assert "`n` into `m_counts`" in f.message and "`retire()`" in f.message, f.message
+    assert f"line {erase_line} of bus_store.cpp" in f.message, f.message
+    assert "`bus::drop_topic()`" in f.why, f.why
+    inner = [loc for loc, _msg in f.related if loc.path.endswith("bus_store.cpp")]
+    assert [loc.line for loc in inner] == [erase_line], f.related
+    loop = next(i + 1 for i, line in enumerate(src) if "h->handle(*this, topic);  // expect: LL106" in line)
+    g = by_line[loop]
+    assert "`m_handlers`" in g.message and "`h->handle()`" in g.message, g.message
+    assert "`once::handle()`, which calls `bus::remove()`" in g.why, g.why
+    assert any(loc.path.endswith("bus_store.cpp") for loc, _msg in g.related), g.related
+
+
 def test_ll105_names_the_clear_that_destruction_never_reaches():
     """Issue 12 item 0: a clear function that exists is not a clear that happens. When one exists,
     the finding names it, who calls it instead, and the destructor that does not; the fix is to

@@ -94,7 +94,7 @@ def test_a_folded_rule_runs_wherever_its_host_does():
         host = getattr(r, "folds_into", None)
         if host in codes:
             assert r.code in codes
-    assert "LL104" in codes and "LL106" not in codes
+    assert "LL104" in codes and "LL108" not in codes
 
 
 def test_stdin_filename_reports_what_check_file_reports(tmp_path, monkeypatch):
