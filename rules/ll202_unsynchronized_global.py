@@ -108,8 +108,13 @@ instead of going through a global.
 - Not yet seen as thread starts: a `std::thread` member constructed in a constructor's
   initialiser list, `threads.emplace_back(fn)` into a container of threads; a receiver declared
   by a range-`for` (`for (auto& w : workers) w.start()`) is not resolved.
-- Programs of one source tree are one program: two `main`s are one root, and a global of one
-  program can be matched with a same-named global of another.
+- Programs of one source tree are told apart by what the linker allows (lifelint.platforms):
+  two files that define `main` are two programs; two source files that define the same function
+  or variable with external linkage (a test double of a module, a tool's own `g_config`) are
+  never linked together; and a program's entry is apart from the doubles of any file it needs
+  (a file that alone defines something it calls, followed call by call). Accesses and thread
+  roots in files that are apart do not race. Library code that several programs link is not
+  split per program: a call there that both the real module and its double answer reaches both.
 - Handshakes pair a release and an acquire of one sync object (an atomic, condition variable,
   future/promise, latch, barrier, semaphore or once-flag), told apart by owner, not by name: a
   member of the class that declares it (through a parameter or a pointer: any object of that

@@ -186,6 +186,12 @@ class CppFacts:
     # supplies `main` and calls them) and main-generating macros (`QTEST_MAIN(T)`,
     # `#define CATCH_CONFIG_MAIN`). A file defining `main` itself needs none of them.
     entry_macros: tuple[str, ...] = ()
+    # The definitions with external linkage this file makes (one definition rule: two files that
+    # define the same one are never linked into one program; lifelint.platforms): functions as
+    # `f:qualified::name(param types)` (not static, inline, constexpr, templates or in-class
+    # bodies; `m:` for a method defined out of its class), variables as `v:qualified::name`, `v?:` for one without an initialiser (a C
+    # tentative definition, which the linker may merge). Anonymous namespaces are internal.
+    definitions: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # room for extractor add-ons
 
 
@@ -729,6 +735,51 @@ class _Containment:
         return None
 
 
+_MAX_DEFINITIONS = 4096
+_NOT_EXTERNAL = frozenset({"static", "inline", "constexpr", "consteval", "__inline", "__forceinline"})
+_CAPS = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
+_WEAK = re.compile(rb"\bweak\b|__weak\b|selectany")
+
+
+def _linkage_ok(node, ns, name_node=None) -> bool:
+    """External linkage by how it is written: no anonymous namespace, no template, and not a weak
+    or `selectany` definition (the linker keeps one of several: a default another file overrides)."""
+    if "" in ns or node.parent is not None and node.parent.type == "template_declaration":
+        return False
+    head = node.text[:(name_node.start_byte if name_node is not None else node.end_byte) - node.start_byte]
+    return not _WEAK.search(head)
+
+
+def _function_definition(node, f: Function, ns, out: list) -> None:
+    """CppFacts.definitions for a namespace-scope function definition."""
+    storage, _ = _specifiers(node)
+    if f.body is None or not _linkage_ok(node, ns, node.child_by_field_name("body")) or _NOT_EXTERNAL.intersection(storage) \
+            or "constexpr" in f.return_type.split() or not f.name or _CAPS.fullmatch(f.name):
+        return
+    params = ",".join(p.type.replace(" ", "") + "*" * p.pointer_depth + "&" * p.is_reference for p in f.params)
+    out.append(f"{'m' if f.class_name else 'f'}:{f.qualname}({params})")
+
+
+def _variable_definitions(node, found: list[Variable], ns, out: list) -> None:
+    """CppFacts.definitions for the variables a namespace-scope declaration defines."""
+    storage, _ = _specifiers(node)
+    if not _linkage_ok(node, ns) or _NOT_EXTERNAL.intersection(storage) or "extern" in storage:
+        return
+    kept = {v.name_span.start_byte: v for v in found}
+    for c in node.children_by_field_name("declarator"):
+        d = unwrap_declarator(c)
+        if d.function is not None or d.name_node is None:
+            continue
+        v = kept.get(d.name_node.start_byte)
+        if v is None or v.is_const or v.is_thread_local and v.name in PER_THREAD_BY_STANDARD:
+            continue  # a const object has internal linkage in C++
+        name, qual = _name_parts(d.name_node)
+        q = "::".join(p for p in (*ns, qual, name) if p)
+        out.append(f"v:{q}" if v.initializer is not None else f"v?:{q}")
+
+
 def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     """`settings` is a lifelint.settings.CppSettings (or None for defaults)."""
     from lifelint.facts.cpp_locks import accessor_table, extract_locks, spin_flags
@@ -742,6 +793,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
     # Explicit stack of (node, class_stack, namespace_stack, inside_function).
     stack: list[tuple[Any, tuple, tuple, str | None]] = [(root, (), (), None)]
     classes_by_node: dict[int, Class] = {}
+    definitions: list[str] = []
     contain = _Containment(root) if root.has_error else None
     while stack:
         node, cls, ns, fn = stack.pop()
@@ -774,7 +826,8 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
             continue
         if t == "namespace_definition":
             n = node.child_by_field_name("name")
-            inner = (*ns, text(n)) if n is not None else ns
+            # "" marks an anonymous namespace: internal linkage; qualified names skip it
+            inner = (*ns, text(n)) if n is not None else (*ns, "")
             for c in reversed(node.named_children):
                 stack.append((c, cls, inner, fn))
             continue
@@ -783,6 +836,8 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
             if f is not None:
                 f.locks = extract_locks(node, lock_types, accessors=accessors, spin=spin)
                 out.functions.append(f)
+                if not cls and fn is None and not rescued:
+                    _function_definition(node, f, ns, definitions)
                 if cls:
                     owner = next((k for k in reversed(out.classes) if k.name == cls[-1]), None)
                     if owner is not None:
@@ -811,6 +866,8 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
                     # A declarator that error recovery glued to a broken class is not a global.
                     found = [v for v in found if not debris[0] <= v.name_span.start_byte < debris[1]]
                 out.globals.extend(found)
+                if found:
+                    _variable_definitions(node, found, ns, definitions)
             elif fn is not None:
                 storage, _ = _specifiers(node)
                 if "static" in storage or "thread_local" in storage:
@@ -828,6 +885,7 @@ def extract(root, data: bytes, facts, settings=None) -> CppFacts:
             stack.append((c, cls, ns, fn))
     from lifelint.facts import cpp_atomics, cpp_flow, cpp_lock_notes
 
+    out.definitions = tuple(dict.fromkeys(definitions))[:_MAX_DEFINITIONS]
     _thread_safety_annotations(out.functions, data)
     cpp_lock_notes.extract(root, data, out, facts.comments)
     _mark_exported(out.functions, root, data, facts.path, out.c_api, out)
