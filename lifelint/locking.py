@@ -289,6 +289,7 @@ class LockingIndex:
     threaded_files: frozenset[str] = frozenset()  # files that take locks, start threads or declare atomics/mutexes
     _by_path: dict | None = None
     index: Any = None  # the ProjectIndex it was built from
+    _init_once: Any = None  # lifelint.init_once.InitOnce, made on first use
 
     def of(self, fn) -> FnLocks | None:
         return self.by_fn.get(id(fn))
@@ -299,7 +300,7 @@ class LockingIndex:
         counting. The index is unusable afterwards."""
         for fl in self.functions:
             fl.calls, fl.callers, fl.accesses, fl.acquires = [], [], [], []
-        self.functions, self.by_fn, self._by_path = [], {}, None
+        self.functions, self.by_fn, self._by_path, self._init_once = [], {}, None, None
 
     def held(self, fn, event) -> frozenset[str] | None:
         """Lock keys held at a flow event (`event.locks`, `.lambda_index`, `.span`) of `fn`: its own
@@ -315,6 +316,17 @@ class LockingIndex:
             if i < len(fl.region_keys):
                 local.update(fl.region_keys[i])
         return fl.held_at(frozenset(local), event.lambda_index, event.span.start_byte)
+
+    def init_ordered(self, w: Access, a: Access) -> bool:
+        """`w` is a write initialised once under a lock (in a once-guarded region, the state never
+        set back) and `a` runs after that initialisation on every path (its function called the
+        init function first, or skipped it on an atomic test that found the state set): the two
+        do not race (lifelint.init_once)."""
+        if self._init_once is None:
+            from lifelint.init_once import InitOnce
+
+            self._init_once = InitOnce(self)
+        return self._init_once.ordered(w, a)
 
     def in_file(self, path: str) -> list[FnLocks]:
         by_path = self._by_path

@@ -148,6 +148,12 @@ instead of going through a global.
   case), and a function pointer run through a helper that makes no claim is not followed as a
   call; the state must be a global, member or local the facts know (a global declared inside an
   `#if` block at namespace scope is not one yet).
+- A write made once under a lock (lifelint.init_once: in a once-guarded region, its state never
+  set back) is ordered before an access that runs after a call of its init function: that pair
+  does not race. Only the locked write is covered; LL202 reports unlocked writes, so this matters
+  where an unlocked write comes after the init. A write the lock index sees unlocked because
+  one caller holds no lock (a refcount `if (++count == 1) init();` reached from a static
+  object's constructor, a constructor built under its creator's lock) is still reported.
 - A function-local static's initialiser (`static T t;`, `static T* p = new T;`) runs once and
   every caller past the declaration sees it done: what a function run only there writes (the
   constructor a singleton's `instance()` builds) is ordered with every access that follows a
@@ -216,10 +222,10 @@ def _build(index):
         if not writes:
             continue
         known = True
-        race = _first_race(tm, writes, items, known_only=True)
+        race = _first_race(li, tm, writes, items, known_only=True)
         if race is None:
             known = False
-            race = _first_race(tm, writes, items)
+            race = _first_race(li, tm, writes, items)
         if race is not None:
             w, o, (ra, rb) = race
             out[id(w.var)] = _Race(w.var, [w, *[x for x in writes if x is not w]], o, (ra, rb),
@@ -344,7 +350,7 @@ def _through_synced_field(index, li, a) -> bool:
     return False
 
 
-def _first_race(tm, writes, items, known_only=False):
+def _first_race(li, tm, writes, items, known_only=False):
     seen = set()
     orders: dict = {}
 
@@ -374,6 +380,8 @@ def _first_race(tm, writes, items, known_only=False):
                 hw = w.fn.held_at(w.held, w.lambda_index, w.span.start_byte)
                 if ho & hw:
                     continue
+                if li.init_ordered(o, w):
+                    continue  # `o` initialised once under a lock, `w` runs after that init
             ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte,
                              _signal_safe(w.var), known_only=known_only)
             if ev is not None:

@@ -72,10 +72,23 @@ A lone counter read for statistics can become a `std::atomic`.
   `GetCurrentThreadId()`, or a local set from one; `&&` with other tests too, `||` not), when
   every assignment of `owner_` stores the current thread's id with the lock held, or a constant
   (the release's `owner_ = -1`): the thread that finds its own id there took the lock.
+- One-time initialisation under the lock is ordered before its readers (lifelint.init_once): a
+  field written only where a once check under the lock found its state unset, on a path that
+  sets the state (`if (opened_) return; ... session_ = open(); opened_ = true;`,
+  `if (!inited_) { ...; inited_ = true; }`, `if (h_ == nullptr) h_ = make();`), in the init
+  function itself, in a helper only such a region calls (one or two calls down), or in a lambda
+  a `call_once`-like helper of the project runs there, is not reported where it is read after
+  a call of that init function: at the top level of the reader (or of a helper it calls first,
+  or of every caller, one or two levels up), or in the branch of an `if` that found an atomic
+  state unset. The init must take the lock on every path or leave on an atomic state found set
+  (a plain-bool fast path orders nothing), and the state must never be set back. A second write
+  outside the once check, a reader that skips the init or calls it on one branch only, and the
+  init's failure paths (a reader that reads after a failed init) are not told apart: the first
+  two are reported, the last is not.
 - Phases a contract or the program's flow orders and the call graph does not show are still
   reported: a `reset()` / `clear()` the documentation says must not run concurrently with other
-  use (a graph or pool reset), a handle set once under the lock before any reader can reach the
-  object.
+  use (a graph or pool reset), a handle set once under the lock by a thread-local fast path
+  (`if (tls.get()) return;` before the init).
 - Fields never written under a lock are silent: a field owned by one thread needs no lock.
 - The lock is the evidence of threads only where the thread model (lifelint.threads) cannot
   place the code: a locked write no thread root reaches runs on callers' threads lifelint does
@@ -347,7 +360,9 @@ class InconsistentLocking(Rule):
                     tm = thread_model(index)
                 # Only locked writes that can run at the same time as this access, on another
                 # thread, are evidence of a race (see _may_race).
-                writes = [(w, g) for w, g in writes if _may_race(tm, fl, a, w)]
+                # A write initialised once under its lock, and read only after the init ran
+                # (lifelint.init_once), is ordered before this access: no race.
+                writes = [(w, g) for w, g in writes if _may_race(tm, fl, a, w) and not li.init_ordered(w, a)]
                 if not writes:
                     continue
                 # The locked write must be in another method (or another body: a posted lambda).
