@@ -11,7 +11,10 @@ obtained while a lock guard is held and then
 - captured into a lambda that runs later,
 - returned (the lock is released as the function returns), including a getter that locks and
   returns a reference, pointer or view to the member it guards
-  (`const T& load() const { std::lock_guard g(m); return m_load; }`),
+  (`const T& load() const { std::lock_guard g(m); return m_load; }`); the callers in the
+  project that use what it returns (bind it to a reference, pointer or view and use that,
+  iterate it, call a method on it), found through the call graph in any file of the scan, are
+  related locations (up to three: "`n` used here after `name_of()` released `mu_`"),
 - stored into a member that is also read without that lock (a read in a helper whose callers
   all hold it, or whose comment or annotation says they do, is locked: lifelint.locking),
 - or put into a container of views (`std::vector<std::string_view>`, `std::vector<const char*>`,
@@ -105,6 +108,12 @@ sync.rlock(); const auto& ids = locked->ids;`), or copy (`auto ids = sync.rlock(
 - Views derived only from parameters or function calls of other objects are not considered
   lock-protected, unless the lock held is that object's own mutex (`c.items` under `c.mutex`,
   `ctx->buf` under `ctx->mu`).
+- The callers named for a locked getter are the ones the call graph resolves (by name, class
+  and arity) that use the result directly: bound to a reference / pointer / view declaration and
+  used, a range-`for` over it, a method called on it. A view passed straight to another call
+  (`show(reg.name())`), dereferenced without a call (`*reg.first()`, `reg.item()->x`) or stored
+  in a member is not listed; a caller that holds the getter's own lock around the call is left
+  out.
 - Comparing a pointer or iterator after the lock (`if (!p)`, `it == m.end()`) is not reported.
 - A reference or pointer to a whole object named by a member chain (`auto& q = queue_;`) is not
   stale after a wait (the lock is held again and the object is where it was); after any other
@@ -161,6 +170,71 @@ _SIZE_ONLY = frozenset({"size", "empty", "clear", "reserve", "capacity", "length
 # `auto& c = state_->conns`), not an element or buffer inside a container: a wait gives the lock
 # back before it returns, and a named object is still where it was (elements move, members don't).
 _WHOLE_OBJECT = re.compile(r"[&*]?\s*(?:this\s*->\s*)?[A-Za-z_]\w*(?:\s*(?:\.|->)\s*[A-Za-z_]\w*)*")
+
+
+# How many callers' uses of a view a locked getter returns are named as related locations.
+MAX_CALLER_USES = 3
+
+
+def _caller_uses(index, fn, mutex: str, settings=None) -> list:
+    """Where callers in the project use the view a locked getter returned (the lock is gone by
+    then): a reference, pointer, view or iterator bound to the result and then used, a
+    range-`for` over it, or a method called on it (`reg.name().size()`). Read from the lock
+    index's call graph (callers in any file of the scan); at most MAX_CALLER_USES, in file and
+    line order. A caller that copies the result into a value (`std::string s = get();`) or
+    holds the getter's own lock around the call is not listed."""
+    if index is None:
+        return []
+    from lifelint.locking import locking_index
+    try:
+        li = locking_index(index)
+    except Exception:  # bad input never crashes the run: the finding stands without callers
+        return []
+    fl = li.of(fn)
+    if fl is None:
+        return []
+    keys = {k for ks in fl.region_keys for k in ks}
+    found = []
+    for cs in fl.callers:
+        caller = cs.fn
+        flow = caller.fn.flow
+        if flow is None or cs.call >= len(flow.calls):
+            continue
+        if keys and keys <= caller.held_at(cs.held, cs.lambda_index):
+            continue  # the caller holds the getter's lock around the call and the use
+        c = flow.calls[cs.call]
+        got = _use_of_result(flow, c)
+        if got is None:
+            continue
+        span, name = got
+        found.append((caller.path, span.start_byte, span, name, caller))
+    out = []
+    for path, _b, span, name, caller in sorted(found, key=lambda x: (x[0], x[1]))[:MAX_CALLER_USES]:
+        out.append(Related(span, f"`{name}` used here after `{fn.name}()` released {mutex}"
+                                 f" (in `{caller.label}`)", path))
+    return out
+
+
+def _use_of_result(flow, c):
+    """(span, name) of the first use of call `c`'s result as a view in its function, or None."""
+    if c.result == "init" and c.result_target:
+        for di, d in enumerate(flow.decls):
+            if d.name != c.result_target or d.init_span is None or not d.init_span.contains(c.span):
+                continue
+            if d.view is None:
+                return None  # a copy by value
+            uses = sorted((u for u in flow.uses_of_decl(di) if u.span.start_byte >= d.visible_from),
+                          key=lambda u: u.span.start_byte)
+            return (uses[0].span if uses else d.span), d.name
+        return None
+    for d in flow.decls:  # `for (const auto& e : reg.items())`
+        if d.kind == "range" and d.init_span is not None and d.init_span.start_byte == c.span.start_byte \
+                and d.init_span.end_byte == c.span.end_byte:
+            return d.span, " ".join(d.init.split()) if d.init else d.name
+    if c.result == "receiver" and c.receiver_of is not None and c.receiver_of < len(flow.calls):
+        outer = flow.calls[c.receiver_of]
+        return outer.span, short_name(outer.callee, 40) + "()"
+    return None
 
 
 def _lines(n: int) -> str:
@@ -337,7 +411,8 @@ class ViewEscapesLock(Rule):
                             why = (f"{origin}; the lock is released as `{fn.name}` returns, so the caller uses "
                                    "what it gets unprotected.")
                             reported.add(di)
-                            yield self.finding(r.span, msg, why=why, fix="Return a copy instead.", related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end])
+                            callers = _caller_uses(index, fn, mutex, self.settings)
+                            yield self.finding(r.span, msg, why=why, fix="Return a copy instead.", related=[related_lock, Related(vspan, f"`{d.name}` is obtained here, under {mutex}"), related_end, *callers])
                             break
         # 1d. Views of guarded data put into a container (`out.push_back(s)` into a
         # `std::vector<std::string_view>`) that is used after the lock, or handed back.
@@ -353,7 +428,8 @@ class ViewEscapesLock(Rule):
                 msg = f"`{fn.name}` returns {VIEW_WORDS[flow.return_view]} to `{short_name(v, 40)}` while {mutex} is locked."
                 why = "The lock is released as it returns, so the caller reads the guarded data unprotected."
                 fix = "Return a copy (by value), or let the caller hold the lock while it uses the result."
-                yield self.finding(r.span, msg, [related_lock, related_end], why=why, fix=fix)
+                yield self.finding(r.span, msg, [related_lock, related_end, *_caller_uses(index, fn, mutex, self.settings)],
+                                   why=why, fix=fix)
         # 3. A view of guarded state stored into a member that is read without the lock.
         if lam is None and fn.class_name and index is not None:
             for a in flow.assigns:

@@ -97,6 +97,37 @@ def test_ll106_names_the_callee_and_the_change_in_another_file():
     assert any(loc.path.endswith("bus_store.cpp") for loc, _msg in g.related), g.related
 
 
+def test_ll101_getter_names_the_callers_that_use_the_view():
+    """Issue 12 item 2: a locked getter returning a view into guarded data is reported at its
+    return, with the callers' uses of the view (bound to a reference, iterated, a method called on
+    it) as related locations, found through the call graph, in other files too. A caller that
+    copies the result is not one of them."""
+    folder = FIXTURES / "cpp/LL101-view-escapes-lock/name_registry"
+    result = scan(ScanOptions(paths=[str(folder)], root=folder, settings=Settings(), jobs=1))
+    getters = {f.location.line: f for f in result.findings if f.code == "LL101" and f.location.path.endswith("registry.cpp")}
+    reg = (folder / "registry.cpp").read_text(encoding="utf-8").splitlines()
+    users = (folder / "users.cpp").read_text(encoding="utf-8").splitlines()
+
+    def line(src, text):
+        return next(i + 1 for i, t in enumerate(src) if text in t)
+
+    def callers(f):
+        return sorted((loc.path.rsplit("/", 1)[-1], loc.line, msg) for loc, msg in f.related if "used here after" in msg)
+
+    name_of = getters[line(reg, "return names_.at(id);  // expect: LL101")]
+    got = callers(name_of)
+    assert [(p, ln) for p, ln, _m in got] == [("registry.cpp", line(reg, "return name_of(id).size();")),
+                                              ("users.cpp", line(users, 'std::printf("%s\\n", n.c_str());'))], got
+    assert "`n` used here after `name_of()` released `mu_` (in `print_name`)" in got[1][2], got
+    ids = getters[line(reg, "return ids_;  // expect: LL101")]
+    got = callers(ids)
+    assert [(p, ln) for p, ln, _m in got] == [("users.cpp", line(users, "for (int id : r.ids())")),
+                                              ("users.cpp", line(users, "return r.ids().size();"))], got
+    assert "`r.ids()` used here after `ids()` released `mu_`" in got[0][2], got
+    assert not any(loc.line == line(users, "std::string copy = r.name_of(id);") for f in getters.values()
+                   for loc, _m in f.related if loc.path.endswith("users.cpp")), "a copy is no use of the view"
+
+
 def test_ll105_names_the_clear_that_destruction_never_reaches():
     """Issue 12 item 0: a clear function that exists is not a clear that happens. When one exists,
     the finding names it, who calls it instead, and the destructor that does not; the fix is to
