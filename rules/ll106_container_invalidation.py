@@ -39,7 +39,19 @@ Also reported:
     whose body does `jobs.push_back(..)`, or hands `jobs` on to a function that does; a `const&`
     or by-value parameter changes nothing of the caller's).
   A call whose result is returned (`return take(it->first);`) ends the path: nothing after it
-  uses the view. Of overloads with the same number of parameters, the one the argument texts fit
+  uses the view.
+- an iterator or pointer kept in a member (`std::list<T>::iterator cur_;`, `T* last_;`) that
+  some method of the class points into a member container (`cur_ = items_.begin()`,
+  `items_.find(k)`, `&items_[i]`, `&items_.back()`), when a method changes that container in a
+  way that invalidates it (by the container's kind, as above: growth or erase of a vector,
+  string or deque, `push_*` of a deque for iterators only, insertion into an unordered container
+  for iterators only, `clear()`, and for a list, map or set only `erase(cur_)` of that very
+  element), does not set the member again afterwards (`cur_ = items_.erase(cur_)`,
+  `pos_ = items_.end()`, `last_ = nullptr`, or a call to a method that assigns it), and
+  neither do its callers after the call; and the member is dereferenced later in that method or
+  in another method of the class (any file) that does not set it first. Reported at the change,
+  where the re-seat belongs, naming the member, the container and the method that dereferences
+  it with its line; where the member was set and the dereference are related locations. Of overloads with the same number of parameters, the one the argument texts fit
   is followed (a number is no pointer, `&x` is no non-pointer), none when they cannot tell.
 
 ## Why is this bad?
@@ -77,7 +89,16 @@ if (next != m_list.end()) log(next->id);
 ## Known limits
 - `boost::intrusive` containers (seen through `using` / `typedef` aliases too) are skipped: erasing
   unlinks an element the caller owns, so a view of it stays valid.
-- Only views held in local variables are tracked, and only mutations called on the same
+- Member iterators and pointers: only those pointing into a member container of the same
+  class are followed, and only changes called on that member in a method of the class (a helper
+  method that erases is such a method, excused when all its callers re-seat after calling it; a
+  free function handed the container, or code outside the class, is not seen). Re-seating is read
+  in byte order: an assignment anywhere after the change counts, even on another branch. Whether
+  the dereferencing method can run after the change without another method re-seating the
+  member in between (a `start()` that must be called first) is not known: the order of calls
+  between methods is not modelled. `pop_*()` of a member container and `erase(key)` of a node
+  container (the key of the element the member points to is unknown) are not counted.
+- Only views held in local variables (and members, above) are tracked, and only mutations called on the same
   container expression (`m_v.push_back`, `this->m_v.clear()`) or in a called function (above); a
   mutation through another reference to the container is not seen.
 - A container whose type is not visible (declared `auto`, or a member of a class the scan does
@@ -290,6 +311,8 @@ class ContainerInvalidation(Rule):
         li = locking_index(index)
         for fl in li.in_file(facts.path):
             yield from self._check_fn(facts, li, fl)
+            if fl.cls and li.index is not None and fl.fn.flow is not None and not fl.lifecycle:
+                yield from self._stored_views(facts, li, fl)
 
     # ---------------------------------------------------------------------------------------
     def _container_type(self, li, fl, path, byte, scope):
@@ -364,6 +387,96 @@ class ContainerInvalidation(Rule):
         yield from self._erase_results(facts, fl, helper, jumps)
 
     # ---------------------------------------------------------------------------------------
+    def _stored_views(self, facts, li, fl):
+        """An iterator or pointer member seated into a member container (`cur_ = items_.begin()`
+        in one method), invalidated by a change in this method that does not re-seat it, and
+        dereferenced later in this method or in another method of the class that does not
+        re-seat it first. Reported at the change: that is where the re-seat belongs."""
+        views = _member_views(li, fl.cls)
+        if not views:
+            return
+        flow = fl.fn.flow
+        helper = None
+        for field_name, (vkind, seats) in views.items():
+            for cpath in sorted({s.container for s in seats}):
+                ctype = fl.fields[cpath][1].type if cpath in fl.fields else None
+                kind = container_kind(ctype, li)
+                for ci, c in enumerate(flow.calls):
+                    if c.kind != "call" or c.lambda_index is not None or not c.receiver or _norm(c.receiver) != cpath:
+                        continue
+                    if flow.decl_named(cpath, c.span.start_byte, c.scope) is not None:
+                        continue  # a local of that name, not the member
+                    if not self._invalidates(kind, c.name, vkind, _Normed(c), field_name, None):
+                        continue
+                    if c.result == "assign" and _norm(c.result_target or "") == field_name:
+                        continue  # `cur_ = items_.erase(cur_);`
+                    if _reseats_after(li, fl, field_name, c.span.start_byte):
+                        continue
+                    if helper is None:
+                        helper = _Fn(flow)
+                        jumps = helper.jumps()
+                    use = self._later_deref(helper, jumps, fl, field_name, c)
+                    other = None
+                    if use is None:
+                        if _callers_reseat(li, fl, field_name):
+                            continue
+                        other = _deref_elsewhere(li, fl, field_name)
+                        if other is None:
+                            continue
+                    yield self._stored_report(facts, fl, field_name, vkind, cpath, ctype, kind, c, seats, use, other)
+                    break  # one change per (field, container) in a method: the first one
+
+    def _later_deref(self, helper, jumps, fl, field_name, c):
+        """A dereference of the member after the change in the same body, with no re-seat between."""
+        flow = fl.fn.flow
+        seat = [a.span.start_byte for a in flow.assigns if a.lambda_index is None and a.plain
+                and a.target_name == field_name and _norm(a.target) == field_name]
+        for u in sorted(flow.uses, key=lambda u: u.span.start_byte):
+            if u.name != field_name or u.kind not in ("member", "unknown") or u.lambda_index is not None:
+                continue
+            if u.span.start_byte < c.span.end_byte or not u.deref or u.test:
+                continue
+            if any(c.span.end_byte <= b <= u.span.start_byte for b in seat):
+                return None
+            if helper.exclusive(c.scope, u.scope):
+                continue
+            if self._cut(helper, jumps, c, None, c.span.end_byte, u.span.start_byte, u.scope):
+                return None
+            return u
+        return None
+
+    def _stored_report(self, facts, fl, field_name, vkind, cpath, ctype, kind, c, seats, use, other):
+        what = {"iterator": "iterator", "pointer": "pointer"}[vkind]
+        call = f"`{cpath}.{c.name}()`"
+        reason = {"contiguous": "may reallocate or shift its elements", "deque": "invalidates its iterators",
+                  "node": "removes the element", "hash": "may rehash", "unknown": "may remove the element"}[kind]
+        if c.name == "clear":
+            reason = "destroys every element"
+        elif c.name in ("erase", "extract") and kind not in ("contiguous", "deque"):
+            reason = f"destroys the element `{field_name}` points to"
+        seat = seats[0]
+        ctype_s = f" (a `{_short(ctype)}`)" if ctype else ""
+        related = [Related(seat.span, f"`{field_name}` is set to point into `{cpath}` here, in `{seat.fn.label}()`",
+                           None if seat.fn.path == facts.path else seat.fn.path)]
+        if use is not None:
+            message = (f"{call} invalidates the {what} member `{field_name}`, dereferenced at line {use.span.line} "
+                       "without a re-seat.")
+            related.append(Related(use.span, f"`{field_name}` dereferenced here, after {call}"))
+        else:
+            ofl, u = other
+            where = f"line {u.span.line}" + ("" if ofl.path == facts.path else f" of {ofl.path.rsplit('/', 1)[-1]}")
+            message = (f"{call} invalidates the {what} member `{field_name}`, which `{ofl.fn.name}()` dereferences "
+                       f"at {where}.")
+            related.append(Related(u.span, f"`{field_name}` dereferenced here, in `{ofl.label}()`, without re-seating it",
+                                   None if ofl.path == facts.path else ofl.path))
+        why = (f"`{field_name}` points into `{cpath}`{ctype_s}; {call} {reason}, so `{field_name}` may point into "
+               f"freed memory, and neither `{fl.label}()` nor its callers set it again.")
+        fix = (f"Re-seat `{field_name}` after the change (`{field_name} = {cpath}.erase({field_name});`, "
+               f"`{field_name} = {cpath}.end();`), or keep an index or key instead.") if vkind == "iterator" else (
+               f"Reset `{field_name}` after the change (`{field_name} = nullptr;`) or point it again, or keep an index "
+               "or key instead.")
+        return self.finding(c.span, message, related, why=why, fix=fix)
+
     def _erased_iterators(self, facts, li, fl, helper, jumps):
         """`c.erase(it);` with the returned iterator dropped: `it` itself is dead, whatever `c` is
         and wherever `it` came from (a parameter, a helper's result). Views whose source is the
@@ -1070,6 +1183,141 @@ def _top_path(target: tuple, c, flow) -> str | None:
     if a.startswith("std::move(") or not re.fullmatch(_PATH.replace("(?:this->)?", ""), a):
         return None
     return a
+
+@dataclass(frozen=True, slots=True)
+class _Seat:
+    """A member iterator / pointer set to point into a member container (`cur_ = items_.begin()`)."""
+
+    container: str
+    accessor: str | None
+    span: object
+    fn: object  # the FnLocks of the method that sets it
+
+
+class _Normed:
+    """A call whose first argument reads `this->cur_` as `cur_` (for `_invalidates`)."""
+
+    def __init__(self, c):
+        self.name = c.name
+        self.args = [_norm(a) for a in c.args]
+
+
+def _member_view_kind(var) -> str | None:
+    """"iterator" / "pointer" for a member that can be seated into a container, else None."""
+    t = " ".join(var.type.split())
+    if var.is_reference:
+        return None
+    if var.pointer_depth == 1:
+        return "pointer"
+    if "iterator" in t.rsplit("::", 1)[-1].lower() and not var.pointer_depth:
+        return "iterator"
+    return None
+
+
+def _member_views(li, cls: str) -> dict:
+    """field -> (view kind, [_Seat]) for the class's iterator and pointer members that some
+    method (not a constructor or destructor alone) points into a member container of the class.
+    Memoised per class in the project index."""
+    memo = li.index.memo("ll106-member-views", lambda _i: {})
+    got = memo.get(cls)
+    if got is not None:
+        return got
+    out: dict = {}
+    for _f, fn in li.index.methods_of(cls):
+        F = li.of(fn)
+        if F is None or fn.flow is None:
+            continue
+        for a in fn.flow.assigns:
+            if a.lambda_index is not None or not a.plain or a.target_kind not in ("member", "unknown"):
+                continue
+            name = a.target_name
+            if _norm(a.target) != name or name not in F.fields:
+                continue
+            vkind = _member_view_kind(F.fields[name][1])
+            if vkind is None:
+                continue
+            src = view_source(a.value, vkind)
+            if src is None:
+                continue
+            cpath, accessor = src
+            if cpath == name or cpath not in F.fields or fn.flow.decl_named(cpath, a.span.start_byte, a.scope) is not None:
+                continue
+            if vkind == "pointer":
+                if accessor not in ("front", "back", "at", "[]", "data", "c_str"):
+                    continue
+                if accessor in ("front", "back", "at", "[]") and not a.value.strip().lstrip("( ").startswith("&"):
+                    continue  # `p_ = v.front();` copies a pointer element
+            out.setdefault(name, (vkind, []))[1].append(_Seat(cpath, accessor, a.span, F))
+    memo[cls] = out
+    return out
+
+
+def _seats(F, field_name: str) -> list:
+    """Bytes where the method assigns the member (any plain `field = ...`), outside lambdas."""
+    flow = F.fn.flow
+    if flow is None:
+        return []
+    return [a.span.start_byte for a in flow.assigns if a.lambda_index is None and a.plain
+            and a.target_name == field_name and _norm(a.target) == field_name]
+
+
+def _reseating_calls(li, F, field_name: str) -> list:
+    """Bytes of calls on this object to a method of the class that assigns the member."""
+    out = []
+    flow = F.fn.flow
+    own = None
+    for cs in F.calls:
+        if cs.lambda_index is not None or cs.call >= len(flow.calls):
+            continue
+        c = flow.calls[cs.call]
+        if c.receiver not in (None, "this"):
+            continue
+        for G in cs.targets:
+            if G is F or not G.cls:
+                continue
+            if own is None:
+                own = _own_class_names(li, F.cls)
+            if G.cls in own and _seats(G, field_name):
+                out.append(c.span.start_byte)
+                break
+    return out
+
+
+def _reseats_after(li, F, field_name: str, byte: int) -> bool:
+    return any(b >= byte for b in _seats(F, field_name)) or any(b > byte for b in _reseating_calls(li, F, field_name))
+
+
+def _callers_reseat(li, F, field_name: str) -> bool:
+    """Every caller of the method (it has some) sets the member again after the call: a helper
+    that erases, called only by methods that re-seat."""
+    if not F.callers:
+        return False
+    for cs in F.callers:
+        G = cs.fn
+        if G.fn.flow is None or not _reseats_after(li, G, field_name, cs.span.end_byte):
+            return False
+    return True
+
+
+def _deref_elsewhere(li, F, field_name: str):
+    """(method, use): the first dereference of the member in another method of the class (not a
+    constructor or destructor) with no re-seat before it in that method."""
+    best = None
+    for _f, fn in li.index.methods_of(F.cls):
+        G = li.of(fn)
+        if G is None or G is F or fn.flow is None or G.lifecycle:
+            continue
+        seats = _seats(G, field_name) + _reseating_calls(li, G, field_name)
+        for u in fn.flow.uses:
+            if u.name != field_name or u.kind not in ("member", "unknown") or u.lambda_index is not None:
+                continue
+            if not u.deref or u.test or any(b < u.span.start_byte for b in seats):
+                continue
+            key = (G.path, u.span.start_byte)
+            if best is None or key < best[0]:
+                best = (key, G, u)
+    return None if best is None else (best[1], best[2])
+
 
 def _is_iterator(d) -> bool:
     """Positive evidence that a declaration holds an iterator (not a key: `m.erase(key)`)."""

@@ -97,6 +97,25 @@ def test_ll106_names_the_callee_and_the_change_in_another_file():
     assert any(loc.path.endswith("bus_store.cpp") for loc, _msg in g.related), g.related
 
 
+def test_ll106_stored_iterator_names_the_reader_in_another_file():
+    """Issue 12 item 3: an iterator member invalidated in one method and dereferenced in another.
+    Reported at the change (where the re-seat belongs), naming the member, the container and the
+    method that dereferences it with its line in the other file; that read is a related location."""
+    folder = FIXTURES / "cpp/LL106-container-invalidation/projects/cursor_store"
+    result = scan(ScanOptions(paths=[str(folder)], root=folder, settings=Settings(), jobs=1))
+    found = [f for f in result.findings if f.code == "LL106"]
+    edit = (folder / "edit.cpp").read_text(encoding="utf-8").splitlines()
+    seek = (folder / "seek.cpp").read_text(encoding="utf-8").splitlines()
+    change = next(i + 1 for i, t in enumerate(edit) if "records_.push_back" in t)
+    read = next(i + 1 for i, t in enumerate(seek) if "return *cursor_;" in t)
+    assert [(f.location.path.rsplit("/", 1)[-1], f.location.line) for f in found] == [("edit.cpp", change)], found
+    f = found[0]
+    assert "`records_.push_back()` invalidates the iterator member `cursor_`" in f.message, f.message
+    assert f"which `read()` dereferences at line {read} of seek.cpp" in f.message, f.message
+    assert "`record_store::append()`" in f.why, f.why
+    assert [loc.line for loc, _m in f.related if loc.path.endswith("seek.cpp")] == [read], f.related
+
+
 def test_ll101_getter_names_the_callers_that_use_the_view():
     """Issue 12 item 2: a locked getter returning a view into guarded data is reported at its
     return, with the callers' uses of the view (bound to a reference, iterated, a method called on
