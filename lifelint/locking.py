@@ -290,6 +290,7 @@ class LockingIndex:
     _by_path: dict | None = None
     index: Any = None  # the ProjectIndex it was built from
     _init_once: Any = None  # lifelint.init_once.InitOnce, made on first use
+    _chains: dict = field(default_factory=dict)
 
     def of(self, fn) -> FnLocks | None:
         return self.by_fn.get(id(fn))
@@ -328,6 +329,10 @@ class LockingIndex:
             self._init_once = InitOnce(self)
         return self._init_once.ordered(w, a)
 
+    def class_chain(self, cls: str | None, args: tuple[str, ...] = ()) -> list:
+        """The project classes named `cls` and their bases, nearest first."""
+        return class_chain(self.classes, self._chains, cls, args)
+
     def in_file(self, path: str) -> list[FnLocks]:
         by_path = self._by_path
         if by_path is None:
@@ -335,6 +340,37 @@ class LockingIndex:
             for f in self.functions:
                 by_path[f.path].append(f)
         return by_path.get(path, [])
+
+
+def class_chain(classes: dict, cache: dict, cls: str | None, args: tuple[str, ...] = ()) -> list:
+    """The project classes named `cls` and their bases, nearest first (by name, as far as the
+    project defines them; `classes`: short name -> [Class]). `args`: the template arguments it is
+    named with (`padded<arena_base>`), which a class template deriving from its own parameter
+    passes on as a base. Memoised in `cache`."""
+    got = cache.get((cls, args))
+    if got is None:
+        got = cache[(cls, args)] = _class_chain(classes, cls, args)
+    return got
+
+
+def _class_chain(classes: dict, cls: str | None, args: tuple[str, ...] = ()) -> list:
+    out, seen, todo = [], set(), [(cls, args)] if cls else []
+    while todo and len(out) < 12:
+        c, cargs = todo.pop(0)
+        if c in seen:
+            continue
+        seen.add(c)
+        for k in classes.get(c, ()):
+            out.append(k)
+            bound = {p: a for p, a in zip(k.template_params, cargs) if p and _IDENT.match(p)}
+            for b in k.bases:
+                head, bargs = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
+                if head in bound:  # `template <class T> struct padded : T`
+                    head, bargs = split_template(bound[head])
+                else:
+                    bargs = [bound.get(x.replace(" ", ""), x) for x in bargs]
+                todo.append((last_name(head), tuple(bargs)))
+    return out
 
 
 # --- building ------------------------------------------------------------------------------------
@@ -403,32 +439,8 @@ class _Builder:
 
     # classes ---------------------------------------------------------------------------------
     def class_chain(self, cls: str | None, args: tuple[str, ...] = ()) -> list:
-        """The class and its bases (by name, as far as the project defines them). `args`: the
-        template arguments it is named with (`padded<arena_base>`), which a class template
-        deriving from its own parameter passes on as a base."""
-        got = self._chain_cache.get((cls, args))
-        if got is None:
-            got = self._chain_cache[(cls, args)] = self._class_chain(cls, args)
-        return got
-
-    def _class_chain(self, cls: str | None, args: tuple[str, ...] = ()) -> list:
-        out, seen, todo = [], set(), [(cls, args)] if cls else []
-        while todo and len(out) < 12:
-            c, cargs = todo.pop(0)
-            if c in seen:
-                continue
-            seen.add(c)
-            for k in self.classes.get(c, ()):
-                out.append(k)
-                bound = {p: a for p, a in zip(k.template_params, cargs) if p and _IDENT.match(p)}
-                for b in k.bases:
-                    head, bargs = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
-                    if head in bound:  # `template <class T> struct padded : T`
-                        head, bargs = split_template(bound[head])
-                    else:
-                        bargs = [bound.get(x.replace(" ", ""), x) for x in bargs]
-                    todo.append((last_name(head), tuple(bargs)))
-        return out
+        """The class and its bases (see the module-level class_chain)."""
+        return class_chain(self.classes, self._chain_cache, cls, args)
 
     def class_key(self, k) -> str:
         path = self.class_path.get(id(k), "")

@@ -738,7 +738,7 @@ class _CppBuilder:
         if got is None:
             self._ctors[cls] = ()  # a class that has itself as a member through a chain: no cycle
             out: list = []
-            chain = self._chain(cls)
+            chain = self.li.class_chain(cls)
             for k in chain:
                 for t in self.methods.get((k.name, k.name), ()):
                     if t not in out:
@@ -753,29 +753,12 @@ class _CppBuilder:
                     fc = fc.split("::")[-1]
                     if not fc or fc == cls or not fc.isidentifier():
                         continue
-                    for fk in self._chain(fc):
+                    for fk in self.li.class_chain(fc):
                         for t in self.methods.get((fk.name, fk.name), ()):
                             if t not in out:
                                 out.append(t)
             got = self._ctors[cls] = tuple(out)
         return got
-
-    def _chain(self, cls: str) -> list:
-        """The project classes named `cls` and their bases, by name (as far as the project
-        defines them)."""
-        out, seen, todo = [], set(), [cls]
-        while todo and len(out) < 12:
-            c = todo.pop(0)
-            if c in seen:
-                continue
-            seen.add(c)
-            for k in self.li.classes.get(c, ()):
-                out.append(k)
-                for b in k.bases:
-                    head = re.sub(r"\b(public|private|protected|virtual)\b|<.*", "", b).strip()
-                    if head:
-                        todo.append(head.split("::")[-1])
-        return out
 
     def constructions(self, fl, resolved=()) -> list:
         """[(lambda, start, end, constructors)]: where `fl` builds an object of a project class
