@@ -301,7 +301,7 @@ class LockingIndex:
         counting. The index is unusable afterwards."""
         for fl in self.functions:
             fl.calls, fl.callers, fl.accesses, fl.acquires = [], [], [], []
-        self.functions, self.by_fn, self._by_path, self._init_once = [], {}, None, None
+        self.functions, self.by_fn, self._by_path, self._init_once, self._chains = [], {}, None, None, {}
 
     def held(self, fn, event) -> frozenset[str] | None:
         """Lock keys held at a flow event (`event.locks`, `.lambda_index`, `.span`) of `fn`: its own
