@@ -654,6 +654,7 @@ class _CppBuilder:
         self.stored: dict[str, list] = defaultdict(list)  # callback name -> [(fl, lambda)]
         self._ctors: dict[str, tuple] = {}  # class name -> constructors building one runs
         self._constructions: dict[int, list] = {}  # id(FnLocks) -> constructions(fl)
+        self._confined: dict[int, list] = {}  # id(FnLocks) -> confined_callbacks(fl)
 
     # resolution ------------------------------------------------------------------------------
     def resolve_fn(self, fl, expr: str) -> list:
@@ -789,6 +790,52 @@ class _CppBuilder:
             if ctors:
                 out.append((None, d.lambda_index, d.decl_span.start_byte, d.decl_span.end_byte, ctors))
         return out
+
+    def confined_callbacks(self, fl) -> list:
+        """[(lambda, start, end, functions)]: project functions handed by name (`handle_read`,
+        `&handle_read`) to a method of an object only this thread can reach (a local object of
+        `fl` that does not leave it, or a `thread_local` one) run on this thread, inside a later
+        call on that object (the event loop's `run()`): placed at the last such call in `fl`. A
+        callback whose object nothing calls again here is not placed."""
+        got = self._confined.get(id(fl))
+        if got is not None:
+            return got
+        out: list = []
+        flow = fl.fn.flow
+        calls = flow.calls
+        for c in calls:
+            if c.receiver is None or not c.args:
+                continue
+            root = _ROOT_NAME.match(c.receiver.replace(" ", ""))
+            if root is None or not self._confined_object(fl, root.group(1)):
+                continue
+            targets = [t for a in c.args for t in self.resolve_fn(fl, a) if t is not fl]
+            if not targets:
+                continue
+            later = [c2 for c2 in calls if c2.lambda_index == c.lambda_index and c2.span.start_byte > c.span.end_byte
+                     and c2.receiver is not None and (m := _ROOT_NAME.match(c2.receiver.replace(" ", ""))) is not None
+                     and m.group(1) == root.group(1)]
+            if later:
+                at = later[-1]
+                out.append((c.lambda_index, at.span.start_byte, at.span.end_byte, tuple(dict.fromkeys(targets))))
+        self._confined[id(fl)] = out
+        return out
+
+    def _confined_object(self, fl, name: str) -> bool:
+        """`name` is an object only the running thread reaches: a `thread_local` global, or a
+        local object (not a pointer or reference) that no lambda captures and no call is handed
+        (`register(&loop)`, `std::move(loop)`)."""
+        flow = fl.fn.flow
+        d = next((d for d in flow.decls if d.name == name), None)
+        if d is None:
+            gs = self.index.cpp_globals.get(name)
+            return bool(gs) and all(g.is_thread_local for _f, g in gs)
+        if d.kind != "local" or d.pointer_depth or d.is_reference:
+            return False
+        if any(u.lambda_index is not None and u.name == name for u in flow.uses):
+            return False
+        esc = (name, f"&{name}", f"std::move({name})", f"move({name})")
+        return not any(a.replace(" ", "") in esc for c in flow.calls for a in c.args)
 
     def type_of(self, fl, expr: str | None) -> str | None:
         if not expr:
@@ -1182,6 +1229,11 @@ class _CppBuilder:
                 src = (id(fl), self.ctx_lambda(fl, lam))
                 for t in ctors:
                     edges[src][(id(t), None)] = None
+            for lam, _s, _e, cbs in self.confined_callbacks(fl):  # this thread's own event loop runs them
+                src = (id(fl), self.ctx_lambda(fl, lam))
+                for t in cbs:
+                    if id(t) not in ends:
+                        edges[src][(id(t), None)] = None
             if self.stored:
                 for c in flow.calls:
                     if c.kind == "call" and c.name in self.stored and (c.callee_kind in ("method", "member", "function")):
@@ -1241,6 +1293,8 @@ class _CppBuilder:
                 out.append(_Site(fl, lam, start, end, ctors))
                 for t in ctors:
                     self.m.built_at[id(t)].append((fl, lam, start))
+            for lam, start, end, cbs in self.confined_callbacks(fl):
+                out.append(_Site(fl, lam, start, end, cbs))
         return out
 
     def phases(self):
