@@ -28,7 +28,11 @@ by the concurrency rules (LL201, LL202), which cite its roots as evidence.
 
 Roots are propagated through the call graph (the lock index's resolved call sites for C++, calls
 by name for Rust) to every function and lambda they reach; a callback stored in a member and
-invoked by name (`p.on_done()`) is reached from where it is invoked.
+invoked by name (`p.on_done()`) is reached from where it is invoked. A function handed by name
+to an object only one thread can reach (a local object that does not leave its function, or a
+`thread_local` one: `t_loop.add_reader(fd, on_data)`) runs on that thread, inside the later
+calls on that object: it is reached from the last such call (`t_loop.run()`), which also orders
+it after what the thread did before (a once flag it passed, a value it set).
 
 **Phases** (Eraser's *exclusive* state, statically): code that runs before a root is started in
 the same function (or in a function only called from such a point: `main`'s setup before its
