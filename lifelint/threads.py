@@ -807,11 +807,20 @@ class _CppBuilder:
         out: list = []
         flow = fl.fn.flow
         calls = flow.calls
+        confined: dict[str, bool] = {}
+        handed: set | None = None  # every argument of every call, as written without spaces
         for c in calls:
             if c.receiver is None or not c.args:
                 continue
             root = _ROOT_NAME.match(c.receiver.replace(" ", ""))
-            if root is None or not self._confined_object(fl, root.group(1)):
+            if root is None:
+                continue
+            name = root.group(1)
+            if name not in confined:
+                if handed is None:
+                    handed = {a.replace(" ", "") for c2 in calls for a in c2.args}
+                confined[name] = self._confined_object(fl, name, handed)
+            if not confined[name]:
                 continue
             targets = [t for a in c.args for t in self.resolve_fn(fl, a) if t is not fl]
             if not targets:
@@ -825,7 +834,7 @@ class _CppBuilder:
         self._confined[id(fl)] = out
         return out
 
-    def _confined_object(self, fl, name: str) -> bool:
+    def _confined_object(self, fl, name: str, handed: set) -> bool:
         """`name` is an object only the running thread reaches: a `thread_local` global, or a
         local object (not a pointer or reference) that no lambda captures and no call is handed
         (`register(&loop)`, `std::move(loop)`)."""
@@ -838,8 +847,7 @@ class _CppBuilder:
             return False
         if any(u.lambda_index is not None and u.name == name for u in flow.uses):
             return False
-        esc = (name, f"&{name}", f"std::move({name})", f"move({name})")
-        return not any(a.replace(" ", "") in esc for c in flow.calls for a in c.args)
+        return not handed.intersection((name, f"&{name}", f"std::move({name})", f"move({name})"))
 
     def type_of(self, fl, expr: str | None) -> str | None:
         if not expr:
