@@ -141,6 +141,10 @@ instead of going through a global.
   members; a member built in an initialiser list by a call is that call). It is not
   path-sensitive: a write in the `else` of the branch that starts the threads counts as after
   them.
+- A helper that ends the process (`fatal()`: `exit`, `abort`, `_exit` outside any branch, or a
+  call of another such helper) is teardown, and the model does not follow calls into it; one
+  with a `return` or `throw` before that call (`if (ok) return; _exit(1);`) comes back on the
+  good path and is followed like any other call.
 - A project's own do-once helper (`do_once(&init, state)` that loops on its atomic state
   parameter, claims it with a `compare_exchange_*` in that loop and runs its callable parameter
   only where the claim succeeded, itself or through a helper it hands it to) is taken as
