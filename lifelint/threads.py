@@ -46,8 +46,18 @@ ownership before publication): in a program, code on `main`'s thread before it s
 installs anything, in `main` or in helpers and constructors run only from such points (reached
 from no other root), races with nothing: no other thread exists yet, and every thread starts
 after it. A call the model cannot follow that may start a thread (an unresolved call of a name
-some project definition of which starts one; a callable handed in as a parameter or member)
-ends that phase.
+some project definition of which starts one; a callable handed in as a member, or as a
+parameter unless every caller hands in a function or lambda that starts none) ends that phase.
+A signal handler installed in it ends it for the handler only (`prethread_threads`: the handler
+interrupts `main`'s own thread; the code after it still runs before any other thread). Calls
+from test cases a framework's macro makes (`TEST(..) { .. }`, no root of ours reaches them) are
+the test program's, not this one's start. A call made only while a global still holds its
+initial value (`if (mode == MODE_UNSET) setup();`) does not take its callee out of the start
+when the callee sets that global and runs in the start too: after the start-up call the test
+fails, so the lazy call never runs on a thread (a global set back to its initial value
+anywhere is no such guard). A helper that returns (or throws) on some path before its `exit`
+does not end the process, so a caller that calls it goes on (`require_dir()` returning when the
+directory is fine).
 
 **Handshakes**: a release of a sync object (an atomic store, a notify, `set_value`, a semaphore's
 `release`) after one access and an acquire of the same object before the other order the two.
@@ -345,6 +355,9 @@ class ThreadModel:
     # `main`'s thread before it starts anything, and calls that may start threads the model cannot
     # name (an unresolved call of a name whose project definitions start some): id(FnLocks) -> [_Point].
     pre_entry: set = field(default_factory=set)
+    # The same before any *thread* starts: a signal handler installed earlier interrupts `main`'s
+    # thread, it is no second thread (see `prethread_threads`).
+    pre_entry_threads: set = field(default_factory=set)
     # Root -> the roots whose code starts it (only when every place that starts it is reached
     # from a known root): a thread started by threads that start after a point starts after it.
     parents: dict = field(default_factory=dict)
@@ -485,11 +498,22 @@ class ThreadModel:
         else runs yet, and every thread is started after it (directly, or by a thread started
         after it): it happens before every access of every other thread, so it races with none
         (Eraser's initialisation state; RacerD's ownership before publication)."""
-        if id(fl) not in self.pre_entry or self.context(fl, lam)[1] is not None:
+        return self._pre(self.pre_entry, fl, lam, byte, False)
+
+    def prethread_threads(self, fl, lam, byte) -> bool:
+        """Like `prethread`, but a signal handler installed before the point does not end it: the
+        code still runs before any other thread exists, so it races with no thread (only, maybe,
+        with that handler, which interrupts `main`'s own thread)."""
+        return self._pre(self.pre_entry_threads, fl, lam, byte, True)
+
+    def _pre(self, entries: set, fl, lam, byte, signals_ok: bool) -> bool:
+        if id(fl) not in entries or self.context(fl, lam)[1] is not None:
             return False
         for table in (self.spawns, self.opaque):
             for p in table.get(id(fl), ()):
                 if p.ctx is None and (p.byte < byte or any(a <= byte < b for a, b in p.loops)):
+                    if signals_ok and p.roots and all(r.kind == "signal" for r in p.roots):
+                        continue
                     return False
         return True
 
@@ -524,6 +548,9 @@ class ThreadModel:
             return None
         if self.pre_entry and (self.prethread(fa, la, ba) or self.prethread(fb, lb, bb)):
             return None  # the program's single-threaded start: see prethread
+        # before any thread, after a signal handler was installed: only that handler can interleave
+        early_a = bool(self.pre_entry_threads) and self.prethread_threads(fa, la, ba)
+        early_b = bool(self.pre_entry_threads) and self.prethread_threads(fb, lb, bb)
         if self.once_gates and self.gated_once(fa, la, ba) & self.gated_once(fb, lb, bb):
             return None  # both behind one single-winner gate: they run once, in one thread
         ra = {r: h for r, h in self.roots_at(fa, la).items() if r.kind not in skip_kinds} or {None: ""}
@@ -534,6 +561,8 @@ class ThreadModel:
             for y in rb:
                 if (x is None and y is None) or (known_only and (x is None or y is None)):
                     continue
+                if (early_a and (y is None or y.kind != "signal")) or (early_b and (x is None or x.kind != "signal")):
+                    continue  # a side runs before any thread exists (prethread_threads)
                 if known_only and not (x.kind in THREADS or y.kind in THREADS):
                     continue  # a signal handler interrupts a thread: no second thread shown
                 if plat is not None and not plat.compatible(pa, pb, x and x.path, y and y.path):
@@ -623,6 +652,20 @@ def _loops_of(flow, byte: int, lam) -> tuple:
 
 
 _HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".h++", ".inl", ".ipp", ".tpp")
+
+
+def _unset_test(cond: str, init: dict) -> str | None:
+    """The global a condition (whitespace removed) tests to still hold its initial value:
+    `(!g)`, `(g==nullptr)`, `(MODE_UNSET==mode)` with `init` name -> its initial values."""
+    m = re.fullmatch(r"\(!(?:::)?(\w+)\)", cond)
+    if m and m.group(1) in init and init[m.group(1)] & {"0", "nullptr", "NULL", "false"}:
+        return m.group(1)
+    m = re.fullmatch(r"\((?:::)?(\w+)==([\w:]+)\)|\(([\w:]+)==(?:::)?(\w+)\)", cond)
+    if m:
+        name, val = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        if name in init and val in init[name]:
+            return name
+    return None
 
 
 def _add_main_roots(builder, mains) -> None:
@@ -1436,6 +1479,7 @@ class _CppBuilder:
         # started by the library's `start()`): a call that may be that start ends the phase too.
         unplaced = [r for r in self.m.roots if r.kind == "thread" and not self.origins.get(id(r))]
         unplaced_cls = {r.cls for r in unplaced if r.cls}
+        param_calls = []  # (fl, call, parameter index): decided once the direct opaque points are known
         for fl in self.li.functions:
             flow = fl.fn.flow
             resolved = {cs.call for cs in fl.calls if cs.targets}
@@ -1445,10 +1489,18 @@ class _CppBuilder:
                 # a name some project definition of which starts threads (a virtual call, an
                 # overload not resolved), a callable handed in (a parameter or member functor),
                 # a library call that may start a thread-base subclass
+                if c.callee_kind == "param" and c.name not in starts and not (unplaced and c.name in _START_WORDS):
+                    k = next((i for i, p in enumerate(fl.fn.params) if p.name == c.name), None)
+                    if k is not None:
+                        param_calls.append((fl, c, k))
+                        continue
                 if c.name in starts or c.callee_kind in ("param", "member") or unplaced and (
                         c.name in _START_WORDS or self._receiver_class(fl, c) in unplaced_cls):
-                    self.m.opaque[id(fl)].append(_Point(c.span.start_byte, self.ctx_lambda(fl, c.lambda_index), frozenset(),
-                                                        _loops_of(flow, c.span.start_byte, c.lambda_index)))
+                    self._opaque_at(fl, c)
+        direct = {fid for fid, pts in self.m.opaque.items() if any(p.ctx is None for p in pts)}
+        for fl, c, k in param_calls:
+            if not self._handed_callables_start_nothing(fl, k, starts, direct):
+                self._opaque_at(fl, c)
         # ... and so does a call of a function that makes such a call (on every path or not)
         may = {fid for fid, pts in self.m.opaque.items() if any(p.ctx is None for p in pts)}
         for _ in range(_DEPTH):
@@ -1468,18 +1520,128 @@ class _CppBuilder:
                             grew = True
             if not grew:
                 break
-        pre = self.m.pre_entry
+        lazy = self._lazy_sites()
+        for pre, threads in ((self.m.pre_entry, False), (self.m.pre_entry_threads, True)):
+            self._start_fixpoint(pre, threads, lazy)
+
+    def _opaque_at(self, fl, c) -> None:
+        self.m.opaque[id(fl)].append(_Point(c.span.start_byte, self.ctx_lambda(fl, c.lambda_index), frozenset(),
+                                            _loops_of(fl.fn.flow, c.span.start_byte, c.lambda_index)))
+
+    def _handed_callables_start_nothing(self, fl, k: int, starts: set, direct: set) -> bool:
+        """Every call of `fl` (calls and constructions) hands as its parameter `k` a function, or
+        an expression (a lambda) whose calls, that starts no thread and calls nothing that may:
+        calling that parameter (`auto_count_()`) is then no thread start the model cannot name."""
+        args = []
+        for cs in fl.callers:
+            calls = cs.fn.fn.flow.calls
+            if not 0 <= cs.call < len(calls):
+                return False
+            args.append((cs.fn, calls[cs.call]))
+        for f, _lam, byte in self.m.built_at.get(id(fl), ()):
+            c = next((c for c in f.fn.flow.calls if c.span.start_byte == byte and c.kind in ("construct", "new")), None)
+            if c is None:
+                return False  # `T x;`: no argument, a default we do not read
+            args.append((f, c))
+        if not args:
+            return False  # run through a pointer, or by nobody we see
+
+        def may_start(t) -> bool:
+            return bool(self.started.get(id(t))) or id(t) in direct or t.fn.name in starts
+
+        for f, c in args:
+            if k >= len(c.args):
+                return False
+            arg = c.args[k].strip()
+            if arg.startswith("["):  # a lambda: what it calls, through the calls written inside the argument
+                a0, a1 = c.span.start_byte, c.span.end_byte
+                for cs in f.calls:
+                    if a0 < cs.span.start_byte < a1 and (not cs.targets and cs.name in starts or any(may_start(t) for t in cs.targets)):
+                        return False
+                for c2 in f.fn.flow.calls:
+                    if a0 < c2.span.start_byte < a1 and c2.callee_kind in ("param", "member"):
+                        return False
+                continue
+            targets = self.resolve_fn(f, arg)
+            if not targets or any(may_start(t) for t in targets):
+                return False
+        return True
+
+    def _lazy_sites(self) -> dict:
+        """(id(caller), byte) -> names of the globals a call there is guarded by, in the `then` of
+        a test that the global still holds its initial value: `if (!g_table) build();`,
+        `if (mode == MODE_UNSET) setup();` (the variable's initialiser; none: zero / null). A
+        global something sets back to that value again is no such guard."""
+        init: dict[str, set] = {}
+        for f in getattr(self.index, "files", ()):
+            if f.cpp is None:
+                continue
+            for v in f.cpp.globals:
+                if v.kind == "global" and not v.is_const:
+                    vals = {"0", "nullptr", "NULL", "false"} if v.initializer in (None, "", "0", "nullptr", "NULL", "false", "{}") \
+                        else {v.initializer.replace(" ", "")}
+                    init.setdefault(v.name, set()).update(vals)
+        if not init:
+            return {}
+        reset: set = set()
+        for fl in self.li.functions:
+            for a in fl.fn.flow.assigns:
+                name = a.target.replace(" ", "").removeprefix("::")
+                if name in init and a.op == "=" and a.value.replace(" ", "") in init[name]:
+                    reset.add(name)
+        out: dict = {}
+        for fl in self.li.functions:
+            flow = fl.fn.flow
+            for cs in fl.calls:
+                if not cs.targets or not 0 <= cs.call < len(flow.calls):
+                    continue
+                names = set()
+                for si in flow.scope_ancestors(flow.calls[cs.call].scope):
+                    sc = flow.scopes[si]
+                    if sc.branch != "then" or sc.parent is None:
+                        continue
+                    got = _unset_test(flow.scopes[sc.parent].cond or "", init)
+                    if got and got not in reset:
+                        names.add(got)
+                if names:
+                    out[(id(fl), cs.span.start_byte)] = names
+        return out
+
+    def _start_fixpoint(self, pre: set, threads: bool, lazy: dict) -> None:
+        """`pre`: the functions whose every run is in the start (ThreadModel.prethread, or
+        prethread_threads when `threads`), from `main` down. A site that runs its callee only
+        while a global is still unset (`_lazy_sites`) does not count against it when the callee
+        sets that global and also runs in the start: from then on the test fails, so the call
+        runs only in the start (or never); its callee's writes are the start's."""
+        test = self.m.prethread_threads if threads else self.m.prethread
         pre.update(id(f) for f in self.main_fns)
+        # test cases a framework's macro makes (`TEST(..) { .. }`): its runner calls them in a
+        # program of their own; no root of this one reaches them, their calls are not its start's
+        tests = {f.path for f in getattr(self.index, "files", ()) if f.cpp is not None and f.cpp.entry_macros}
+        sets = {}  # id(fl) -> names of the globals its body assigns
+        entries = {ctx[0] for r in self.m.roots if r.kind != "main" for ctx, _ in self.entries[id(r)]}
         for _ in range(_DEPTH):
             changed = False
             for fl in self.li.functions:
                 if id(fl) in pre:
                     continue
                 here = self.sites_of.get(id(fl), ())
+                if tests:
+                    here = [s for s in here if s.fn.path not in tests or self.m.reach.get((id(s.fn), None))]
                 roots = self.m.reach.get((id(fl), None))
-                if not here or any(r.kind != "main" for r in roots) or not roots:
-                    continue  # reached from a thread, a handler, or from nothing we see
-                if all(self.m.prethread(s.fn, s.lam, s.start) for s in here):
+                if not here or not roots:
+                    continue  # reached from nothing we see
+                if all(r.kind == "main" for r in roots):
+                    if all(test(s.fn, s.lam, s.start) for s in here):
+                        pre.add(id(fl))
+                        changed = True
+                    continue
+                if not lazy or id(fl) in entries:
+                    continue  # reached from a thread, a handler
+                if id(fl) not in sets:
+                    sets[id(fl)] = {a.target_name for a in fl.fn.flow.assigns if a.lambda_index is None}
+                early = [s for s in here if test(s.fn, s.lam, s.start)]
+                if early and all(s in early or (lazy.get((id(s.fn), s.start), set()) & sets[id(fl)]) for s in here):
                     pre.add(id(fl))
                     changed = True
             if not changed:

@@ -28,7 +28,10 @@ twice, a pool task, an exported function), and not ordered by a handshake (the w
 a release of a sync object, the other access preceded by an acquire of the same object that
 succeeded). What a program does on `main`'s thread before it
 starts any thread (in `main`, or in the helpers and constructors only called there, however
-deep) is its single-threaded start and races with nothing. A write inside `std::call_once` /
+deep; a signal handler installed before it is no thread) is its single-threaded start and races
+with nothing; so is what a set-up function writes when it runs there and is otherwise only
+called while a global it sets still holds its initial value (`if (mode == MODE_UNSET) setup();`:
+after the start-up call that test fails on every thread). A write inside `std::call_once` /
 `pthread_once` is ordered with every access after a call on the same flag. Handlers posted to one
 strand or event loop are one thread (confinement). Lifecycle facts: a worker object destroyed
 (`delete`, `reset()`) joins the threads its destructor joins; two threads assigned to one
@@ -141,6 +144,15 @@ instead of going through a global.
   members; a member built in an initialiser list by a call is that call). It is not
   path-sensitive: a write in the `else` of the branch that starts the threads counts as after
   them.
+- A call through a function parameter ends the start unless every call of that function hands
+  in a function that starts no thread, or a lambda none of whose calls (those written inside the
+  argument) may start one. Calls from test cases that a framework's macro makes
+  (`TEST(..) { .. }`) belong to the test program and do not count, so a test that starts threads
+  before calling start-up code is not seen. A lazy call (`if (!g_table) build_table();`,
+  `if (g == INIT) setup();` with `INIT` the global's initialiser) is out of the start's way when
+  its callee assigns that global anywhere in its body and has a call in the start (a start-up
+  call under a condition is taken as made); a global assigned its initial value anywhere again
+  (`g_table = nullptr;`) is no such guard.
 - A helper that ends the process (`fatal()`: `exit`, `abort`, `_exit` outside any branch, or a
   call of another such helper) is teardown, and the model does not follow calls into it; one
   with a `return` or `throw` before that call (`if (ok) return; _exit(1);`) comes back on the
