@@ -39,7 +39,9 @@ the same function (or in a function only called from such a point: `main`'s setu
 first spawn; constructions count as calls) happens before that root, and before every root that
 only threads started after it start in turn (thread creation orders transitively); code after
 the root's thread is joined (in the same function, or in a method of the class that keeps the
-thread in a member) happens after it. Neither races with that root.
+thread in a member) happens after it. Neither races with that root. Code in the other branch
+of the `if` (or `else if`) that holds a spawn or a join, with no loop around that `if`, is
+neither after the spawn nor after the join: no run of the body passes both.
 
 **The single-threaded start** (`prethread`; Eraser's *virgin/exclusive* initialisation, RacerD's
 ownership before publication): in a program, code on `main`'s thread before it starts, posts or
@@ -371,6 +373,7 @@ class ThreadModel:
     # it (`T x;`, `T x(a)`, `new T`, a derived class's or an owner's construction). The lock
     # index's callers list calls only; start-up questions ask about these too.
     built_at: dict = field(default_factory=lambda: defaultdict(list))
+    _chains: dict = field(default_factory=dict)  # (id(flow), byte) -> scope chain (see _exclusive)
 
     def release(self) -> None:
         """Drop the link back to the builder (and through it the project index): see
@@ -380,7 +383,7 @@ class ThreadModel:
             rf.groups = []
         self.handles = {}
         self.reach, self.spawns, self.joins, self.syncs, self.opaque = _Reach(), {}, {}, {}, {}
-        self.parents, self._desc, self.built_at = {}, {}, {}
+        self.parents, self._desc, self.built_at, self._chains = {}, {}, {}, {}
 
     # -- queries ---------------------------------------------------------------------------
     def context(self, fl, lam: int | None):
@@ -400,11 +403,52 @@ class ThreadModel:
         ctx = self.context(fl, lam)
         out = set()
         for p in self.spawns.get(id(fl), ()):
-            if p.ctx == ctx[1] and p.byte > byte and not any(a <= byte < b for a, b in p.loops):
+            if p.ctx == ctx[1] and (p.byte > byte and not any(a <= byte < b for a, b in p.loops)
+                                    or p.byte < byte and self._exclusive(fl, p.byte, byte)):
                 out |= p.roots
         if ctx[1] is None:
             out |= self.entry_before.get(id(fl), frozenset())
         return self.descendants(frozenset(out))
+
+    def _exclusive(self, fl, x: int, y: int) -> bool:
+        """Bytes `x` and `y` of `fl`'s body lie in the two branches of one `if` (the `then` and
+        the `else`, also down an `else if` chain) with no loop around that `if`: no run of the
+        body reaches both (`if (gui) { start_threads(); } else { console_setup(); }`)."""
+        flow = getattr(getattr(fl, "fn", None), "flow", None)
+        scopes = getattr(flow, "scopes", None)
+        if not scopes:
+            return False
+        cx, cy = self._chain(flow, x), self._chain(flow, y)
+        common = set(cx) & set(cy)
+        if not common:
+            return False
+        # the lowest common scope, and the child of it on each side
+        i = next(k for k, sc in enumerate(cx) if sc in common)
+        j = cy.index(cx[i])
+        if i == 0 or j == 0:
+            return False
+        top = scopes[cx[i]]
+        if top.kind != "if" or {scopes[cx[i - 1]].branch, scopes[cy[j - 1]].branch} != {"then", "else"}:
+            return False
+        return not any(scopes[k].kind in ("for", "while", "do") for k in cx[i:])
+
+    def _chain(self, flow, byte: int) -> list:
+        """Indices of the scopes of `flow` holding `byte`, innermost first."""
+        key = (id(flow), byte)
+        got = self._chains.get(key)
+        if got is None:
+            best = None
+            for k, sc in enumerate(flow.scopes):
+                if sc.span.start_byte <= byte < sc.span.end_byte and (
+                        best is None or sc.span.end_byte - sc.span.start_byte
+                        < flow.scopes[best].span.end_byte - flow.scopes[best].span.start_byte):
+                    best = k
+            got = []
+            while best is not None and 0 <= best < len(flow.scopes) and len(got) < 256:
+                got.append(best)
+                best = flow.scopes[best].parent
+            self._chains[key] = got
+        return got
 
     def descendants(self, started: frozenset) -> frozenset:
         """`started` and the roots only threads of it start, transitively: thread creation
@@ -428,7 +472,7 @@ class ThreadModel:
         ctx = self.context(fl, lam)
         out = set()
         for p in self.joins.get(id(fl), ()):
-            if p.ctx == ctx[1] and p.byte < byte:
+            if p.ctx == ctx[1] and p.byte < byte and not self._exclusive(fl, p.byte, byte):
                 out |= p.roots
         if ctx[1] is None:
             out |= self.entry_after.get(id(fl), frozenset())
@@ -514,6 +558,8 @@ class ThreadModel:
                 if p.ctx is None and (p.byte < byte or any(a <= byte < b for a, b in p.loops)):
                     if signals_ok and p.roots and all(r.kind == "signal" for r in p.roots):
                         continue
+                    if p.byte < byte and not p.loops and self._exclusive(fl, p.byte, byte):
+                        continue  # in the other branch of an `if`: not before this point on its path
                     return False
         return True
 

@@ -141,9 +141,11 @@ instead of going through a global.
   seen; a helper run only through a function pointer has no call site and is not part of it.
   Constructions are calls of the constructors they run: `T x;`, `T x(a)`, `T x{a}`, `new T(a)`,
   `make_unique<T>(a)` run `T`'s, its bases' and its data members' constructors (one level of
-  members; a member built in an initialiser list by a call is that call). It is not
-  path-sensitive: a write in the `else` of the branch that starts the threads counts as after
-  them.
+  members; a member built in an initialiser list by a call is that call). Branches count
+  only as far as one `if` goes: a write in the `else` of the `if` (or `else if`) whose other
+  branch starts the threads is not after them, nor is one after a join made in the other branch
+  (unless a loop holds that `if`); a write after an `if` whose thread-starting branch returns
+  early is still taken as after the start, and `switch` cases are not told apart.
 - A call through a function parameter ends the start unless every call of that function hands
   in a function that starts no thread, or a lambda none of whose calls (those written inside the
   argument) may start one. Calls from test cases that a framework's macro makes
