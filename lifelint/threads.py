@@ -1269,10 +1269,8 @@ class _CppBuilder:
     def ending_functions(self) -> set:
         """Functions that always end the process (`fatal(msg)`: clean up, log, `exit(1)`): their
         body calls `exit` / `abort` / ... (or another such function) outside any branch, loop or
-        lambda, and no `return` or `throw` comes before that call (`if (ok) return; _exit(1);`
-        checks and comes back when the check passes). What a thread does on its way out of the
-        process is teardown, not a thread's ordinary work: the model does not follow calls into
-        them (see _ENDS_PROCESS)."""
+        lambda. What a thread does on its way out of the process is teardown, not a thread's
+        ordinary work: the model does not follow calls into them (see _ENDS_PROCESS)."""
         ends: set = set()
 
         def unconditional(flow, scope: int) -> bool:
@@ -1284,18 +1282,12 @@ class _CppBuilder:
                 scope, seen = sc.parent, seen + 1
             return True
 
-        def leaves_before(flow, byte: int) -> bool:
-            """A `return` or `throw` of the body (not of a lambda) before `byte`: on its path the
-            function comes back (or unwinds to a caller that may catch) instead."""
-            return any(r.lambda_index is None and r.span.start_byte < byte for r in flow.returns) or \
-                any(j.kind == "throw" and j.lambda_index is None and j.span.start_byte < byte for j in flow.jumps)
-
         # the calls of exit() and the like, looked for once (they do not change between rounds)
         direct = {id(fl) for fl in self.li.functions
                   if any(c.receiver is None and c.lambda_index is None
                          and (c.name in _EXITS and "::" not in c.callee.replace("std::", "")
                               or c.callee.replace(" ", "") == "std::terminate")
-                         and unconditional(fl.fn.flow, c.scope) and not leaves_before(fl.fn.flow, c.span.start_byte)
+                         and unconditional(fl.fn.flow, c.scope)
                          for c in fl.fn.flow.calls)}
         for _ in range(6):
             changed = False
@@ -1307,8 +1299,7 @@ class _CppBuilder:
                 if not hit:
                     for cs in fl.calls:
                         if cs.lambda_index is None and cs.targets and all(id(t) in ends for t in cs.targets) \
-                                and 0 <= cs.call < len(flow.calls) and unconditional(flow, flow.calls[cs.call].scope) \
-                                and not leaves_before(flow, cs.span.start_byte):
+                                and 0 <= cs.call < len(flow.calls) and unconditional(flow, flow.calls[cs.call].scope):
                             hit = True
                             break
                 if hit:

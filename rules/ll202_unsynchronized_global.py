@@ -155,10 +155,11 @@ instead of going through a global.
   its callee assigns that global anywhere in its body and has a call in the start (a start-up
   call under a condition is taken as made); a global assigned its initial value anywhere again
   (`g_table = nullptr;`) is no such guard.
-- A helper that ends the process (`fatal()`: `exit`, `abort`, `_exit` outside any branch, or a
-  call of another such helper) is teardown, and the model does not follow calls into it; one
-  with a `return` or `throw` before that call (`if (ok) return; _exit(1);`) comes back on the
-  good path and is followed like any other call.
+- A helper that calls `exit`, `abort` or `_exit` outside any branch (or another such helper) is
+  taken as ending the process, and the model does not follow calls into it, even when a `return`
+  before that call (`if (ok) return; _exit(1);`) comes back on the good path: following those
+  (c8a1cf6, reverted) brought a service's whole start-up into view, with 6 TRUE and 16 FALSE on
+  the tune half, until "one thread's role" and "a once flag passed through a wrapper" are facts.
 - A project's own do-once helper (`do_once(&init, state)` that loops on its atomic state
   parameter, claims it with a `compare_exchange_*` in that loop and runs its callable parameter
   only where the claim succeeded, itself or through a helper it hands it to) is taken as
