@@ -39,9 +39,12 @@ the same function (or in a function only called from such a point: `main`'s setu
 first spawn; constructions count as calls) happens before that root, and before every root that
 only threads started after it start in turn (thread creation orders transitively); code after
 the root's thread is joined (in the same function, or in a method of the class that keeps the
-thread in a member) happens after it. Neither races with that root. Code in the other branch
-of the `if` (or `else if`) that holds a spawn or a join, with no loop around that `if`, is
-neither after the spawn nor after the join: no run of the body passes both.
+thread in a member) happens after it; so does code after a wait for submitted work in the body
+that submitted it (`get()`/`wait()` on the future it returned, `join()`/`wait()` on the pool it
+went to, the end of the statement for a discarded `std::async` future). Neither races with that
+root. Code in the other branch of the `if` (or `else if`) that holds a spawn or a join, with no
+loop around that `if`, is neither after the spawn nor after the join: no run of the body passes
+both.
 
 **The single-threaded start** (`prethread`; Eraser's *virgin/exclusive* initialisation, RacerD's
 ownership before publication): in a program, code on `main`'s thread before it starts, posts or
@@ -119,6 +122,11 @@ THREAD_BASES = {"QThread": "run", "QRunnable": "run", "Runnable": "run", "Thread
 SIGNAL_FUNCTIONS = frozenset({"signal", "sigset", "bsd_signal", "sysv_signal"})
 SIGNAL_FIELDS = frozenset({"sa_handler", "sa_sigaction"})
 JOIN_METHODS = frozenset({"join", "join_all", "wait", "get"})
+# Waits on a future that return only once the task has finished (no timeout).
+_FUTURE_WAITS = frozenset({"get", "wait"})
+# Calls on a pool that return once all the work handed to it has run.
+_POOL_JOINS = frozenset({"join", "wait", "wait_for_all", "wait_for_tasks"})
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
 # C library functions that projects re-implement in platform shims (a win32 `close`, a compat
 # `strdup`): an unqualified call to one is taken to reach the C library, not the shim.
 LIBC_NAMES = frozenset({
@@ -171,6 +179,7 @@ class Root:
     # detached before it is assigned again, so two roots stored in one member run one after the
     # other (a worker restarted by `stop(); m_thread = std::thread(..)`), not at the same time.
     slot: tuple | None = None
+    waited: bool = False  # a task each run of its submitting code waits for (ThreadModel: future_join)
 
     @property
     def strong(self) -> bool:
@@ -1193,6 +1202,9 @@ class _CppBuilder:
         """Where the thread object of spawn `c` is joined: later in the same body (`t.join()`, a
         loop over the container it went into), or in any method of the class that keeps it in a
         member (`m_thread.join()` in the destructor or `stop()`)."""
+        if r.kind == "task":
+            self.future_join(fl, c, r)
+            return
         if r.kind != "thread":
             return
         flow = fl.fn.flow
@@ -1217,6 +1229,47 @@ class _CppBuilder:
             self.member_threads[(fl.cls, member)].append(r)
             if var and not _loops_of(flow, c.span.start_byte, c.lambda_index):
                 r.slot = (fl.cls, member)  # assigned (not pushed into a container of threads)
+
+    def future_join(self, fl, c, r):
+        """Submitted work whose future is waited on in the same body: what follows the wait runs
+        after the task (`auto f = std::async(..); f.get();`, `pool.enqueue(..).wait()`). A
+        `std::async` future left as a temporary blocks in its destructor at the end of the
+        statement. Only a wait that no branch or loop skips (its scope encloses the submit's)
+        orders the code after it; `wait_for`/`wait_until` can time out and order nothing."""
+        flow = fl.fn.flow
+
+        def joined_at(end: int) -> None:
+            self.m.joins[id(fl)].append(_Point(end, None, frozenset([r]), (), c.lambda_index))
+            if _loops_of(flow, end - 1, c.lambda_index) == _loops_of(flow, c.span.start_byte, c.lambda_index):
+                r.multi, r.waited = False, True  # each run of the submitting code waits for its own task
+
+        if c.receiver_of is not None:
+            w = flow.calls[c.receiver_of]
+            if w.name in _FUTURE_WAITS:
+                joined_at(w.span.end_byte)
+            return
+        if c.name == "async" and c.discarded:
+            joined_at(c.span.end_byte)
+            return
+        # the future it returns, waited on (`f.get()`), or the pool it went to, joined or drained
+        # (`pool.join()`, `pool.wait()`: a pool's join waits for all the work handed to it)
+        var = c.declared or (c.result_target if c.result in ("init", "assign") else None)
+        pool = c.receiver.replace("this->", "").strip() if c.receiver else None
+        waits = [(v, names) for v, names in ((var, _FUTURE_WAITS), (pool, _POOL_JOINS))
+                 if v and _IDENT_RE.fullmatch(v)]
+        if not waits:
+            return
+        enclosing = set(flow.scope_ancestors(c.scope))
+        for c2 in flow.calls:
+            if c2.span.start_byte < c.span.end_byte or c2.lambda_index != c.lambda_index:
+                continue
+            if var and any(a.replace(" ", "") in (f"std::move({var})", f"move({var})") for a in c2.args):
+                return  # handed on: whoever waits on it is not followed
+            recv = (c2.receiver or "").replace("this->", "").strip()
+            if any(recv == v and c2.name in names for v, names in waits):
+                if c2.scope in enclosing:
+                    joined_at(c2.span.end_byte)
+                return
 
     def member_joins(self):
         if not self.member_threads:
@@ -1378,6 +1431,23 @@ class _CppBuilder:
                 parents |= set(got)
             if parents and r not in parents:
                 self.m.parents[r] = frozenset(parents)
+
+    def waited_tasks(self):
+        """A task waited for where it is submitted runs once per run of the submitting code: it
+        runs concurrently with itself only when that code does (submitted from a pool task, a
+        thread started in a loop, an exported function, or from code no root reaches)."""
+        for _ in range(4):
+            changed = False
+            for r in self.m.roots:
+                if not r.waited or r.multi:
+                    continue
+                for fl, lam in self.origins.get(id(r), ()):
+                    got = self.m.reach.get((id(fl), self.ctx_lambda(fl, lam)))
+                    if not got or any(p.multi for p in got if p is not r):
+                        r.multi = changed = True
+                        break
+            if not changed:
+                break
 
     def call_sites(self) -> list:
         """Places that run project functions on the thread of the code around them: calls (in
@@ -2183,6 +2253,7 @@ class _CppBuilder:
             self.root_ctx[(fid, self.ctx_lambda(self.by_id[fid], i))] = r
         self.propagate()
         self.parent_roots()
+        self.waited_tasks()
         self.phases()
         self.m.resolve_ctx = self.ctx_lambda
         self.static_inits()

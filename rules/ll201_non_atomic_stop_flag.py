@@ -10,7 +10,10 @@ a spawn, a join, a handshake or a destroyed worker (whose destructor joins), and
 program's single-threaded start (before `main` starts any thread). A signal handler alone is no
 second thread. For a member, one of the two roots must be started by the class itself (threads
 that each use their own object are no evidence of sharing one). The message names both roots
-and both accesses.
+and both accesses. A flag set in a callback that runs on a worker (a handler posted to a thread
+pool, work handed to `std::async` or a pool's `enqueue`/`submit`) and read on another thread is
+one too, whatever its name; waiting for that work (`get()` on its future, `join()` on the pool)
+before the read orders the two.
 
 Flags with weaker evidence (a loop that sleeps while polling it, a stop-like name in a class
 that has a mutex or starts threads, one side in code no thread root reaches) are LL209's
@@ -50,7 +53,10 @@ void abort(bool) { m_abort.store(true, std::memory_order_release); }
 
 ## Known limits
 - Only what the thread model sees: calls resolved by name and declared type, threads started by
-  known calls. A flag whose other thread is reached through a virtual call or a callback
+  known calls. A handler posted to an event loop (`io_context`) is taken to run on the loop's
+  own thread, not on the worker thread that calls its `run()`; a callback stored in a member and
+  called inside the class by its bare name (`on_done()`) is not followed to the lambda assigned
+  to it from outside. A flag whose other thread is reached through a virtual call or a callback
   registered with a library is LL209's at most.
 - Accesses are matched by name within the class's methods (and, for globals, any function);
   a flag written through a pointer or reference from outside the class is not seen.
