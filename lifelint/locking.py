@@ -567,6 +567,10 @@ class _Builder:
         if m:
             t = self.type_of(fl, m.group(1), byte, scope)
             return self.class_of(t) if t else None
+        # `Registry::instance().add(..)`: the type a qualified call returns (a static accessor)
+        if _QUALIFIED_CALL.fullmatch(r):
+            t = self.type_of_init(r)
+            return self.class_of(t) if t else None
         # a.b / a->b: the type of field b in a's class
         m = _MEMBER_PATH.fullmatch(r)
         if m and "(" not in m.group(1):
@@ -1067,6 +1071,7 @@ _CONSTANT = re.compile(r"-?\d+[uUlL]*|nullptr|NULL|\{\}|(?:std::)?thread::id(?:\
 _ELEMENT_OF = re.compile(r"([A-Za-z_]\w*)(?:\[[^\]]*\]|\.(?:at|front|back)\([^)]*\))")  # m_items[i], m_items.at(i)
 _NAME_OR_GET = re.compile(r"([A-Za-z_]\w*)(?:\.get\(\)|\.lock\(\))?")  # p, p.get(), w.lock()
 _MEMBER_PATH = re.compile(r"(.+?)(?:\.|->)([A-Za-z_]\w*)")  # a.b, a->b
+_QUALIFIED_CALL = re.compile(r"(?:\w+::)+\w+\s*\([^()]*\)")  # Cls::instance(), ns::Cls::get(id)
 _TEMPLATE_ARGS = re.compile(r"<.*>$")
 _FILE_KEY = re.compile(r"[^:()]+:[A-Za-z_]\w*")  # "path:name": a file-static global
 _LOCK_PATH = re.compile(r"[A-Za-z_]\w*(?:(?:\.|->|::)[A-Za-z_]\w*)*")

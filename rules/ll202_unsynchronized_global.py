@@ -42,6 +42,25 @@ local takes the type its initialiser returns (`auto& t = Registry::at(i); t.star
 Skipped: `const`/`constexpr`, `std::atomic`, `thread_local`, mutexes and other synchronisation
 objects, writes with a lock held (in the function, or by every caller), static initialisers.
 
+Work submitted with `std::async` (unless `std::launch::deferred`: it runs on the thread that
+waits for it), a pool's `enqueue`/`submit`/`execute`, a thread pool's `post`/`dispatch` runs on
+another thread. Waiting for it where it was submitted orders what follows: `get()`/`wait()` on
+the future it returned (with no branch or loop skipping the wait), `join()`/`wait()` on the pool
+it went to, and the end of the statement for a `std::async` future left as a temporary (its
+destructor waits). A task each run of its submitting code waits for runs concurrently with
+itself only when that code does.
+
+Members of a singleton count as globals (calls through the accessor, `Stats::instance().hit()`,
+reach the class's methods: a qualified call used as a receiver has the type it returns): a class whose one object is reached through a static
+accessor (a method returning its class that returns a function-local static of it, `static T
+t; return t;`, or a static member pointing to it, `return s_instance;`) and built nowhere else
+(no local, global, member, `new` or `make_unique` of the class outside the accessor). A data
+member written in one of its methods with no lock on one thread root and used on another is
+reported on the member's declaration, the message naming the accessor. Members that some access
+locks (LL203's), atomics, `const` members and members written only by the constructor or
+destructor are not, nor are the accesses of a function that resets the instance pointer
+(`s_instance = nullptr` when the last reference goes: it tears the object down).
+
 Rust: a `static mut` written (assigned, borrowed `&mut`, mutated through a `&mut self` method)
 where another access can run on another thread: a spawned thread or task (a future handed to a
 runtime's `spawn` is polled on any of its workers; one awaited where it is made, or given to
@@ -99,7 +118,14 @@ instead of going through a global.
 - A `post`ed handler is taken to run on one event-loop thread; an `io_context` run by several
   threads is not known.
 - A signal handler counts for its own body only: globals its callees touch are not reported.
-- Members of singletons are not checked yet; neither are globals reached through a pointer.
+- Globals reached through a pointer are not checked. Members of singletons are judged on the
+  accesses inside the class's own methods: a member written from outside
+  (`Config::get()->level = 3`) is not seen, nor is a singleton that is a global object of its
+  class (`Logger g_log;`: any other object of the class may exist) or whose accessor is a free
+  function. A class whose accessor returns a copy of its static (`static Color red()`) is told
+  apart from a singleton only by the copies its callers keep.
+- A future waited on in another function (returned, stored in a member, moved into a
+  container) orders nothing; neither does `wait_for`/`wait_until` (it can time out).
 - An `extern "C"` hidden in an export macro (`#define FEED_API FEED_EXTERN VISIBLE` with
   `#define FEED_EXTERN extern "C"`, then `FEED_API void feed_set(int)`) is seen when the macros
   are one-line `#define`s of macro words and attributes, in any scanned file; so is a block
@@ -183,7 +209,10 @@ instead of going through a global.
   run then, before they start one) is initialised then: not reported. A start-up call under a
   condition is taken as made (the start is not path-sensitive); a constructor reaching it
   counts where its object is built (`new App` calling `Registry::instance()`); a lazy write under
-  another condition too, or a global something sets back to null, is still reported.
+  another condition too, or a global something sets back to null, is still reported. A thread
+  started by a method of a class whose constructor calls the initialising function at the top
+  level of its body only ever finds it set (the object is built before its method runs): its
+  runs race with no first call. A constructor that calls it only in a branch does not count.
 """
 
 from __future__ import annotations
@@ -240,11 +269,12 @@ def _build(index):
             continue
         if not writes:
             continue
+        skip = _initialised_roots(tm, items)
         known = True
-        race = _first_race(li, tm, writes, items, known_only=True)
+        race = _first_race(li, tm, writes, items, known_only=True, skip_roots=skip)
         if race is None:
             known = False
-            race = _first_race(li, tm, writes, items)
+            race = _first_race(li, tm, writes, items, skip_roots=skip)
         if race is not None:
             w, o, (ra, rb) = race
             out[id(w.var)] = _Race(w.var, [w, *[x for x in writes if x is not w]], o, (ra, rb),
@@ -312,6 +342,39 @@ def _initialised_at_start(tm, items) -> bool:
         any(_runs_at_start(tm, a.fn) for a in writes)
 
 
+def _initialised_roots(tm, items) -> frozenset:
+    """Threads that only ever find a lazily initialised global set: those started by a method of
+    a class whose constructor calls the initialising function on every run (its body's top
+    level). An object is built before any of its methods runs, so the thread its method starts
+    comes after some constructor of the class did the initialisation (`YubiKey::YubiKey()` calls
+    `Interface::instance()`; `findValidKeysAsync()` starts the worker that calls it again)."""
+    writes = [a for a in items if a.write]
+    if not writes or not all(_lazy_guard(a) for a in writes):
+        return frozenset()
+    classes = set()
+    for fl in {id(a.fn): a.fn for a in writes}.values():
+        for cs in fl.callers:
+            flow = cs.fn.fn.flow
+            if cs.fn.fn.is_ctor and cs.fn.cls and cs.runs_now and cs.lambda_index is None and flow is not None \
+                    and _every_run(flow, flow.calls[cs.call].scope):
+                classes.add(cs.fn.cls)
+    if not classes:
+        return frozenset()
+    return frozenset(r for r in tm.roots if r.cls in classes and r.kind in ("thread", "task"))
+
+
+def _every_run(flow, scope: int) -> bool:
+    """Code in `scope` runs on every run of the body: the body itself, plain blocks, and the
+    condition of an `if`/`switch` (its branches are scopes of their own, not followed)."""
+    for si in flow.scope_ancestors(scope):
+        sc = flow.scopes[si]
+        if sc.kind == "function" or (sc.kind == "block" and sc.branch is None) or \
+                (sc.kind in ("if", "switch") and si == scope):
+            continue
+        return False
+    return True
+
+
 def _self_synced_type(index, li, type_text: str) -> bool:
     """A project class (reached through `using`/`typedef` aliases: `typedef stat_t_trait<uint64_t>
     stat_t`) whose data members are all atomics or synchronising objects: its own operations are
@@ -369,7 +432,7 @@ def _through_synced_field(index, li, a) -> bool:
     return False
 
 
-def _first_race(li, tm, writes, items, known_only=False):
+def _first_race(li, tm, writes, items, known_only=False, skip_roots=frozenset()):
     seen = set()
     orders: dict = {}
 
@@ -403,7 +466,7 @@ def _first_race(li, tm, writes, items, known_only=False):
                     continue  # `o` initialised once under a lock, `w` runs after that init
             ev = tm.may_race(w.fn, w.lambda_index, w.span.start_byte, o.fn, o.lambda_index, o.span.start_byte,
                              _signal_safe(w.var), known_only=known_only)
-            if ev is not None:
+            if ev is not None and not (skip_roots and (ev[0] in skip_roots or ev[1] in skip_roots)):
                 return w, o, ev
     return None
 
@@ -457,6 +520,129 @@ def _candidate_local(v) -> bool:
     return not (v.is_const or v.is_thread_local or v.is_reference or v.is_atomic or is_sync_type(v.type))
 
 
+# --- members of singletons -------------------------------------------------------------------
+
+_MAKERS = re.compile(r"(?:std::)?(?:make_unique|make_shared)\s*<\s*(?:\w+::)*(\w+)\s*>")
+
+
+def _base_class(type_text: str) -> str:
+    """`const Stats&` / `ns::Stats*` / `std::unique_ptr<Stats>` -> `Stats` (smart pointers
+    unwrapped, qualifiers, `*` and `&` dropped)."""
+    t = re.sub(r"\b(const|volatile|static|inline|mutable|constexpr)\b", "", type_text).replace(" ", "")
+    m = re.fullmatch(r"(?:std::)?(?:unique_ptr|shared_ptr)<(.+)>", t.rstrip("*&"))
+    if m:
+        t = m.group(1)
+    return t.rstrip("*&").split("::")[-1]
+
+
+def _singletons(index) -> dict:
+    """class name -> how its one object is reached (`Stats::instance()`), for the classes of the
+    project with a static accessor (a method returning a reference or pointer to its class that
+    returns a function-local static of the class, `static T t; return t;`, or a static member
+    pointing to one, `return s_instance;`) and no object built anywhere else: no local, global,
+    member or `new`/`make_unique` of the class outside the accessor. Then every non-static
+    method runs on that one object, and its members are shared like globals."""
+    li = locking_index(index)
+    accessors: dict[str, tuple] = {}
+    for fl in li.functions:
+        fn, flow = fl.fn, fl.fn.flow
+        # (the return type as kept has no declarator: a copy returned by value, `static T red()
+        # { static T c; return c; }`, is told apart by the copies its callers keep: built below)
+        if not fl.cls or flow is None or fn.is_ctor or fn.is_dtor or not fn.return_type:
+            continue
+        if _base_class(fn.return_type) != fl.cls:
+            continue
+        statics = {d.name for d in flow.decls if d.kind == "static" and _base_class(d.type) == fl.cls}
+        statics |= {n for n, (_o, v) in fl.fields.items() if v.kind == "static-member" and _base_class(v.type) == fl.cls}
+        rets = [re.sub(r"\.get\(\)$|^[*&(]+|\)$", "", (r.value or "").replace(" ", "")) for r in flow.returns
+                if r.lambda_index is None]
+        hit = [v for v in rets if v in statics]
+        if hit:
+            member = hit[0] if hit[0] in fl.fields else None  # the static member pointing to it
+            accessors.setdefault(fl.cls, (fl, f"{fl.cls}::{fn.name}()", member))
+    if not accessors:
+        return {}
+    built: set = set()  # classes with an object built outside their accessor
+    for fl in li.functions:
+        flow = fl.fn.flow
+        if flow is None:
+            continue
+        acc = accessors.get(fl.cls or "")
+        own = acc is not None and acc[0] is fl
+        for d in flow.decls:
+            if d.kind in ("local", "static") and not own and not d.pointer_depth and not d.is_reference \
+                    and "*" not in d.type and "&" not in d.type and _base_class(d.type) in accessors:
+                built.add(_base_class(d.type))
+        for c in flow.calls:
+            if own:
+                continue
+            if c.kind in ("new", "construct"):
+                built.add(re.sub(r"<.*", "", c.callee).split("::")[-1])
+            m = _MAKERS.match(c.callee.replace(" ", ""))
+            if m:
+                built.add(m.group(1))
+    for k_list in li.classes.values():
+        for k in k_list:
+            for f in k.fields:
+                if not f.pointer_depth and not f.is_reference and "*" not in f.type and "&" not in f.type:
+                    built.add(_base_class(f.type))
+    for items in index.cpp_globals.values():
+        for _f, v in items:
+            if v.kind == "global" and not v.pointer_depth and "*" not in v.type and "&" not in v.type:
+                built.add(_base_class(v.type))
+    return {cls: (label, fl, member) for cls, (fl, label, member) in accessors.items() if cls not in built}
+
+
+def _member_candidate(index, li, f) -> bool:
+    return _candidate_local(f) and f.kind == "field" and not _self_synced_type(index, li, f.type)
+
+
+def _singleton_races(index) -> dict:
+    """id(field Variable) -> (_Race, accessor label) for members of singletons written unlocked
+    on one thread root and used on another (both reached from thread roots). A member any
+    access of which holds a lock is left to LL203 (inconsistent locking); writes by the
+    constructor or destructor (and code only they run) are the object's own set-up."""
+    singles = _singletons(index)
+    if not singles:
+        return {}
+    li = locking_index(index)
+    tm = thread_model(index)
+    fields = {}
+    teardown = set()
+    for cls, (label, acc, member) in singles.items():
+        for k in li.classes.get(cls, ()):
+            for f in k.fields:
+                if _member_candidate(index, li, f):
+                    fields[id(f)] = (f, label)
+        if member is not None:
+            # a function other than the accessor that changes the instance pointer
+            # (`s_instance = nullptr` when the last reference goes) unpublishes the object: it
+            # tears it down, like its destructor, and is no evidence of sharing
+            key = f"{acc.fields[member][0]}::{member}"
+            teardown |= {id(a.fn) for fl in li.functions if fl is not acc for a in fl.accesses
+                         if a.key == key and a.write}
+    by_var: dict = defaultdict(list)
+    for fl in li.functions:
+        if fl.lifecycle or fl.context == "ctor" or id(fl) in teardown:
+            continue
+        for a in fl.accesses:
+            if a.var is not None and id(a.var) in fields and "->" not in a.key:
+                by_var[id(a.var)].append(a)
+    out = {}
+    for vid, items in by_var.items():
+        if any(a.fn.held_at(a.held, a.lambda_index, a.span.start_byte) for a in items):
+            continue  # some access locks it: LL203's question
+        writes = [a for a in items if a.write]
+        if not writes:
+            continue
+        race = _first_race(li, tm, writes, items, known_only=True)
+        if race is None:
+            continue
+        w, o, (ra, rb) = race
+        out[vid] = (_Race(w.var, [w, *[x for x in writes if x is not w]], o, (ra, rb), ("", ""), True), fields[vid][1])
+    return out
+
+
 def global_findings(rule, facts, index, precise: bool):
     """Findings of LL202 (`precise`: both sides reached from thread roots) or of LL210 (the
     rest: one side is code no thread root reaches)."""
@@ -469,6 +655,13 @@ def global_findings(rule, facts, index, precise: bool):
         if race is None or v.is_extern or race.known != precise:
             continue
         yield _report(rule, v, race, facts, precise)
+    if precise:
+        members = index.memo("LL202.singletons", _singleton_races)
+        for k in facts.cpp.classes if members else ():
+            for v in k.fields:
+                got = members.get(id(v))
+                if got is not None:
+                    yield _report(rule, v, got[0], facts, precise, singleton=(k.name, got[1]))
     for v, fl, writes, u, (ra, rb), how, known in _static_local_races(index, facts):
         if known != precise:
             continue
@@ -487,25 +680,31 @@ def _at(facts, x) -> str:
     return f"{x.fn.path}:{x.span.line}"
 
 
-def _report(rule, v, race, facts, precise: bool):
+def _report(rule, v, race, facts, precise: bool, singleton=None):
     w, o = race.writes[0], race.other
     ra, rb = race.roots
     kind = "Static member" if v.kind == "static-member" else ("File-static variable" if v.is_static else "Global")
+    subject = f"{kind} `{v.name}`"
+    if singleton is not None:
+        subject = f"Member `{v.name}` of the singleton `{singleton[0]}` (reached via `{singleton[1]}`)"
     how = "written" if w.verb == "assigned" else w.verb
     wwhere = "a lambda in " if w.lambda_index is not None else ""
     fix = ("Make it `std::atomic`, or guard every access with one mutex" if _scalar(v)
            else "Guard every access with one mutex")
-    fix += ", or pass the value to whoever needs it instead of going through a global."
+    if singleton is not None:
+        fix += " (a mutex member of the singleton), or keep the state per thread."
+    else:
+        fix += ", or pass the value to whoever needs it instead of going through a global."
     n = len(race.writes)
     more = f" ({n - 1} other unlocked write{'s' if n > 2 else ''} too)" if n > 1 else ""
     if o is w:
-        headline = f"{kind} `{v.name}` is {how} unlocked in {wwhere}`{w.fn.label}`, which can run on two threads at once."
+        headline = f"{subject} is {how} unlocked in {wwhere}`{w.fn.label}`, which can run on two threads at once."
         why = (f"{wwhere.capitalize()}`{w.fn.label}` writes it at {_at(facts, w)}{more} and runs on "
                f"{_evidence_text(ra, rb, '', '', same=True)}, so two runs race on it.")
     else:
         other_how = "written" if o.write else "read"
         owhere = "a lambda in " if o.lambda_index is not None else ""
-        headline = (f"{kind} `{v.name}` is {how} unlocked in {wwhere}`{w.fn.label}` and {other_how} in {owhere}"
+        headline = (f"{subject} is {how} unlocked in {wwhere}`{w.fn.label}` and {other_how} in {owhere}"
                     f"`{o.fn.label}` on another thread.")
         why = (f"{wwhere.capitalize()}`{w.fn.label}` writes it at {_at(facts, w)}{more} on {describe(ra)}; "
                f"{owhere}`{o.fn.label}` {'writes' if o.write else 'reads'} it at {_at(facts, o)} on {describe(rb)}. "
