@@ -686,7 +686,7 @@ def _report(rule, v, race, facts, precise: bool, singleton=None):
     kind = "Static member" if v.kind == "static-member" else ("File-static variable" if v.is_static else "Global")
     subject = f"{kind} `{v.name}`"
     if singleton is not None:
-        subject = f"Member `{v.name}` of the singleton `{singleton[0]}` (reached via `{singleton[1]}`)"
+        subject = f"Member `{v.name}` of singleton `{singleton[0]}`"
     how = "written" if w.verb == "assigned" else w.verb
     wwhere = "a lambda in " if w.lambda_index is not None else ""
     fix = ("Make it `std::atomic`, or guard every access with one mutex" if _scalar(v)
@@ -711,6 +711,9 @@ def _report(rule, v, race, facts, precise: bool, singleton=None):
                "No common lock, spawn, join or handshake orders the two, so they race.")
     if not precise:
         why += " One side is code no thread root reaches (its callers are not seen): review who calls it."
+    if singleton is not None:
+        why = (f"`{singleton[0]}` has one object, reached via `{singleton[1]}`, so its members are shared like "
+               f"globals. {why}")
     related = []
     for x in race.writes[:3]:
         related.append(Related(x.span, f"`{v.name}` {'written' if x.verb == 'assigned' else x.verb} here with no lock "
