@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lifelint.locking import WILDCARD
+from lifelint.locking import WILDCARD, scope_at
 
 _UNSET_VALUES = frozenset({"false", "nullptr", "NULL", "0", "0L", "0u", "{}", "FALSE"})
 _SET_METHODS = frozenset({"store", "exchange"})
@@ -93,28 +93,18 @@ class InitOnce:
         cs = next((c for c in fl.calls if c.call == h.call), None)
         if cs is None or not cs.targets or not cs.runs_now:
             return None
-        inits, locks, states = set(), None, set()
-        for t in cs.targets:
-            tflow = t.fn.flow
-            params = [j for j, d in enumerate(tflow.decls) if d.kind == "param" and d.lambda_index is None]
-            if h.arg_index >= len(params):
-                return None
-            runs = [u for u in tflow.uses if u.decl == params[h.arg_index] and u.access == "call"]
-            if not runs:
-                return None
-            for u in runs:
-                if u.lambda_index is not None:
-                    return None
-                g = self._guarded(t, u.span.start_byte, t.held_at(frozenset(), None, u.span.start_byte) | self._local(t, u) | held,
-                                  None, 0)
-                if g is None:
-                    return None
-                inits |= g.inits
-                states |= g.states
-                locks = g.lock if locks is None else locks & g.lock
-        if not locks:
-            return None
-        return OnceWrite(frozenset(inits), locks, frozenset(states))
+        def each_run():
+            for t in cs.targets:
+                tflow = t.fn.flow
+                params = [j for j, d in enumerate(tflow.decls) if d.kind == "param" and d.lambda_index is None]
+                runs = [u for u in tflow.uses if u.decl == params[h.arg_index] and u.access == "call"] \
+                    if h.arg_index < len(params) else []
+                if not runs:
+                    yield None
+                for u in runs:
+                    yield None if u.lambda_index is not None else self._guarded(
+                        t, u.span.start_byte, t.held_at(frozenset(), None, u.span.start_byte) | self._local(t, u) | held, None, 0)
+        return _all_of(each_run())
 
     @staticmethod
     def _local(t, u) -> frozenset:
@@ -140,18 +130,11 @@ class InitOnce:
         sites = [cs for cs in fl.callers if cs.runs_now]
         if not sites or any(cs.lambda_index is not None for cs in sites):
             return None
-        inits, locks, states = set(), None, set()
-        for cs in sites:
-            h = cs.fn.held_at(cs.held, None, cs.span.start_byte) & held
-            g = self._guarded(cs.fn, cs.span.start_byte, h, None, depth - 1) if h else None
-            if g is None:
-                return None
-            inits |= g.inits
-            states |= g.states
-            locks = g.lock if locks is None else locks & g.lock
-        if not locks:
-            return None
-        return OnceWrite(frozenset(inits), locks, frozenset(states))
+        def each_site():
+            for cs in sites:
+                h = cs.fn.held_at(cs.held, None, cs.span.start_byte) & held
+                yield self._guarded(cs.fn, cs.span.start_byte, h, None, depth - 1) if h else None
+        return _all_of(each_site())
 
     def _held_at_key(self, fl, byte: int, key: str) -> frozenset:
         for a in fl.accesses:
@@ -316,7 +299,7 @@ class InitOnce:
         flow = fl.fn.flow
         if not flow.scopes:
             return False
-        si = _scope_at(flow, at)
+        si = scope_at(flow, at)
         for s in flow.scope_ancestors(si):
             sc = flow.scopes[s]
             if sc.kind in ("function", "if") or sc.kind == "block" and sc.branch is None:
@@ -358,11 +341,17 @@ class InitOnce:
         return True
 
 
-def _scope_at(flow, byte: int) -> int:
-    best = 0
-    for i, s in enumerate(flow.scopes):
-        if s.span.start_byte <= byte < s.span.end_byte and flow.scopes[best].span.start_byte <= s.span.start_byte:
-            best = i
-    return best
-
-
+def _all_of(ways) -> OnceWrite | None:
+    """One OnceWrite for code every one of `ways` (each a way it runs: a call site, a run of a
+    helper's callable) guards, or None as soon as one does not: their inits and states, and the
+    locks all of them hold."""
+    inits, locks, states = set(), None, set()
+    for g in ways:
+        if g is None:
+            return None
+        inits |= g.inits
+        states |= g.states
+        locks = g.lock if locks is None else locks & g.lock
+    if not locks:
+        return None
+    return OnceWrite(frozenset(inits), locks, frozenset(states))

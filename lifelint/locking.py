@@ -342,6 +342,15 @@ class LockingIndex:
         return by_path.get(path, [])
 
 
+def scope_at(flow, byte: int) -> int:
+    """The innermost scope of `flow` that holds `byte` (0: the body)."""
+    best = 0
+    for i, sc in enumerate(flow.scopes):
+        if sc.span.start_byte <= byte < sc.span.end_byte and flow.scopes[best].span.start_byte <= sc.span.start_byte:
+            best = i
+    return best
+
+
 def class_chain(classes: dict, cache: dict, cls: str | None, args: tuple[str, ...] = ()) -> list:
     """The project classes named `cls` and their bases, nearest first (by name, as far as the
     project defines them; `classes`: short name -> [Class]). `args`: the template arguments it is
@@ -760,13 +769,7 @@ class _Builder:
             out.add(WILDCARD)
         return frozenset(out)
 
-    @staticmethod
-    def scope_at(flow, byte: int) -> int:
-        best = 0
-        for i, s in enumerate(flow.scopes):
-            if s.span.start_byte <= byte < s.span.end_byte and flow.scopes[best].span.start_byte <= s.span.start_byte:
-                best = i
-        return best
+    scope_at = staticmethod(scope_at)
 
     def local_held(self, fl: FnLocks, locks: Iterable[int], byte: int | None = None, lam: int | None = None) -> frozenset[str]:
         out = set()
