@@ -96,7 +96,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from lifelint.locking import class_of_type
+from lifelint.locking import class_of_type, scope_at
 from lifelint.model import Span
 from lifelint.platforms import MAIN_NAMES, platforms_of
 from lifelint.sinks import BINDERS, TRANSPARENT, call_is_async_sink
@@ -446,12 +446,10 @@ class ThreadModel:
         key = (id(flow), byte)
         got = self._chains.get(key)
         if got is None:
-            best = None
-            for k, sc in enumerate(flow.scopes):
-                if sc.span.start_byte <= byte < sc.span.end_byte and (
-                        best is None or sc.span.end_byte - sc.span.start_byte
-                        < flow.scopes[best].span.end_byte - flow.scopes[best].span.start_byte):
-                    best = k
+            best = scope_at(flow, byte)
+            sc = flow.scopes[best]
+            if not sc.span.start_byte <= byte < sc.span.end_byte:
+                best = None  # outside the body
             got = []
             while best is not None and 0 <= best < len(flow.scopes) and len(got) < 256:
                 got.append(best)

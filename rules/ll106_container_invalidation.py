@@ -878,17 +878,9 @@ def _map_change_args(args: tuple, cargs: list, pnames: list) -> tuple:
 
 def _own_class_names(li, cls: str | None) -> set:
     """The class and its bases by short name: a method of any of them runs on this object."""
-    out, todo = set(), [cls] if cls else []
-    while todo and len(out) < 16:
-        n = todo.pop()
-        if n in out:
-            continue
-        out.add(n)
-        for k in li.classes.get(n, ()):
-            for b in k.bases:
-                head, _ = split_template(re.sub(r"\b(public|private|protected|virtual)\b", "", b))
-                todo.append(last_name(head))
-    return out
+    if not cls:
+        return set()
+    return {cls} | {k.name.split("<")[0] for k in li.class_chain(cls)}
 
 
 def _receiver_class(li, F, c) -> str | None:
